@@ -1,0 +1,43 @@
+# Environment of the local stack: source it (". include/local_stack/env.sh") from the project root.
+# Everything the DAGs need differs from real AWS only here: connections, the lake bucket, the query engine.
+# Ports can be overridden before sourcing (AIRLAKE_MOTO_PORT, AIRLAKE_PG_PORT, AIRLAKE_FX_API_PORT, AIRFLOW_PORT).
+
+AIRLAKE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export AIRLAKE_ROOT
+export AIRLAKE_STATE="${AIRLAKE_STATE:-$AIRLAKE_ROOT/.local}"
+export AIRLAKE_MOTO_PORT="${AIRLAKE_MOTO_PORT:-5055}"
+export AIRLAKE_PG_PORT="${AIRLAKE_PG_PORT:-5433}"
+export AIRLAKE_FX_API_PORT="${AIRLAKE_FX_API_PORT:-8765}"
+export AIRFLOW_PORT="${AIRFLOW_PORT:-8080}"
+
+# moto accepts any key; these placeholders are not credentials and never leave this machine.
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-moto-local}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-moto-local}"
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+
+# Airflow 3: home, DAGs and plugins in the project, SQLite metadata, small parallelism for 2 cores.
+export AIRFLOW_HOME="$AIRLAKE_STATE/airflow"
+export AIRFLOW__CORE__DAGS_FOLDER="$AIRLAKE_ROOT/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$AIRLAKE_ROOT/plugins"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__PARALLELISM=4
+export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG=2
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
+export AIRFLOW__API__HOST=127.0.0.1
+export AIRFLOW__API__PORT="$AIRFLOW_PORT"
+export AIRFLOW__API__BASE_URL="http://127.0.0.1:$AIRFLOW_PORT"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$AIRFLOW_PORT/execution/"
+export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False
+export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30
+export PYTHONPATH="$AIRLAKE_ROOT/plugins:$AIRLAKE_ROOT${PYTHONPATH:+:$PYTHONPATH}"
+
+# Connections: moto for every AWS API, PostgreSQL for the warehouse and the shop's operational DB.
+export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"extra\": {\"region_name\": \"$AWS_DEFAULT_REGION\", \"endpoint_url\": \"http://127.0.0.1:$AIRLAKE_MOTO_PORT\"}}"
+export AIRFLOW_CONN_AIRLAKE_WAREHOUSE="postgres://airlake@127.0.0.1:$AIRLAKE_PG_PORT/warehouse"
+export AIRFLOW_CONN_SHOP_DB="postgres://airlake@127.0.0.1:$AIRLAKE_PG_PORT/shop"
+export AIRFLOW_CONN_FX_API="http://127.0.0.1:$AIRLAKE_FX_API_PORT"
+
+# Lake settings read by the DAGs (Airflow Variables given as environment variables).
+export AIRFLOW_VAR_AIRLAKE_BUCKET="${AIRFLOW_VAR_AIRLAKE_BUCKET:-airlake-local}"
+export AIRFLOW_VAR_AIRLAKE_QUERY_ENGINE=duckdb

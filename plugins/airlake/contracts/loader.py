@@ -1,0 +1,520 @@
+"""Load contracts from YAML: clear errors (file, field path, what is wrong, line) and a parse-time cache.
+
+DAG files call :func:`load_contracts` at parse time; files are read and validated once and then
+served from memory until one of them changes (mtime, size or inode) or a file is added or removed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, NamedTuple, get_args
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from airlake.contracts.errors import ContractError, ContractIssue, FieldIssues, Loc, format_loc
+from airlake.contracts.model import CHECK_KINDS, SOURCE_KINDS, Contract, json_schema
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+"""The project root (the folder holding plugins/, dags/ and include/)."""
+DEFAULT_CONTRACTS_DIR = PROJECT_ROOT / "include" / "contracts"
+CONTRACTS_DIR_ENV = "AIRLAKE_CONTRACTS_DIR"
+"""Environment variable overriding the contracts folder."""
+JSON_SCHEMA_PATH = DEFAULT_CONTRACTS_DIR / "contract.schema.json"
+CONTRACT_SUFFIXES = (".yaml", ".yml")
+
+
+def contracts_dir(folder: str | os.PathLike[str] | None = None) -> Path:
+    """The contracts folder: ``folder``, else $AIRLAKE_CONTRACTS_DIR, else the project's include/contracts."""
+    if folder is not None:
+        return Path(folder)
+    env = os.environ.get(CONTRACTS_DIR_ENV)
+    return Path(env) if env else DEFAULT_CONTRACTS_DIR
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """A path as shown in errors: relative to the project root (or the working directory) when inside it."""
+    resolved = Path(path).resolve()
+    for base in (PROJECT_ROOT, Path.cwd()):
+        try:
+            return resolved.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return str(path)
+
+
+# --------------------------------------------------------------------------------------------------
+# YAML
+# --------------------------------------------------------------------------------------------------
+
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Safe loader that rejects duplicate keys (plain PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)
+            first_line: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in first_line
+                except TypeError:  # unhashable key: the base class reports it
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key!r} (first defined on line {first_line[key]})",
+                        key_node.start_mark,
+                    )
+                first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+        """An impossible date (2026-13-40) stays a string, so validation reports it at its field."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def _parse_yaml(text: str, file: str) -> tuple[Any, yaml.Node | None]:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = exc.problem or "syntax error"
+        if exc.context:
+            message = f"{message} ({exc.context})"
+        raise ContractError(
+            [
+                ContractIssue(
+                    file,
+                    "",
+                    f"invalid YAML: {message}",
+                    line=mark.line + 1 if mark else None,
+                    column=mark.column + 1 if mark else None,
+                )
+            ]
+        ) from None
+    except (yaml.YAMLError, ValueError, TypeError) as exc:
+        raise ContractError([ContractIssue(file, "", f"invalid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def _line_of(node: yaml.Node | None, loc: Loc) -> int | None:
+    """1-based line of the deepest YAML node along ``loc`` (the key's line for mapping entries)."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
+                    line, node = key_node.start_mark.line + 1, value_node
+                    break
+            else:
+                break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+# --------------------------------------------------------------------------------------------------
+# pydantic errors -> issues
+# --------------------------------------------------------------------------------------------------
+
+
+def _clean_loc(loc: tuple[Any, ...], data: Any) -> Loc:
+    """Drop the parts pydantic adds that are not in the file: union tags (``source.database``) and members."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict):
+            if part in node:
+                out.append(part)
+                node = node[part]
+            elif part == node.get("kind"):
+                continue  # discriminator tag
+            else:
+                out.append(part)  # a missing or unknown key
+                node = None
+        elif isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        elif node is not None and isinstance(part, str):
+            continue  # a union member name under a scalar value
+        else:
+            out.append(part)
+            node = None
+    return tuple(out)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    models: list[type[BaseModel]] = []
+    for arg in get_args(annotation):
+        models.extend(_models_in(arg))
+    return models
+
+
+def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
+    """The model validating the mapping at ``loc`` of the input (following discriminators)."""
+    candidates: list[type[BaseModel]] = [Contract]
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            continue
+        model = _pick(candidates, node)
+        if model is None:
+            return None
+        field = next(
+            (f for name, f in model.model_fields.items() if part in (name, f.alias)),
+            None,
+        )
+        if field is None:
+            return None
+        candidates = _models_in(field.annotation)
+        node = node.get(part) if isinstance(node, dict) else None
+    return _pick(candidates, node)
+
+
+def _pick(candidates: list[type[BaseModel]], node: Any) -> type[BaseModel] | None:
+    if len(candidates) == 1:
+        return candidates[0]
+    kind = node.get("kind") if isinstance(node, dict) else None
+    for model in candidates:
+        field = model.model_fields.get("kind")
+        if field is not None and kind in get_args(field.annotation):
+            return model
+    return None
+
+
+def _describe(value: Any) -> str:
+    names = {
+        "str": "string",
+        "int": "integer",
+        "float": "number",
+        "bool": "boolean",
+        "NoneType": "null",
+        "dict": "mapping",
+        "list": "list",
+        "datetime": "timestamp",
+    }
+    kind = names.get(type(value).__name__, type(value).__name__)
+    if isinstance(value, dict | list):
+        return kind
+    text = repr(value)
+    return f"{kind} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _unknown_field(loc: Loc, data: Any) -> str:
+    key = loc[-1]
+    model = _model_at(loc[:-1], data)
+    if model is None:
+        return f"unknown field {key!r}"
+    allowed = [field.alias or name for name, field in model.model_fields.items()]
+    close = difflib.get_close_matches(str(key), allowed, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown field {key!r} ({hint}allowed: {', '.join(allowed)})"
+
+
+def _messages(err: dict[str, Any], loc: Loc, data: Any) -> list[tuple[Loc, str]]:
+    etype: str = err["type"]
+    ctx: dict[str, Any] = err.get("ctx") or {}
+    value = err.get("input")
+    if etype in ("value_error", "assertion_error"):
+        error = ctx.get("error")
+        if isinstance(error, FieldIssues):
+            return [((*loc, *sub), message) for sub, message in error.issues]
+        return [(loc, str(error) if error is not None else err["msg"])]
+    if etype == "extra_forbidden":
+        return [(loc, _unknown_field(loc, data))]
+    if etype == "missing":
+        return [(loc, "required field missing")]
+    kinds = SOURCE_KINDS if loc == ("source",) else CHECK_KINDS
+    expected_kinds = ", ".join(repr(kind) for kind in kinds)
+    if etype == "union_tag_invalid":
+        return [((*loc, "kind"), f"unknown kind {ctx.get('tag')!r} (expected one of {expected_kinds})")]
+    if etype == "union_tag_not_found":
+        if isinstance(value, dict):
+            return [((*loc, "kind"), f"required field missing (one of {expected_kinds})")]
+        return [(loc, f"expected a mapping with a kind (one of {expected_kinds}), got {_describe(value)}")]
+    if etype == "literal_error":
+        return [(loc, f"invalid value {_describe(value)} (expected {ctx.get('expected')})")]
+    if etype in ("model_type", "model_attributes_type", "dict_type"):
+        return [(loc, f"expected a mapping, got {_describe(value)}")]
+    if etype in ("tuple_type", "list_type"):
+        return [(loc, f"expected a list, got {_describe(value)}")]
+    if etype == "too_short":
+        return [(loc, f"must have at least {ctx.get('min_length')} item(s)")]
+    message: str = err["msg"]
+    if message.startswith("Input should"):
+        message = "must" + message[len("Input should") :]
+    elif message.startswith("String should"):
+        message = "must" + message[len("String should") :]
+    else:
+        message = message[:1].lower() + message[1:]
+    return [(loc, f"{message}, got {_describe(value)}")]
+
+
+def _issues_from_validation(
+    exc: ValidationError, data: Any, node: yaml.Node | None, file: str
+) -> list[ContractIssue]:
+    issues: list[ContractIssue] = []
+    seen: set[tuple[str, str]] = set()
+    for err in exc.errors(include_url=False):
+        for loc, message in _messages(dict(err), _clean_loc(err["loc"], data), data):
+            path = format_loc(loc)
+            if (path, message) in seen:
+                continue
+            seen.add((path, message))
+            issues.append(ContractIssue(file, path, message, line=_line_of(node, loc)))
+    return issues
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading and caching
+# --------------------------------------------------------------------------------------------------
+
+_Stamp = tuple[int, int, int]
+
+
+class _Loaded(NamedTuple):
+    stamp: _Stamp
+    claimed_name: str | None  # the name the file declares, even when it is invalid
+    name_line: int | None
+    contract: Contract | None
+    issues: tuple[ContractIssue, ...]
+
+
+_lock = threading.Lock()
+_file_cache: dict[Path, _Loaded] = {}
+_folder_cache: dict[Path, tuple[tuple[tuple[str, _Stamp], ...], ContractScan]] = {}
+
+
+def clear_cache() -> None:
+    """Forget every cached contract (the cache also refreshes by itself when files change)."""
+    with _lock:
+        _file_cache.clear()
+        _folder_cache.clear()
+
+
+def _stamp(path: Path) -> _Stamp:
+    st = path.stat()
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _load_file(path: Path, stamp: _Stamp) -> _Loaded:
+    file = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return _Loaded(stamp, None, None, None, (ContractIssue(file, "", f"cannot read the file: {exc}"),))
+    try:
+        data, node = _parse_yaml(text, file)
+    except ContractError as exc:
+        return _Loaded(stamp, None, None, None, exc.issues)
+    if data is None:
+        return _Loaded(stamp, None, None, None, (ContractIssue(file, "", "the file is empty"),))
+    if not isinstance(data, dict):
+        message = f"expected a mapping of contract fields at the top level, got {_describe(data)}"
+        return _Loaded(stamp, None, None, None, (ContractIssue(file, "", message, line=1),))
+
+    claimed = data.get("name") if isinstance(data.get("name"), str) else None
+    name_line = _line_of(node, ("name",))
+    issues: list[ContractIssue] = []
+    contract: Contract | None = None
+    try:
+        contract = Contract.model_validate(data)
+    except ValidationError as exc:
+        issues.extend(_issues_from_validation(exc, data, node, file))
+    stem = path.stem
+    if claimed is not None and claimed != stem and not any(issue.path == "name" for issue in issues):
+        issues.append(
+            ContractIssue(
+                file,
+                "name",
+                f"dataset name {claimed!r} does not match the file name {path.name!r}: "
+                f"a contract for {claimed!r} lives in {claimed}{path.suffix}",
+                line=name_line,
+            )
+        )
+    if issues:
+        issues.sort(key=lambda issue: issue.line if issue.line is not None else 1 << 30)
+        return _Loaded(stamp, claimed, name_line, None, tuple(issues))
+    return _Loaded(stamp, claimed, name_line, contract, ())
+
+
+def _load_cached(path: Path) -> _Loaded:
+    resolved = path.resolve()
+    try:
+        stamp = _stamp(resolved)
+    except OSError as exc:
+        issue = ContractIssue(display_path(path), "", f"cannot read the file: {exc.strerror or exc}")
+        return _Loaded((0, 0, 0), None, None, None, (issue,))
+    with _lock:
+        cached = _file_cache.get(resolved)
+    if cached is not None and cached.stamp == stamp:
+        return cached
+    loaded = _load_file(resolved, stamp)
+    with _lock:
+        _file_cache[resolved] = loaded
+    return loaded
+
+
+def load_contract(path: str | os.PathLike[str]) -> Contract:
+    """Load and validate one contract file; raise :class:`ContractError` listing every problem."""
+    loaded = _load_cached(Path(path))
+    if loaded.contract is None:
+        raise ContractError(loaded.issues)
+    return loaded.contract
+
+
+class ContractScan(NamedTuple):
+    """Result of :func:`scan_contracts`: the valid contracts and the problems of the others."""
+
+    contracts: dict[str, Contract]
+    """Valid contracts by dataset name (a name claimed by several files is kept only for its own
+    valid ``<name>.yaml``)."""
+    files: dict[str, Path]
+    """The file of each valid contract."""
+    issues: tuple[ContractIssue, ...]
+    """Problems of the invalid files, in file order."""
+
+    @property
+    def error(self) -> ContractError | None:
+        return ContractError(self.issues) if self.issues else None
+
+
+def _contract_files(folder: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if path.suffix in CONTRACT_SUFFIXES and not path.name.startswith((".", "_")) and path.is_file()
+    )
+
+
+def scan_contracts(folder: str | os.PathLike[str] | None = None) -> ContractScan:
+    """Load every contract of the folder without raising: for DAG factories that keep valid datasets
+    running while an invalid contract is reported (e.g. as a DAG import error)."""
+    directory = contracts_dir(folder).resolve()
+    if not directory.is_dir():
+        issue = ContractIssue(display_path(directory), "", "contracts folder not found")
+        return ContractScan({}, {}, (issue,))
+    files = _contract_files(directory)
+    try:
+        key = tuple((path.name, _stamp(path)) for path in files)
+    except OSError:
+        key = None  # a file vanished while listing: do not cache this scan
+    with _lock:
+        cached = _folder_cache.get(directory)
+    if key is not None and cached is not None and cached[0] == key:
+        return ContractScan(dict(cached[1].contracts), dict(cached[1].files), cached[1].issues)
+
+    loaded = {path: _load_cached(path) for path in files}
+    claims: dict[str, list[Path]] = {}
+    for path, result in loaded.items():
+        if result.claimed_name is not None:
+            claims.setdefault(result.claimed_name, []).append(path)
+
+    contracts: dict[str, Contract] = {}
+    paths: dict[str, Path] = {}
+    issues: list[ContractIssue] = []
+    for path, result in loaded.items():
+        issues.extend(result.issues)
+        owners = claims.get(result.claimed_name or "", [])
+        if len(owners) > 1:
+            others = ", ".join(display_path(other) for other in owners if other != path)
+            issues.append(
+                ContractIssue(
+                    display_path(path),
+                    "name",
+                    f"duplicate dataset name {result.claimed_name!r}: also defined in {others}",
+                    line=result.name_line,
+                )
+            )
+            rightful = [other for other in owners if loaded[other].contract is not None]
+            if rightful != [path]:
+                continue
+        if result.contract is not None:
+            contracts[result.contract.name] = result.contract
+            paths[result.contract.name] = path
+    scan = ContractScan(contracts, paths, tuple(issues))
+    if key is not None:
+        with _lock:
+            _folder_cache[directory] = (key, scan)
+    return ContractScan(dict(contracts), dict(paths), scan.issues)
+
+
+def load_contracts(folder: str | os.PathLike[str] | None = None) -> dict[str, Contract]:
+    """Load every contract of the folder (see :func:`contracts_dir`), keyed by dataset name.
+
+    Raises :class:`ContractError` listing the problems of all invalid files. Cached per folder and
+    files' mtimes: repeated calls (DAG parsing) do not re-read unchanged YAML.
+    """
+    scan = scan_contracts(folder)
+    if scan.issues:
+        raise ContractError(scan.issues)
+    return scan.contracts
+
+
+def get_contract(name: str, folder: str | os.PathLike[str] | None = None) -> Contract:
+    """The contract of dataset ``name`` from the contracts folder; KeyError when there is none."""
+    contracts = load_contracts(folder)
+    try:
+        return contracts[name]
+    except KeyError:
+        known = ", ".join(sorted(contracts)) or "none"
+        raise KeyError(
+            f"no contract for dataset {name!r} in {display_path(contracts_dir(folder))} (known: {known})"
+        ) from None
+
+
+def render_json_schema() -> str:
+    """The JSON Schema of contract files as committed in include/contracts/contract.schema.json."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_json_schema(path: str | os.PathLike[str] | None = None) -> Path:
+    """Write the JSON Schema of contract files (default: include/contracts/contract.schema.json)."""
+    target = Path(path) if path is not None else JSON_SCHEMA_PATH
+    target.write_text(render_json_schema(), encoding="utf-8")
+    return target
+
+
+__all__ = [
+    "CONTRACTS_DIR_ENV",
+    "DEFAULT_CONTRACTS_DIR",
+    "JSON_SCHEMA_PATH",
+    "PROJECT_ROOT",
+    "ContractScan",
+    "clear_cache",
+    "contracts_dir",
+    "display_path",
+    "get_contract",
+    "load_contract",
+    "load_contracts",
+    "render_json_schema",
+    "scan_contracts",
+    "write_json_schema",
+]

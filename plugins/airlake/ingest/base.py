@@ -1,0 +1,63 @@
+"""The one interface every source kind implements, and the batches it hands to the raw writer."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class IngestContext:
+    """What one ingest run is about: the dataset, the Airflow run and its data interval."""
+
+    dataset: str
+    run_id: str
+    ingest_date: date
+    interval_start: datetime
+    interval_end: datetime
+    work_dir: Path
+
+
+@dataclass
+class SourceBatch:
+    """A micro-batch read from a source.
+
+    Either ``lines`` (one record per line, written as gzip JSON Lines) or ``file`` (a whole file kept in
+    its own format, already compressed, named with ``suffix``). ``checkpoint`` is the source position
+    after this batch; it is saved only once the whole run is safely in S3.
+    """
+
+    checkpoint: dict[str, Any]
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    lines: Iterable[bytes] | None = None
+    file: Path | None = None
+    suffix: str = ".jsonl.gz"
+    rows: int = 0
+
+
+class IngestSource(ABC):
+    """A source kind (files, http, database, kinesis, sqs) behind one interface."""
+
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def batches(self, ctx: IngestContext, checkpoint: dict[str, Any] | None) -> Iterator[SourceBatch]:
+        """Read what is new since ``checkpoint`` in bounded micro-batches."""
+
+    def acknowledge(self) -> None:  # noqa: B027 - most sources have nothing to acknowledge
+        """Called after the run's files and manifest are in S3 (e.g. delete SQS messages)."""
+
+    def release(self) -> None:  # noqa: B027 - most sources hold nothing between reads
+        """Called when the run fails before acknowledging: hand back what was taken (SQS visibility)."""
+
+    def skipped_inputs(self) -> list[dict[str, Any]]:
+        """Inputs seen but not taken, each with the reason (kept in the manifest, never silently lost)."""
+        return []
+
+    def describe(self) -> dict[str, Any]:
+        """What the manifest records about the source (never credentials)."""
+        return {"kind": self.kind}

@@ -1,0 +1,119 @@
+"""One ingest run: source -> raw parts -> manifest -> checkpoint -> acknowledge, in that order.
+
+The order is what makes a run safe to retry: the checkpoint moves and SQS messages are deleted only
+after every part and the manifest are in S3. A crash before that re-reads the same data and
+overwrites the run's own parts; a completed run is never rewritten (raw is an immutable log).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from airlake.ingest.base import IngestContext, IngestSource
+from airlake.ingest.raw_writer import DEFAULT_PART_BYTES, RawWriter
+from airlake.lake import raw_run_prefix, state_key
+from airlake.manifest import COMPLETE, Manifest, read_manifest
+from airlake.store import LakeStore
+
+log = logging.getLogger(__name__)
+STAGE = "ingest"
+
+
+def run_ingest(
+    source: IngestSource,
+    store: LakeStore,
+    ctx: IngestContext,
+    *,
+    max_part_bytes: int = DEFAULT_PART_BYTES,
+) -> dict[str, Any]:
+    """Land everything new from ``source`` under the run's raw prefix and return the run's summary."""
+    previous = read_manifest(store, ctx.dataset, ctx.run_id, STAGE)
+    if previous and previous.get("status") == COMPLETE:
+        log.info("Run %s of %s already ingested; raw data is never rewritten.", ctx.run_id, ctx.dataset)
+        return summarize(previous, skipped=True)
+
+    state = store.get_json(state_key(ctx.dataset, STAGE)) or {}
+    checkpoint = state.get("checkpoint")
+    prefix = raw_run_prefix(ctx.dataset, ctx.ingest_date, ctx.run_id)
+    ctx.work_dir.mkdir(parents=True, exist_ok=True)
+    writer = RawWriter(store, prefix, ctx.work_dir, max_part_bytes=max_part_bytes)
+    manifest = Manifest(dataset=ctx.dataset, run_id=ctx.run_id, stage=STAGE, source=source.describe())
+    manifest.interval = {"start": ctx.interval_start.isoformat(), "end": ctx.interval_end.isoformat()}
+
+    try:
+        new_checkpoint = _land(source, ctx, writer, manifest, checkpoint)
+        parts = writer.close()
+        _remove_leftovers(store, prefix, {part.key for part in parts})
+        rows_read = sum(int(item.get("rows", 0)) for item in manifest.inputs)
+        rows_landed = sum(part.rows for part in parts)
+        if rows_read != rows_landed:
+            raise RuntimeError(
+                f"{ctx.dataset} run {ctx.run_id}: read {rows_read} rows but landed {rows_landed}; "
+                "nothing was checkpointed, the next try re-reads the same data"
+            )
+        manifest.outputs = [part.as_dict() for part in parts]
+        manifest.rows = {"read": rows_read, "landed": rows_landed}
+        manifest.extra = {
+            "checkpoint_before": checkpoint,
+            "checkpoint_after": new_checkpoint,
+            "skipped_inputs": source.skipped_inputs(),
+        }
+        manifest_key = manifest.write(store)
+    except BaseException:
+        source.release()
+        raise
+    store.put_json(
+        state_key(ctx.dataset, STAGE),
+        {"checkpoint": new_checkpoint, "run_id": ctx.run_id, "updated_at": datetime.now(UTC).isoformat()},
+    )
+    source.acknowledge()
+    log.info(
+        "Ingested %s rows of %s into %d part(s) under s3://%s/%s",
+        rows_landed,
+        ctx.dataset,
+        len(parts),
+        store.bucket,
+        prefix,
+    )
+    return summarize(manifest.as_document(), skipped=False) | {"manifest": manifest_key}
+
+
+def _land(
+    source: IngestSource,
+    ctx: IngestContext,
+    writer: RawWriter,
+    manifest: Manifest,
+    checkpoint: dict[str, Any] | None,
+) -> dict[str, Any] | None:
+    """Stream every batch into the writer; returns the source position after the last one."""
+    new_checkpoint = checkpoint
+    for batch in source.batches(ctx, checkpoint):
+        if batch.file is not None:
+            writer.add_file(batch.file, suffix=batch.suffix, rows=batch.rows)
+            batch.file.unlink(missing_ok=True)
+        elif batch.lines is not None:
+            writer.write_lines(batch.lines)
+        manifest.inputs.extend(batch.inputs)
+        new_checkpoint = batch.checkpoint
+    return new_checkpoint
+
+
+def _remove_leftovers(store: LakeStore, prefix: str, keep: set[str]) -> None:
+    """Delete parts a failed earlier try of this run wrote beyond what this try wrote."""
+    leftovers = [obj.key for obj in store.list(prefix) if obj.key not in keep]
+    if leftovers:
+        log.warning("Removing %d part(s) left by a failed earlier try: %s", len(leftovers), leftovers)
+        store.delete(leftovers)
+
+
+def summarize(manifest: dict[str, Any], *, skipped: bool) -> dict[str, Any]:
+    """The small XCom value: counts and keys, never data or credentials."""
+    return {
+        "dataset": manifest["dataset"],
+        "run_id": manifest["run_id"],
+        "rows": manifest["rows"].get("landed", 0),
+        "parts": [item["key"] for item in manifest["outputs"]],
+        "skipped": skipped,
+    }

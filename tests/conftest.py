@@ -1,0 +1,122 @@
+"""Session fixtures: real local services (moto server, PostgreSQL) started once, Airflow on a temp home.
+
+The environment is set before Airflow is imported anywhere, so every test sees the same settings the
+local stack uses (include/local_stack/env.sh), pointed at services on free ports of this session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="airlake-tests-"))
+
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_SESSION_DIR / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AWS_ACCESS_KEY_ID": "moto-local",
+        "AWS_SECRET_ACCESS_KEY": "moto-local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AIRFLOW_VAR_AIRLAKE_BUCKET": "airlake-test",
+        "AIRFLOW_VAR_AIRLAKE_QUERY_ENGINE": "duckdb",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class LocalServices:
+    moto_endpoint: str
+    pg_dsn: str
+    state_dir: Path
+
+    def pg_database_dsn(self, database: str) -> str:
+        return f"{self.pg_dsn}/{database}"
+
+
+@pytest.fixture(scope="session")
+def local_services() -> Iterator[LocalServices]:
+    """moto server and a PostgreSQL 15 cluster of this test session, on free ports, stopped at the end."""
+    from include.local_stack import services
+
+    state_dir = _SESSION_DIR / "stack"
+    moto_port, pg_port = free_port(), free_port()
+    services.start_moto(port=moto_port, state_dir=state_dir)
+    try:
+        pg_dsn = services.start_postgres(port=pg_port, state_dir=state_dir)
+        try:
+            endpoint = f"http://127.0.0.1:{moto_port}"
+            os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+                {"conn_type": "aws", "extra": {"region_name": "us-east-1", "endpoint_url": endpoint}}
+            )
+            os.environ["AIRFLOW_CONN_AIRLAKE_WAREHOUSE"] = f"postgres://airlake@127.0.0.1:{pg_port}/warehouse"
+            os.environ["AIRFLOW_CONN_SHOP_DB"] = f"postgres://airlake@127.0.0.1:{pg_port}/shop"
+            os.environ["AIRLAKE_TEST_PG_DSN"] = f"{pg_dsn}/shop"
+            yield LocalServices(moto_endpoint=endpoint, pg_dsn=pg_dsn, state_dir=state_dir)
+        finally:
+            services.stop_postgres(state_dir=state_dir)
+    finally:
+        services.stop_moto(state_dir=state_dir)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated SQLite metadata DB for dag.test(), created once per session."""
+    subprocess.run(
+        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    return Path(os.environ["AIRFLOW_HOME"])
+
+
+@pytest.fixture
+def bucket_name() -> str:
+    return f"airlake-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def lake(local_services: LocalServices, bucket_name: str):
+    """A fresh, empty lake bucket on the session's moto server, behind the provider's S3Hook."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from airlake.store import LakeStore
+
+    store = LakeStore(S3Hook(aws_conn_id="aws_default"), bucket_name)
+    store.ensure_bucket()
+    return store
+
+
+@pytest.fixture
+def pg_database(local_services: LocalServices) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test; its DSN."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(local_services.pg_database_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    yield local_services.pg_database_dsn(name)
+    with psycopg.connect(local_services.pg_database_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')

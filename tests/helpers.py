@@ -1,0 +1,19 @@
+"""Readers tests use to look at what landed in the lake."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+
+def read_object(store: Any, key: str) -> bytes:
+    return store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+
+
+def read_jsonl_gz(store: Any, key: str) -> list[bytes]:
+    return [line for line in gzip.decompress(read_object(store, key)).split(b"\n") if line]
+
+
+def read_records(store: Any, keys: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for key in keys for line in read_jsonl_gz(store, key)]
