@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=.venv/bin
 
+PY_DIRS=()
+for dir in dags plugins tests include bench; do [ -d "$dir" ] && PY_DIRS+=("$dir"); done
 echo "== ruff"
-"$BIN/ruff" check dags plugins tests include bench
-"$BIN/ruff" format --check dags plugins tests include bench
+"$BIN/ruff" check "${PY_DIRS[@]}"
+"$BIN/ruff" format --check "${PY_DIRS[@]}"
 echo "== sqlfluff"
 "$BIN/sqlfluff" lint sql
 [ "${1:-}" = "--lint-only" ] && exit 0

@@ -1,0 +1,138 @@
+"""Every generated dataset DAG runs with dag.test() against the local services and lands its source.
+
+The demo shop delivers one day to each source (PostgreSQL, Kinesis, S3 landing files, SQS, the FX
+API); the test then reads the raw zone back and compares it with what was delivered.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import boto3
+import psycopg
+import pytest
+
+from include.demo import fx_api, publish
+from include.demo.shop import generate_day
+from tests.conftest import free_port
+from tests.helpers import read_jsonl_gz, read_object
+
+DAY = date(2026, 11, 20)
+# A manual run's data interval is the last complete one before its logical date (CronDataIntervalTimetable):
+# triggered at 2026-11-21T00:00Z it covers [2026-11-20, 2026-11-21), the day the shop delivered.
+LOGICAL_DATE = datetime(2026, 11, 21, tzinfo=UTC)
+
+
+@pytest.fixture
+def pipeline_env(local_services, lake, airflow_db, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The lake bucket of this test as the DAGs' Variable, and clients for the demo's sources."""
+    monkeypatch.setenv("AIRFLOW_VAR_AIRLAKE_BUCKET", lake.bucket)
+    server = fx_api.serve("127.0.0.1", free_port())
+    monkeypatch.setenv("AIRFLOW_CONN_FX_API", f"http://127.0.0.1:{server.server_address[1]}")
+    clients = {
+        service: boto3.client(service, endpoint_url=local_services.moto_endpoint, region_name="us-east-1")
+        for service in ("s3", "kinesis", "sqs")
+    }
+    _forget_streams(clients)
+    yield {"lake": lake, "clients": clients, "shop_dsn": local_services.pg_database_dsn("shop")}
+    fx_api.stop(server)
+
+
+def _forget_streams(clients: dict[str, Any]) -> None:
+    """Streams and queues outlive a test on the session's moto server: start each test without them."""
+    sqs, kinesis = clients["sqs"], clients["kinesis"]
+    for url in sqs.list_queues(QueueNamePrefix=publish.PAYMENTS_QUEUE).get("QueueUrls", []):
+        sqs.delete_queue(QueueUrl=url)
+    if publish.CLICKSTREAM_STREAM in kinesis.list_streams()["StreamNames"]:
+        kinesis.delete_stream(StreamName=publish.CLICKSTREAM_STREAM, EnforceConsumerDeletion=True)
+
+
+def run_dataset_dag(dataset: str) -> Any:
+    module = importlib.import_module("airlake_datasets")
+    dag = getattr(module, f"dataset_{dataset}")
+    # A fixed run_after gives a fixed run_id: calling it again re-runs (clears) the same run.
+    return dag.test(logical_date=LOGICAL_DATE, run_after=LOGICAL_DATE)
+
+
+def landed_lines(lake, dataset: str) -> list[bytes]:
+    manifest_keys = [
+        obj.key for obj in lake.list(f"_manifests/{dataset}/") if obj.key.endswith("/ingest.json")
+    ]
+    assert len(manifest_keys) == 1, manifest_keys
+    manifest = lake.get_json(manifest_keys[0])
+    lines: list[bytes] = []
+    for output in manifest["outputs"]:
+        assert lake.head(output["key"])["ServerSideEncryption"] == "AES256"
+        if output["key"].endswith(".csv.gz"):
+            text = gzip.decompress(read_object(lake, output["key"])).decode()
+            lines.extend(row.encode() for row in text.splitlines()[1:])
+        else:
+            lines.extend(read_jsonl_gz(lake, output["key"]))
+    assert manifest["rows"]["read"] == manifest["rows"]["landed"] == len(lines)
+    return lines
+
+
+def test_orders_from_postgres(pipeline_env) -> None:
+    delivery = publish.publish_orders(DAY, pipeline_env["shop_dsn"])
+    assert run_dataset_dag("orders").state == "success"
+    landed = [json.loads(line) for line in landed_lines(pipeline_env["lake"], "orders")]
+    with psycopg.connect(pipeline_env["shop_dsn"]) as conn:
+        expected = conn.execute(
+            "select order_id from public.orders where updated_at < %s order by updated_at, order_id",
+            (datetime(2026, 11, 21, tzinfo=UTC),),
+        ).fetchall()
+    assert [row["order_id"] for row in landed] == [row[0] for row in expected]
+    assert len(landed) == delivery.records > 0
+
+
+def test_clickstream_from_kinesis(pipeline_env) -> None:
+    delivery = publish.publish_clickstream(DAY, pipeline_env["clients"]["kinesis"])
+    assert run_dataset_dag("clickstream").state == "success"
+    landed = landed_lines(pipeline_env["lake"], "clickstream")
+    expected = [record.body.encode() for record in generate_day(DAY).clickstream]
+    assert sorted(landed) == sorted(expected)  # duplicates and malformed records land too
+    assert len(landed) == delivery.records
+
+
+def test_products_from_landing_files(pipeline_env) -> None:
+    delivery = publish.publish_products(DAY, pipeline_env["clients"]["s3"], pipeline_env["lake"].bucket)
+    assert run_dataset_dag("products").state == "success"
+    landed = landed_lines(pipeline_env["lake"], "products")
+    assert len(landed) == delivery.records > 0
+
+
+def test_payments_from_sqs(pipeline_env) -> None:
+    sqs = pipeline_env["clients"]["sqs"]
+    delivery = publish.publish_payments(DAY, sqs)
+    assert run_dataset_dag("payments").state == "success"
+    landed = landed_lines(pipeline_env["lake"], "payments")
+    assert sorted(landed) == sorted(record.body.encode() for record in generate_day(DAY).payments)
+    assert len(landed) == delivery.records
+    queue_url = sqs.get_queue_url(QueueName=publish.PAYMENTS_QUEUE)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    assert (
+        attributes["ApproximateNumberOfMessages"]
+        == attributes["ApproximateNumberOfMessagesNotVisible"]
+        == "0"
+    )
+
+
+def test_fx_rates_from_http_api(pipeline_env) -> None:
+    assert run_dataset_dag("fx_rates").state == "success"
+    landed = [json.loads(line) for line in landed_lines(pipeline_env["lake"], "fx_rates")]
+    assert sorted(landed, key=lambda r: r["quote_currency"]) == sorted(
+        fx_api.rates_for(DAY), key=lambda r: r["quote_currency"]
+    )
+
+
+def test_rerunning_a_day_lands_nothing_twice(pipeline_env) -> None:
+    publish.publish_payments(DAY, pipeline_env["clients"]["sqs"])
+    assert run_dataset_dag("payments").state == "success"
+    first = landed_lines(pipeline_env["lake"], "payments")
+    publish.publish_payments(date(2026, 11, 21), pipeline_env["clients"]["sqs"])
+    assert run_dataset_dag("payments").state == "success"  # the same run again: its raw data is kept
+    assert landed_lines(pipeline_env["lake"], "payments") == first
