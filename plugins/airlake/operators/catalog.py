@@ -1,0 +1,211 @@
+"""CatalogOperator: the Glue table of one dataset from its contract, and the partitions a run published."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airlake.store import LakeStore
+
+GLUE_DATABASE = "{{ var.value.get('airlake_glue_database', 'airlake') }}"
+"""The ``database`` argument DAGs pass: Variable ``airlake_glue_database``, default ``airlake``."""
+
+
+class CatalogOperator(AwsBaseOperator[GlueCatalogHook]):
+    """
+    Bring the Glue Data Catalog in step with one dataset's contract and the partitions a run curated.
+
+    Reads the run's curate manifest (``_manifests/<dataset>/<run_id>/curate.json``), creates the Glue
+    database and table or evolves the table (added nullable columns; other schema changes fail naming
+    the column, old and new type), checks one written Parquet file's schema against the table, then
+    points each partition the run wrote at its new version (created, moved, or left as it is when
+    already there). Writes ``_manifests/<dataset>/<run_id>/catalog.json``.
+
+    With ``use_crawler=True`` partitions are left to a Glue crawler over ``curated/<dataset>/``
+    (created or updated, then started) instead of explicit registration. moto never finishes a
+    crawler: locally set ``wait_for_crawler=False`` (or keep the default, explicit registration).
+
+    :param dataset: contract name (a file ``include/contracts/<dataset>.yaml``); also the table name.
+    :param bucket: the lake bucket.
+    :param database: the Glue database (DAGs pass :data:`GLUE_DATABASE`).
+    :param use_crawler: register partitions with a Glue crawler instead of explicitly.
+    :param crawler_role: IAM role of the crawler (required with ``use_crawler``).
+    :param crawler_name: name of the crawler; default ``airlake-<database>-<dataset>``.
+    :param wait_for_crawler: wait until the crawl finishes.
+    :param crawler_poll_interval: seconds between two checks of the crawler's state.
+    :param kms_key_id: SSE-KMS key for the manifest write; SSE-S3 (AES256) when not given.
+    """
+
+    aws_hook_class = GlueCatalogHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "dataset", "bucket", "database", "crawler_role", "crawler_name", "kms_key_id"
+    )
+    ui_color = "#e8dcff"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        bucket: str,
+        database: str,
+        use_crawler: bool = False,
+        crawler_role: str | None = None,
+        crawler_name: str | None = None,
+        wait_for_crawler: bool = True,
+        crawler_poll_interval: int = 15,
+        kms_key_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.bucket = bucket
+        self.database = database
+        self.use_crawler = use_crawler
+        self.crawler_role = crawler_role
+        self.crawler_name = crawler_name
+        self.wait_for_crawler = wait_for_crawler
+        self.crawler_poll_interval = crawler_poll_interval
+        self.kms_key_id = kms_key_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from airlake.catalog import ensure_database, ensure_table, get_table, publish_partitions
+        from airlake.contracts import get_contract
+        from airlake.lake import manifest_key
+        from airlake.manifest import Manifest
+        from airlake.store import LakeStore
+
+        contract = get_contract(self.dataset)
+        run_id = context["run_id"]
+        s3_hook = S3Hook(**self._hook_parameters)
+        store = LakeStore(s3_hook, self.bucket, kms_key_id=self.kms_key_id)
+        curate_key = manifest_key(self.dataset, run_id, "curate")
+        curated = store.get_json(curate_key)
+        if curated is None:
+            raise FileNotFoundError(
+                f"no curate manifest s3://{self.bucket}/{curate_key}: the curate task of run {run_id} "
+                "must succeed before the catalog task"
+            )
+        if curated.get("status", "complete") != "complete":
+            raise ValueError(f"curate manifest {curate_key} has status {curated['status']!r}, not 'complete'")
+        partitions: list[dict[str, Any]] = list(curated.get("partitions") or [])
+
+        glue = self.hook.get_conn()
+        ensure_database(glue, self.database)
+        change = ensure_table(glue, self.database, contract, self.bucket)
+        table = get_table(glue, self.database, contract.name)
+        if table is None:
+            raise RuntimeError(f"Glue table {self.database}.{contract.name} vanished after it was ensured")
+        checked = self._check_one_file(store, partitions, table, contract.partition_column)
+
+        crawler: str | None = None
+        published: dict[str, Any] = {"created": [], "updated": [], "unchanged": []}
+        if self.use_crawler:
+            crawler = self._run_crawler(contract)
+        else:
+            published = publish_partitions(
+                glue, self.database, contract.name, partitions, table["StorageDescriptor"]
+            )
+
+        manifest = Manifest(dataset=self.dataset, run_id=run_id, stage="catalog")
+        manifest.inputs.append({"key": curate_key})
+        manifest.outputs.extend(
+            [
+                {"dt": dt, "location": _location_of(partitions, dt), "action": "created"}
+                for dt in published["created"]
+            ]
+            + [{**moved, "action": "updated"} for moved in published["updated"]]
+        )
+        manifest.extra.update(
+            {
+                "database": self.database,
+                "table": contract.name,
+                "table_change": change.as_dict(),
+                "schema_checked_file": checked,
+                "partitions": published,
+                "crawler": crawler,
+            }
+        )
+        manifest_written = manifest.write(store)
+        self.log.info(
+            "Catalogued %s.%s (%s): %d partition(s) created, %d updated, %d unchanged; manifest %s",
+            self.database,
+            contract.name,
+            change.action,
+            len(published["created"]),
+            len(published["updated"]),
+            len(published["unchanged"]),
+            manifest_written,
+        )
+        return {
+            "database": self.database,
+            "table": contract.name,
+            "table_change": change.action,
+            "created": len(published["created"]),
+            "updated": len(published["updated"]),
+            "unchanged": len(published["unchanged"]),
+            "crawler": crawler,
+        }
+
+    def _check_one_file(
+        self, store: LakeStore, partitions: list[dict[str, Any]], table: dict[str, Any], partition_column: str
+    ) -> str | None:
+        """Check the first written file of the run against the table; its s3:// URI, None without files."""
+        from airlake.catalog import check_parquet_schema, read_parquet_schema
+
+        for partition in partitions:
+            for item in partition.get("files") or []:
+                key = item["key"] if isinstance(item, dict) else str(item)
+                bucket = _bucket_of(partition.get("location"), self.bucket)
+                uri = f"s3://{bucket}/{key}"
+                schema = read_parquet_schema(store.client, bucket, key)
+                check_parquet_schema(
+                    schema, table["StorageDescriptor"]["Columns"], file=uri, ignore=[partition_column]
+                )
+                self.log.info("Parquet schema of %s matches the Glue table", uri)
+                return uri
+        return None
+
+    def _run_crawler(self, contract: Any) -> str:
+        """Create or update the dataset's crawler, start it, and wait when asked; its name."""
+        from airflow.providers.amazon.aws.hooks.glue_crawler import GlueCrawlerHook
+        from botocore.exceptions import ClientError
+
+        from airlake.catalog import crawler_config
+
+        if not self.crawler_role:
+            raise ValueError("use_crawler=True needs crawler_role (the IAM role the crawler runs as)")
+        name = self.crawler_name or f"airlake-{self.database}-{contract.name}"
+        config = crawler_config(contract, self.bucket, self.database, name=name, role=self.crawler_role)
+        hook = GlueCrawlerHook(**self._hook_parameters)
+        try:
+            if hook.has_crawler(name):
+                hook.update_crawler(**config)
+            else:
+                hook.create_crawler(**config)
+            hook.start_crawler(name)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "CrawlerRunningException":
+                raise
+            self.log.warning("Crawler %s is already running: using the current crawl", name)
+        if self.wait_for_crawler:
+            hook.wait_for_crawler_completion(crawler_name=name, poll_interval=self.crawler_poll_interval)
+        return name
+
+
+def _bucket_of(location: str | None, default: str) -> str:
+    if location and location.startswith("s3://"):
+        return location[5:].split("/", 1)[0] or default
+    return default
+
+
+def _location_of(partitions: list[dict[str, Any]], dt: str) -> str | None:
+    return next((p.get("location") for p in partitions if str(p.get("dt")) == dt), None)
