@@ -6,8 +6,14 @@ Each run processes one data interval of its contract's schedule: the daily run f
 covers `[2026-11-20T00:00Z, 2026-11-21T00:00Z)` (a `CronDataIntervalTimetable`, so backfills of
 past days read exactly those days).
 
-Stages: **ingest** (source -> `raw/<dataset>/ingest_date=.../run=.../`, with a manifest under
-`_manifests/` and a checkpoint under `_state/`).
+Stages, one reusable operator each:
+
+1. **ingest**: source -> `raw/<dataset>/ingest_date=.../run=.../` (gzip, SSE), a manifest under
+   `_manifests/` and a checkpoint under `_state/`;
+2. **curate**: raw -> typed, de-duplicated Parquet in a new version `curated/<dataset>/dt=.../v=.../`
+   of every partition the run touches; rejects to `quarantine/` with their reasons;
+3. **catalog**: the Glue table from the contract (schema evolution checked) and the partitions
+   pointed at their new versions: the atomic publish Athena (DuckDB locally) reads.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, CronDataIntervalTimetable
 
 from airlake.contracts import load_contracts
+from airlake.operators.catalog import GLUE_DATABASE, CatalogOperator
+from airlake.operators.curate import CurateOperator
 from airlake.operators.ingest import IngestOperator
 
 LAKE_BUCKET = "{{ var.value.airlake_bucket }}"
@@ -41,7 +49,14 @@ def dataset_dag(contract) -> DAG:
         },
         doc_md=f"{__doc__}\n\n#### {contract.name}\n\n{contract.description}",
     ) as dag:
-        IngestOperator(task_id="ingest", dataset=contract.name, bucket=LAKE_BUCKET)
+        ingest = IngestOperator(task_id="ingest", dataset=contract.name, bucket=LAKE_BUCKET)
+        curate = CurateOperator(
+            task_id="curate", dataset=contract.name, bucket=LAKE_BUCKET, database=GLUE_DATABASE
+        )
+        catalog = CatalogOperator(
+            task_id="catalog", dataset=contract.name, bucket=LAKE_BUCKET, database=GLUE_DATABASE
+        )
+        ingest >> curate >> catalog
     return dag
 
 

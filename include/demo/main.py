@@ -111,17 +111,39 @@ class AirflowApi:
         states = [run["state"] for run in runs if run["data_interval_start"].startswith(day.isoformat())]
         return states[0] if states else "missing"
 
-    def wait_idle(self, dag_ids: list[str], timeout: float = RUN_TIMEOUT_SECONDS) -> None:
+    def wait_settled(self, dag_ids: list[str], timeout: float = RUN_TIMEOUT_SECONDS) -> None:
+        """Wait until the scheduler has created every run that is due (the latest interval runs once
+        on unpause) and none is still queued or running, so the demo's deliveries go to its backfills."""
         deadline = time.monotonic() + timeout
-        while any(self.active_runs(dag_id) for dag_id in dag_ids):
+        while True:
+            now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            pending = [
+                dag_id
+                for dag_id in dag_ids
+                if (self.call("GET", f"/dags/{dag_id}")["next_dagrun_run_after"] or "9999")[:19] <= now
+                or self.active_runs(dag_id)
+            ]
+            if not pending:
+                return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"runs still active after {timeout:.0f} s")
+                raise RuntimeError(f"runs of {', '.join(pending)} still due or active after {timeout:.0f} s")
             time.sleep(3)
 
 
 def _aws(service: str) -> Any:
     endpoint = f"http://127.0.0.1:{os.environ['AIRLAKE_MOTO_PORT']}"
     return boto3.client(service, endpoint_url=endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION"))
+
+
+def create_sources(bucket: str) -> None:
+    """The shop's sources exist before any DAG runs (empty): the lake bucket, table, stream and queue."""
+    import psycopg
+
+    publish.ensure_bucket(_aws("s3"), bucket)
+    with psycopg.connect(f"postgresql://airlake@127.0.0.1:{os.environ['AIRLAKE_PG_PORT']}/shop") as conn:
+        publish.ensure_orders_table(conn)
+    publish.ensure_stream(_aws("kinesis"), publish.CLICKSTREAM_STREAM)
+    publish.ensure_queue(_aws("sqs"), publish.PAYMENTS_QUEUE)
 
 
 def deliver(day: date, bucket: str) -> dict[str, int]:
@@ -205,11 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     dag_ids = [f"dataset_{name}" for name in DATASETS]
 
     print(f"Airlake demo: the shop's week {args.start} + {args.days} days, through Airflow at {airflow_url}")
-    publish.ensure_bucket(_aws("s3"), bucket)
+    create_sources(bucket)
     api.wait_for_dags(dag_ids)
     for dag_id in dag_ids:
         api.unpause(dag_id)
-    api.wait_idle(dag_ids)  # the latest scheduled interval runs once on unpause; let it finish first
+    api.wait_settled(dag_ids)
 
     days = [args.start + timedelta(days=offset) for offset in range(args.days)]
     failed: list[str] = []

@@ -15,8 +15,12 @@ export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-moto-local}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-moto-local}"
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 
-# Airflow 3: home, DAGs and plugins in the project, SQLite metadata, small parallelism for 2 cores.
+# Airflow 3: home, DAGs and plugins in the project, small parallelism for 2 cores. The metadata DB is a
+# database of the stack's PostgreSQL: under SQLite, backfills created through the API while the
+# scheduler runs fail with "database is locked".
 export AIRFLOW_HOME="$AIRLAKE_STATE/airflow"
+export AIRLAKE_AIRFLOW_DB="${AIRLAKE_AIRFLOW_DB:-airflow}"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://airlake@127.0.0.1:$AIRLAKE_PG_PORT/$AIRLAKE_AIRFLOW_DB"
 export AIRFLOW__CORE__DAGS_FOLDER="$AIRLAKE_ROOT/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$AIRLAKE_ROOT/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False

@@ -705,7 +705,7 @@ def start_postgres(
     *,
     port: int,
     state_dir: Path,
-    databases: Sequence[str] = ("warehouse", "shop"),
+    databases: Sequence[str] = ("warehouse", "shop", "airflow"),
     superuser: str = "airlake",
     timeout: float = 60.0,
 ) -> str:
@@ -890,10 +890,12 @@ def _airflow_migrate(env: Mapping[str, str], *, log_path: Path, home: Path) -> N
     airflow_version = version("apache-airflow-core")
     sqlite_db = home / "airflow.db"
     uses_default_sqlite = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env
+    # A server database may have been recreated under an old marker: migrating it again is cheap.
     if (
-        marker.exists()
+        uses_default_sqlite
+        and marker.exists()
         and marker.read_text().strip() == airflow_version
-        and (sqlite_db.exists() or not uses_default_sqlite)
+        and sqlite_db.exists()
     ):
         return
     log.info("airflow: running `airflow db migrate` (first start of %s)", home)

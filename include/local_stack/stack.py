@@ -79,7 +79,7 @@ def _start_moto(cfg: StackConfig) -> str:
 
 def _start_postgres(cfg: StackConfig) -> str:
     dsn = services.start_postgres(port=cfg.pg_port, state_dir=cfg.state_dir)
-    return f"{dsn} databases warehouse, shop (pid {services.postgres_pid(state_dir=cfg.state_dir)})"
+    return f"{dsn} databases warehouse, shop, airflow (pid {services.postgres_pid(state_dir=cfg.state_dir)})"
 
 
 def _start_fx_api(cfg: StackConfig) -> str:

@@ -3,6 +3,8 @@
 raw/<dataset>/ingest_date=YYYY-MM-DD/run=<run>/part-*.jsonl.gz   never rewritten
 _manifests/<dataset>/<run>/<stage>.json                          what a stage of a run read and wrote
 _state/<dataset>/<stage>.json                                    checkpoints (watermarks, offsets, files)
+curated/<dataset>/dt=YYYY-MM-DD/v=<version>/part-*.parquet       one immutable version per curate attempt
+quarantine/<dataset>/dt=<ingest date>/run=<run>/rejects.jsonl.gz  rejected rows with their reasons
 """
 
 from __future__ import annotations
@@ -38,3 +40,22 @@ def state_key(dataset: str, stage: str) -> str:
 
 def s3_uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
+
+
+def curated_dataset_prefix(dataset: str) -> str:
+    return f"curated/{dataset}/"
+
+
+def curated_partition_prefix(dataset: str, dt: str) -> str:
+    """Every version of one partition: ``curated/<dataset>/dt=<dt>/``."""
+    return f"curated/{dataset}/dt={dt}/"
+
+
+def curated_version_prefix(dataset: str, dt: str, version: str) -> str:
+    """One immutable version of a partition; the catalog points the partition at exactly one of them."""
+    return f"curated/{dataset}/dt={dt}/v={version}/"
+
+
+def quarantine_key(dataset: str, ingest_date: date, run_id: str) -> str:
+    """The rejects of one curate run, filed under the day the data was ingested."""
+    return f"quarantine/{dataset}/dt={ingest_date.isoformat()}/run={safe_run_id(run_id)}/rejects.jsonl.gz"

@@ -10,4 +10,3 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 def sql_dir() -> Path:
     return Path(os.environ.get("AIRLAKE_SQL_DIR", PROJECT_ROOT / "sql"))
-

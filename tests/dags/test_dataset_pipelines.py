@@ -31,14 +31,21 @@ LOGICAL_DATE = datetime(2026, 11, 21, tzinfo=UTC)
 def pipeline_env(local_services, lake, airflow_db, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The lake bucket of this test as the DAGs' Variable, and clients for the demo's sources."""
     monkeypatch.setenv("AIRFLOW_VAR_AIRLAKE_BUCKET", lake.bucket)
+    glue_database = f"airlake_{lake.bucket.rsplit('-', 1)[1]}"
+    monkeypatch.setenv("AIRFLOW_VAR_AIRLAKE_GLUE_DATABASE", glue_database)
     server = fx_api.serve("127.0.0.1", free_port())
     monkeypatch.setenv("AIRFLOW_CONN_FX_API", f"http://127.0.0.1:{server.server_address[1]}")
     clients = {
         service: boto3.client(service, endpoint_url=local_services.moto_endpoint, region_name="us-east-1")
-        for service in ("s3", "kinesis", "sqs")
+        for service in ("s3", "kinesis", "sqs", "glue")
     }
     _forget_streams(clients)
-    yield {"lake": lake, "clients": clients, "shop_dsn": local_services.pg_database_dsn("shop")}
+    yield {
+        "lake": lake,
+        "glue_database": glue_database,
+        "clients": clients,
+        "shop_dsn": local_services.pg_database_dsn("shop"),
+    }
     fx_api.stop(server)
 
 
@@ -76,6 +83,29 @@ def landed_lines(lake, dataset: str) -> list[bytes]:
     return lines
 
 
+def assert_published(env: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """Curate accounted for every row; Glue points at exactly the versions it wrote, and they hold its rows."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    lake, glue = env["lake"], env["clients"]["glue"]
+    [key] = [obj.key for obj in lake.list(f"_manifests/{dataset}/") if obj.key.endswith("/curate.json")]
+    curate = lake.get_json(key)
+    rows = curate["rows"]
+    assert rows["read"] == rows["written"] + rows["quarantined"] + rows["duplicates_dropped"]
+    partitions = glue.get_partitions(DatabaseName=env["glue_database"], TableName=dataset)["Partitions"]
+    published = {p["Values"][0]: p["StorageDescriptor"]["Location"].rstrip("/") for p in partitions}
+    assert published == {p["dt"]: p["location"].rstrip("/") for p in curate["partitions"]}
+    parquet_rows = sum(
+        pq.read_metadata(io.BytesIO(read_object(lake, file))).num_rows
+        for partition in curate["partitions"]
+        for file in partition["files"]
+    )
+    assert parquet_rows == rows["output"] == rows["written"]  # first run: nothing existed before
+    return curate
+
+
 def test_orders_from_postgres(pipeline_env) -> None:
     delivery = publish.publish_orders(DAY, pipeline_env["shop_dsn"])
     assert run_dataset_dag("orders").state == "success"
@@ -87,6 +117,8 @@ def test_orders_from_postgres(pipeline_env) -> None:
         ).fetchall()
     assert [row["order_id"] for row in landed] == [row[0] for row in expected]
     assert len(landed) == delivery.records > 0
+    curate = assert_published(pipeline_env, "orders")
+    assert curate["rows"]["quarantined"] == sum(r.has("out_of_range") for r in generate_day(DAY).orders)
 
 
 def test_clickstream_from_kinesis(pipeline_env) -> None:
@@ -96,6 +128,10 @@ def test_clickstream_from_kinesis(pipeline_env) -> None:
     expected = [record.body.encode() for record in generate_day(DAY).clickstream]
     assert sorted(landed) == sorted(expected)  # duplicates and malformed records land too
     assert len(landed) == delivery.records
+    curate = assert_published(pipeline_env, "clickstream")
+    flawed = generate_day(DAY).clickstream
+    assert curate["rows"]["quarantined"] == sum(r.has("malformed") for r in flawed)
+    assert curate["rows"]["duplicates_dropped"] >= sum(r.has("duplicate") for r in flawed)
 
 
 def test_products_from_landing_files(pipeline_env) -> None:
@@ -103,6 +139,7 @@ def test_products_from_landing_files(pipeline_env) -> None:
     assert run_dataset_dag("products").state == "success"
     landed = landed_lines(pipeline_env["lake"], "products")
     assert len(landed) == delivery.records > 0
+    assert assert_published(pipeline_env, "products")["rows"]["quarantined"] == 1  # the "n/a" price
 
 
 def test_payments_from_sqs(pipeline_env) -> None:
@@ -127,6 +164,7 @@ def test_fx_rates_from_http_api(pipeline_env) -> None:
     assert sorted(landed, key=lambda r: r["quote_currency"]) == sorted(
         fx_api.rates_for(DAY), key=lambda r: r["quote_currency"]
     )
+    assert assert_published(pipeline_env, "fx_rates")["rows"]["written"] == len(landed)
 
 
 def test_rerunning_a_day_lands_nothing_twice(pipeline_env) -> None:

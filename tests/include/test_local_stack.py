@@ -383,16 +383,20 @@ def jwt_claims(token: str) -> dict[str, object]:
 
 
 @pytest.mark.stack
-def test_airflow_standalone_health_login_and_clean_stop(tmp_path: Path) -> None:
+def test_airflow_standalone_health_login_and_clean_stop(
+    tmp_path: Path, local_services, pg_database: str
+) -> None:
     state = tmp_path / "state"
     port = free_port()
+    pg_port, metadata_db = pg_database.rsplit(":", 1)[1].split("/")
     # Everything like env.sh, with ports of our own: the developer's stack may be running beside us.
     env = load_env(
         {
             "AIRLAKE_STATE": str(state),
             "AIRFLOW_PORT": str(port),
             "AIRLAKE_MOTO_PORT": str(free_port()),
-            "AIRLAKE_PG_PORT": str(free_port()),
+            "AIRLAKE_PG_PORT": pg_port,  # the metadata DB: a fresh database of the session's PostgreSQL
+            "AIRLAKE_AIRFLOW_DB": metadata_db,
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         },

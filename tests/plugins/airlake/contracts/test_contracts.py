@@ -197,7 +197,11 @@ def test_demo_contract_details():
 
     fx = contracts["fx_rates"].source
     assert isinstance(fx, HttpSource)
-    assert (fx.conn_id, fx.endpoint, fx.params) == ("fx_api", "/rates", {"date": "{{ data_interval_start | ds }}"})
+    assert (fx.conn_id, fx.endpoint, fx.params) == (
+        "fx_api",
+        "/rates",
+        {"date": "{{ data_interval_start | ds }}"},
+    )
     assert (fx.pagination.style, fx.pagination.items_field) == ("page", "items")
 
     products = contracts["products"].source

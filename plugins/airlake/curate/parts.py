@@ -1,0 +1,176 @@
+"""Parse a run's raw parts: each part into per-partition spill files and a rejects file, in parallel.
+
+Parsing is Python per value (exact decimals, one reason per reject) and CPU-bound, and parts are
+independent, so big runs parse several parts at once in worker processes; small runs (or workers that
+may not start processes) parse in process. Either way the result is the same: a row's tie-break
+ordinal is ``part index << 40 | line number``, and rejects are concatenated in part order.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airlake.curate.parse import Reject, RowParser
+from airlake.curate.readers import open_reader
+from airlake.curate.spill import PartitionSpill
+
+if TYPE_CHECKING:
+    from airlake.contracts import Contract
+
+log = logging.getLogger(__name__)
+
+PART_SHIFT = 40
+"""Ordinal of a row: ``part index << PART_SHIFT | line number`` (lines < 2**40)."""
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+"""Below this much compressed input (~2 s of parsing), starting worker processes costs more than it saves."""
+MAX_WORKERS = 4
+_QUARANTINE_GZIP_LEVEL = 6
+
+
+class RejectWriter:
+    """Rejects as gzip JSON Lines: source key, line number, reason code, field, message and raw line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows = 0
+        self.reasons: Counter[str] = Counter()
+        self._file = gzip.GzipFile(path, "wb", compresslevel=_QUARANTINE_GZIP_LEVEL, mtime=0)
+
+    def add(self, source: str, line: int, reject: Reject, raw: str) -> None:
+        record = {
+            "source": source,
+            "line": line,
+            "reason": reject.reason,
+            "field": reject.field,
+            "message": reject.message,
+            "raw": raw,
+        }
+        self._file.write(json.dumps(record).encode("ascii") + b"\n")
+        self.rows += 1
+        self.reasons[reject.reason] += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@dataclass(frozen=True)
+class PartTask:
+    """One downloaded raw part to parse; ``path`` is deleted once parsed."""
+
+    index: int
+    key: str
+    path: Path
+    out_dir: Path
+    contract: Contract
+    flush_rows: int
+    csv_delimiter: str = ","
+    csv_header: bool = True
+
+
+@dataclass
+class PartResult:
+    index: int
+    key: str
+    rows_read: int = 0
+    rows_by_dt: dict[str, int] = field(default_factory=dict)
+    spill_files: dict[str, list[Path]] = field(default_factory=dict)
+    rejects_path: Path | None = None
+    rejects_rows: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def parse_part(task: PartTask) -> PartResult:
+    """Typed rows of one part spilled per partition date; rejects to the part's own gzip file."""
+    contract = task.contract
+    parser = RowParser(contract)
+    spill = PartitionSpill(task.out_dir / "spill", contract.arrow_schema(), flush_rows=task.flush_rows)
+    rejects = RejectWriter(task.out_dir / "rejects.jsonl.gz")
+    reader = open_reader(
+        task.path,
+        task.key,
+        contract.column_names,
+        csv_delimiter=task.csv_delimiter,
+        csv_header=task.csv_header,
+    )
+    key, base, read = task.key, task.index << PART_SHIFT, 0
+    parse, partition_of, spill_add, reject = parser.parse, parser.partition_of, spill.add, rejects.add
+    try:
+        for line, record, raw in reader.items():
+            read += 1
+            if isinstance(record, Reject):
+                reject(key, line, record, reader.raw_text(raw))
+                continue
+            try:
+                values = parse(record)
+            except Reject as problem:
+                reject(key, line, problem, reader.raw_text(raw))
+                continue
+            spill_add(partition_of(values), values, base + line)
+        files = spill.close()
+    finally:
+        rejects.close()
+    task.path.unlink(missing_ok=True)
+    return PartResult(
+        index=task.index,
+        key=task.key,
+        rows_read=read,
+        rows_by_dt=dict(spill.rows),
+        spill_files=files,
+        rejects_path=rejects.path,
+        rejects_rows=rejects.rows,
+        reasons=dict(rejects.reasons),
+    )
+
+
+def worker_count(requested: int | None, parts: list[dict[str, Any]]) -> int:
+    """Processes to parse with: ``requested``, else by input size and cores; 1 where none may start."""
+    if multiprocessing.current_process().daemon:
+        return 1  # e.g. a Celery prefork child: daemonic processes may not have children
+    if requested is not None:
+        return max(1, min(requested, len(parts)))
+    total = sum(int(part.get("bytes") or 0) for part in parts)
+    if len(parts) < 2 or total < PARALLEL_MIN_BYTES:
+        return 1
+    return max(1, min(os.cpu_count() or 1, len(parts), MAX_WORKERS))
+
+
+def parse_parts(tasks: Iterator[PartTask], workers: int) -> list[PartResult]:
+    """Parse every task (produced lazily: each one downloads its part); results in part order.
+
+    With several workers at most ``2 * workers`` parts are on local disk at once.
+    """
+    if workers <= 1:
+        return [parse_part(task) for task in tasks]
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding client threads
+    futures: list[Future[PartResult]] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for task in tasks:
+            futures.append(pool.submit(parse_part, task))
+            pending = [future for future in futures if not future.done()]
+            while len(pending) >= 2 * workers:
+                wait(pending, return_when=FIRST_COMPLETED)
+                pending = [future for future in futures if not future.done()]
+        return [future.result() for future in futures]
+
+
+def concat_rejects(results: list[PartResult], target: Path) -> None:
+    """The parts' rejects, in part order, as one gzip file."""
+    with gzip.GzipFile(target, "wb", compresslevel=_QUARANTINE_GZIP_LEVEL, mtime=0) as out:
+        for result in results:
+            if result.rejects_path is None:
+                continue
+            if result.rejects_rows:
+                with gzip.open(result.rejects_path, "rb") as part:
+                    shutil.copyfileobj(part, out, 1024 * 1024)
+            result.rejects_path.unlink(missing_ok=True)

@@ -1,0 +1,137 @@
+"""Partition versions: ids, where they live, and which superseded ones maintenance may delete.
+
+Curate never overwrites what readers may be reading: every attempt writes a new version prefix
+``curated/<dataset>/dt=<dt>/v=<version>/`` and the catalog stage publishes it by pointing the Glue
+partition at it. A version id is a UTC timestamp with microseconds (``20261125T051500123456Z``): new
+for every attempt and sortable as text, so "newer" is a string comparison.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from airlake.lake import curated_dataset_prefix
+
+if TYPE_CHECKING:
+    from airlake.store import LakeStore
+
+VERSION_FORMAT = "%Y%m%dT%H%M%S%fZ"
+_VERSION = re.compile(r"^\d{8}T\d{12}Z$")
+_LOCATION = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<prefix>.*)$")
+_VERSION_IN_PATH = re.compile(r"/v=(?P<version>[^/]+)/?$")
+_PARTITION_VERSION = re.compile(r"^dt=(?P<dt>[^/]+)/v=(?P<version>[^/]+)/")
+_lock = threading.Lock()
+_last: list[str] = [""]
+
+
+def format_version(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(VERSION_FORMAT)
+
+
+def parse_version(version: str) -> datetime:
+    """The UTC time a version id stands for; ValueError when it is not a version id."""
+    if not _VERSION.match(version):
+        raise ValueError(f"not a version id (expected like 20261125T051500123456Z): {version!r}")
+    return datetime.strptime(version, VERSION_FORMAT).replace(tzinfo=UTC)
+
+
+def new_version_id(*, after: str | None = None, now: datetime | None = None) -> str:
+    """A fresh version id: now (UTC, microseconds), strictly later than any id this process made and
+    than ``after`` (the live version), so a new version always sorts after the one it replaces."""
+    with _lock:
+        candidate = format_version(now or datetime.now(UTC))
+        floor = max(_last[0], after or "")
+        if floor and candidate <= floor:
+            candidate = format_version(parse_version(floor) + timedelta(microseconds=1))
+        _last[0] = candidate
+        return candidate
+
+
+def split_location(location: str) -> tuple[str, str]:
+    """``s3://bucket/prefix/`` -> (bucket, ``prefix/``)."""
+    match = _LOCATION.match(location)
+    if not match:
+        raise ValueError(f"not an s3:// location: {location!r}")
+    prefix = match.group("prefix")
+    return match.group("bucket"), (prefix.rstrip("/") + "/") if prefix else ""
+
+
+def version_of_location(location: str | None) -> str | None:
+    """The version id in a location ``.../v=<version>/``; None when there is none."""
+    if not location:
+        return None
+    match = _VERSION_IN_PATH.search(location)
+    if match and _VERSION.match(match.group("version")):
+        return match.group("version")
+    return None
+
+
+def list_versions(store: LakeStore, dataset: str) -> dict[str, list[str]]:
+    """{dt: [version, ...] oldest first} of every version prefix under ``curated/<dataset>/``."""
+    base = curated_dataset_prefix(dataset)
+    found: dict[str, set[str]] = {}
+    for obj in store.list(base):
+        match = _PARTITION_VERSION.match(obj.key[len(base) :])
+        if match:
+            found.setdefault(match.group("dt"), set()).add(match.group("version"))
+    return {dt: sorted(versions) for dt, versions in sorted(found.items())}
+
+
+def versions_to_clean(
+    store: LakeStore,
+    dataset: str,
+    live: Mapping[str, str | None],
+    grace: timedelta,
+    *,
+    now: datetime | None = None,
+    include_unpublished: bool = False,
+) -> list[str]:
+    """
+    Version prefixes (``curated/<dataset>/dt=<dt>/v=<version>/``) that maintenance may delete.
+
+    A version is kept while it is live, or while readers or a running curate may still need it:
+
+    * older than the live one: deletable once the version that superseded it (the next newer one) was
+      written more than ``grace`` ago, so queries that started on it have long finished;
+    * newer than the live one (an attempt that was never published, or one being published right now):
+      deletable once it is itself older than ``grace``.
+
+    Choose ``grace`` above the longest time from curate to catalog plus the longest query.
+
+    :param store: the lake bucket.
+    :param dataset: the dataset (its curated prefix is listed).
+    :param live: {dt: live location} as the catalog has it (``s3://bucket/curated/.../v=<version>/``).
+    :param grace: how long a superseded or unpublished version is kept.
+    :param now: the current time (tests); default now.
+    :param include_unpublished: also clean partitions absent from ``live`` (never published: every
+        version there is an abandoned attempt). Off by default, so an incomplete ``live`` mapping can
+        never delete published data.
+    """
+    moment = now or datetime.now(UTC)
+    cutoff = moment - grace
+    prefixes: list[str] = []
+    base = curated_dataset_prefix(dataset)
+    for dt, versions in list_versions(store, dataset).items():
+        if dt not in live and not include_unpublished:
+            continue
+        live_location = live.get(dt)
+        live_version = version_of_location(live_location)
+        if live_location and live_version is None:
+            continue  # the catalog points somewhere we do not understand: touch nothing
+        for index, version in enumerate(versions):
+            if version == live_version:
+                continue
+            try:
+                written = parse_version(version)
+                superseded = parse_version(versions[index + 1]) if index + 1 < len(versions) else written
+            except ValueError:
+                continue  # not ours
+            newer_than_live = live_version is None or version > live_version
+            reference = written if newer_than_live else superseded
+            if reference < cutoff:
+                prefixes.append(f"{base}dt={dt}/v={version}/")
+    return prefixes

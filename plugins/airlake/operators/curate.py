@@ -1,0 +1,104 @@
+"""CurateOperator: one run's raw parts -> typed, de-duplicated Parquet versions and quarantine."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class CurateOperator(AwsBaseOperator[S3Hook]):
+    """
+    Curate what the ingest task of the same run landed: parse by the contract, de-duplicate, and write
+    every touched partition as a NEW version ``curated/<dataset>/dt=<dt>/v=<version>/`` (existing rows
+    + new rows); rejects go to ``quarantine/<dataset>/dt=<ds>/run=<run_id>/rejects.jsonl.gz``; the
+    manifest ``_manifests/<dataset>/<run_id>/curate.json`` lists the versions for the catalog task,
+    which publishes them. Never overwrites a live version.
+
+    Fails without retrying when the reject rate is above ``reject_rate_max`` (after quarantine and
+    manifest are written): a retry would reject the same rows.
+
+    :param dataset: contract name (a file ``include/contracts/<dataset>.yaml``).
+    :param bucket: the lake bucket.
+    :param database: Glue database whose table ``<dataset>`` says which version of a partition is live
+        (used when ``live_locations`` is not given).
+    :param live_locations: ``dt -> s3:// location`` of the live version (or None); default: the Glue
+        partition's location.
+    :param reject_rate_max: overrides the contract's ``quality.reject_rate_max``.
+    :param memory_limit: DuckDB memory limit of the per-partition merge (it spills to disk beyond it).
+    :param kms_key_id: SSE-KMS key for every write; SSE-S3 (AES256) when not given.
+    """
+
+    aws_hook_class = S3Hook
+    template_fields: Sequence[str] = aws_template_fields(
+        "dataset", "bucket", "database", "memory_limit", "kms_key_id"
+    )
+    ui_color = "#dff5e1"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        bucket: str,
+        database: str = "airlake",
+        live_locations: Callable[[str], str | None] | None = None,
+        reject_rate_max: float | None = None,
+        memory_limit: str = "1GB",
+        kms_key_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.bucket = bucket
+        self.database = database
+        self.live_locations = live_locations
+        self.reject_rate_max = reject_rate_max
+        self.memory_limit = memory_limit
+        self.kms_key_id = kms_key_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airlake.contracts import get_contract
+        from airlake.curate import RejectRateExceeded, run_curate
+        from airlake.store import LakeStore
+
+        contract = get_contract(self.dataset)
+        store = LakeStore(self.hook, self.bucket, kms_key_id=self.kms_key_id)
+        start = context.get("data_interval_start")
+        with tempfile.TemporaryDirectory(prefix=f"airlake-curate-{self.dataset}-") as work_dir:
+            try:
+                return run_curate(
+                    contract,
+                    store,
+                    run_id=context["run_id"],
+                    live_location=self.live_locations or self._glue_live_locations(),
+                    work_dir=Path(work_dir),
+                    ingest_date=start.date() if start is not None else None,
+                    reject_rate_max=self.reject_rate_max,
+                    memory_limit=self.memory_limit,
+                )
+            except RejectRateExceeded as exc:
+                raise AirflowFailException(str(exc)) from exc
+
+    def _glue_live_locations(self) -> Callable[[str], str | None]:
+        """The catalog's view: the location each Glue partition of the dataset's table points at."""
+        from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+
+        from airlake.catalog.glue import live_location_lookup
+
+        glue = GlueCatalogHook(
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+        ).get_conn()
+        return live_location_lookup(glue, self.database, self.dataset)

@@ -1,0 +1,98 @@
+"""CurateOperator against the session's moto server: injected and Glue-backed live locations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+import boto3
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from airlake.lake import manifest_key
+from airlake.operators.curate import CurateOperator
+from tests.plugins.airlake.curate.curate_helpers import Catalog, jsonl, land_run, read_partition
+from tests.plugins.airlake.curate.test_curate import ORDERS_DAY_1, RUN_1, RUN_2, order
+
+
+def _context(run_id: str, day: date) -> dict[str, Any]:
+    return {"run_id": run_id, "data_interval_start": datetime(day.year, day.month, day.day, tzinfo=UTC)}
+
+
+def test_template_fields_are_the_arguments() -> None:
+    operator = CurateOperator(task_id="curate", dataset="orders", bucket="{{ var.value.airlake_bucket }}")
+    assert set(operator.template_fields) >= {"dataset", "bucket", "database", "memory_limit", "aws_conn_id"}
+    for name in operator.template_fields:
+        assert hasattr(operator, name), name
+    assert operator.bucket == "{{ var.value.airlake_bucket }}"  # kept as given; rendered at run time
+
+
+def test_execute_with_injected_live_locations(lake) -> None:
+    catalog = Catalog()
+    land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(ORDERS_DAY_1))])
+    operator = CurateOperator(
+        task_id="curate",
+        dataset="orders",
+        bucket=lake.bucket,
+        live_locations=catalog.lookup,
+        memory_limit="256MB",
+    )
+
+    summary = operator.execute(_context(RUN_1, date(2026, 11, 20)))  # type: ignore[arg-type]
+
+    assert summary["manifest"] == manifest_key("orders", RUN_1, "curate")
+    assert summary["rows"]["written"] == 6
+    assert {p["dt"] for p in summary["partitions"]} == {"2026-11-18", "2026-11-19", "2026-11-20"}
+    assert all(
+        p["location"].startswith(f"s3://{lake.bucket}/curated/orders/dt=") for p in summary["partitions"]
+    )
+
+
+def test_too_many_rejects_fail_without_retry(lake) -> None:
+    land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(["nope", *ORDERS_DAY_1[:2]]))])
+    operator = CurateOperator(
+        task_id="curate", dataset="orders", bucket=lake.bucket, live_locations=Catalog().lookup
+    )
+    with pytest.raises(
+        AirflowFailException, match=r"orders: reject rate 33\.33% .* above the threshold 1\.00%"
+    ):
+        operator.execute(_context(RUN_1, date(2026, 11, 20)))  # type: ignore[arg-type]
+    assert lake.list("quarantine/orders/dt=2026-11-20/")
+
+
+def test_live_locations_come_from_glue_after_the_catalog_published(lake, local_services) -> None:
+    catalog_operators = pytest.importorskip("airlake.operators.catalog")
+    database = f"airlake_{uuid.uuid4().hex[:10]}"
+    land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(ORDERS_DAY_1))])
+
+    def curate(run_id: str, day: date) -> dict[str, Any]:
+        operator = CurateOperator(task_id="curate", dataset="orders", bucket=lake.bucket, database=database)
+        return operator.execute(_context(run_id, day))  # type: ignore[arg-type]
+
+    def publish(run_id: str) -> None:
+        catalog_operators.CatalogOperator(
+            task_id="catalog", dataset="orders", bucket=lake.bucket, database=database
+        ).execute({"run_id": run_id})
+
+    first = curate(RUN_1, date(2026, 11, 20))  # no Glue table yet: every partition starts empty
+    assert all(p["previous_location"] is None for p in first["partitions"])
+    publish(RUN_1)
+    update = order(1, "shipped", "2026-11-20T08:00:00Z", "2026-11-21T07:00:00Z", "19.99")
+    land_run(lake, "orders", RUN_2, [(".jsonl.gz", jsonl([update]))], ingest_date=date(2026, 11, 21))
+
+    second = curate(RUN_2, date(2026, 11, 21))
+
+    [partition] = second["partitions"]
+    published = {p["dt"]: p["location"] for p in first["partitions"]}
+    assert partition["previous_location"] == published["2026-11-20"]
+    glue = boto3.client("glue", endpoint_url=local_services.moto_endpoint, region_name="us-east-1")
+    live = glue.get_partition(DatabaseName=database, TableName="orders", PartitionValues=["2026-11-20"])
+    assert live["Partition"]["StorageDescriptor"]["Location"] == published["2026-11-20"]  # not yet published
+    rows = read_partition(lake, lake.get_json(second["manifest"])["partitions"][0])
+    assert {row["order_id"]: row["status"] for row in rows} == {
+        1: "shipped",
+        4: "placed",
+        5: "cancelled",
+        6: "shipped",
+    }
