@@ -25,7 +25,7 @@ DEFAULT_ARGS = {"owner": "airlake", "retries": 1, "retry_delay": timedelta(secon
 )
 def lake_healthcheck() -> None:
     @task
-    def write_probe(bucket: str, run_id: str) -> str:
+    def write_probe(bucket: str, probe_id: str) -> str:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from airlake.lake import safe_run_id
@@ -33,18 +33,18 @@ def lake_healthcheck() -> None:
 
         store = LakeStore(S3Hook(aws_conn_id="aws_default"), bucket)
         store.ensure_bucket()
-        key = f"_health/{safe_run_id(run_id)}.txt"
-        store.put_bytes(key, f"airlake health probe {run_id}".encode(), content_type="text/plain")
+        key = f"_health/{safe_run_id(probe_id)}.txt"
+        store.put_bytes(key, f"airlake health probe {probe_id}".encode(), content_type="text/plain")
         return key
 
     @task
-    def read_probe(bucket: str, key: str, run_id: str) -> dict[str, str]:
+    def read_probe(bucket: str, key: str, probe_id: str) -> dict[str, str]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         hook = S3Hook(aws_conn_id="aws_default")
         body = hook.read_key(key, bucket)
         encryption = (hook.head_object(key, bucket) or {}).get("ServerSideEncryption", "")
-        if body != f"airlake health probe {run_id}" or not encryption:
+        if body != f"airlake health probe {probe_id}" or not encryption:
             raise RuntimeError(f"s3://{bucket}/{key}: read back {body!r} with encryption {encryption!r}")
         return {"key": key, "encryption": encryption}
 

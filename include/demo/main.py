@@ -12,6 +12,7 @@ Run after ``. include/local_stack/env.sh`` and ``python -m include.local_stack.s
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -31,7 +32,7 @@ log = logging.getLogger("airlake.demo")
 
 DATASETS = ("orders", "clickstream", "products", "fx_rates", "payments")
 DEFAULT_START = date(2026, 11, 16)
-RUN_TIMEOUT_SECONDS = 900
+RUN_TIMEOUT_SECONDS = 1800
 
 
 class AirflowApi:
@@ -84,32 +85,35 @@ class AirflowApi:
         runs = self.call("GET", f"/dags/{dag_id}/dagRuns", params={"state": ["queued", "running"]})
         return runs["dag_runs"]
 
-    def backfill_day(self, dag_id: str, day: date) -> int:
-        """Backfill the run whose data interval is [day, day + 1), rerunning it if it already ran."""
+    def backfill(self, dag_id: str, first: date, last: date) -> int:
+        """Backfill the runs whose data intervals are the days first..last, rerunning any that ran."""
         backfill = self.call(
             "POST",
             "/backfills",
             json={
                 "dag_id": dag_id,
-                "from_date": f"{day.isoformat()}T00:00:00Z",
-                "to_date": f"{day.isoformat()}T00:00:00Z",
+                "from_date": f"{first.isoformat()}T00:00:00Z",
+                "to_date": f"{last.isoformat()}T00:00:00Z",
                 "max_active_runs": 1,
                 "reprocess_behavior": "completed",
             },
         )
         return backfill["id"]
 
-    def backfill_state(self, dag_id: str, backfill_id: int, day: date) -> str | None:
-        """None while the backfill runs; then the state of its run for ``day``."""
-        if self.call("GET", f"/backfills/{backfill_id}")["completed_at"] is None:
-            return None
-        runs = self.call(
-            "GET",
-            f"/dags/{dag_id}/dagRuns",
-            params={"run_type": ["backfill"], "order_by": "-end_date", "limit": 100},
-        )["dag_runs"]
-        states = [run["state"] for run in runs if run["data_interval_start"].startswith(day.isoformat())]
-        return states[0] if states else "missing"
+    def backfill_done(self, backfill_id: int) -> bool:
+        return self.call("GET", f"/backfills/{backfill_id}")["completed_at"] is not None
+
+    def day_states(self, dag_id: str, days: list[date]) -> dict[date, str]:
+        """The state of the newest run of each day's data interval."""
+        runs = self.call("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-end_date", "limit": 100})[
+            "dag_runs"
+        ]
+        states: dict[date, str] = {}
+        for run in runs:
+            day = date.fromisoformat(run["data_interval_start"][:10])
+            if day in days:
+                states.setdefault(day, run["state"])
+        return {day: states.get(day, "missing") for day in days}
 
     def wait_settled(self, dag_ids: list[str], timeout: float = RUN_TIMEOUT_SECONDS) -> None:
         """Wait until the scheduler has created every run that is due (the latest interval runs once
@@ -158,58 +162,68 @@ def deliver(day: date, bucket: str) -> dict[str, int]:
     return {delivery.dataset: delivery.records for delivery in deliveries}
 
 
-def run_day(api: AirflowApi, day: date) -> dict[str, str]:
-    """Backfill ``day`` in every dataset DAG and wait; returns each DAG's run state."""
-    started = {f"dataset_{name}": api.backfill_day(f"dataset_{name}", day) for name in DATASETS}
+def run_week(api: AirflowApi, dag_ids: list[str], days: list[date]) -> dict[str, dict[date, str]]:
+    """Backfill the week in every dataset DAG (the DAGs run side by side, each day after the other)."""
+    started = {dag_id: api.backfill(dag_id, days[0], days[-1]) for dag_id in dag_ids}
     deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
-    states: dict[str, str] = {}
-    while len(states) < len(started):
-        for dag_id, backfill_id in started.items():
-            if dag_id not in states and (state := api.backfill_state(dag_id, backfill_id, day)):
-                states[dag_id] = state
+    while not all(api.backfill_done(backfill_id) for backfill_id in started.values()):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"backfill of {day} still running after {RUN_TIMEOUT_SECONDS} s")
-        time.sleep(2)
-    return states
+            raise RuntimeError(f"the backfills are still running after {RUN_TIMEOUT_SECONDS} s")
+        time.sleep(5)
+    return {dag_id: api.day_states(dag_id, days) for dag_id in dag_ids}
 
 
-def lake_summary(bucket: str) -> dict[str, dict[str, dict[str, int]]]:
-    """Rows, parts and bytes landed per dataset and ingest date, read from the run manifests."""
-    s3 = _aws("s3")
-    summary: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix="_manifests/"):
+def _manifests(s3: Any, bucket: str, stage: str) -> list[dict[str, Any]]:
+    """Every complete manifest of ``stage``, oldest run first."""
+    found = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="_manifests/"):
         for item in page.get("Contents", []):
-            if not item["Key"].endswith("/ingest.json"):
-                continue
-            manifest = _read_json(s3, bucket, item["Key"])
-            day = manifest["interval"]["start"][:10]
-            entry = summary[manifest["dataset"]].setdefault(day, {"rows": 0, "parts": 0, "bytes": 0})
-            entry["rows"] += manifest["rows"]["landed"]
-            entry["parts"] += len(manifest["outputs"])
-            entry["bytes"] += manifest["bytes_written"]
-    return summary
+            if item["Key"].endswith(f"/{stage}.json"):
+                manifest = json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+                if manifest.get("status") == "complete":
+                    found.append(manifest)
+    return sorted(found, key=lambda m: m["started_at"])
 
 
-def _read_json(s3: Any, bucket: str, key: str) -> Any:
-    import json
-
-    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-
-
-def print_report(
-    summary: dict[str, dict[str, dict[str, int]]], days: list[date], airflow_url: str, login: str
-) -> None:
+def print_report(bucket: str, database: str, days: list[date]) -> None:
+    """What the lake holds after the week: raw per day, curated and quarantined rows, Glue tables."""
+    s3 = _aws("s3")
     columns = [day.isoformat() for day in days]
-    print("\nRows landed in the raw zone (from each run's manifest), per data interval:")
-    print(f"{'dataset':<12}" + "".join(f"{c[5:]:>8}" for c in columns) + f"{'total':>9}{'MB':>7}")
+    raw: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for manifest in _manifests(s3, bucket, "ingest"):
+        raw[manifest["dataset"]][manifest["interval"]["start"][:10]] += manifest["rows"]["landed"]
+    print("\nRaw zone: rows landed per data interval (from the ingest manifests)")
+    print(f"{'dataset':<12}" + "".join(f"{c[5:]:>8}" for c in columns) + f"{'total':>9}")
     for dataset in DATASETS:
-        per_day = summary.get(dataset, {})
-        rows = [per_day.get(c, {}).get("rows", 0) for c in columns]
-        megabytes = sum(v["bytes"] for v in per_day.values()) / 1e6
-        print(f"{dataset:<12}" + "".join(f"{r:>8}" for r in rows) + f"{sum(rows):>9}{megabytes:>7.2f}")
-    print(f"\nAirflow UI: {airflow_url}  (login {login})")
-    print("The stack keeps running. Stop it with: make down  (moto's in-memory lake is emptied)")
+        rows = [raw[dataset].get(c, 0) for c in columns]
+        print(f"{dataset:<12}" + "".join(f"{r:>8}" for r in rows) + f"{sum(rows):>9}")
+
+    curated: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    reasons: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for manifest in _manifests(s3, bucket, "curate"):
+        for key in ("read", "written", "quarantined", "duplicates_dropped"):
+            curated[manifest["dataset"]][key] += manifest["rows"].get(key, 0)
+        for reason, count in (manifest.get("quarantine") or {}).get("reasons", {}).items():
+            reasons[manifest["dataset"]][reason] += count
+    glue = _aws("glue")
+    print("\nCurated zone and catalog: read = written + quarantined + duplicates dropped")
+    print(
+        f"{'dataset':<12}{'read':>8}{'written':>9}{'quarant.':>9}{'dupes':>7}{'partitions':>11}  quarantine reasons"
+    )
+    for dataset in DATASETS:
+        counts = curated[dataset]
+        try:
+            partitions = glue.get_partitions(DatabaseName=database, TableName=dataset)["Partitions"]
+        except glue.exceptions.EntityNotFoundException:
+            partitions = []
+        why = ", ".join(f"{reason} {n}" for reason, n in sorted(reasons[dataset].items())) or "-"
+        print(
+            f"{dataset:<12}{counts['read']:>8}{counts['written']:>9}{counts['quarantined']:>9}"
+            f"{counts['duplicates_dropped']:>7}{len(partitions):>11}  {why}"
+        )
+    print(
+        f"\nGlue database {database!r}: tables point at s3://{bucket}/curated/<dataset>/dt=<day>/v=<version>/"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,18 +248,25 @@ def main(argv: list[str] | None = None) -> int:
     api.wait_settled(dag_ids)
 
     days = [args.start + timedelta(days=offset) for offset in range(args.days)]
-    failed: list[str] = []
     for day in days:
-        started = time.monotonic()
         delivered = deliver(day, bucket)
-        states = run_day(api, day)
-        failed += [f"{dag_id} {day}" for dag_id, state in states.items() if state != "success"]
-        sent = ", ".join(f"{name} {count}" for name, count in delivered.items())
-        print(
-            f"{day}: delivered {sent}; runs {', '.join(sorted(set(states.values())))} ({time.monotonic() - started:.0f} s)"
-        )
+        print(f"{day}: delivered " + ", ".join(f"{name} {count}" for name, count in delivered.items()))
+    started = time.monotonic()
+    print(f"Backfilling {days[0]}..{days[-1]} in {len(dag_ids)} DAGs through Airflow ...")
+    states = run_week(api, dag_ids, days)
+    failed = [
+        f"{dag_id} {day}"
+        for dag_id, per_day in states.items()
+        for day, state in per_day.items()
+        if state != "success"
+    ]
+    print(
+        f"{sum(len(v) for v in states.values()) - len(failed)} runs succeeded in {time.monotonic() - started:.0f} s"
+    )
 
-    print_report(lake_summary(bucket), days, airflow_url, f"{user} / {password}")
+    print_report(bucket, os.environ.get("AIRFLOW_VAR_AIRLAKE_GLUE_DATABASE", "airlake"), days)
+    print(f"\nAirflow UI: {airflow_url}  (login {user} / {password})")
+    print("The stack keeps running. Stop it with: make down  (moto's in-memory lake is emptied)")
     if failed:
         print(f"\nFAILED runs (see their logs in the UI): {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -96,3 +96,55 @@ def test_live_locations_come_from_glue_after_the_catalog_published(lake, local_s
         5: "cancelled",
         6: "shipped",
     }
+
+
+def test_a_crash_before_publishing_leaves_the_old_version_and_a_rerun_repairs_it(
+    lake, local_services
+) -> None:
+    """Curate wrote v2 but the task died before the catalog published it: readers keep v1; the
+    retried run writes another version from the same inputs and publishing it makes the update live."""
+    from airlake.operators.catalog import CatalogOperator
+
+    database = f"airlake_{uuid.uuid4().hex[:10]}"
+    glue = boto3.client("glue", endpoint_url=local_services.moto_endpoint, region_name="us-east-1")
+
+    def curate(run_id: str, day: date) -> dict[str, Any]:
+        operator = CurateOperator(task_id="curate", dataset="orders", bucket=lake.bucket, database=database)
+        return operator.execute(_context(run_id, day))  # type: ignore[arg-type]
+
+    def publish(run_id: str) -> None:
+        CatalogOperator(task_id="catalog", dataset="orders", bucket=lake.bucket, database=database).execute(
+            {"run_id": run_id}
+        )
+
+    def live_location() -> str:
+        partition = glue.get_partition(
+            DatabaseName=database, TableName="orders", PartitionValues=["2026-11-20"]
+        )
+        return partition["Partition"]["StorageDescriptor"]["Location"]
+
+    land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(ORDERS_DAY_1))])
+    curate(RUN_1, date(2026, 11, 20))
+    publish(RUN_1)
+    v1 = live_location()
+    update = order(1, "shipped", "2026-11-20T08:00:00Z", "2026-11-21T07:00:00Z", "19.99")
+    land_run(lake, "orders", RUN_2, [(".jsonl.gz", jsonl([update]))], ingest_date=date(2026, 11, 21))
+
+    crashed = curate(RUN_2, date(2026, 11, 21))  # ... and the catalog task never ran
+    assert live_location() == v1
+    retried = curate(RUN_2, date(2026, 11, 21))
+    publish(RUN_2)
+
+    [crashed_partition], [retried_partition] = crashed["partitions"], retried["partitions"]
+    assert retried_partition["location"] != crashed_partition["location"]  # never rewrites a version
+    assert retried_partition["previous_location"] == v1
+    assert live_location().rstrip("/") == retried_partition["location"].rstrip("/")
+    live_rows = read_partition(lake, lake.get_json(retried["manifest"])["partitions"][0])
+    assert {row["order_id"]: row["status"] for row in live_rows}[1] == "shipped"
+    [v1_partition] = [
+        p
+        for p in lake.get_json(manifest_key("orders", RUN_1, "curate"))["partitions"]
+        if p["dt"] == "2026-11-20"
+    ]
+    v1_rows = read_partition(lake, v1_partition)
+    assert {row["order_id"]: row["status"] for row in v1_rows}[1] != "shipped"  # v1 is untouched
