@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -25,6 +23,9 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="airlake-tests-"))
 os.environ.update(
     {
         "AIRFLOW_HOME": str(_SESSION_DIR / "airflow"),
+        # dag.test() runs tasks in this process, one at a time: a throwaway SQLite metadata DB is enough,
+        # and the developer's running stack (env.sh points at its PostgreSQL) is never touched.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_SESSION_DIR / 'airflow' / 'airflow.db'}",
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -81,15 +82,13 @@ def local_services() -> Iterator[LocalServices]:
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Path:
-    """A migrated SQLite metadata DB for dag.test(), created once per session."""
-    subprocess.run(
-        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-    )
-    return Path(os.environ["AIRFLOW_HOME"])
+def airflow_db() -> str:
+    """A fresh metadata DB for dag.test(), created once per session by the engine the tests use."""
+    from airflow import settings
+    from airflow.utils.db import resetdb
+
+    resetdb()
+    return str(settings.engine.url)
 
 
 @pytest.fixture

@@ -326,7 +326,7 @@ def test_each_kind_of_bad_row_is_quarantined_with_its_reason(
 def test_reject_rate_above_threshold_fails_after_writing_quarantine_and_manifest(
     lake, catalog, tmp_path
 ) -> None:
-    contract = get_contract("orders")  # reject_rate_max: 0.01
+    contract = get_contract("orders")
     good = [order(i, "placed", "2026-11-20T08:00:00Z", "2026-11-20T08:00:00Z") for i in range(1, 9)]
     land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl([*good, "oops", {**good[0], "currency": "JPY"}]))])
 
@@ -334,7 +334,12 @@ def test_reject_rate_above_threshold_fails_after_writing_quarantine_and_manifest
         curate(lake, contract, RUN_1, catalog, tmp_path)
 
     message = str(caught.value)
-    assert "orders" in message and "20.00%" in message and "1.00%" in message and "2 of 10" in message
+    assert (
+        "orders" in message
+        and "20.00%" in message
+        and f"{contract.quality.reject_rate_max:.2%}" in message
+        and "2 of 10" in message
+    )
     assert len(read_rejects(lake, caught.value.quarantine.split("/", 3)[3])) == 2
     manifest = lake.get_json(manifest_key("orders", RUN_1, "curate"))
     assert manifest["status"] == "failed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -10,10 +11,13 @@ import boto3
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from airlake.contracts import get_contract
 from airlake.lake import manifest_key
 from airlake.operators.curate import CurateOperator
 from tests.plugins.airlake.curate.curate_helpers import Catalog, jsonl, land_run, read_partition
 from tests.plugins.airlake.curate.test_curate import ORDERS_DAY_1, RUN_1, RUN_2, order
+
+THRESHOLD = get_contract("orders").quality.reject_rate_max
 
 
 def _context(run_id: str, day: date) -> dict[str, Any]:
@@ -55,7 +59,8 @@ def test_too_many_rejects_fail_without_retry(lake) -> None:
         task_id="curate", dataset="orders", bucket=lake.bucket, live_locations=Catalog().lookup
     )
     with pytest.raises(
-        AirflowFailException, match=r"orders: reject rate 33\.33% .* above the threshold 1\.00%"
+        AirflowFailException,
+        match=rf"orders: reject rate 33\.33% .* above the threshold {re.escape(f'{THRESHOLD:.2%}')}",
     ):
         operator.execute(_context(RUN_1, date(2026, 11, 20)))  # type: ignore[arg-type]
     assert lake.list("quarantine/orders/dt=2026-11-20/")
