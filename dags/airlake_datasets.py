@@ -19,6 +19,7 @@ Stages, one reusable operator each:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, CronDataIntervalTimetable
 
@@ -27,11 +28,14 @@ from airlake.operators.catalog import GLUE_DATABASE, CatalogOperator
 from airlake.operators.curate import CurateOperator
 from airlake.operators.ingest import IngestOperator
 
+if TYPE_CHECKING:
+    from airlake.contracts import Contract
+
 LAKE_BUCKET = "{{ var.value.airlake_bucket }}"
 START_DATE = datetime(2026, 11, 1)
 
 
-def dataset_dag(contract) -> DAG:
+def dataset_dag(contract: Contract) -> DAG:
     """The pipeline DAG of one dataset contract."""
     with DAG(
         dag_id=f"dataset_{contract.name}",
