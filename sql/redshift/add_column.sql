@@ -1,0 +1,2 @@
+-- Schema evolution: one added (nullable) contract column.
+alter table {{ target }} add column {{ column_definition }};

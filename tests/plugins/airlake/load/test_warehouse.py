@@ -1,0 +1,228 @@
+"""Warehouse load against a real PostgreSQL 15 and a moto S3 lake: idempotence, upserts, dedup, atomicity."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlfluff
+
+from airlake.contracts import Contract, get_contract
+from airlake.load import ensure_target_table, load_partitions, redshift_copy_sql
+from airlake.load.warehouse import create_table_sql
+
+UTC = dt.UTC
+
+
+def make_contract(*, mode: str = "merge", keep: str = "latest", extra_column: bool = False) -> Contract:
+    schema: list[dict[str, Any]] = [
+        {"name": "order_id", "type": "bigint", "nullable": False},
+        {"name": "status", "type": "string", "nullable": False},
+        {"name": "amount", "type": "decimal(12,2)", "nullable": False},
+        {"name": "note", "type": "string"},
+        {"name": "ordered_at", "type": "timestamptz", "nullable": False},
+        {"name": "updated_at", "type": "timestamptz", "nullable": False},
+    ]
+    if extra_column:
+        schema.append({"name": "coupon_code", "type": "string", "added_in": "2026-11-21"})
+    return Contract.model_validate(
+        {
+            "name": "orders_t",
+            "description": "Orders, for the load tests.",
+            "owner": "tests",
+            "source": {"kind": "sqs", "queue_name": "orders"},
+            "schema": schema,
+            "primary_key": ["order_id"],
+            "event_time": "ordered_at",
+            "dedup": {"keep": keep, "order_by": "updated_at"},
+            "warehouse": {"table": "public.orders_t", "mode": mode},
+        }
+    )
+
+
+def row(
+    order_id: int, status: str = "placed", *, day: int = 20, hour: int = 1, **more: Any
+) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "status": status,
+        "amount": Decimal("10.50") + order_id,
+        "note": more.pop("note", None),
+        "ordered_at": dt.datetime(2026, 11, day, 10, tzinfo=UTC),
+        "updated_at": dt.datetime(2026, 11, day, 10 + hour, tzinfo=UTC),
+        **more,
+    }
+
+
+def put_parquet(lake, contract: Contract, key: str, rows: list[dict[str, Any]]) -> str:
+    schema = contract.arrow_schema()
+    table = pa.Table.from_pylist(rows, schema=schema)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    lake.put_bytes(key, buffer.getvalue())
+    return key
+
+
+def checksum(conn: psycopg.Connection[Any], table: str = "public.orders_t") -> tuple[int, str]:
+    count, digest = conn.execute(
+        f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t.order_id), '')) from {table} as t"
+    ).fetchone()
+    return count, digest
+
+
+def fetch(conn: psycopg.Connection[Any], sql: str) -> list[tuple[Any, ...]]:
+    return conn.execute(sql).fetchall()
+
+
+@pytest.fixture
+def conn(pg_database: str):
+    with psycopg.connect(pg_database, autocommit=True) as connection:
+        yield connection
+
+
+def test_create_and_reload_is_idempotent(conn, lake):
+    contract = make_contract()
+    assert ensure_target_table(conn, contract) == []
+    assert ensure_target_table(conn, contract) == []  # second call: nothing to do
+    files = [
+        put_parquet(lake, contract, "curated/o/dt=2026-11-20/v=1/part-0.parquet", [row(1), row(2, note="")]),
+        put_parquet(lake, contract, "curated/o/dt=2026-11-21/v=1/part-0.parquet", [row(3, day=21)]),
+    ]
+    first = load_partitions(conn, contract, lake, files)
+    assert first["staged"] == 3 and first["deduplicated"] == 3
+    assert (first["inserted"], first["updated"]) == (3, 0)
+    before = checksum(conn)
+    second = load_partitions(conn, contract, lake, files)
+    assert (second["inserted"], second["updated"]) == (0, 3)
+    assert checksum(conn) == before
+    # NULL and empty string survive the CSV stream distinctly; NOT NULL and the primary key exist
+    assert fetch(conn, "select order_id, note from orders_t order by 1") == [(1, None), (2, ""), (3, None)]
+    pk = fetch(
+        conn, "select count(*) from pg_constraint where conrelid = 'orders_t'::regclass and contype = 'p'"
+    )
+    assert pk == [(1,)]
+    assert fetch(conn, "select amount from orders_t where order_id = 1") == [(Decimal("11.50"),)]
+
+
+def test_update_of_existing_key_replaces_row(conn, lake):
+    contract = make_contract()
+    ensure_target_table(conn, contract)
+    key = "curated/o/dt=2026-11-20/v=1/part-0.parquet"
+    load_partitions(conn, contract, lake, [put_parquet(lake, contract, key, [row(1), row(2)])])
+    key2 = "curated/o/dt=2026-11-20/v=2/part-0.parquet"
+    result = load_partitions(
+        conn, contract, lake, [put_parquet(lake, contract, key2, [row(1, "paid", hour=5), row(2)])]
+    )
+    assert (result["inserted"], result["updated"]) == (0, 2)
+    assert fetch(conn, "select order_id, status, updated_at from orders_t order by 1") == [
+        (1, "paid", dt.datetime(2026, 11, 20, 15, tzinfo=UTC)),
+        (2, "placed", dt.datetime(2026, 11, 20, 11, tzinfo=UTC)),
+    ]
+
+
+@pytest.mark.parametrize(("keep", "expected"), [("latest", "shipped"), ("first", "placed")])
+def test_duplicates_in_staging_resolved_by_rule(conn, lake, keep, expected):
+    contract = make_contract(keep=keep)
+    ensure_target_table(conn, contract)
+    files = [
+        put_parquet(lake, contract, "a/part-0.parquet", [row(1, "paid", hour=2), row(1, "placed", hour=1)]),
+        put_parquet(lake, contract, "b/part-0.parquet", [row(1, "shipped", hour=3), row(2)]),
+    ]
+    result = load_partitions(conn, contract, lake, files)
+    assert (result["staged"], result["deduplicated"], result["duplicates"]) == (4, 2, 2)
+    assert fetch(conn, "select status from orders_t where order_id = 1") == [(expected,)]
+
+
+def test_failure_midway_leaves_target_unchanged(conn, lake):
+    contract = make_contract()
+    ensure_target_table(conn, contract)
+    load_partitions(conn, contract, lake, [put_parquet(lake, contract, "a/part-0.parquet", [row(1), row(2)])])
+    before = checksum(conn)
+    good = put_parquet(lake, contract, "b/part-0.parquet", [row(1, "cancelled", hour=9), row(5)])
+    lake.put_bytes("b/part-1.parquet", b"PAR1 this is not parquet")
+    with pytest.raises(RuntimeError, match=r"b/part-1\.parquet"):
+        load_partitions(conn, contract, lake, [good, "b/part-1.parquet"])
+    assert checksum(conn) == before
+    assert not conn.info.transaction_status  # idle: nothing left open
+    leftovers = fetch(
+        conn, "select count(*) from pg_class where relname like 'airlake_%%' and relpersistence = 't'"
+    )
+    assert leftovers == [(0,)]
+
+
+def test_added_optional_column_evolves_table(conn, lake):
+    old = make_contract()
+    ensure_target_table(conn, old)
+    old_file = put_parquet(lake, old, "old/part-0.parquet", [row(1)])
+    load_partitions(conn, old, lake, [old_file])
+    new = make_contract(extra_column=True)
+    assert ensure_target_table(conn, new) == ["coupon_code"]
+    assert ensure_target_table(conn, new) == []
+    new_file = put_parquet(lake, new, "new/part-0.parquet", [row(2, coupon_code="XMAS")])
+    # files written before the column existed still load (the column is NULL for them)
+    result = load_partitions(conn, new, lake, [old_file, new_file])
+    assert result["deduplicated"] == 2
+    assert fetch(conn, "select order_id, coupon_code from orders_t order by 1") == [(1, None), (2, "XMAS")]
+
+
+def test_partition_replace_replaces_event_dates(conn, lake):
+    contract = make_contract(mode="partition_replace", keep="first")
+    ensure_target_table(conn, contract)
+    day20 = put_parquet(lake, contract, "dt=2026-11-20/v=1/p.parquet", [row(1), row(2)])
+    day21 = put_parquet(lake, contract, "dt=2026-11-21/v=1/p.parquet", [row(3, day=21)])
+    load_partitions(conn, contract, lake, [day20, day21])
+    before = checksum(conn)
+    assert load_partitions(conn, contract, lake, [day20, day21])["deleted"] == 3
+    assert checksum(conn) == before
+    # a new version of dt=2026-11-20 holds the full partition: order 2 is gone, 4 is new, 21st untouched
+    day20v2 = put_parquet(lake, contract, "dt=2026-11-20/v=2/p.parquet", [row(1, "paid"), row(4)])
+    result = load_partitions(conn, contract, lake, [day20v2])
+    assert (result["deleted"], result["inserted"]) == (2, 2)
+    assert fetch(conn, "select order_id, status from orders_t order by 1") == [
+        (1, "paid"),
+        (3, "placed"),
+        (4, "placed"),
+    ]
+
+
+def test_append_inserts(conn, lake):
+    contract = make_contract(mode="append")
+    ensure_target_table(conn, contract)
+    key = put_parquet(lake, contract, "a/p.parquet", [row(1), row(2)])
+    load_partitions(conn, contract, lake, [key])
+    assert load_partitions(conn, contract, lake, [key])["inserted"] == 2
+    assert fetch(conn, "select count(*) from orders_t") == [(4,)]
+
+
+def test_project_contracts_create_on_postgres(conn):
+    for name in ("orders", "clickstream"):
+        contract = get_contract(name)
+        ensure_target_table(conn, contract)
+        assert "diststyle" in create_table_sql(contract, redshift=True)
+
+
+def test_redshift_copy_sql_parses():
+    sql = redshift_copy_sql(
+        "analytics.orders",
+        "s3://airlake-prod/_manifests/orders/run1/load.manifest",
+        "arn:aws:iam::123456789012:role/airlake-redshift",
+    )
+    assert "format as parquet" in sql and "manifest" in sql
+    tree = sqlfluff.parse(sql, dialect="redshift")
+    assert "copy_statement" in str(tree)
+    assert [v for v in sqlfluff.lint(sql, dialect="redshift") if v["code"].startswith("PRS")] == []
+    with pytest.raises(ValueError, match="IAM role"):
+        redshift_copy_sql("orders", "s3://bucket/m.manifest", "role'; drop table x; --")
+    with pytest.raises(ValueError, match="manifest URI"):
+        redshift_copy_sql("orders", "s3://bucket/it's", "arn:aws:iam::123456789012:role/r")
+
+
+def test_redshift_create_table_parses():
+    sql = create_table_sql(get_contract("orders"), redshift=True)
+    assert [v for v in sqlfluff.lint(sql, dialect="redshift") if v["code"].startswith("PRS")] == []
