@@ -27,6 +27,7 @@ from airlake.contracts import load_contracts
 from airlake.operators.catalog import GLUE_DATABASE, CatalogOperator
 from airlake.operators.curate import CurateOperator
 from airlake.operators.ingest import IngestOperator
+from airlake.operators.load import WarehouseLoadOperator
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -60,7 +61,8 @@ def dataset_dag(contract: Contract) -> DAG:
         catalog = CatalogOperator(
             task_id="catalog", dataset=contract.name, bucket=LAKE_BUCKET, database=GLUE_DATABASE
         )
-        ingest >> curate >> catalog
+        load = WarehouseLoadOperator(task_id="load", dataset=contract.name, bucket=LAKE_BUCKET)
+        ingest >> curate >> catalog >> load
     return dag
 
 

@@ -28,11 +28,16 @@ LOGICAL_DATE = datetime(2026, 11, 21, tzinfo=UTC)
 
 
 @pytest.fixture
-def pipeline_env(local_services, lake, airflow_db, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def pipeline_env(
+    local_services, lake, airflow_db, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
     """The lake bucket of this test as the DAGs' Variable, and clients for the demo's sources."""
     monkeypatch.setenv("AIRFLOW_VAR_AIRLAKE_BUCKET", lake.bucket)
     glue_database = f"airlake_{lake.bucket.rsplit('-', 1)[1]}"
     monkeypatch.setenv("AIRFLOW_VAR_AIRLAKE_GLUE_DATABASE", glue_database)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AIRLAKE_WAREHOUSE", pg_database.replace("postgresql://", "postgres://", 1)
+    )
     server = fx_api.serve("127.0.0.1", free_port())
     monkeypatch.setenv("AIRFLOW_CONN_FX_API", f"http://127.0.0.1:{server.server_address[1]}")
     clients = {
@@ -43,6 +48,7 @@ def pipeline_env(local_services, lake, airflow_db, monkeypatch: pytest.MonkeyPat
     yield {
         "lake": lake,
         "glue_database": glue_database,
+        "warehouse_dsn": pg_database,
         "clients": clients,
         "shop_dsn": local_services.pg_database_dsn("shop"),
     }
@@ -103,7 +109,16 @@ def assert_published(env: dict[str, Any], dataset: str) -> dict[str, Any]:
         for file in partition["files"]
     )
     assert parquet_rows == rows["output"] == rows["written"]  # first run: nothing existed before
+    with psycopg.connect(env["warehouse_dsn"]) as conn:
+        loaded = conn.execute(f'select count(*) from "{dataset}"').fetchone()[0]
+    assert loaded == parquet_rows - load_duplicates(env, dataset)
     return curate
+
+
+def load_duplicates(env: dict[str, Any], dataset: str) -> int:
+    """Keys that stand in more than one date partition are one warehouse row (the contract's rule)."""
+    [key] = [obj.key for obj in env["lake"].list(f"_manifests/{dataset}/") if obj.key.endswith("/load.json")]
+    return env["lake"].get_json(key)["rows"]["duplicates"]
 
 
 def test_orders_from_postgres(pipeline_env) -> None:

@@ -1,0 +1,223 @@
+"""DuckDB as the local stand-in for Athena: the same Athena SQL over the same Parquet, via the Glue catalog.
+
+For each table a query names, the engine asks Glue for the table and its partitions, downloads the
+Parquet files of each partition's live version (whole-object GETs: moto is slow at ranged reads),
+caches them in a temp folder laid out ``<database>/<table>/dt=<dt>/...`` and registers a view
+``"<database>"."<table>"`` with the Glue columns and the partition column ``dt``. The query is then
+transpiled from Trino to DuckDB with sqlglot and run. Older ``v=`` versions are never read: only the
+locations Glue points at are.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from airlake.engines.base import (
+    SQL_DIALECT,
+    QueryEngine,
+    QueryEngineError,
+    estimate_live_bytes,
+    list_parquet_objects,
+    live_partitions,
+    s3_client_of,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 8 * 1024 * 1024
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+_GLUE_TO_DUCKDB = {
+    "string": "VARCHAR",
+    "int": "INTEGER",
+    "integer": "INTEGER",
+    "float": "FLOAT",
+    "binary": "BLOB",
+    "timestamp": "TIMESTAMP WITH TIME ZONE",
+}
+
+
+def _quote(name: str) -> str:
+    if not _NAME.match(name):
+        raise QueryEngineError(f"unsafe identifier {name!r}")
+    return f'"{name}"'
+
+
+def duckdb_type(glue_type: str) -> str:
+    """DuckDB type of a Glue column type (``decimal(12,2)``, ``bigint``, ``string``, ...)."""
+    normalized = "".join(glue_type.split()).lower()
+    if normalized in _GLUE_TO_DUCKDB:
+        return _GLUE_TO_DUCKDB[normalized]
+    if re.fullmatch(r"(tinyint|smallint|bigint|double|boolean|date|decimal\(\d+,\d+\))", normalized):
+        return normalized.upper()
+    raise QueryEngineError(f"Glue type {glue_type!r} has no DuckDB equivalent here")
+
+
+def to_duckdb_sql(sql: str) -> str:
+    """Athena (Trino) SQL transpiled to DuckDB's dialect."""
+    import sqlglot
+
+    try:
+        return ";\n".join(sqlglot.transpile(sql, read=SQL_DIALECT, write="duckdb"))
+    except sqlglot.errors.ParseError as exc:
+        raise QueryEngineError(f"cannot transpile the query from {SQL_DIALECT} to DuckDB: {exc}") from exc
+
+
+class DuckDBEngine(QueryEngine):
+    """
+    Athena SQL on an in-process DuckDB over the Glue catalog's live partitions.
+
+    :param glue: a boto3 Glue client.
+    :param s3: a boto3 S3 client, or a :class:`~airlake.store.LakeStore` (its client is used).
+    :param database: the Glue database of bare table names.
+    :param cache_dir: folder for the downloaded Parquet files; a temp folder (removed by
+        :meth:`close`) when not given.
+    :param memory_limit: DuckDB ``memory_limit`` (``"1GB"``), or None for DuckDB's default.
+    """
+
+    def __init__(
+        self,
+        glue: Any,
+        s3: Any,
+        database: str,
+        *,
+        cache_dir: str | Path | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
+        import duckdb
+
+        self.glue = glue
+        self.s3 = s3_client_of(s3)
+        self.database = database
+        self._own_cache = cache_dir is None
+        self.cache_dir = Path(cache_dir or tempfile.mkdtemp(prefix="airlake-duckdb-"))
+        self.connection: duckdb.DuckDBPyConnection = duckdb.connect()
+        self.connection.execute("set TimeZone = 'UTC'")  # Athena computes in UTC
+        if memory_limit:
+            self.connection.execute("set memory_limit = ?", [memory_limit])
+        self.bytes_scanned = None
+        self.last_sql: str | None = None
+        self._table_bytes: dict[str, int] = {}
+
+    # -- QueryEngine ------------------------------------------------------------------------------
+
+    def run(self, sql: str) -> pa.Table:
+        """Register the referenced tables from Glue, transpile the query to DuckDB and run it."""
+        tables = self.referenced_tables(sql)
+        for name in tables:
+            self.register(name)
+        self.last_sql = to_duckdb_sql(sql)
+        self._use(self.database)
+        try:
+            result = self.connection.sql(self.last_sql).to_arrow_table()
+        except Exception as exc:  # duckdb.Error and its subclasses
+            raise QueryEngineError(f"DuckDB failed to run the query: {exc}\n{self.last_sql}") from exc
+        self.bytes_scanned = sum(self._table_bytes[name] for name in tables)
+        return result
+
+    def estimate_scan_bytes(self, tables: Iterable[str]) -> dict[str, int]:
+        return estimate_live_bytes(self.glue, self.s3, tables)
+
+    # -- registration -----------------------------------------------------------------------------
+
+    def register(self, name: str) -> int:
+        """
+        (Re)create the view of one Glue table over its live partitions; return the bytes behind it.
+
+        :param name: ``database.table``.
+        """
+        database, _, table = name.partition(".")
+        try:
+            glue_table = self.glue.get_table(DatabaseName=database, Name=table)["Table"]
+        except ClientError as exc:
+            raise QueryEngineError(f"Glue table {name} cannot be read: {exc}") from exc
+        columns = [
+            (c["Name"], c["Type"]) for c in (glue_table.get("StorageDescriptor") or {}).get("Columns") or []
+        ]
+        keys = [k["Name"] for k in glue_table.get("PartitionKeys") or []]
+        if len(keys) > 1:
+            raise QueryEngineError(f"{name}: only tables with one partition key are supported, not {keys}")
+        if keys:
+            locations = [
+                (partition.location, self.cache_dir / database / table / f"{keys[0]}={partition.dt}")
+                for partition in live_partitions(self.glue, database, table)
+            ]
+        else:  # an unpartitioned table: the files directly under its location
+            location = (glue_table.get("StorageDescriptor") or {}).get("Location")
+            locations = [(location, self.cache_dir / database / table / "_unpartitioned")] if location else []
+        files: list[Path] = []
+        size = 0
+        for location, folder in locations:
+            for bucket, key, object_size in list_parquet_objects(self.s3, location):
+                files.append(self._download(bucket, key, folder))
+                size += object_size
+        self.connection.execute(f"create schema if not exists {_quote(database)}")
+        self.connection.execute(
+            f"create or replace view {_quote(database)}.{_quote(table)} as {self._view_sql(columns, keys, files)}"
+        )
+        self._table_bytes[name] = size
+        log.info("Registered %s: %d live file(s), %d bytes", name, len(files), size)
+        return size
+
+    def _download(self, bucket: str, key: str, folder: Path) -> Path:
+        """Whole-object GET into the cache; versions are immutable, so a cached file is reused."""
+        folder.mkdir(parents=True, exist_ok=True)
+        # <version folder>-<file name>: unique per partition folder, and free of '=' (no extra hive keys).
+        parts = key.split("/")
+        version = parts[-2] if len(parts) > 1 else "root"
+        local = folder / f"{version.replace('=', '_')}-{parts[-1]}"
+        if not local.exists():
+            partial = local.with_suffix(".part")
+            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"]  # one GET, not ranged parts
+            with partial.open("wb") as out:
+                shutil.copyfileobj(body, out, _CHUNK)
+            partial.replace(local)
+        return local
+
+    def _view_sql(self, columns: list[tuple[str, str]], keys: list[str], files: list[Path]) -> str:
+        if not files:
+            selected = [f"cast(null as {duckdb_type(t)}) as {_quote(n)}" for n, t in columns]
+            selected += [f"cast(null as VARCHAR) as {_quote(k)}" for k in keys]
+            return f"select {', '.join(selected)} where false"
+        listed = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+        source = f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true"
+        if keys:
+            source += f", hive_types = {{'{keys[0]}': VARCHAR}}"
+        source += ")"
+        present = {
+            row[0].lower() for row in self.connection.execute(f"describe select * from {source}").fetchall()
+        }
+        selected = [
+            _quote(n) if n.lower() in present else f"cast(null as {duckdb_type(t)}) as {_quote(n)}"
+            for n, t in columns
+        ]
+        selected += [_quote(k) for k in keys]
+        return f"select {', '.join(selected)} from {source}"
+
+    def _use(self, database: str) -> None:
+        self.connection.execute(f"create schema if not exists {_quote(database)}")
+        self.connection.execute(f"use {_quote(database)}")
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.connection.close()
+        if self._own_cache:
+            shutil.rmtree(self.cache_dir, ignore_errors=True)
+
+    def __enter__(self) -> DuckDBEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

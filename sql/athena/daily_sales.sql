@@ -1,0 +1,56 @@
+-- Daily sales of {{ ds }} per shipping country and currency: orders, revenue, revenue in EUR.
+-- Cancelled orders are left out of orders and revenue and counted apart.
+-- EUR conversion: fx_rates of the same day (base EUR, rate = units of the quote currency per EUR),
+-- the latest publication of each rate winning; EUR converts at 1. No rate: revenue_eur is null.
+with fx as (
+    select
+        quote_currency,
+        rate,
+        row_number() over (
+            partition by quote_currency
+            order by published_at desc
+        ) as publication_rank
+    from fx_rates
+    where
+        base_currency = 'EUR'
+        and rate_date = date '{{ ds }}'
+),
+
+day_orders as (
+    select
+        dt,
+        country,
+        currency,
+        status,
+        amount
+    from orders
+    where dt = '{{ ds }}'
+)
+
+select
+    o.dt,
+    o.country,
+    o.currency,
+    count_if(o.status <> 'cancelled') as orders,
+    count_if(o.status = 'cancelled') as cancelled_orders,
+    coalesce(sum(case when o.status <> 'cancelled' then o.amount end), 0) as revenue,
+    round(
+        coalesce(
+            sum(
+                case
+                    when o.status <> 'cancelled'
+                        then
+                            cast(o.amount as double)
+                            / cast(case when o.currency = 'EUR' then 1 else fx.rate end as double)
+                end
+            ),
+            0
+        ),
+        2
+    ) as revenue_eur
+from day_orders as o
+left join fx
+    on
+        o.currency = fx.quote_currency
+        and fx.publication_rank = 1
+group by o.dt, o.country, o.currency

@@ -1,0 +1,25 @@
+-- Shopping funnel of {{ ds }} from the clickstream: sessions reaching each step, and conversion
+-- (sessions with a purchase / sessions with a product view).
+with session_steps as (
+    select
+        dt,
+        session_id,
+        max(case when event_type = 'product_view' then 1 else 0 end) as viewed,
+        max(case when event_type = 'add_to_cart' then 1 else 0 end) as added,
+        max(case when event_type = 'checkout' then 1 else 0 end) as checked_out,
+        max(case when event_type = 'purchase' then 1 else 0 end) as purchased
+    from clickstream
+    where dt = '{{ ds }}'
+    group by dt, session_id
+)
+
+select
+    dt,
+    count(*) as sessions,
+    sum(viewed) as product_view_sessions,
+    sum(added) as add_to_cart_sessions,
+    sum(checked_out) as checkout_sessions,
+    sum(purchased) as purchase_sessions,
+    cast(sum(purchased) as double) / nullif(sum(viewed), 0) as conversion_rate
+from session_steps
+group by dt
