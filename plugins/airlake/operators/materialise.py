@@ -1,0 +1,164 @@
+"""MaterialiseOperator: one view of sql/athena for one day -> a versioned Parquet partition in Glue."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airlake.engines import QueryEngine
+    from airlake.store import LakeStore
+
+QUERY_ENGINE = "{{ var.value.get('airlake_query_engine', 'duckdb') }}"
+"""The default ``engine``: Variable ``airlake_query_engine`` (``duckdb`` or ``athena``), default duckdb."""
+ENGINES = ("duckdb", "athena")
+_VIEW = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def view_sql_path(view: str) -> Any:
+    """``sql/athena/<view>.sql`` after checking the name; ValueError when it is unsafe or missing."""
+    from airlake.paths import sql_dir
+
+    if not isinstance(view, str) or not _VIEW.match(view):
+        raise ValueError(f"view {view!r} must match {_VIEW.pattern}")
+    path = sql_dir() / "athena" / f"{view}.sql"
+    if not path.is_file():
+        raise ValueError(f"view {view!r} has no SQL file {path}")
+    return path
+
+
+class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
+    """
+    Materialise one view for the run's day: render ``sql/athena/<view>.sql`` (Jinja, ``{{ ds }}``), run
+    it on DuckDB or Athena, write the result as a new version
+    ``analytics/<view>/dt=<ds>/v=<version>/part-00000.parquet`` and publish it as partition ``dt=<ds>``
+    of the Glue table ``<database>.<view>``. Writes ``_manifests/analytics_<view>/<run_id>/materialise.json``.
+
+    :param view: name of ``sql/athena/<view>.sql`` (``^[a-z][a-z0-9_]*$``); also the table name.
+    :param bucket: the lake bucket.
+    :param database: the Glue database (of the view table and the tables the SQL reads).
+    :param engine: ``duckdb`` or ``athena`` (default: Variable ``airlake_query_engine``, else duckdb).
+    :param scan_limit_bytes: refuse to run when the live partitions read are larger; None: no check.
+    :param athena_output_location: ``s3://...`` for Athena's result files (required with athena).
+    :param workgroup: the Athena workgroup (required with athena).
+    :param memory_limit: DuckDB memory limit.
+    :param kms_key_id: SSE-KMS key for the writes; SSE-S3 (AES256) when not given.
+    """
+
+    aws_hook_class = GlueCatalogHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "view",
+        "bucket",
+        "database",
+        "engine",
+        "scan_limit_bytes",
+        "athena_output_location",
+        "workgroup",
+        "memory_limit",
+        "kms_key_id",
+    )
+    ui_color = "#fff1cc"
+
+    def __init__(
+        self,
+        *,
+        view: str,
+        bucket: str,
+        database: str,
+        engine: str = QUERY_ENGINE,
+        scan_limit_bytes: int | None = None,
+        athena_output_location: str | None = None,
+        workgroup: str | None = None,
+        memory_limit: str | None = "1GB",
+        kms_key_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if "{{" not in view:
+            view_sql_path(view)  # fail at parse time for a literal name
+        self.view = view
+        self.bucket = bucket
+        self.database = database
+        self.engine = engine
+        self.scan_limit_bytes = scan_limit_bytes
+        self.athena_output_location = athena_output_location
+        self.workgroup = workgroup
+        self.memory_limit = memory_limit
+        self.kms_key_id = kms_key_id
+        self._query_engine: QueryEngine | None = None
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from airlake.analytics import materialise_view
+        from airlake.store import LakeStore
+
+        path = view_sql_path(self.view)
+        engine_name = str(self.engine).strip().lower()
+        if engine_name not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        sql = self.render_template(path.read_text(), context)
+        glue = self.hook.get_conn()
+        store = LakeStore(S3Hook(**self._hook_parameters), self.bucket, kms_key_id=self.kms_key_id)
+        limit = None if self.scan_limit_bytes in (None, "", "None") else int(self.scan_limit_bytes)
+        self._query_engine = self._build_engine(engine_name, glue, store)
+        try:
+            result = materialise_view(
+                self._query_engine,
+                glue,
+                store,
+                database=self.database,
+                view=self.view,
+                sql=sql,
+                ds=context["ds"],
+                scan_limit_bytes=limit,
+                run_id=context["run_id"],
+            )
+        finally:
+            close = getattr(self._query_engine, "close", None)
+            if close is not None:
+                close()
+        self.log.info(
+            "Materialised %s.%s dt=%s with %s: %d row(s) at %s, %s bytes scanned",
+            self.database,
+            self.view,
+            result["dt"],
+            engine_name,
+            result["rows"],
+            result["location"],
+            result["bytes_scanned"],
+        )
+        return result
+
+    def _build_engine(self, engine_name: str, glue: Any, store: LakeStore) -> QueryEngine:
+        if engine_name == "duckdb":
+            from airlake.engines.duckdb_engine import DuckDBEngine
+
+            return DuckDBEngine(glue, store, self.database, memory_limit=self.memory_limit or None)
+        from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+
+        from airlake.engines.athena import AthenaEngine
+
+        if not self.athena_output_location or not self.workgroup:
+            raise ValueError("engine 'athena' needs athena_output_location and workgroup")
+        return AthenaEngine(
+            AthenaHook(**self._hook_parameters),
+            self.database,
+            output_location=self.athena_output_location,
+            workgroup=self.workgroup,
+            glue=glue,
+            s3=store,
+        )
+
+    def on_kill(self) -> None:
+        """Stop the running Athena query, if any."""
+        engine = self._query_engine
+        if engine is not None and hasattr(engine, "on_kill"):
+            engine.on_kill()

@@ -1,0 +1,8 @@
+"""The engines' fixtures, reused: a fresh Glue database, curated demo tables published into moto Glue."""
+
+from __future__ import annotations
+
+from tests.plugins.airlake.engines.conftest import curated, database, glue
+from tests.plugins.airlake.engines.test_engine_duckdb import engine, shop
+
+__all__ = ["curated", "database", "engine", "glue", "shop"]
