@@ -224,6 +224,59 @@ def print_report(bucket: str, database: str, days: list[date]) -> None:
     print(
         f"\nGlue database {database!r}: tables point at s3://{bucket}/curated/<dataset>/dt=<day>/v=<version>/"
     )
+    print_answers(database, days)
+    print_warehouse()
+
+
+def _render(view: str, ds: date) -> str:
+    import jinja2
+
+    text = (Path(__file__).resolve().parents[2] / "sql" / "athena" / f"{view}.sql").read_text()
+    return jinja2.Template(text).render(ds=ds.isoformat())
+
+
+def print_answers(database: str, days: list[date]) -> None:
+    """The shop's answers, from the Athena views run on DuckDB over the live Glue partitions."""
+    from airlake.engines.duckdb_engine import DuckDBEngine
+
+    with DuckDBEngine(_aws("glue"), _aws("s3"), database) as engine:
+        sales = [engine.run(_render("daily_sales", day)).to_pylist() for day in days]
+        funnel = [engine.run(_render("funnel_daily", day)).to_pylist() for day in days]
+        popular = engine.run(_render("product_popularity_weekly", days[-1])).to_pylist()
+    revenue: dict[str, float] = defaultdict(float)
+    for row in (row for day in sales for row in day):
+        revenue[row["country"]] += float(row["revenue_eur"] or 0)
+    top = sorted(revenue.items(), key=lambda item: -item[1])[:5]
+    print("\nTop countries by revenue (EUR, via fx_rates): " + ", ".join(f"{c} {v:,.2f}" for c, v in top))
+    print(
+        "Funnel conversion (purchase / product-view sessions) per day: "
+        + ", ".join(
+            f"{row['dt'][5:]} {float(row['conversion_rate'] or 0):.1%}" for day in funnel for row in day
+        )
+    )
+    best = sorted(popular, key=lambda row: (-int(row["purchases"]), -int(row["product_views"])))[:5]
+    print(
+        "Most popular products, week of "
+        + str(days[-1])
+        + ": "
+        + ", ".join(
+            f"{row['product_name'] or row['product_id']} ({int(row['purchases'])} bought)" for row in best
+        )
+    )
+
+
+def print_warehouse() -> None:
+    """Rows in the warehouse tables (PostgreSQL standing in for Redshift): one row per key."""
+    import psycopg
+
+    dsn = f"postgresql://airlake@127.0.0.1:{os.environ['AIRLAKE_PG_PORT']}/warehouse"
+    with psycopg.connect(dsn) as conn:
+        counts = {
+            dataset: conn.execute(f'select count(*) from "{dataset}"').fetchone()[0]
+            for dataset in DATASETS
+            if conn.execute("select to_regclass(%s)", (f'"{dataset}"',)).fetchone()[0]
+        }
+    print("Warehouse tables (PostgreSQL for Redshift): " + ", ".join(f"{t} {n}" for t, n in counts.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
