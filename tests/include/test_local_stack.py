@@ -90,6 +90,7 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
     state = tmp_path / "state"
     yield state
     stop_airflow(state_dir=state)
+    services.stop_fx_api(state_dir=state)
     stop_moto(state_dir=state)
     stop_postgres(state_dir=state)
 
