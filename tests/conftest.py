@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +120,28 @@ def pg_database(local_services: LocalServices) -> Iterator[str]:
     yield local_services.pg_database_dsn(name)
     with psycopg.connect(local_services.pg_database_dsn("postgres"), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def glue(local_services: LocalServices) -> Any:
+    """A boto3 Glue client on the session's moto server."""
+    import boto3
+
+    return boto3.client("glue", endpoint_url=local_services.moto_endpoint, region_name="us-east-1")
+
+
+@pytest.fixture
+def database(glue: Any) -> Iterator[str]:
+    """A fresh Glue database name (not created); dropped after the test with its tables and crawlers."""
+    import contextlib
+
+    name = f"airlake_{uuid.uuid4().hex[:10]}"
+    yield name
+    for crawler in glue.list_crawlers()["CrawlerNames"]:
+        if name in crawler:
+            glue.delete_crawler(Name=crawler)
+    with contextlib.suppress(glue.exceptions.EntityNotFoundException):
+        for page in glue.get_paginator("get_tables").paginate(DatabaseName=name):
+            for table in page["TableList"]:
+                glue.delete_table(DatabaseName=name, Name=table["Name"])
+        glue.delete_database(Name=name)

@@ -73,7 +73,7 @@ def view_columns(schema: pa.Schema) -> list[dict[str, Any]]:
 
 def view_table_input(view: str, bucket: str, columns: list[dict[str, Any]]) -> dict[str, Any]:
     """Glue ``TableInput`` of a view: an external zstd Parquet table partitioned by ``dt`` (string)."""
-    from airlake.catalog.glue import PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE
+    from airlake.catalog.glue import parquet_storage_descriptor
 
     return {
         "Name": view,
@@ -86,18 +86,7 @@ def view_table_input(view: str, bucket: str, columns: list[dict[str, Any]]) -> d
             PARAM_VIEW: view,
         },
         "PartitionKeys": [{"Name": PARTITION_COLUMN, "Type": "string", "Comment": "Partition: the day (ds)"}],
-        "StorageDescriptor": {
-            "Columns": columns,
-            "Location": analytics_location(bucket, view),
-            "InputFormat": PARQUET_INPUT_FORMAT,
-            "OutputFormat": PARQUET_OUTPUT_FORMAT,
-            "Compressed": False,
-            "SerdeInfo": {
-                "SerializationLibrary": PARQUET_SERDE,
-                "Parameters": {"serialization.format": "1"},
-            },
-            "StoredAsSubDirectories": False,
-        },
+        "StorageDescriptor": parquet_storage_descriptor(columns, analytics_location(bucket, view)),
     }
 
 

@@ -243,21 +243,29 @@ def table_input(contract: Contract, bucket: str) -> dict[str, Any]:
         "PartitionKeys": [
             {"Name": contract.partition_column, "Type": "string", "Comment": partition_comment}
         ],
-        "StorageDescriptor": {
-            "Columns": [
+        "StorageDescriptor": parquet_storage_descriptor(
+            [
                 _glue_column(column.name, column.glue_type, column.description, column.nullable)
                 for column in contract.columns
             ],
-            "Location": curated_location(bucket, contract.name),
-            "InputFormat": PARQUET_INPUT_FORMAT,
-            "OutputFormat": PARQUET_OUTPUT_FORMAT,
-            "Compressed": False,
-            "SerdeInfo": {
-                "SerializationLibrary": PARQUET_SERDE,
-                "Parameters": {"serialization.format": "1"},
-            },
-            "StoredAsSubDirectories": False,
+            curated_location(bucket, contract.name),
+        ),
+    }
+
+
+def parquet_storage_descriptor(columns: list[dict[str, Any]], location: str) -> dict[str, Any]:
+    """The ``StorageDescriptor`` every Airlake table shares: Parquet files under ``location``."""
+    return {
+        "Columns": columns,
+        "Location": location,
+        "InputFormat": PARQUET_INPUT_FORMAT,
+        "OutputFormat": PARQUET_OUTPUT_FORMAT,
+        "Compressed": False,
+        "SerdeInfo": {
+            "SerializationLibrary": PARQUET_SERDE,
+            "Parameters": {"serialization.format": "1"},
         },
+        "StoredAsSubDirectories": False,
     }
 
 

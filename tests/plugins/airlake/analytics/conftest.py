@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.plugins.airlake.engines.conftest import curated, database, glue
+from tests.plugins.airlake.engines.conftest import curated
 from tests.plugins.airlake.engines.test_engine_duckdb import engine, shop
 
-__all__ = ["curated", "database", "engine", "glue", "shop"]
+__all__ = ["curated", "engine", "shop"]

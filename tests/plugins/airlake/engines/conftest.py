@@ -1,35 +1,14 @@
 from __future__ import annotations
 
-import contextlib
 import io
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import boto3
 import pytest
 
 from airlake.catalog.glue import ensure_database, ensure_table, publish_partitions, table_input
 from airlake.contracts import get_contract
 from airlake.lake import curated_version_prefix
-
-
-@pytest.fixture
-def glue(local_services) -> Any:
-    """A boto3 Glue client on the session's moto server."""
-    return boto3.client("glue", endpoint_url=local_services.moto_endpoint, region_name="us-east-1")
-
-
-@pytest.fixture
-def database(glue) -> Iterator[str]:
-    """A fresh Glue database name, dropped (with its tables) after the test."""
-    name = f"airlake_{uuid.uuid4().hex[:10]}"
-    yield name
-    with contextlib.suppress(glue.exceptions.EntityNotFoundException):
-        for page in glue.get_paginator("get_tables").paginate(DatabaseName=name):
-            for table in page["TableList"]:
-                glue.delete_table(DatabaseName=name, Name=table["Name"])
-        glue.delete_database(Name=name)
 
 
 class CuratedLake:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pyarrow as pa
 import pytest
 
@@ -26,20 +23,6 @@ from tests.plugins.airlake.catalog.catalog_helpers import (
 RUN_1 = "scheduled__2026-11-21T00:00:00+00:00"
 RUN_2 = "scheduled__2026-11-22T00:00:00+00:00"
 DAYS = ["2026-11-19", "2026-11-20"]
-
-
-@pytest.fixture
-def glue(local_services) -> Any:
-    return boto3.client("glue", endpoint_url=local_services.moto_endpoint, region_name="us-east-1")
-
-
-@pytest.fixture
-def database(glue) -> Iterator[str]:
-    name = f"airlake_{uuid.uuid4().hex[:10]}"
-    yield name
-    for crawler in glue.list_crawlers()["CrawlerNames"]:
-        if name in crawler:
-            glue.delete_crawler(Name=crawler)
 
 
 def _operator(lake, database: str, **kwargs: Any) -> CatalogOperator:

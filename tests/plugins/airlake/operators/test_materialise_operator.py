@@ -12,10 +12,10 @@ from airlake.engines.duckdb_engine import DuckDBEngine
 from airlake.lake import manifest_key
 from airlake.operators.materialise import QUERY_ENGINE, MaterialiseOperator
 from airlake.sql_text import render_sql
-from tests.plugins.airlake.engines.conftest import curated, database, glue
+from tests.plugins.airlake.engines.conftest import curated
 from tests.plugins.airlake.engines.test_engine_duckdb import DS, shop
 
-__all__ = ["curated", "database", "glue", "shop"]  # fixtures of the engine tests, reused
+__all__ = ["curated", "shop"]  # fixtures of the engine tests, reused
 
 RUN_ID = "scheduled__2026-11-21T00:00:00+00:00"
 
