@@ -254,7 +254,10 @@ def print_answers(database: str, days: list[date]) -> None:
             f"{row['dt'][5:]} {float(row['conversion_rate'] or 0):.1%}" for day in funnel for row in day
         )
     )
-    best = sorted(popular, key=lambda row: (-int(row["purchases"]), -int(row["product_views"])))[:5]
+    best = sorted(
+        popular,
+        key=lambda row: (-int(row["purchases"]), -int(row["product_views"]), str(row["product_id"])),
+    )[:5]
     print(
         "Most popular products, week of "
         + str(days[-1])
