@@ -1,0 +1,47 @@
+"""Weekly lake maintenance: delete expired curated versions, compact partitions of small files.
+
+    from airlake.maintenance import cleanup_expired_versions, compact_dataset
+
+    cleanup_expired_versions(store, glue, "airlake", ["orders"], grace=timedelta(hours=72))
+    compact_dataset(store, glue, "airlake", contract, work_dir)  # new version, then Glue publish
+
+Both read what is live from the Glue catalog and never delete or overwrite the live version of a
+partition. Light to import: pyarrow is imported when a partition is compacted.
+"""
+
+from __future__ import annotations
+
+from airlake.maintenance.cleanup import (
+    ExpiredVersion,
+    clean_dataset,
+    cleanup_expired_versions,
+    delete_prefix,
+    parse_version_prefix,
+)
+from airlake.maintenance.compaction import (
+    DEFAULT_MAX_FILES,
+    DEFAULT_SMALL_FILE_BYTES,
+    CompactionError,
+    CompactionPlan,
+    compact_dataset,
+    compact_partition,
+    plan_compaction,
+)
+from airlake.maintenance.live import current_location, live_locations
+
+__all__ = [
+    "DEFAULT_MAX_FILES",
+    "DEFAULT_SMALL_FILE_BYTES",
+    "CompactionError",
+    "CompactionPlan",
+    "ExpiredVersion",
+    "clean_dataset",
+    "cleanup_expired_versions",
+    "compact_dataset",
+    "compact_partition",
+    "current_location",
+    "delete_prefix",
+    "live_locations",
+    "parse_version_prefix",
+    "plan_compaction",
+]

@@ -1,0 +1,333 @@
+"""Maintenance operators of the weekly DAG: storage & cost report, cleanup of expired versions, compaction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+DEFAULT_GRACE_HOURS = 72.0
+"""Superseded versions are kept three days: far above curate-to-catalog time plus the longest query."""
+DEFAULT_REGION = "us-east-1"
+
+
+def as_bool(value: Any) -> bool:
+    """A flag that may arrive rendered from a template (``"True"``, ``"false"``, ``"0"``)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in {"true", "1", "yes", "on"}:
+            return True
+        if text in {"false", "0", "no", "off", "", "none"}:
+            return False
+        raise ValueError(f"not a boolean: {value!r}")
+    return bool(value)
+
+
+def dataset_names(datasets: Sequence[str] | str | None) -> list[str]:
+    """The datasets to work on: given as a list or a comma/space separated string; default every contract."""
+    from airlake.contracts import get_contract, load_contracts
+
+    if isinstance(datasets, str):
+        datasets = [name for name in re.split(r"[\s,]+", datasets) if name]
+    if not datasets:
+        return sorted(load_contracts())
+    names = list(dict.fromkeys(str(name) for name in datasets))
+    for name in names:
+        get_contract(name)  # KeyError naming the known datasets
+    return names
+
+
+class _LakeOperator(AwsBaseOperator[S3Hook]):
+    """Shared plumbing: the lake store and a Glue client from the same connection."""
+
+    aws_hook_class = S3Hook
+
+    def _store(self, bucket: str, kms_key_id: str | None) -> Any:
+        from airlake.store import LakeStore
+
+        return LakeStore(self.hook, bucket, kms_key_id=kms_key_id)
+
+    def _glue(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+
+        return GlueCatalogHook(**self._hook_parameters).get_conn()
+
+
+class StorageReportOperator(_LakeOperator):
+    """
+    Report the lake's storage and cost: bytes and objects per zone, dataset and storage class, the
+    monthly storage cost from ``include/pricing/s3_prices.yaml`` and the bytes Athena scanned in the
+    last run of each view (from the materialise manifests). Writes
+    ``reports/storage/<report_date>/report.json`` and ``report.html`` (inline SVG charts, no script) and
+    logs a summary. The bucket is listed page by page: memory stays flat for millions of objects.
+
+    :param bucket: the lake bucket (listed, and where the report is written).
+    :param report_date: the report's day (default the run's ``ds``); a rerun replaces that day's report.
+    :param pricing_region: region of the price table; default the connection's region, else us-east-1.
+    :param pricing_file: price table YAML; default ``$AIRLAKE_PRICING_FILE`` or include/pricing.
+    :param extra_buckets: further buckets to list when zones live in buckets of their own.
+    :param athena_runs_per_month: view runs per month, to turn the last run's scan into a monthly cost.
+    :param kms_key_id: SSE-KMS key for the report's puts; SSE-S3 (AES256) when not given.
+    :return: ``{date, json_key, html_key, objects, bytes, monthly_cost_usd, storage_monthly_cost_usd,
+        athena_monthly_cost_usd, region, warnings}``.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields(
+        "bucket", "report_date", "pricing_region", "pricing_file", "extra_buckets", "kms_key_id"
+    )
+    ui_color = "#e3f0ff"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        report_date: str = "{{ ds }}",
+        pricing_region: str | None = None,
+        pricing_file: str | None = None,
+        extra_buckets: Sequence[str] = (),
+        athena_runs_per_month: int = 30,
+        kms_key_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.bucket = bucket
+        self.report_date = report_date
+        self.pricing_region = pricing_region
+        self.pricing_file = pricing_file
+        self.extra_buckets = extra_buckets
+        self.athena_runs_per_month = athena_runs_per_month
+        self.kms_key_id = kms_key_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airlake.report import load_price_table, storage_report, summary_lines
+
+        prices = load_price_table(self.pricing_file or None)
+        region = self.pricing_region or self.region_name or self.hook.conn_region_name or DEFAULT_REGION
+        extra = self.extra_buckets
+        if isinstance(extra, str):
+            extra = [name for name in re.split(r"[\s,]+", extra) if name]
+        document = storage_report(
+            self._store(self.bucket, self.kms_key_id),
+            report_date=str(self.report_date),
+            region=str(region),
+            price_table=prices,
+            buckets=[self.bucket, *extra],
+            runs_per_month=int(self.athena_runs_per_month),
+        )
+        for line in summary_lines(document):
+            self.log.info("%s", line)
+        totals = document["totals"]
+        return {
+            "date": document["date"],
+            "region": document["pricing"]["region"],
+            "json_key": document["json_key"],
+            "html_key": document["html_key"],
+            "objects": totals["objects"],
+            "bytes": totals["bytes"],
+            "storage_monthly_cost_usd": round(totals["storage_monthly_cost_usd"], 6),
+            "athena_monthly_cost_usd": round(totals["athena_monthly_cost_usd"], 6),
+            "monthly_cost_usd": round(totals["monthly_cost_usd"], 6),
+            "warnings": len(document["warnings"]),
+        }
+
+
+class CleanupVersionsOperator(_LakeOperator):
+    """
+    Delete expired curated versions: versions older than the live one whose successor was written more
+    than ``grace_hours`` before the run's data interval end (the clock when there is none or it is later),
+    and unpublished attempts older than that. The live version (the one the
+    Glue partition points at) is never deleted; each partition is looked up again just before deleting.
+    Writes ``_manifests/<dataset>/<run_id>/cleanup.json`` listing the deleted prefixes and bytes.
+
+    :param bucket: the lake bucket.
+    :param database: the Glue database (DAGs pass ``GLUE_DATABASE`` of :mod:`airlake.operators.catalog`).
+    :param datasets: datasets to clean (list or comma separated); default every contract.
+    :param grace_hours: how long superseded and unpublished versions are kept.
+    :param include_unpublished: also clean partitions the catalog does not know at all.
+    :param dry_run: only list and count what would be deleted (nothing deleted, no manifest).
+    :param kms_key_id: SSE-KMS key for the manifest writes; SSE-S3 (AES256) when not given.
+    :return: ``{dry_run, grace_hours, versions, objects, bytes, datasets: {dataset: {versions, objects,
+        bytes, skipped}}}``.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields(
+        "bucket", "database", "datasets", "grace_hours", "dry_run", "kms_key_id"
+    )
+    ui_color = "#fde8e8"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        database: str,
+        datasets: Sequence[str] | str | None = None,
+        grace_hours: float = DEFAULT_GRACE_HOURS,
+        include_unpublished: bool = False,
+        dry_run: bool = False,
+        kms_key_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.bucket = bucket
+        self.database = database
+        self.datasets = datasets
+        self.grace_hours = grace_hours
+        self.include_unpublished = include_unpublished
+        self.dry_run = dry_run
+        self.kms_key_id = kms_key_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from datetime import UTC, datetime, timedelta
+
+        from airlake.maintenance import cleanup_expired_versions
+
+        grace = float(self.grace_hours)
+        if grace < 0:
+            raise ValueError(f"grace_hours must be >= 0, got {self.grace_hours!r}")
+        # the run's time, as tiering uses it: a rerun of an old run never deletes more than it did then
+        now = datetime.now(UTC)
+        interval_end = context.get("data_interval_end")
+        if interval_end is not None:
+            now = min(now, interval_end)
+        result = cleanup_expired_versions(
+            self._store(self.bucket, self.kms_key_id),
+            self._glue(),
+            self.database,
+            dataset_names(self.datasets),
+            grace=timedelta(hours=grace),
+            now=now,
+            dry_run=as_bool(self.dry_run),
+            include_unpublished=as_bool(self.include_unpublished),
+            run_id=context["run_id"],
+        )
+        return {
+            "dry_run": result["dry_run"],
+            "grace_hours": result["grace_hours"],
+            "versions": result["versions"],
+            "objects": result["objects"],
+            "bytes": result["bytes"],
+            "datasets": {
+                name: {
+                    "versions": r["versions"],
+                    "objects": r["objects"],
+                    "bytes": r["bytes"],
+                    "skipped": len(r["skipped"]),
+                }
+                for name, r in result["datasets"].items()
+            },
+        }
+
+
+class CompactPartitionsOperator(_LakeOperator):
+    """
+    Compact curated partitions whose live version has more than ``max_files`` files or files smaller
+    than ``small_file_bytes`` (when that lowers the file count): the rows are rewritten unchanged into
+    ONE new version ``v=<UTC ts>``, then the Glue partition is published to it, as curate does. A
+    partition a curate run moved meanwhile is left to the newer data. Rerunning finds nothing to do.
+    Writes ``_manifests/<dataset>/<run_id>/compact.json``.
+
+    :param bucket: the lake bucket.
+    :param database: the Glue database.
+    :param datasets: datasets to compact (list or comma separated); default every contract.
+    :param max_files: more files than this in a partition calls for compaction.
+    :param small_file_bytes: a file smaller than this calls for compaction.
+    :param target_file_bytes: a rewritten partition rolls to its next file at this size.
+    :param dry_run: only plan (nothing written or published).
+    :param kms_key_id: SSE-KMS key for the writes; SSE-S3 (AES256) when not given.
+    :return: ``{dry_run, planned, compacted, skipped, files_before, files_after, datasets: {dataset:
+        {planned, compacted, skipped}}}``.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields(
+        "bucket",
+        "database",
+        "datasets",
+        "max_files",
+        "small_file_bytes",
+        "target_file_bytes",
+        "dry_run",
+        "kms_key_id",
+    )
+    ui_color = "#efe6ff"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        database: str,
+        datasets: Sequence[str] | str | None = None,
+        max_files: int = 8,
+        small_file_bytes: int = 32 * 1024 * 1024,
+        target_file_bytes: int = 256 * 1024 * 1024,
+        dry_run: bool = False,
+        kms_key_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.bucket = bucket
+        self.database = database
+        self.datasets = datasets
+        self.max_files = max_files
+        self.small_file_bytes = small_file_bytes
+        self.target_file_bytes = target_file_bytes
+        self.dry_run = dry_run
+        self.kms_key_id = kms_key_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        import tempfile
+        from pathlib import Path
+
+        from airlake.contracts import get_contract
+        from airlake.maintenance import compact_dataset
+
+        store = self._store(self.bucket, self.kms_key_id)
+        glue = self._glue()
+        dry_run = as_bool(self.dry_run)
+        results: dict[str, dict[str, Any]] = {}
+        with tempfile.TemporaryDirectory(prefix="airlake-compact-") as work_dir:
+            for name in dataset_names(self.datasets):
+                results[name] = compact_dataset(
+                    store,
+                    glue,
+                    self.database,
+                    get_contract(name),
+                    Path(work_dir),
+                    max_files=int(self.max_files),
+                    small_file_bytes=int(self.small_file_bytes),
+                    target_file_bytes=int(self.target_file_bytes),
+                    dry_run=dry_run,
+                    run_id=context["run_id"],
+                )
+        compacted = [entry for r in results.values() for entry in r["compacted"]]
+        summary = {
+            "dry_run": dry_run,
+            "planned": sum(len(r["planned"]) for r in results.values()),
+            "compacted": len(compacted),
+            "skipped": sum(len(r["skipped"]) for r in results.values()),
+            "files_before": sum(e["files_before"] for e in compacted),
+            "files_after": sum(e["files_after"] for e in compacted),
+            "datasets": {
+                name: {
+                    "planned": len(r["planned"]),
+                    "compacted": len(r["compacted"]),
+                    "skipped": len(r["skipped"]),
+                }
+                for name, r in results.items()
+            },
+        }
+        self.log.info(
+            "%s %d partition(s): %d file(s) -> %d; %d skipped (moved meanwhile)",
+            "Would compact" if dry_run else "Compacted",
+            summary["planned"] if dry_run else summary["compacted"],
+            summary["files_before"],
+            summary["files_after"],
+            summary["skipped"],
+        )
+        return summary
