@@ -1,0 +1,398 @@
+"""TieringOperator (lifecycle rules + tiering by partition date) and GlacierRestoreOperator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import conf
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airlake.tiering.policy import ZoneDefaults
+
+GIB = 1024**3
+MIB = 1024**2
+
+
+def _glue_client(operator: AwsBaseOperator[Any]) -> Any:
+    from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+
+    return GlueCatalogHook(
+        aws_conn_id=operator.aws_conn_id,
+        region_name=operator.region_name,
+        verify=operator.verify,
+        config=operator.botocore_config,
+    ).get_conn()
+
+
+def _run_time(context: Context, today: str | date | None) -> datetime:
+    """The run's time objects are aged against: ``today`` when given, else the data interval end."""
+    if today:
+        from airlake.tiering.objects import to_date
+
+        day = to_date(today)
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    moment = context.get("data_interval_end") or context.get("logical_date")
+    if moment is None:
+        raise ValueError("the run has no data interval or logical date: pass today='YYYY-MM-DD'")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class TieringOperator(AwsBaseOperator[S3Hook]):
+    """
+    Tier the lake bucket by the contracts' ``tiering`` policies; meant for a weekly maintenance DAG
+    (one task per bucket, ``max_active_runs=1``), run first with ``dry_run=True`` to review the diff.
+
+    1. Validates every policy against S3's rules (Standard-IA >= 30 days and > 128 KiB, transitions in
+       order, expiry outside the last class's minimum storage duration); a bad policy fails the task
+       without retry, naming the zone/dataset and field.
+    2. Writes the bucket's lifecycle configuration: rules ``airlake:...`` (raw: Standard-IA, Glacier,
+       expiry; curated: Standard-IA, expiry; quarantine: expiry; tagged superseded versions: expiry;
+       incomplete multipart uploads: abort), keeping every other rule as it is, and logging the diff.
+       Nothing is written when the rules already match.
+    3. Moves objects whose partition date (``ingest_date=``, ``dt=``) is past the policy to their
+       class (lifecycle only counts from the upload, so backfilled data would stay hot): copies in
+       place, encryption kept, multipart above ``multipart_threshold``. Curated partitions are archived
+       only here, flagged in Glue first (``airlake.archived=true``) so queries can skip them
+       (:func:`airlake.tiering.archived_partitions`).
+    4. Tags superseded curated versions older than ``superseded_grace`` for the lifecycle expiry.
+    5. Records what it did in ``_manifests/_tiering/<run_id>/tiering.json``; returns a summary.
+
+    Objects are aged against ``today``, by default the run's data interval end: a rerun of the same
+    run does the same, and reruns skip what is done already. In the maintenance DAG::
+
+        TieringOperator(task_id="tier_lake", bucket="{{ var.value.airlake_bucket }}", database=GLUE_DATABASE)
+
+    Query engines check :func:`airlake.tiering.archived_partitions` before reading curated partitions;
+    a reprocessing DAG puts :class:`GlacierRestoreOperator` before the tasks that read old data.
+
+    :param bucket: the lake bucket.
+    :param database: the Glue database (which curated version is live; archived flags).
+    :param datasets: contract names to tier (a list, or comma-separated text); default every contract.
+    :param today: the date to age against (``YYYY-MM-DD``); default the data interval end.
+    :param zone_defaults: zone-wide settings (:class:`airlake.tiering.ZoneDefaults`).
+    :param policy_overrides: ``{"raw/orders" | "curated" | "quarantine" | ...: {field: value}}``.
+    :param apply_lifecycle: write the lifecycle configuration.
+    :param move_by_partition_date: move objects by partition date.
+    :param tag_superseded: tag superseded curated versions for expiry.
+    :param superseded_grace: how long a superseded version stays readable (timedelta or hours).
+    :param multipart_threshold: bytes above which a move copies in parts (at most 5 GiB).
+    :param multipart_part_size: bytes per part (at least 5 MiB).
+    :param max_workers: objects moved in parallel.
+    :param dry_run: log and return what would change; write nothing.
+    :param kms_key_id: SSE-KMS key for the record and for objects stored unencrypted; SSE-S3 otherwise.
+    """
+
+    aws_hook_class = S3Hook
+    template_fields: Sequence[str] = aws_template_fields(
+        "bucket", "database", "datasets", "today", "kms_key_id"
+    )
+    ui_color = "#d6e9f8"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        database: str = "airlake",
+        datasets: Sequence[str] | None = None,
+        today: str | date | None = None,
+        zone_defaults: ZoneDefaults | None = None,
+        policy_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        apply_lifecycle: bool = True,
+        move_by_partition_date: bool = True,
+        tag_superseded: bool = True,
+        superseded_grace: timedelta | float = timedelta(days=2),
+        multipart_threshold: int = 5 * GIB,
+        multipart_part_size: int = 512 * MIB,
+        max_workers: int = 4,
+        dry_run: bool = False,
+        kms_key_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.bucket = bucket
+        self.database = database
+        self.datasets = datasets
+        self.today = today
+        self.zone_defaults = zone_defaults
+        self.policy_overrides = policy_overrides
+        self.apply_lifecycle = apply_lifecycle
+        self.move_by_partition_date = move_by_partition_date
+        self.tag_superseded = tag_superseded
+        self.superseded_grace = superseded_grace
+        self.multipart_threshold = multipart_threshold
+        self.multipart_part_size = multipart_part_size
+        self.max_workers = max_workers
+        self.dry_run = dry_run
+        self.kms_key_id = kms_key_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airlake.contracts import load_contracts
+        from airlake.store import LakeStore
+        from airlake.tiering import TieringPolicyError, build_rule_set, run_tiering
+
+        contracts = load_contracts()
+        chosen = self.datasets.split(",") if isinstance(self.datasets, str) else self.datasets
+        names = [name.strip() for name in chosen or () if name.strip()] or sorted(contracts)
+        unknown = sorted(set(names) - set(contracts))
+        if unknown:
+            raise AirflowFailException(
+                f"no contract for dataset(s) {', '.join(unknown)} (known: {', '.join(sorted(contracts))})"
+            )
+        try:
+            rule_set = build_rule_set(
+                [contracts[name] for name in names],
+                defaults=self.zone_defaults,
+                overrides=self.policy_overrides,
+            )
+        except TieringPolicyError as exc:
+            raise AirflowFailException(str(exc)) from exc
+        grace = (
+            self.superseded_grace
+            if isinstance(self.superseded_grace, timedelta)
+            else timedelta(hours=float(self.superseded_grace))
+        )
+        summary = run_tiering(
+            LakeStore(self.hook, self.bucket, kms_key_id=self.kms_key_id),
+            rule_set,
+            glue=_glue_client(self),
+            database=self.database,
+            now=_run_time(context, self.today),
+            run_id=context["run_id"],
+            dry_run=self.dry_run,
+            apply_lifecycle_rules=self.apply_lifecycle,
+            move_by_partition_date=self.move_by_partition_date,
+            tag_superseded=self.tag_superseded,
+            superseded_grace=grace,
+            multipart_threshold=self.multipart_threshold,
+            part_size=self.multipart_part_size,
+            max_workers=self.max_workers,
+        )
+        self.log.info(
+            "%sTiering s3://%s for %s: lifecycle %s; %d object(s) (%d bytes) to move, %d moved; record %s",
+            "[dry run] " if self.dry_run else "",
+            self.bucket,
+            ", ".join(names),
+            summary["lifecycle"],
+            summary["moves"]["objects"],
+            summary["moves"]["bytes"],
+            summary["moves"]["moved"],
+            summary["record"],
+        )
+        return summary
+
+
+class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
+    """
+    Make a dataset's archived partitions readable before a backfill or reprocessing reads them: put it
+    upstream of the tasks that read the range, e.g.
+    ``GlacierRestoreOperator(task_id="restore_raw", dataset="orders", bucket=..., zone="raw",
+    start_date="{{ params.start }}", end_date="{{ params.end }}")``.
+
+    Finds the archived objects (Glacier Flexible Retrieval, Deep Archive) of the partitions from
+    ``start_date`` to ``end_date`` (raw: ``ingest_date=``; curated: ``dt=``, live version only),
+    requests their restore for ``restore_days`` days, and waits until all are readable: deferred to
+    :class:`airlake.triggers.restore.GlacierRestoreTrigger` (no worker slot held for the hours a
+    Standard restore takes), or polling every ``poke_interval`` seconds when not deferrable. Then, for
+    curated, flags the Glue partitions restored (``airlake.archived=false``,
+    ``airlake.restored_until``) so queries read them again until the copies expire. Safe to rerun:
+    restores in progress are not requested twice. Nothing archived: returns at once.
+
+    :param bucket: the lake bucket.
+    :param dataset: the dataset (contract name; the Glue table for curated).
+    :param start_date: first partition date (``YYYY-MM-DD``).
+    :param end_date: last partition date, inclusive.
+    :param zone: ``raw`` or ``curated``.
+    :param database: the Glue database (curated).
+    :param restore_days: days the restored copies stay readable.
+    :param tier: ``Standard`` (hours), ``Bulk`` (cheapest) or ``Expedited`` (minutes; Glacier only).
+    :param mark_catalog: flag curated Glue partitions restored once readable.
+    :param deferrable: wait in the triggerer; default ``[operators] default_deferrable``.
+    :param poke_interval: seconds between two checks.
+    :param max_wait: give up after this long (timedelta or seconds).
+    :param kms_key_id: SSE-KMS key for the restore record; SSE-S3 (AES256) when not given.
+    """
+
+    aws_hook_class = S3Hook
+    template_fields: Sequence[str] = aws_template_fields(
+        "bucket",
+        "dataset",
+        "start_date",
+        "end_date",
+        "zone",
+        "database",
+        "restore_days",
+        "tier",
+        "kms_key_id",
+    )
+    ui_color = "#cfe3f0"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        dataset: str,
+        start_date: str | date,
+        end_date: str | date,
+        zone: str = "raw",
+        database: str = "airlake",
+        restore_days: int | str = 7,
+        tier: str = "Standard",
+        mark_catalog: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float = 300.0,
+        max_wait: timedelta | float = timedelta(hours=48),
+        kms_key_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.bucket = bucket
+        self.dataset = dataset
+        self.kms_key_id = kms_key_id
+        self.start_date = start_date
+        self.end_date = end_date
+        self.zone = zone
+        self.database = database
+        self.restore_days = restore_days
+        self.tier = tier
+        self.mark_catalog = mark_catalog
+        self.deferrable = deferrable
+        self.poke_interval = poke_interval
+        self.max_wait = max_wait
+
+    @property
+    def _max_wait(self) -> timedelta:
+        return (
+            self.max_wait if isinstance(self.max_wait, timedelta) else timedelta(seconds=float(self.max_wait))
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airlake.tiering.objects import to_date
+        from airlake.tiering.restore import (
+            check_restores,
+            live_locations,
+            pending,
+            plan_restores,
+            request_restores,
+        )
+
+        start, end = to_date(self.start_date), to_date(self.end_date)
+        client = self.hook.get_conn()
+        live = None
+        if self.zone == "curated":
+            from airlake.tiering.restore import get_partitions
+
+            dts = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+            live = live_locations(get_partitions(_glue_client(self), self.database, self.dataset, dts))
+        archived = plan_restores(client, self.bucket, self.dataset, self.zone, start, end, live=live)
+        keys = [obj.key for obj in archived]
+        self.log.info(
+            "%d archived object(s) of %s/%s from %s to %s", len(keys), self.zone, self.dataset, start, end
+        )
+        if not keys:
+            return self._finish(context, [])
+        request_restores(client, self.bucket, keys, days=int(self.restore_days), tier=self.tier)
+        waiting = pending(check_restores(client, self.bucket, keys))
+        if not waiting:
+            return self._finish(context, keys)
+        if self.deferrable:
+            from airlake.triggers.restore import GlacierRestoreTrigger
+
+            self.defer(
+                trigger=GlacierRestoreTrigger(
+                    bucket=self.bucket,
+                    keys=keys,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                    poke_interval=self.poke_interval,
+                ),
+                method_name="execute_complete",
+                timeout=self._max_wait,
+            )
+        deadline = time.monotonic() + self._max_wait.total_seconds()
+        while waiting:
+            if time.monotonic() >= deadline:
+                from airflow.providers.common.compat.sdk import AirflowException
+
+                raise AirflowException(
+                    f"{len(waiting)} object(s) of s3://{self.bucket} still not restored after "
+                    f"{self._max_wait} (e.g. {waiting[0]})"
+                )
+            self.log.info("%d of %d object(s) still being restored", len(waiting), len(keys))
+            time.sleep(self.poke_interval)
+            waiting = pending(check_restores(client, self.bucket, waiting))
+        return self._finish(context, keys)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        from airflow.providers.common.compat.sdk import AirflowException
+
+        if not event or event.get("status") != "success":
+            message = (event or {}).get("message", "no event")
+            raise AirflowException(
+                f"restore of {self.zone}/{self.dataset} in s3://{self.bucket} failed: {message}"
+            )
+        return self._finish(context, list(event.get("keys") or []))
+
+    def _finish(self, context: Context, keys: list[str]) -> dict[str, Any]:
+        """Every object readable: flag curated partitions restored, record and return what was restored."""
+        from airlake.lake import manifest_key
+        from airlake.store import LakeStore
+        from airlake.tiering.objects import partition_date
+        from airlake.tiering.restore import ZONE_DATE_KEYS, check_restores, mark_restored, pending
+
+        store = LakeStore(self.hook, self.bucket, kms_key_id=self.kms_key_id)
+        statuses = check_restores(store.client, self.bucket, keys)
+        still = pending(statuses)
+        if still:
+            raise RuntimeError(f"{len(still)} object(s) not readable after the restore finished: {still[:5]}")
+        until: dict[str, datetime | None] = {}
+        for key, status in statuses.items():
+            day = partition_date(key, ZONE_DATE_KEYS[self.zone])
+            if day is None:
+                continue
+            dt = day.isoformat()
+            if status.expiry is not None:
+                current = until.get(dt)
+                until[dt] = status.expiry if current is None else min(current, status.expiry)
+            else:
+                until.setdefault(dt, None)
+        cleared: list[str] = []
+        if self.zone == "curated" and self.mark_catalog and until:
+            cleared = mark_restored(_glue_client(self), self.database, self.dataset, until)
+        expiries = [u for u in until.values() if u is not None]
+        summary = {
+            "dataset": self.dataset,
+            "zone": self.zone,
+            "start_date": str(self.start_date),
+            "end_date": str(self.end_date),
+            "objects": len(keys),
+            "partitions": sorted(until),
+            "restored_until": min(expiries).isoformat() if expiries else None,
+            "catalog_flags_cleared": cleared,
+        }
+        if keys:
+            record = manifest_key(self.dataset, context["run_id"], f"restore-{self.zone}")
+            store.put_json(
+                record, {**summary, "keys": sorted(keys), "tier": self.tier, "days": self.restore_days}
+            )
+            summary["record"] = record
+        self.log.info(
+            "Restored %d object(s) of %s/%s in %d partition(s), readable until %s",
+            len(keys),
+            self.zone,
+            self.dataset,
+            len(until),
+            summary["restored_until"],
+        )
+        return summary
