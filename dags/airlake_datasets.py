@@ -2,38 +2,83 @@
 ### Dataset pipelines, generated from the contracts
 
 One DAG per dataset contract in `include/contracts/` (add a YAML file, get a DAG; no Python).
-Each run processes one data interval of its contract's schedule: the daily run for 2026-11-20
-covers `[2026-11-20T00:00Z, 2026-11-21T00:00Z)` (a `CronDataIntervalTimetable`, so backfills of
-past days read exactly those days).
+
+**Which data a run processes.** The schedule is the contract's (`@daily` for the demo) as a
+`CronDataIntervalTimetable`: the scheduled or backfilled run for 2026-11-20 covers exactly
+`[2026-11-20T00:00Z, 2026-11-21T00:00Z)`, so a backfill of past days reads exactly those days and
+gives the same lake as the daily runs did. A run triggered from the UI with **First day / Last day**
+processes those UTC days instead, whatever its logical date; without them, the last complete interval.
 
 Stages, one reusable operator each:
 
-1. **ingest**: source -> `raw/<dataset>/ingest_date=.../run=.../` (gzip, SSE), a manifest under
+1. **plan**: checks the params (dates, full refresh allowed for this source) and logs the plan; a
+   **dry run** stops here;
+2. **ingest**: source -> `raw/<dataset>/ingest_date=.../run=.../` (gzip, SSE), a manifest under
    `_manifests/` and a checkpoint under `_state/`;
-2. **curate**: raw -> typed, de-duplicated Parquet in a new version `curated/<dataset>/dt=.../v=.../`
+3. **curate**: raw -> typed, de-duplicated Parquet in a new version `curated/<dataset>/dt=.../v=.../`
    of every partition the run touches; rejects to `quarantine/` with their reasons;
-3. **catalog**: the Glue table from the contract (schema evolution checked) and the partitions
-   pointed at their new versions: the atomic publish Athena (DuckDB locally) reads.
+4. **quality**: the contract's checks on the new versions; a failure stops the run before anything
+   is published;
+5. **catalog**: the Glue table (schema evolution checked) and the partitions pointed at their new
+   versions, the atomic publish Athena (DuckDB locally) reads; updates the asset `curated.<dataset>`,
+   which schedules the views that read it;
+6. **load**: the run's files into the warehouse table (staging, de-dup, MERGE; one transaction).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG, CronDataIntervalTimetable, task
 
+from airlake.assets import curated_asset
 from airlake.contracts import load_contracts
-from airlake.operators.catalog import GLUE_DATABASE, CatalogOperator
+from airlake.operators.catalog import CatalogOperator
 from airlake.operators.curate import CurateOperator
 from airlake.operators.ingest import IngestOperator
 from airlake.operators.load import WarehouseLoadOperator
+from airlake.operators.quality import QualityCheckOperator
+from airlake.pipeline import (
+    GLUE_DATABASE,
+    LAKE_BUCKET,
+    START_DATE,
+    WAREHOUSE_POOL,
+    deadline_alert,
+    default_args,
+    interval_params,
+)
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
 
-LAKE_BUCKET = "{{ var.value.airlake_bucket }}"
-START_DATE = datetime(2026, 11, 1)
+
+@task
+def plan(dataset: str, **context: Any) -> dict[str, Any]:
+    """Refuse bad params before any data moves; stop a dry run after logging what it would do."""
+    import logging
+    from datetime import UTC, datetime
+
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from airlake.contracts import get_contract
+    from airlake.intervals import IntervalParamError
+    from airlake.pipeline import plan_run
+
+    try:
+        planned = plan_run(
+            get_contract(dataset),
+            context.get("params"),
+            context.get("data_interval_start"),
+            context.get("data_interval_end"),
+            today=datetime.now(UTC).date(),
+        )
+    except IntervalParamError as exc:
+        raise AirflowFailException(str(exc)) from exc
+    logging.getLogger(__name__).info("Plan: %s", planned)
+    if planned["dry_run"]:
+        raise AirflowSkipException(f"dry run: would process {planned['days']} ({planned['mode']})")
+    return planned
 
 
 def dataset_dag(contract: Contract) -> DAG:
@@ -46,23 +91,26 @@ def dataset_dag(contract: Contract) -> DAG:
         catchup=False,
         max_active_runs=1,
         tags=["airlake", "dataset", contract.source.kind, *contract.tags],
-        default_args={
-            "owner": contract.owner,
-            "retries": 2,
-            "retry_delay": timedelta(minutes=1),
-            "retry_exponential_backoff": True,
-        },
+        default_args=default_args(contract.owner),
+        params=interval_params(),
+        deadline=deadline_alert(timedelta(hours=3)),
         doc_md=f"{__doc__}\n\n#### {contract.name}\n\n{contract.description}",
     ) as dag:
-        ingest = IngestOperator(task_id="ingest", dataset=contract.name, bucket=LAKE_BUCKET)
-        curate = CurateOperator(
-            task_id="curate", dataset=contract.name, bucket=LAKE_BUCKET, database=GLUE_DATABASE
+        name = contract.name
+        ingest = IngestOperator(task_id="ingest", dataset=name, bucket=LAKE_BUCKET)
+        curate = CurateOperator(task_id="curate", dataset=name, bucket=LAKE_BUCKET, database=GLUE_DATABASE)
+        quality = QualityCheckOperator(
+            task_id="quality", dataset=name, bucket=LAKE_BUCKET, database=GLUE_DATABASE
         )
         catalog = CatalogOperator(
-            task_id="catalog", dataset=contract.name, bucket=LAKE_BUCKET, database=GLUE_DATABASE
+            task_id="catalog",
+            dataset=name,
+            bucket=LAKE_BUCKET,
+            database=GLUE_DATABASE,
+            outlets=[curated_asset(name)],
         )
-        load = WarehouseLoadOperator(task_id="load", dataset=contract.name, bucket=LAKE_BUCKET)
-        ingest >> curate >> catalog >> load
+        load = WarehouseLoadOperator(task_id="load", dataset=name, bucket=LAKE_BUCKET, pool=WAREHOUSE_POOL)
+        plan(name) >> ingest >> curate >> quality >> catalog >> load
     return dag
 
 

@@ -12,14 +12,11 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-import boto3
 import psycopg
-import pytest
 
 from include.demo import fx_api, publish
 from include.demo.shop import generate_day
-from tests.conftest import free_port
-from tests.helpers import read_jsonl_gz, read_object
+from tests.helpers import read_jsonl_gz, read_object, run_dag_test
 
 DAY = date(2026, 11, 20)
 # A manual run's data interval is the last complete one before its logical date (CronDataIntervalTimetable):
@@ -27,48 +24,11 @@ DAY = date(2026, 11, 20)
 LOGICAL_DATE = datetime(2026, 11, 21, tzinfo=UTC)
 
 
-@pytest.fixture
-def pipeline_env(
-    local_services, lake, airflow_db, pg_database: str, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, Any]:
-    """The lake bucket of this test as the DAGs' Variable, and clients for the demo's sources."""
-    monkeypatch.setenv("AIRFLOW_VAR_AIRLAKE_BUCKET", lake.bucket)
-    glue_database = f"airlake_{lake.bucket.rsplit('-', 1)[1]}"
-    monkeypatch.setenv("AIRFLOW_VAR_AIRLAKE_GLUE_DATABASE", glue_database)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_AIRLAKE_WAREHOUSE", pg_database.replace("postgresql://", "postgres://", 1)
-    )
-    server = fx_api.serve("127.0.0.1", free_port())
-    monkeypatch.setenv("AIRFLOW_CONN_FX_API", f"http://127.0.0.1:{server.server_address[1]}")
-    clients = {
-        service: boto3.client(service, endpoint_url=local_services.moto_endpoint, region_name="us-east-1")
-        for service in ("s3", "kinesis", "sqs", "glue")
-    }
-    _forget_streams(clients)
-    yield {
-        "lake": lake,
-        "glue_database": glue_database,
-        "warehouse_dsn": pg_database,
-        "clients": clients,
-        "shop_dsn": local_services.pg_database_dsn("shop"),
-    }
-    fx_api.stop(server)
-
-
-def _forget_streams(clients: dict[str, Any]) -> None:
-    """Streams and queues outlive a test on the session's moto server: start each test without them."""
-    sqs, kinesis = clients["sqs"], clients["kinesis"]
-    for url in sqs.list_queues(QueueNamePrefix=publish.PAYMENTS_QUEUE).get("QueueUrls", []):
-        sqs.delete_queue(QueueUrl=url)
-    if publish.CLICKSTREAM_STREAM in kinesis.list_streams()["StreamNames"]:
-        kinesis.delete_stream(StreamName=publish.CLICKSTREAM_STREAM, EnforceConsumerDeletion=True)
-
-
-def run_dataset_dag(dataset: str) -> Any:
+def run_dataset_dag(dataset: str, logical_date: datetime = LOGICAL_DATE, **kwargs: Any) -> Any:
     module = importlib.import_module("airlake_datasets")
     dag = getattr(module, f"dataset_{dataset}")
     # A fixed run_after gives a fixed run_id: calling it again re-runs (clears) the same run.
-    return dag.test(logical_date=LOGICAL_DATE, run_after=LOGICAL_DATE)
+    return run_dag_test(dag, logical_date=logical_date, run_after=logical_date, **kwargs)
 
 
 def landed_lines(lake, dataset: str) -> list[bytes]:

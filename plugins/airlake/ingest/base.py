@@ -20,6 +20,8 @@ class IngestContext:
     interval_start: datetime
     interval_end: datetime
     work_dir: Path
+    full_refresh: bool = False
+    """Re-extract the interval's rows by event time (database sources); other sources refuse it."""
 
 
 @dataclass

@@ -49,6 +49,7 @@ def build_source(
             key_columns=contract.primary_key,
             batch_rows=spec.batch_rows,
             bounded_by_interval=watermark_type in {"timestamp", "timestamptz", "date"},
+            event_time_column=contract.event_time,
         )
     if spec.kind == "kinesis":
         from airflow.providers.amazon.aws.hooks.kinesis import KinesisHook

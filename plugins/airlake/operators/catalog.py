@@ -135,6 +135,10 @@ class CatalogOperator(AwsBaseOperator[GlueCatalogHook]):
             }
         )
         manifest_written = manifest.write(store)
+        changed = sorted({*published["created"], *(moved["dt"] for moved in published["updated"])})
+        for outlet in self.outlets:
+            # consumers (views) rebuild exactly the days this run changed
+            context["outlet_events"][outlet].extra = {"dataset": self.dataset, "partitions": changed}
         self.log.info(
             "Catalogued %s.%s (%s): %d partition(s) created, %d updated, %d unchanged; manifest %s",
             self.database,

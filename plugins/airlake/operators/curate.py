@@ -69,20 +69,25 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
 
         from airlake.contracts import get_contract
         from airlake.curate import RejectRateExceeded, run_curate
+        from airlake.intervals import interval_of
         from airlake.store import LakeStore
 
         contract = get_contract(self.dataset)
         store = LakeStore(self.hook, self.bucket, kms_key_id=self.kms_key_id)
-        start = context.get("data_interval_start")
+        interval = interval_of(context)
+        live_location = self.live_locations or self._glue_live_locations()
+        if interval.full_refresh:
+            # the run re-extracted every row of its days: its partitions replace the live ones
+            live_location = _no_live_version
         with tempfile.TemporaryDirectory(prefix=f"airlake-curate-{self.dataset}-") as work_dir:
             try:
                 return run_curate(
                     contract,
                     store,
                     run_id=context["run_id"],
-                    live_location=self.live_locations or self._glue_live_locations(),
+                    live_location=live_location,
                     work_dir=Path(work_dir),
-                    ingest_date=start.date() if start is not None else None,
+                    ingest_date=interval.start.date(),
                     reject_rate_max=self.reject_rate_max,
                     memory_limit=self.memory_limit,
                 )
@@ -102,3 +107,8 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
             config=self.botocore_config,
         ).get_conn()
         return live_location_lookup(glue, self.database, self.dataset)
+
+
+def _no_live_version(dt: str) -> None:
+    """A full refresh rebuilds its partitions from the run's rows alone."""
+    return None

@@ -50,11 +50,18 @@ class IngestOperator(AwsBaseOperator[S3Hook]):
         from airlake.ingest.base import IngestContext
         from airlake.ingest.factory import build_source
         from airlake.ingest.runner import run_ingest
+        from airlake.intervals import interval_of
         from airlake.store import LakeStore
 
         contract = get_contract(self.dataset)
+        interval = interval_of(context)
+        if interval.full_refresh and contract.source.kind != "database":
+            raise ValueError(
+                f"{self.dataset}: full_refresh re-extracts a database source by event time; a "
+                f"{contract.source.kind} source cannot replay past days"
+            )
         store = LakeStore(self.hook, self.bucket, kms_key_id=self.kms_key_id)
-        start, end = context["data_interval_start"], context["data_interval_end"]
+        start, end = interval.start, interval.end
         source = build_source(
             contract,
             store=store,
@@ -69,5 +76,6 @@ class IngestOperator(AwsBaseOperator[S3Hook]):
                 interval_start=start,
                 interval_end=end,
                 work_dir=Path(work_dir),
+                full_refresh=interval.full_refresh,
             )
             return run_ingest(source, store, ctx, max_part_bytes=self.max_part_bytes)

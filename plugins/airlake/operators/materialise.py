@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,17 @@ QUERY_ENGINE = "{{ var.value.get('airlake_query_engine', 'duckdb') }}"
 """The default ``engine``: Variable ``airlake_query_engine`` (``duckdb`` or ``athena``), default duckdb."""
 ENGINES = ("duckdb", "athena")
 _VIEW = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _checked_day(value: Any) -> str:
+    """``YYYY-MM-DD`` after checking it is a real date: it is spliced into the view's SQL."""
+    from datetime import date
+
+    text = str(value).strip()
+    with contextlib.suppress(ValueError):
+        if len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+    raise ValueError(f"ds must be a date YYYY-MM-DD, got {text!r}")
 
 
 def view_sql_path(view: str) -> Any:
@@ -44,6 +56,8 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
     :param view: name of ``sql/athena/<view>.sql`` (``^[a-z][a-z0-9_]*$``); also the table name.
     :param bucket: the lake bucket.
     :param database: the Glue database (of the view table and the tables the SQL reads).
+    :param ds: the day (``YYYY-MM-DD``) to materialise; default the run's ``ds``. Asset-triggered runs
+        map it over the days their triggering events published.
     :param engine: ``duckdb`` or ``athena`` (default: Variable ``airlake_query_engine``, else duckdb).
     :param scan_limit_bytes: refuse to run when the live partitions read are larger; None: no check.
     :param athena_output_location: ``s3://...`` for Athena's result files (required with athena).
@@ -55,6 +69,7 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
     aws_hook_class = GlueCatalogHook
     template_fields: Sequence[str] = aws_template_fields(
         "view",
+        "ds",
         "bucket",
         "database",
         "engine",
@@ -72,6 +87,7 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
         view: str,
         bucket: str,
         database: str,
+        ds: str = "{{ ds }}",
         engine: str = QUERY_ENGINE,
         scan_limit_bytes: int | None = None,
         athena_output_location: str | None = None,
@@ -84,6 +100,7 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
         if "{{" not in view:
             view_sql_path(view)  # fail at parse time for a literal name
         self.view = view
+        self.ds = ds
         self.bucket = bucket
         self.database = database
         self.engine = engine
@@ -102,9 +119,8 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
 
         path = view_sql_path(self.view)
         engine_name = str(self.engine).strip().lower()
-        if engine_name not in ENGINES:
-            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
-        sql = self.render_template(path.read_text(), context)
+        ds = _checked_day(self.ds)
+        sql = self.render_template(path.read_text(), {**context, "ds": ds, "ds_nodash": ds.replace("-", "")})
         glue = self.hook.get_conn()
         store = LakeStore(S3Hook(**self._hook_parameters), self.bucket, kms_key_id=self.kms_key_id)
         limit = None if self.scan_limit_bytes in (None, "", "None") else int(self.scan_limit_bytes)
@@ -117,7 +133,7 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
                 database=self.database,
                 view=self.view,
                 sql=sql,
-                ds=context["ds"],
+                ds=ds,
                 scan_limit_bytes=limit,
                 run_id=context["run_id"],
             )
@@ -125,6 +141,8 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
             close = getattr(self._query_engine, "close", None)
             if close is not None:
                 close()
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = {"view": self.view, "partitions": [result["dt"]]}
         self.log.info(
             "Materialised %s.%s dt=%s with %s: %d row(s) at %s, %s bytes scanned",
             self.database,
@@ -138,23 +156,15 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
         return result
 
     def _build_engine(self, engine_name: str, glue: Any, store: LakeStore) -> QueryEngine:
-        if engine_name == "duckdb":
-            from airlake.engines.duckdb_engine import DuckDBEngine
-
-            return DuckDBEngine(glue, store, self.database, memory_limit=self.memory_limit or None)
-        from airflow.providers.amazon.aws.hooks.athena import AthenaHook
-
-        from airlake.engines.athena import AthenaEngine
-
-        if not self.athena_output_location or not self.workgroup:
-            raise ValueError("engine 'athena' needs athena_output_location and workgroup")
-        return AthenaEngine(
-            AthenaHook(**self._hook_parameters),
-            self.database,
-            output_location=self.athena_output_location,
-            workgroup=self.workgroup,
+        return build_query_engine(
+            engine_name,
             glue=glue,
-            s3=store,
+            store=store,
+            database=self.database,
+            hook_parameters=self._hook_parameters,
+            athena_output_location=self.athena_output_location,
+            workgroup=self.workgroup,
+            memory_limit=self.memory_limit,
         )
 
     def on_kill(self) -> None:
@@ -162,3 +172,38 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
         engine = self._query_engine
         if engine is not None and hasattr(engine, "on_kill"):
             engine.on_kill()
+
+
+def build_query_engine(
+    engine_name: str,
+    *,
+    glue: Any,
+    store: LakeStore,
+    database: str,
+    hook_parameters: dict[str, Any],
+    athena_output_location: str | None = None,
+    workgroup: str | None = None,
+    memory_limit: str | None = "1GB",
+) -> QueryEngine:
+    """The engine a task queries with: DuckDB over the Glue catalog (local) or Athena (AWS)."""
+    engine_name = str(engine_name).strip().lower()
+    if engine_name not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine_name!r}")
+    if engine_name == "duckdb":
+        from airlake.engines.duckdb_engine import DuckDBEngine
+
+        return DuckDBEngine(glue, store, database, memory_limit=memory_limit or None)
+    from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+
+    from airlake.engines.athena import AthenaEngine
+
+    if not athena_output_location or not workgroup:
+        raise ValueError("engine 'athena' needs athena_output_location and workgroup")
+    return AthenaEngine(
+        AthenaHook(**hook_parameters),
+        database,
+        output_location=athena_output_location,
+        workgroup=workgroup,
+        glue=glue,
+        s3=store,
+    )

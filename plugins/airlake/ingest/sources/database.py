@@ -40,6 +40,7 @@ class DatabaseSource(IngestSource):
         key_columns: Sequence[str],
         batch_rows: int = 50_000,
         bounded_by_interval: bool = True,
+        event_time_column: str | None = None,
     ) -> None:
         self.connect = connect
         self.table = table
@@ -48,17 +49,24 @@ class DatabaseSource(IngestSource):
         self.key_columns = list(key_columns)
         self.batch_rows = batch_rows
         self.bounded_by_interval = bounded_by_interval
+        self.event_time_column = event_time_column
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "table": self.table, "watermark_column": self.watermark_column}
 
-    def extract_sql(self, *, has_low: bool) -> str:
+    def extract_sql(self, *, has_low: bool, event_range: bool = False) -> str:
+        if event_range and not self.event_time_column:
+            raise ValueError(f"{self.table}: a full refresh needs the contract's event_time column")
         return render_sql(
             "source/extract_incremental.sql",
             has_low=has_low,
-            has_high=self.bounded_by_interval,
+            has_high=self.bounded_by_interval and not event_range,
+            event_range=event_range,
             low_param="%(low)s",
             high_param="%(high)s",
+            start_param="%(start)s",
+            end_param="%(end)s",
+            event_time=quote_identifier(self.event_time_column) if event_range else "",
             columns=", ".join(quote_identifier(name) for name in self.columns),
             table=quote_identifier(self.table),
             watermark=quote_identifier(self.watermark_column),
@@ -66,19 +74,22 @@ class DatabaseSource(IngestSource):
         )
 
     def batches(self, ctx: IngestContext, checkpoint: dict[str, Any] | None) -> Iterator[SourceBatch]:
-        low = (checkpoint or {}).get("watermark")
-        params = {"low": low, "high": ctx.interval_end}
+        """Rows after the checkpoint; with ``ctx.full_refresh``, every row whose event time is in the
+        interval, leaving the checkpoint where it was (a refresh of past days is not progress)."""
+        low = None if ctx.full_refresh else (checkpoint or {}).get("watermark")
+        params = {"low": low, "high": ctx.interval_end, "start": ctx.interval_start, "end": ctx.interval_end}
+        sql = self.extract_sql(has_low=low is not None, event_range=ctx.full_refresh)
         connection = self.connect()
         try:
             cursor = _streaming_cursor(connection)
-            cursor.execute(self.extract_sql(has_low=low is not None), params)
+            cursor.execute(sql, params)
             names = [description[0] for description in cursor.description]
             watermark_at = names.index(self.watermark_column)
             while rows := cursor.fetchmany(self.batch_rows):
                 high = rows[-1][watermark_at]
                 lines = [_json_line(names, row) for row in rows]
                 yield SourceBatch(
-                    checkpoint={"watermark": _jsonable(high)},
+                    checkpoint=checkpoint if ctx.full_refresh else {"watermark": _jsonable(high)},
                     inputs=[
                         {
                             "table": self.table,

@@ -46,9 +46,16 @@ def test_view_is_validated(view: str) -> None:
         MaterialiseOperator(task_id="m", view=view, bucket="b", database="d")
 
 
+@pytest.mark.parametrize("ds", ["2026-11-31", "2026-11-20' or 1=1 --", "{{ ds }}", ""])
+def test_a_day_that_is_not_a_date_is_refused_before_any_query(ds: str) -> None:
+    operator = MaterialiseOperator(task_id="m", view="funnel_daily", ds=ds, bucket="b", database="d")
+    with pytest.raises(ValueError, match="ds must be a date YYYY-MM-DD"):
+        operator.execute(_context())  # type: ignore[arg-type]
+
+
 def test_athena_needs_output_location_and_workgroup(lake, glue, database) -> None:
     operator = MaterialiseOperator(
-        task_id="m", view="funnel_daily", bucket=lake.bucket, database=database, engine="athena"
+        task_id="m", view="funnel_daily", ds=DS, bucket=lake.bucket, database=database, engine="athena"
     )
     with pytest.raises(ValueError, match="athena_output_location and workgroup"):
         operator.execute(_context())  # type: ignore[arg-type]
@@ -56,7 +63,7 @@ def test_athena_needs_output_location_and_workgroup(lake, glue, database) -> Non
 
 def test_unknown_engine_is_refused(lake, database) -> None:
     operator = MaterialiseOperator(
-        task_id="m", view="funnel_daily", bucket=lake.bucket, database=database, engine="spark"
+        task_id="m", view="funnel_daily", ds=DS, bucket=lake.bucket, database=database, engine="spark"
     )
     with pytest.raises(ValueError, match="engine must be one of"):
         operator.execute(_context())  # type: ignore[arg-type]
@@ -66,6 +73,7 @@ def test_execute_materialises_funnel_daily(shop, glue, lake, database) -> None:
     operator = MaterialiseOperator(
         task_id="materialise_funnel_daily",
         view="funnel_daily",
+        ds=DS,
         bucket=lake.bucket,
         database=database,
         engine="duckdb",
@@ -94,6 +102,7 @@ def test_scan_budget_fails_the_task(shop, glue, lake, database) -> None:
     operator = MaterialiseOperator(
         task_id="m",
         view="funnel_daily",
+        ds=DS,
         bucket=lake.bucket,
         database=database,
         engine="duckdb",

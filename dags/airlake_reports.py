@@ -1,0 +1,55 @@
+"""
+### Weekly business report
+
+Every Monday at 06:00 UTC, for the ISO week that just ended (the run's data interval starts on that
+week's Monday): materialise the `product_popularity_weekly` view, then write the week's answers
+(revenue by country in EUR, the funnel per day, the most popular products) as
+`reports/business/week=<monday>/report.json` and `report.html` in the lake. The six hours after
+midnight leave the daily dataset runs and the views they trigger time to publish Sunday.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import DAG, CronDataIntervalTimetable
+
+from airlake.assets import view_asset
+from airlake.operators.business_report import BusinessReportOperator
+from airlake.operators.materialise import MaterialiseOperator
+from airlake.pipeline import (
+    GLUE_DATABASE,
+    LAKE_BUCKET,
+    QUERY_POOL,
+    START_DATE,
+    deadline_alert,
+    default_args,
+)
+
+WEEK_START = "{{ data_interval_start | ds }}"
+
+with DAG(
+    dag_id="business_weekly_report",
+    description="The week's revenue, funnel and popular products, as a report in the lake",
+    schedule=CronDataIntervalTimetable("0 6 * * 1", timezone="UTC"),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    tags=["airlake", "analytics", "report", "weekly"],
+    default_args=default_args("analytics-team"),
+    deadline=deadline_alert(timedelta(hours=4)),
+    doc_md=__doc__,
+) as business_weekly_report:
+    popularity = MaterialiseOperator(
+        task_id="materialise_product_popularity",
+        view="product_popularity_weekly",
+        ds=WEEK_START,
+        bucket=LAKE_BUCKET,
+        database=GLUE_DATABASE,
+        pool=QUERY_POOL,
+        outlets=[view_asset("product_popularity_weekly")],
+    )
+    report = BusinessReportOperator(
+        task_id="report", week_start=WEEK_START, bucket=LAKE_BUCKET, database=GLUE_DATABASE, pool=QUERY_POOL
+    )
+    popularity >> report

@@ -1,0 +1,78 @@
+"""
+### Materialised views, scheduled by data
+
+One DAG per daily view of `sql/athena/` (Athena SQL; DuckDB over the Glue catalog locally). A view's
+DAG is scheduled on the **assets** of the curated datasets it reads, not on a clock: when a dataset
+run publishes partitions, its catalog task updates the asset `curated.<dataset>` with the days it
+changed, and the view is rebuilt for exactly those days (one mapped task per day), each as a new
+Parquet version under `analytics/<view>/dt=<day>/` published in Glue. Trigger one from the UI with
+**First day / Last day** to rebuild a range by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import DAG, AssetAny, task
+
+from airlake.assets import curated_asset, view_asset
+from airlake.operators.materialise import MaterialiseOperator
+from airlake.pipeline import (
+    GLUE_DATABASE,
+    LAKE_BUCKET,
+    QUERY_POOL,
+    START_DATE,
+    deadline_alert,
+    default_args,
+    interval_params,
+)
+
+DAILY_VIEWS: dict[str, tuple[str, ...]] = {
+    "daily_sales": ("orders", "fx_rates"),
+    "funnel_daily": ("clickstream",),
+}
+"""Each daily view and the datasets its SQL reads (a test checks this against the SQL)."""
+
+
+@task
+def days_to_build(**context: Any) -> list[str]:
+    """The days to rebuild: the params' range, else the days the triggering asset events published."""
+    from airlake.assets import partitions_of_events
+    from airlake.intervals import interval_of
+    from airlake.quality import interval_dates
+
+    params = context.get("params") or {}
+    if params.get("start_date"):
+        interval = interval_of(context)
+        return interval_dates(interval.start, interval.end)
+    return partitions_of_events(context.get("triggering_asset_events") or {})
+
+
+def view_dag(view: str, datasets: tuple[str, ...]) -> DAG:
+    with DAG(
+        dag_id=f"view_{view}",
+        description=f"Materialise the {view} view when {', '.join(datasets)} publish new partitions",
+        schedule=AssetAny(*(curated_asset(name) for name in datasets)),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["airlake", "analytics", "view"],
+        default_args=default_args("analytics-team"),
+        params={key: value for key, value in interval_params().items() if key in ("start_date", "end_date")},
+        deadline=deadline_alert(timedelta(hours=1)),
+        doc_md=__doc__,
+    ) as dag:
+        MaterialiseOperator.partial(
+            task_id="materialise",
+            view=view,
+            bucket=LAKE_BUCKET,
+            database=GLUE_DATABASE,
+            pool=QUERY_POOL,
+            outlets=[view_asset(view)],
+        ).expand(ds=days_to_build())
+    return dag
+
+
+for _view, _datasets in DAILY_VIEWS.items():
+    globals()[f"view_{_view}"] = view_dag(_view, _datasets)

@@ -1,0 +1,118 @@
+"""Which interval a run processes: its data interval, or the dates a user asked for in the trigger form.
+
+Scheduled and backfilled runs use their data interval (``CronDataIntervalTimetable``: the run for day D
+covers ``[D, D+1)``). A run triggered with the params ``start_date``/``end_date`` processes exactly those
+UTC days instead, ``[start_date, end_date + 1 day)``, whatever its logical date; so a user asks for the
+days they mean, not for "the interval before some timestamp".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+MAX_RANGE_DAYS = 92
+"""Longest range one triggered run may process (a quarter); longer reprocessing is a backfill."""
+
+
+class IntervalParamError(ValueError):
+    """A date param is malformed or the range is not allowed; the message names the param."""
+
+
+@dataclass(frozen=True)
+class RunInterval:
+    start: datetime
+    end: datetime
+    from_params: bool
+    full_refresh: bool = False
+    dry_run: bool = False
+
+    @property
+    def ds(self) -> str:
+        return self.start.date().isoformat()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "from_params": self.from_params,
+            "full_refresh": self.full_refresh,
+            "dry_run": self.dry_run,
+        }
+
+
+def _date_param(params: Mapping[str, Any], name: str) -> date | None:
+    value = params.get(name)
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise IntervalParamError(f"param {name}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _flag(params: Mapping[str, Any], name: str) -> bool:
+    value = params.get(name, False)
+    if isinstance(value, bool):
+        return value
+    if str(value).strip().lower() in ("true", "1", "yes"):
+        return True
+    if str(value).strip().lower() in ("false", "0", "no", "", "none"):
+        return False
+    raise IntervalParamError(f"param {name}: {value!r} is not true or false")
+
+
+def resolve_interval(
+    params: Mapping[str, Any] | None,
+    data_interval_start: datetime | None,
+    data_interval_end: datetime | None,
+    *,
+    today: date | None = None,
+) -> RunInterval:
+    """
+    The interval to process: ``[start_date, end_date + 1 day)`` from the params when ``start_date`` is
+    given (``end_date`` defaults to ``start_date``), else the run's data interval.
+
+    :param today: refuse ranges that end after this day (the data does not exist yet); None: no check.
+    """
+    params = params or {}
+    start_day, end_day = _date_param(params, "start_date"), _date_param(params, "end_date")
+    full_refresh, dry_run = _flag(params, "full_refresh"), _flag(params, "dry_run")
+    if start_day is None:
+        if end_day is not None:
+            raise IntervalParamError("param end_date is set but start_date is not: give both or neither")
+        if data_interval_start is None or data_interval_end is None:
+            raise IntervalParamError(
+                "this run has no data interval (an asset-triggered or manual run without dates): "
+                "give the param start_date"
+            )
+        return RunInterval(data_interval_start, data_interval_end, False, full_refresh, dry_run)
+    end_day = end_day or start_day
+    if end_day < start_day:
+        raise IntervalParamError(f"param end_date {end_day} is before start_date {start_day}")
+    days = (end_day - start_day).days + 1
+    if days > MAX_RANGE_DAYS:
+        raise IntervalParamError(
+            f"params start_date..end_date span {days} days; at most {MAX_RANGE_DAYS} per run "
+            "(use a backfill for longer ranges)"
+        )
+    if today is not None and end_day >= today:
+        raise IntervalParamError(
+            f"param end_date {end_day} is not a complete day yet (today is {today}, UTC)"
+        )
+    start = datetime.combine(start_day, time(), tzinfo=UTC)
+    end = datetime.combine(end_day + timedelta(days=1), time(), tzinfo=UTC)
+    return RunInterval(start, end, True, full_refresh, dry_run)
+
+
+def interval_of(context: Mapping[str, Any]) -> RunInterval:
+    """The interval of a running task, from its Airflow context (params and data interval)."""
+    return resolve_interval(
+        context.get("params"), context.get("data_interval_start"), context.get("data_interval_end")
+    )

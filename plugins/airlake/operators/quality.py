@@ -1,0 +1,116 @@
+"""QualityCheckOperator: the contract's dataset-level checks on what a run is about to publish."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airlake.store import LakeStore
+
+
+class QualityCheckOperator(AwsBaseOperator[S3Hook]):
+    """
+    Run the contract's ``quality.checks`` (not_null, unique, accepted_values, range, row_count_min,
+    freshness) with DuckDB on the partition versions the run's curate task wrote, before the catalog task
+    publishes them: a failed check fails the run (no retry: the data would not change) and nothing
+    reaches Athena, the warehouse or the views. Interval checks (row count, freshness) read the live
+    version of the interval's days the run did not rewrite. The results go to
+    ``_manifests/<dataset>/<run_id>/quality.json`` either way.
+
+    :param dataset: contract name.
+    :param bucket: the lake bucket.
+    :param database: the Glue database that says which version of an untouched day is live.
+    """
+
+    aws_hook_class = S3Hook
+    template_fields: Sequence[str] = aws_template_fields("dataset", "bucket", "database")
+    ui_color = "#e8f4ff"
+
+    def __init__(self, *, dataset: str, bucket: str, database: str = "airlake", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.bucket = bucket
+        self.database = database
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airlake.contracts import get_contract
+        from airlake.intervals import interval_of
+        from airlake.manifest import COMPLETE, Manifest, read_manifest
+        from airlake.quality import QualityCheckFailed, interval_dates, run_checks
+        from airlake.store import LakeStore
+
+        contract = get_contract(self.dataset)
+        interval = interval_of(context)
+        store = LakeStore(self.hook, self.bucket)
+        run_id = context["run_id"]
+        curate = read_manifest(store, self.dataset, run_id, "curate")
+        if not curate or curate.get("status") != COMPLETE:
+            raise RuntimeError(f"{self.dataset} run {run_id}: no complete curate manifest to check")
+        new_keys = {
+            p["dt"]: [f["key"] if isinstance(f, dict) else f for f in p["files"]]
+            for p in curate["partitions"]
+        }
+        days = interval_dates(interval.start, interval.end)
+        live = self._live_keys(store, [dt for dt in days if dt not in new_keys])
+
+        with tempfile.TemporaryDirectory(prefix=f"airlake-quality-{self.dataset}-") as work:
+            new_files = {dt: self._download(store, keys, Path(work)) for dt, keys in new_keys.items()}
+            live_files = {dt: self._download(store, keys, Path(work)) for dt, keys in live.items()}
+            results = run_checks(
+                contract,
+                new_files,
+                {dt: new_files.get(dt) or live_files.get(dt, []) for dt in days},
+                interval_end=interval.end,
+            )
+        manifest = Manifest(dataset=self.dataset, run_id=run_id, stage="quality")
+        manifest.interval = interval.as_dict()
+        manifest.inputs = [
+            {"dt": dt, "keys": keys, "new": dt in new_keys} for dt, keys in {**live, **new_keys}.items()
+        ]
+        manifest.extra = {"checks": [result.as_dict() for result in results]}
+        failed = [result for result in results if not result.passed]
+        manifest.rows = {"checks": len(results), "failed": len(failed)}
+        manifest.write(store)
+        for result in results:
+            self.log.info("%s %s: %s", "PASS" if result.passed else "FAIL", result.check, result.detail)
+        if failed:
+            raise AirflowFailException(str(QualityCheckFailed(self.dataset, failed)))
+        return {"dataset": self.dataset, "checks": len(results), "failed": 0}
+
+    def _live_keys(self, store: LakeStore, dts: Sequence[str]) -> dict[str, list[str]]:
+        """Keys of the live version of each of ``dts`` that Glue knows, by ``dt``."""
+        if not dts:
+            return {}
+        from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+
+        from airlake.catalog.glue import live_location_lookup
+        from airlake.engines.base import list_parquet_objects
+
+        glue = GlueCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).get_conn()
+        lookup = live_location_lookup(glue, self.database, self.dataset)
+        found: dict[str, list[str]] = {}
+        for dt in dts:
+            location = lookup(dt)
+            if location:
+                found[dt] = [key for _, key, _ in list_parquet_objects(store.client, location)]
+        return found
+
+    @staticmethod
+    def _download(store: LakeStore, keys: Sequence[str], work: Path) -> list[str]:
+        paths = []
+        for index, key in enumerate(keys):
+            path = work / f"{len(list(work.iterdir()))}-{index}.parquet"
+            store.download(key, path)
+            paths.append(str(path))
+        return paths

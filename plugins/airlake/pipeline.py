@@ -1,0 +1,140 @@
+"""What every Airlake DAG shares: where the lake is, retries, pools, deadlines and the trigger-form params.
+
+Kept import-light (no provider, boto3 or pandas imports): DAG files import it at parse time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk import DeadlineAlert, Param
+
+    from airlake.contracts import Contract
+
+LAKE_BUCKET = "{{ var.value.airlake_bucket }}"
+"""The lake bucket: Airflow Variable ``airlake_bucket``."""
+GLUE_DATABASE = "{{ var.value.get('airlake_glue_database', 'airlake') }}"
+"""The Glue database: Variable ``airlake_glue_database``, default ``airlake``."""
+START_DATE = datetime(2026, 11, 1, tzinfo=UTC)
+
+POOLS_FILE = Path(__file__).resolve().parents[2] / "include" / "airflow" / "pools.json"
+"""The pools every environment creates (``airflow pools import``): the local stack, compose, AWS."""
+QUERY_POOL = "airlake_query"
+"""Athena (DuckDB locally) queries: bounded so views do not exhaust the workgroup's concurrency."""
+WAREHOUSE_POOL = "airlake_warehouse"
+"""Warehouse loads: bounded so COPY/MERGE transactions do not queue up on Redshift."""
+
+
+@cache
+def pools() -> dict[str, dict[str, Any]]:
+    """The pools file: name -> {slots, description}."""
+    return json.loads(POOLS_FILE.read_text())
+
+
+def default_args(owner: str) -> dict[str, Any]:
+    """Retries with exponential backoff: sources and AWS APIs fail transiently, code rarely does."""
+    return {
+        "owner": owner,
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=20),
+    }
+
+
+def deadline_alert(after: timedelta) -> DeadlineAlert:
+    """Airflow 3's replacement for SLAs: alert when a run is still not done ``after`` it was queued."""
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=after,
+        callback=AsyncCallback("airlake.alerts.deadline_missed", kwargs={"limit": str(after)}),
+    )
+
+
+def interval_params(*, start_required: bool = False) -> dict[str, Param]:
+    """The trigger form's date range and run mode, validated by JSON Schema before the run is created."""
+    from airflow.sdk import Param
+
+    date_type: Any = "string" if start_required else ["null", "string"]
+    start = {"default": None} if not start_required else {}
+    return {
+        "start_date": Param(
+            **start,
+            type=date_type,
+            format="date",
+            title="First day",
+            description="Process these UTC days instead of the run's data interval (YYYY-MM-DD). "
+            "Leave empty for the scheduled interval.",
+        ),
+        "end_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Last day (inclusive)",
+            description="Last UTC day of the range; empty: the first day only.",
+        ),
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            title="Full refresh",
+            description="Rebuild the days' partitions from the source instead of merging new rows into "
+            "them (database sources only: streams and landed files cannot be replayed).",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Check the params and log the plan; process nothing.",
+        ),
+    }
+
+
+def dataset_param(names: Sequence[str]) -> Param:
+    """A dataset picker: an enum of the contracts' names."""
+    from airflow.sdk import Param
+
+    return Param(
+        names[0] if names else None,
+        type="string",
+        enum=list(names),
+        title="Dataset",
+        description="Which dataset contract to process.",
+    )
+
+
+def plan_run(
+    contract: Contract,
+    params: Mapping[str, Any] | None,
+    data_interval_start: datetime | None,
+    data_interval_end: datetime | None,
+    *,
+    today: date,
+) -> dict[str, Any]:
+    """
+    Check a run's params against the contract and say what it will do: the interval, its days, the
+    mode. Raises :class:`~airlake.intervals.IntervalParamError` naming the param that is wrong.
+    """
+    from airlake.intervals import IntervalParamError, resolve_interval
+    from airlake.quality import interval_dates
+
+    interval = resolve_interval(params, data_interval_start, data_interval_end, today=today)
+    if interval.full_refresh and contract.source.kind != "database":
+        raise IntervalParamError(
+            f"param full_refresh: {contract.name} has a {contract.source.kind} source, which cannot replay "
+            "past days; only database sources can be fully refreshed"
+        )
+    return {
+        "dataset": contract.name,
+        **interval.as_dict(),
+        "days": interval_dates(interval.start, interval.end),
+        "source": contract.source.kind,
+        "mode": "full_refresh" if interval.full_refresh else "incremental",
+    }

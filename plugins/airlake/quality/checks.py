@@ -1,0 +1,196 @@
+"""Dataset-level quality checks of a contract, run on what a run is about to publish.
+
+Curate already quarantines rows that break the row-level rules (not_null, accepted_values, range), so
+those checks re-verify the written Parquet (they catch a bug, not bad input). ``unique`` is checked per
+partition version, ``row_count_min`` and ``freshness`` over the partitions of the run's interval: the new
+version where the run wrote one, else the live one, so re-running a day whose data already landed passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airlake.sql_text import quote_identifier
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from airlake.contracts import Contract
+
+ROW_LEVEL = ("not_null", "unique", "accepted_values", "range")
+INTERVAL_LEVEL = ("row_count_min", "freshness")
+
+
+@dataclass(frozen=True)
+class PartitionData:
+    """The Parquet files (local paths) of one partition version a check reads."""
+
+    dt: str
+    files: tuple[str, ...]
+    new: bool
+    """True: the version the run is about to publish; False: the live version (untouched by the run)."""
+
+
+@dataclass
+class CheckResult:
+    check: str
+    passed: bool
+    observed: Any
+    detail: str
+    partitions: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class QualityCheckFailed(RuntimeError):
+    """One or more checks failed; the message lists each with what was observed."""
+
+    def __init__(self, dataset: str, failed: Sequence[CheckResult]) -> None:
+        lines = "; ".join(f"{result.check}: {result.detail}" for result in failed)
+        super().__init__(f"{dataset}: {len(failed)} quality check(s) failed: {lines}")
+        self.failed = list(failed)
+
+
+def interval_dates(start: datetime, end: datetime) -> list[str]:
+    """The UTC dates ``[start, end)`` touches, as ``YYYY-MM-DD``."""
+    first: date = start.date()
+    last: date = (end - timedelta(microseconds=1)).date() if end > start else first
+    return [(first + timedelta(days=offset)).isoformat() for offset in range((last - first).days + 1)]
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, datetime | date):
+        return "'" + value.isoformat() + "'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _relation(files: Iterable[str]) -> str:
+    paths = ", ".join(_literal(path) for path in files)
+    return f"read_parquet([{paths}], union_by_name = true)"
+
+
+def _scalar(conn: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    row = conn.execute(sql).fetchone()
+    return row[0] if row else None
+
+
+def _row_level(
+    conn: duckdb.DuckDBPyConnection, check: Any, contract: Contract, partitions: Sequence[PartitionData]
+) -> CheckResult:
+    """Count the rows (or keys) breaking one row-level check in the new partition versions."""
+    new = [p for p in partitions if p.new and p.files]
+    bad_total, bad_partitions = 0, []
+    for part in new:
+        relation = _relation(part.files)
+        if check.kind == "unique":
+            keys = ", ".join(quote_identifier(name) for name in check.columns)
+            sql = f"SELECT count(*) FROM (SELECT {keys} FROM {relation} GROUP BY {keys} HAVING count(*) > 1)"
+        else:
+            column = quote_identifier(check.column)
+            if check.kind == "not_null":
+                condition = f"{column} IS NULL"
+            elif check.kind == "accepted_values":
+                values = ", ".join(_literal(value) for value in check.values)
+                condition = f"{column} IS NOT NULL AND {column} NOT IN ({values})"
+            else:  # range
+                bounds = []
+                if check.min is not None:
+                    bounds.append(f"{column} < {_literal(check.min)}")
+                if check.max is not None:
+                    bounds.append(f"{column} > {_literal(check.max)}")
+                condition = f"{column} IS NOT NULL AND ({' OR '.join(bounds)})"
+            sql = f"SELECT count(*) FROM {relation} WHERE {condition}"
+        bad = int(_scalar(conn, sql) or 0)
+        if bad:
+            bad_total += bad
+            bad_partitions.append(part.dt)
+    name = _name(check)
+    what = "duplicated key(s)" if check.kind == "unique" else "row(s) breaking it"
+    detail = (
+        f"{bad_total} {what} in dt={', dt='.join(bad_partitions)}"
+        if bad_total
+        else f"0 {what} in {len(new)} new partition version(s)"
+    )
+    return CheckResult(name, bad_total == 0, bad_total, detail, [p.dt for p in new])
+
+
+def _interval_level(
+    conn: duckdb.DuckDBPyConnection,
+    check: Any,
+    contract: Contract,
+    partitions: Sequence[PartitionData],
+    interval_end: datetime,
+) -> CheckResult:
+    with_files = [p for p in partitions if p.files]
+    dts = [p.dt for p in partitions]
+    files = [path for p in with_files for path in p.files]
+    name = _name(check)
+    if check.kind == "row_count_min":
+        rows = int(_scalar(conn, f"SELECT count(*) FROM {_relation(files)}") or 0) if files else 0
+        ok = rows >= check.value
+        return CheckResult(name, ok, rows, f"{rows} row(s) for dt in {dts} (minimum {check.value})", dts)
+    # freshness: the newest event must be at most max_delay_hours older than the interval's end
+    column = quote_identifier(contract.event_time)
+    newest = _scalar(conn, f"SELECT max({column}) FROM {_relation(files)}") if files else None
+    oldest_allowed = interval_end - timedelta(hours=check.max_delay_hours)
+    if newest is None:
+        return CheckResult(name, False, None, f"no {contract.event_time} at all for dt in {dts}", dts)
+    if newest.tzinfo is None:
+        newest = newest.replace(tzinfo=interval_end.tzinfo)
+    ok = newest >= oldest_allowed
+    detail = (
+        f"newest {contract.event_time} {newest.isoformat()} is "
+        f"{'within' if ok else 'older than'} {check.max_delay_hours} h of the interval end "
+        f"{interval_end.isoformat()}"
+    )
+    return CheckResult(name, ok, newest.isoformat(), detail, dts)
+
+
+def _name(check: Any) -> str:
+    if check.kind == "unique":
+        return f"unique({', '.join(check.columns)})"
+    if check.kind in ("row_count_min", "freshness"):
+        return check.kind
+    return f"{check.kind}({check.column})"
+
+
+def run_checks(
+    contract: Contract,
+    new_partitions: Mapping[str, Sequence[str]],
+    interval_partitions: Mapping[str, Sequence[str]],
+    *,
+    interval_end: datetime,
+    memory_limit: str = "512MB",
+) -> list[CheckResult]:
+    """
+    Evaluate every dataset-level check of ``contract``.
+
+    :param new_partitions: dt -> local Parquet files of the versions the run is about to publish.
+    :param interval_partitions: dt -> local files of the live version, for the interval's dates the run
+        did not rewrite (empty when the partition does not exist).
+    :param interval_end: the end of the run's interval (freshness reference).
+    """
+    import duckdb
+
+    partitions = [PartitionData(dt, tuple(files), True) for dt, files in sorted(new_partitions.items())]
+    interval = [
+        PartitionData(dt, tuple(new_partitions.get(dt) or files), dt in new_partitions)
+        for dt, files in sorted(interval_partitions.items())
+    ]
+    results: list[CheckResult] = []
+    with duckdb.connect(config={"memory_limit": memory_limit, "threads": 2}) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        for check in contract.quality.checks:
+            if check.kind in ROW_LEVEL:
+                results.append(_row_level(conn, check, contract, partitions))
+            else:
+                results.append(_interval_level(conn, check, contract, interval, interval_end))
+    return results
