@@ -2,6 +2,7 @@
 
 raw/<dataset>/ingest_date=YYYY-MM-DD/run=<run>/part-*.jsonl.gz   never rewritten
 _manifests/<dataset>/<run>/<stage>.json                          what a stage of a run read and wrote
+_manifests/<dataset>/<run>/redshift_copy.manifest                the files a Redshift COPY of the run loads
 _state/<dataset>/<stage>.json                                    checkpoints (watermarks, offsets, files)
 curated/<dataset>/dt=YYYY-MM-DD/v=<version>/part-*.parquet       one immutable version per curate attempt
 quarantine/<dataset>/dt=<ingest date>/run=<run>/rejects.jsonl.gz  rejected rows with their reasons
@@ -59,3 +60,8 @@ def curated_version_prefix(dataset: str, dt: str, version: str) -> str:
 def quarantine_key(dataset: str, ingest_date: date, run_id: str) -> str:
     """The rejects of one curate run, filed under the day the data was ingested."""
     return f"quarantine/{dataset}/dt={ingest_date.isoformat()}/run={safe_run_id(run_id)}/rejects.jsonl.gz"
+
+
+def copy_manifest_key(dataset: str, run_id: str) -> str:
+    """The Redshift COPY manifest of one run's load, beside its stage manifests: the exact files loaded."""
+    return f"_manifests/{dataset}/{safe_run_id(run_id)}/redshift_copy.manifest"

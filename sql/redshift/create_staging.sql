@@ -1,3 +1,2 @@
--- Staging table of one load, shaped like the target plus the arrival order of each staged row.
+-- Staging table of one load, shaped like the target (its arrival-order column is added by add_column.sql).
 create temp table {{ staging }} (like {{ target }});
-alter table {{ staging }} add column {{ seq_column }} bigint;

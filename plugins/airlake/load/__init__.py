@@ -1,12 +1,15 @@
 """Warehouse load: curated Parquet files of a run -> staging -> de-duplicated -> target table.
 
-Plain functions, testable without Airflow. The SQL text lives in ``sql/redshift/*.sql`` (Jinja
-templates in SQL that both Redshift and PostgreSQL 15 accept); the offline path streams the Parquet
-files into PostgreSQL with ``COPY ... FROM STDIN``, the AWS path uses :func:`redshift_copy_sql`.
+Plain functions over DB-API connections, testable without Airflow. The SQL text lives in
+``sql/redshift/*.sql`` (Jinja templates in SQL that both Redshift and PostgreSQL 15 accept) and is the
+same on both paths except for the COPY that fills the staging table: the offline path streams the
+Parquet files into PostgreSQL with ``COPY ... FROM STDIN`` (:func:`load_partitions`), the AWS path
+runs one Redshift ``COPY`` of a manifest of exactly the run's files (:func:`load_manifest`).
 """
 
 from __future__ import annotations
 
+from airlake.load.redshift import RedshiftCopyError, load_manifest, write_copy_manifest
 from airlake.load.warehouse import (
     SEQ_COLUMN,
     LoadResult,
@@ -15,4 +18,13 @@ from airlake.load.warehouse import (
     redshift_copy_sql,
 )
 
-__all__ = ["SEQ_COLUMN", "LoadResult", "ensure_target_table", "load_partitions", "redshift_copy_sql"]
+__all__ = [
+    "SEQ_COLUMN",
+    "LoadResult",
+    "RedshiftCopyError",
+    "ensure_target_table",
+    "load_manifest",
+    "load_partitions",
+    "redshift_copy_sql",
+    "write_copy_manifest",
+]

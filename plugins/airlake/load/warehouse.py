@@ -1,12 +1,17 @@
 """Load curated Parquet files into the warehouse table of a contract, in one transaction.
 
-PostgreSQL (the offline stand-in for Redshift) through psycopg 3:
+The parts both warehouses share, written against any DB-API connection (psycopg 3 for PostgreSQL,
+redshift_connector for Redshift), plus the PostgreSQL way of filling the staging table:
 
 1. :func:`ensure_target_table` creates the target from the contract and adds new nullable columns;
-2. :func:`load_partitions` creates a TEMP staging table like the target, streams every file into it
-   with ``COPY ... FROM STDIN`` (whole-object download, then pyarrow batches as CSV chunks),
-   de-duplicates it by the contract's rule and applies the warehouse mode (merge, append,
-   partition_replace). Any error rolls the whole load back: the target is left unchanged.
+2. :func:`run_load` creates a TEMP staging table like the target, lets the caller fill it (PostgreSQL:
+   :func:`load_partitions` streams each file with ``COPY ... FROM STDIN``; Redshift:
+   :func:`airlake.load.redshift.load_manifest` runs one ``COPY`` of a manifest), de-duplicates it by
+   the contract's rule and applies the warehouse mode (merge, append, partition_replace). Any error
+   rolls the whole load back: the target is left unchanged.
+
+Every statement comes from ``sql/redshift/*.sql`` (SQL that both Redshift and PostgreSQL 15 accept), so
+the offline stand-in runs the same de-duplication and MERGE as production.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import logging
 import re
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,18 +30,21 @@ from typing import TYPE_CHECKING, Any
 from airlake.sql_text import quote_identifier, render_sql
 
 if TYPE_CHECKING:
-    import psycopg
-
     from airlake.contracts import Column, Contract
     from airlake.store import LakeStore
 
 log = logging.getLogger(__name__)
 
 SEQ_COLUMN = "airlake_seq"
-"""Staging-only column: the arrival order of a row across the loaded files (ties of the dedup rule)."""
+"""Staging-only column: the arrival order of a row across the loaded files (ties of the dedup rule).
+PostgreSQL fills it while streaming; a Redshift COPY cannot, so it stays NULL there."""
 BATCH_ROWS = 50_000
-_S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[^'\\\s]+$")
-_IAM_ROLE = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/\-]{1,512}$")
+_S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[^'\\\s;]+$")
+IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/\-]{1,512}$")
+
+DbApiConnection = Any
+"""A PEP 249 connection (psycopg 3, redshift_connector, or a test double)."""
+DbApiCursor = Any
 
 
 @dataclass(frozen=True)
@@ -114,58 +124,174 @@ def create_table_sql(contract: Contract, *, redshift: bool = False) -> str:
     )
 
 
-def redshift_copy_sql(table: str, manifest_s3_uri: str, iam_role: str) -> str:
+def redshift_copy_sql(table: str, manifest_s3_uri: str, iam_role: str, *, columns: Sequence[str]) -> str:
     """Redshift ``COPY`` of exactly the Parquet files listed in a manifest (the AWS path).
 
-    ``table`` is quoted as an identifier; the manifest URI and the role ARN are checked and rendered
-    as string literals (COPY takes no bind parameters)."""
+    ``table`` and ``columns`` are quoted as identifiers (Parquet columns map to ``columns`` by
+    position); the manifest URI and the role ARN are checked and rendered as string literals (COPY
+    takes no bind parameters). The result holds the role: never log it."""
     if not _S3_URI.match(manifest_s3_uri):
         raise ValueError(f"not an s3:// manifest URI: {manifest_s3_uri!r}")
-    if not _IAM_ROLE.match(iam_role):
-        raise ValueError(f"not an IAM role ARN: {iam_role!r}")
+    if not IAM_ROLE_ARN.match(iam_role):
+        raise ValueError("not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+    if not columns:
+        raise ValueError("a COPY needs the list of the Parquet files' columns")
     return render_sql(
         "redshift/copy_manifest.sql",
         target=quote_identifier(table),
+        load_columns=_names(columns),
         manifest_uri=f"'{manifest_s3_uri}'",
         iam_role=f"'{iam_role}'",
     )
 
 
+@dataclass(frozen=True)
+class LoadStatements:
+    """The SQL of one load, in the order it runs; the same on PostgreSQL and Redshift (only the COPY
+    that fills ``staging`` differs). Names are unquoted; statements are one each."""
+
+    staging: str
+    deduped: str
+    create_staging: str
+    add_seq_column: str
+    count_staged: str
+    dedup: str
+    count_deduped: str
+    count_matched: str | None
+    merge: str | None
+    delete_partitions: str | None
+    insert: str | None
+    drop: tuple[str, ...]
+
+
+def load_statements(contract: Contract, *, token: str | None = None) -> LoadStatements:
+    """Render every statement of one load of ``contract`` (``token`` names its staging tables).
+
+    De-duplication keeps one row per dedup key: by the contract's ``order_by``, then the event date,
+    then the arrival order. The event date makes ties deterministic on Redshift too, where COPY leaves
+    no arrival order; for curated files (one partition per event date, listed in date order) it agrees
+    with the arrival order."""
+    warehouse = _warehouse(contract)
+    token = token or uuid.uuid4().hex[:12]
+    staging, deduped = f"airlake_stage_{token}", f"airlake_dedup_{token}"
+    dedup = contract.dedup
+    keys = dedup.keys or contract.primary_key
+    direction = "desc" if dedup.keep == "latest" else "asc"
+    order = [f"{quote_identifier(dedup.order_by)} {direction}"] if dedup.order_by else []
+    order.append(f"{_event_date(contract)} {direction}")
+    order.append(f"{quote_identifier(SEQ_COLUMN)} {direction}")
+    values = {
+        "target": quote_identifier(warehouse.table),
+        "staging": quote_identifier(staging),
+        "deduped": quote_identifier(deduped),
+        "load_columns": _names(contract.column_names),
+    }
+    merge = count_matched = delete = insert = None
+    if warehouse.mode == "merge":
+        key_condition = _key_condition(warehouse.keys)
+        non_keys = [name for name in contract.column_names if name not in warehouse.keys]
+        count_matched = render_sql("redshift/count_matched.sql", **values, key_condition=key_condition)
+        merge = render_sql(
+            "redshift/merge.sql",
+            **values,
+            key_condition=key_condition,
+            update_assignments=", ".join(
+                f"{quote_identifier(n)} = src.{quote_identifier(n)}" for n in non_keys
+            ),
+            source_columns=_names(contract.column_names, "src."),
+        )
+    else:
+        if warehouse.mode == "partition_replace":
+            delete = render_sql("redshift/delete_partitions.sql", **values, event_date=_event_date(contract))
+        insert = render_sql("redshift/insert.sql", **values)
+    return LoadStatements(
+        staging=staging,
+        deduped=deduped,
+        create_staging=render_sql("redshift/create_staging.sql", **values),
+        add_seq_column=render_sql(
+            "redshift/add_column.sql",
+            target=values["staging"],
+            column_definition=f"{quote_identifier(SEQ_COLUMN)} bigint",
+        ),
+        count_staged=render_sql("redshift/count_rows.sql", staging=values["staging"]),
+        dedup=render_sql(
+            "redshift/dedup.sql", **values, dedup_keys=_names(keys), dedup_order=", ".join(order)
+        ),
+        count_deduped=render_sql("redshift/count_rows.sql", staging=values["deduped"]),
+        count_matched=count_matched,
+        merge=merge,
+        delete_partitions=delete,
+        insert=insert,
+        drop=tuple(
+            render_sql("redshift/drop_table.sql", staging=quote_identifier(name))
+            for name in (staging, deduped)
+        ),
+    )
+
+
 # --------------------------------------------------------------------------------------------------
-# Target table
+# Transactions and the target table
 # --------------------------------------------------------------------------------------------------
 
 
-def _existing_columns(conn: psycopg.Connection[Any], table: str) -> dict[str, bool] | None:
-    """``name -> nullable`` of the table's columns, None if it does not exist."""
-    row = conn.execute("select to_regclass(%s)", (quote_identifier(table),)).fetchone()
-    if row is None or row[0] is None:
-        return None
-    rows = conn.execute(
-        "select attname, not attnotnull from pg_attribute "
-        "where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped",
-        (quote_identifier(table),),
-    ).fetchall()
-    return {str(r[0]): bool(r[1]) for r in rows}
+@contextmanager
+def transaction(conn: DbApiConnection) -> Iterator[DbApiCursor]:
+    """One transaction on a DB-API connection, whatever its autocommit mode: a cursor, then COMMIT, or
+    ROLLBACK on any error. Autocommit is switched off for the block (and restored) so that every
+    statement inside belongs to the one transaction."""
+    autocommit = bool(getattr(conn, "autocommit", False))
+    if autocommit:
+        conn.autocommit = False
+    try:
+        with closing(conn.cursor()) as cursor:
+            yield cursor
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        if autocommit:
+            conn.autocommit = True
 
 
-def ensure_target_table(conn: psycopg.Connection[Any], contract: Contract) -> list[str]:
+def _scalar(cursor: DbApiCursor, sql: str) -> int:
+    cursor.execute(sql)
+    row = cursor.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _existing_columns(cursor: DbApiCursor, table: str) -> dict[str, bool] | None:
+    """``name -> nullable`` of the table's columns, None if it does not exist (information_schema:
+    the same query on PostgreSQL and Redshift; an unqualified table is looked up in current_schema())."""
+    quote_identifier(table)  # validates the name
+    schema, _, name = table.rpartition(".")
+    where = "table_schema = %s" if schema else "table_schema = current_schema()"
+    cursor.execute(
+        "select column_name, is_nullable from information_schema.columns "
+        f"where {where} and table_name = %s order by ordinal_position",
+        (schema, name) if schema else (name,),
+    )
+    rows = cursor.fetchall()
+    return {str(r[0]): str(r[1]).upper() == "YES" for r in rows} if rows else None
+
+
+def ensure_target_table(conn: DbApiConnection, contract: Contract, *, redshift: bool = False) -> list[str]:
     """Create the warehouse table of the contract if missing, else add the contract's new columns.
 
-    Only nullable columns can be added (existing rows get NULL); a new NOT NULL column, or a target
-    column the contract no longer has, is an error for a human (no destructive change here).
-    Returns the names of the columns added (empty when the table was created or is up to date).
+    On Redshift the table gets the contract's DISTKEY and SORTKEY. Only nullable columns can be added
+    (existing rows get NULL); a new NOT NULL column, or a target column the contract no longer has, is
+    an error for a human (no destructive change here). One transaction. Returns the names of the
+    columns added (empty when the table was created or is up to date).
     """
     warehouse = _warehouse(contract)
     added: list[str] = []
-    with conn.transaction():
-        existing = _existing_columns(conn, warehouse.table)
+    with transaction(conn) as cursor:
+        existing = _existing_columns(cursor, warehouse.table)
         if existing is None:
-            conn.execute(create_table_sql(contract))
+            cursor.execute(create_table_sql(contract, redshift=redshift))
             log.info("Created warehouse table %s", warehouse.table)
             return added
-        wanted = set(contract.column_names)
-        extra = sorted(set(existing) - wanted)
+        extra = sorted(set(existing) - set(contract.column_names))
         if extra:
             log.warning("Table %s has columns the contract does not list: %s", warehouse.table, extra)
         for column in contract.columns:
@@ -176,11 +302,11 @@ def ensure_target_table(conn: psycopg.Connection[Any], contract: Contract) -> li
                     f"{warehouse.table}: new column {column.name!r} is NOT NULL; only nullable columns "
                     "can be added to an existing table"
                 )
-            conn.execute(
+            cursor.execute(
                 render_sql(
                     "redshift/add_column.sql",
                     target=quote_identifier(warehouse.table),
-                    column_definition=_column_definition(column, redshift=False),
+                    column_definition=_column_definition(column, redshift=redshift),
                 )
             )
             added.append(column.name)
@@ -193,10 +319,62 @@ def ensure_target_table(conn: psycopg.Connection[Any], contract: Contract) -> li
 # --------------------------------------------------------------------------------------------------
 
 
-def _copy_file(
-    conn: psycopg.Connection[Any], staging: str, contract: Contract, path: Path, seq_start: int
+def run_load(
+    conn: DbApiConnection,
+    contract: Contract,
+    fill_staging: Callable[[DbApiCursor, LoadStatements], None],
+    *,
+    files: int,
+    statements: LoadStatements | None = None,
+) -> dict[str, Any]:
+    """Staging -> ``fill_staging`` -> de-duplication -> merge / partition replace / append, in one
+    transaction. The target must exist (:func:`ensure_target_table`). Returns :class:`LoadResult` as a
+    dict."""
+    warehouse = _warehouse(contract)
+    sql = statements or load_statements(contract)
+    inserted = updated = deleted = 0
+    with transaction(conn) as cursor:
+        cursor.execute(sql.create_staging)
+        cursor.execute(sql.add_seq_column)
+        fill_staging(cursor, sql)
+        staged = _scalar(cursor, sql.count_staged)
+        cursor.execute(sql.dedup)
+        deduplicated = _scalar(cursor, sql.count_deduped)
+        if sql.merge is not None and sql.count_matched is not None:
+            updated = _scalar(cursor, sql.count_matched)
+            cursor.execute(sql.merge)
+            inserted = deduplicated - updated
+            if cursor.rowcount not in (-1, deduplicated):
+                raise RuntimeError(f"MERGE changed {cursor.rowcount} rows, expected {deduplicated}")
+        else:
+            if sql.delete_partitions is not None:
+                cursor.execute(sql.delete_partitions)
+                deleted = max(cursor.rowcount, 0)
+            if sql.insert is not None:
+                cursor.execute(sql.insert)
+                inserted = max(cursor.rowcount, 0)
+        for statement in sql.drop:
+            cursor.execute(statement)
+    result = LoadResult(
+        table=warehouse.table,
+        mode=warehouse.mode,
+        files=files,
+        staged=staged,
+        deduplicated=deduplicated,
+        duplicates=staged - deduplicated,
+        inserted=inserted,
+        updated=updated,
+        deleted=deleted,
+    )
+    log.info("Loaded %s", result)
+    return result.as_dict()
+
+
+def copy_parquet_from_stdin(
+    cursor: DbApiCursor, staging: str, contract: Contract, path: Path, seq_start: int
 ) -> int:
-    """Stream one Parquet file into the staging table; the number of rows copied."""
+    """Stream one Parquet file into a PostgreSQL staging table (psycopg 3 ``COPY FROM STDIN``, CSV
+    chunks); the number of rows copied. Columns the file lacks (added later to the contract) stay NULL."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -210,7 +388,7 @@ def _copy_file(
     statement = f"copy {quote_identifier(staging)} ({_names(columns)}) from stdin with (format csv)"
     options = pacsv.WriteOptions(include_header=False)
     rows = 0
-    with conn.cursor() as cursor, cursor.copy(statement) as copy:
+    with cursor.copy(statement) as copy:
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=present):
             seq = pa.array(range(seq_start + rows, seq_start + rows + batch.num_rows), pa.int64())
             table = pa.Table.from_batches([batch]).append_column(SEQ_COLUMN, seq)
@@ -221,104 +399,33 @@ def _copy_file(
     return rows
 
 
-def _count(conn: psycopg.Connection[Any], table: str) -> int:
-    row = conn.execute(f"select count(*) from {quote_identifier(table)}").fetchone()
-    return int(row[0]) if row else 0
-
-
 def load_partitions(
-    conn: psycopg.Connection[Any],
+    conn: DbApiConnection,
     contract: Contract,
     store: LakeStore,
     files: list[str],
     *,
     work_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Load the curated Parquet ``files`` (keys in ``store``) into the contract's warehouse table.
+    """PostgreSQL: load the curated Parquet ``files`` (keys in ``store``) into the contract's table.
 
-    One transaction: staging, de-duplication and the mode's change are committed together or not at
-    all. The target must exist (:func:`ensure_target_table`). Returns :class:`LoadResult` as a dict.
+    Each file is downloaded whole and streamed into the staging table in the listed order (its rows'
+    arrival order); then :func:`run_load` de-duplicates and applies, in one transaction.
     """
     warehouse = _warehouse(contract)
-    target = quote_identifier(warehouse.table)
-    token = uuid.uuid4().hex[:12]
-    staging, deduped = f"airlake_stage_{token}", f"airlake_dedup_{token}"
-    dedup = contract.dedup
-    keys = dedup.keys or contract.primary_key
-    direction = "desc" if dedup.keep == "latest" else "asc"
-    order = [f"{quote_identifier(dedup.order_by)} {direction}"] if dedup.order_by else []
-    order.append(f"{quote_identifier(SEQ_COLUMN)} {direction}")
-    load_columns = _names(contract.column_names)
-    values = {
-        "target": target,
-        "staging": quote_identifier(staging),
-        "deduped": quote_identifier(deduped),
-        "load_columns": load_columns,
-    }
-    staged = inserted = updated = deleted = 0
-    with tempfile.TemporaryDirectory(prefix="airlake-load-", dir=work_dir) as tmp, conn.transaction():
-        conn.execute(
-            render_sql("redshift/create_staging.sql", **values, seq_column=quote_identifier(SEQ_COLUMN))
-        )
-        for index, key in enumerate(files):
-            path = Path(tmp) / f"{index:05d}.parquet"
-            store.download(key, path)
-            try:
-                staged += _copy_file(conn, staging, contract, path, staged)
-            except Exception as exc:
-                raise RuntimeError(
-                    f"load of s3://{store.bucket}/{key} into {warehouse.table} failed: {exc}"
-                ) from exc
-            path.unlink()
-        conn.execute(
-            render_sql(
-                "redshift/dedup.sql",
-                **values,
-                dedup_keys=_names(keys),
-                dedup_order=", ".join(order),
-            )
-        )
-        deduplicated = _count(conn, deduped)
-        if warehouse.mode == "merge":
-            key_condition = _key_condition(warehouse.keys)
-            row = conn.execute(
-                render_sql("redshift/count_matched.sql", **values, key_condition=key_condition)
-            ).fetchone()
-            updated = int(row[0]) if row else 0
-            non_keys = [name for name in contract.column_names if name not in warehouse.keys]
-            assignments = ", ".join(f"{quote_identifier(n)} = src.{quote_identifier(n)}" for n in non_keys)
-            cursor = conn.execute(
-                render_sql(
-                    "redshift/merge.sql",
-                    **values,
-                    key_condition=key_condition,
-                    update_assignments=assignments,
-                    source_columns=_names(contract.column_names, "src."),
-                )
-            )
-            inserted = deduplicated - updated
-            if cursor.rowcount not in (-1, deduplicated):
-                raise RuntimeError(f"MERGE changed {cursor.rowcount} rows, expected {deduplicated}")
-        else:
-            if warehouse.mode == "partition_replace":
-                cursor = conn.execute(
-                    render_sql("redshift/delete_partitions.sql", **values, event_date=_event_date(contract))
-                )
-                deleted = max(cursor.rowcount, 0)
-            cursor = conn.execute(render_sql("redshift/insert.sql", **values))
-            inserted = max(cursor.rowcount, 0)
-        for table in (staging, deduped):
-            conn.execute(render_sql("redshift/drop_table.sql", staging=quote_identifier(table)))
-    result = LoadResult(
-        table=warehouse.table,
-        mode=warehouse.mode,
-        files=len(files),
-        staged=staged,
-        deduplicated=deduplicated,
-        duplicates=staged - deduplicated,
-        inserted=inserted,
-        updated=updated,
-        deleted=deleted,
-    )
-    log.info("Loaded %s", result)
-    return result.as_dict()
+
+    def fill_staging(cursor: DbApiCursor, sql: LoadStatements) -> None:
+        staged = 0
+        with tempfile.TemporaryDirectory(prefix="airlake-load-", dir=work_dir) as tmp:
+            for index, key in enumerate(files):
+                path = Path(tmp) / f"{index:05d}.parquet"
+                store.download(key, path)
+                try:
+                    staged += copy_parquet_from_stdin(cursor, sql.staging, contract, path, staged)
+                except Exception as exc:
+                    raise RuntimeError(
+                        f"load of s3://{store.bucket}/{key} into {warehouse.table} failed: {exc}"
+                    ) from exc
+                path.unlink()
+
+    return run_load(conn, contract, fill_staging, files=len(files))

@@ -10,7 +10,13 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Connection, Context
+
+    from airlake.contracts import Contract
+    from airlake.store import LakeStore
+
+POSTGRES_CONN_TYPES = frozenset({"postgres", "postgresql"})
+REDSHIFT_CONN_TYPES = frozenset({"redshift"})
 
 
 class WarehouseLoadOperator(AwsBaseOperator[S3Hook]):
@@ -20,9 +26,13 @@ class WarehouseLoadOperator(AwsBaseOperator[S3Hook]):
     or append), in one transaction. Each file holds a whole partition version, so re-loading a run
     leaves the table unchanged.
 
+    The warehouse connection's type picks the path: ``redshift`` (the Amazon provider's
+    RedshiftSQLHook; COPY of a manifest of the files, with the IAM role from the connection's extra
+    ``copy_iam_role`` or ``iam_role``) or ``postgres`` (the local stand-in; the files are streamed).
+
     :param dataset: contract name.
     :param bucket: the lake bucket.
-    :param warehouse_conn_id: the warehouse connection (``postgres`` locally).
+    :param warehouse_conn_id: the warehouse connection (``redshift``, or ``postgres`` locally).
     """
 
     aws_hook_class = S3Hook
@@ -38,11 +48,9 @@ class WarehouseLoadOperator(AwsBaseOperator[S3Hook]):
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        import psycopg
         from airflow.sdk import BaseHook
 
         from airlake.contracts import get_contract
-        from airlake.load import ensure_target_table, load_partitions
         from airlake.manifest import COMPLETE, Manifest, read_manifest
         from airlake.store import LakeStore
 
@@ -50,26 +58,61 @@ class WarehouseLoadOperator(AwsBaseOperator[S3Hook]):
         if contract.warehouse is None:
             self.log.info("%s has no warehouse target in its contract: nothing to load", self.dataset)
             return {"dataset": self.dataset, "loaded": False}
+        run_id = context["run_id"]
         store = LakeStore(self.hook, self.bucket)
-        curate = read_manifest(store, self.dataset, context["run_id"], "curate")
+        curate = read_manifest(store, self.dataset, run_id, "curate")
         if not curate or curate.get("status") != COMPLETE:
-            raise RuntimeError(f"{self.dataset} run {context['run_id']}: no complete curate manifest to load")
+            raise RuntimeError(f"{self.dataset} run {run_id}: no complete curate manifest to load")
         files = [key for partition in curate.get("partitions", []) for key in partition["files"]]
 
         connection = BaseHook.get_connection(self.warehouse_conn_id)
-        if connection.conn_type not in ("postgres", "postgresql"):
-            raise NotImplementedError(
-                f"warehouse connection {self.warehouse_conn_id!r} is {connection.conn_type!r}: only the "
-                "PostgreSQL stand-in is wired so far (the Redshift COPY path is open work)"
+        conn_type = (connection.conn_type or "").lower()
+        if conn_type in REDSHIFT_CONN_TYPES:
+            added, result, details = self._load_redshift(contract, store, run_id, files)
+        elif conn_type in POSTGRES_CONN_TYPES:
+            added, result, details = self._load_postgres(connection, contract, store, files)
+        else:
+            raise ValueError(
+                f"warehouse connection {self.warehouse_conn_id!r} is {connection.conn_type!r}: expected "
+                "'redshift' (AWS) or 'postgres' (the local stand-in)"
             )
+        manifest = Manifest(dataset=self.dataset, run_id=run_id, stage="load")
+        manifest.inputs = [{"key": key} for key in files]
+        manifest.extra = {"table": contract.warehouse.table, "added_columns": added, **details}
+        manifest.rows = {name: value for name, value in (result or {}).items() if isinstance(value, int)}
+        manifest.write(store)
+        return {"dataset": self.dataset, "table": contract.warehouse.table, **manifest.rows}
+
+    def _load_postgres(
+        self, connection: Connection, contract: Contract, store: LakeStore, files: list[str]
+    ) -> tuple[list[str], dict[str, Any] | None, dict[str, Any]]:
+        import psycopg
+
+        from airlake.load import ensure_target_table, load_partitions
+
         uri = connection.get_uri().replace("postgres://", "postgresql://", 1)
         with psycopg.connect(uri, autocommit=True) as conn:
             added = ensure_target_table(conn, contract)
             result = load_partitions(conn, contract, store, files) if files else None
-        manifest = Manifest(dataset=self.dataset, run_id=context["run_id"], stage="load")
-        manifest.inputs = [{"key": key} for key in files]
-        manifest.extra = {"table": contract.warehouse.table, "added_columns": added}
-        counts = result or {}
-        manifest.rows = {name: value for name, value in counts.items() if isinstance(value, int)}
-        manifest.write(store)
-        return {"dataset": self.dataset, "table": contract.warehouse.table, **manifest.rows}
+        return added, result, {"warehouse": "postgres"}
+
+    def _load_redshift(
+        self, contract: Contract, store: LakeStore, run_id: str, files: list[str]
+    ) -> tuple[list[str], dict[str, Any] | None, dict[str, Any]]:
+        from airlake.load import ensure_target_table, load_manifest, write_copy_manifest
+        from airlake.load.redshift_hook import RedshiftLoadHook
+
+        hook = RedshiftLoadHook(redshift_conn_id=self.warehouse_conn_id, aws_conn_id=self.aws_conn_id)
+        iam_role = hook.copy_iam_role()
+        manifest_uri = write_copy_manifest(store, self.dataset, run_id, files) if files else None
+        conn = hook.get_conn()
+        try:
+            added = ensure_target_table(conn, contract, redshift=True)
+            result = None
+            if manifest_uri is not None:
+                result = load_manifest(
+                    conn, contract, manifest_uri=manifest_uri, iam_role=iam_role, files=len(files)
+                )
+        finally:
+            conn.close()
+        return added, result, {"warehouse": "redshift", "copy_manifest": manifest_uri}

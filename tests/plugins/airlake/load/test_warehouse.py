@@ -3,81 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 from decimal import Decimal
-from typing import Any
 
 import psycopg
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import sqlfluff
 
-from airlake.contracts import Contract, get_contract
+from airlake.contracts import get_contract
 from airlake.load import ensure_target_table, load_partitions, redshift_copy_sql
 from airlake.load.warehouse import create_table_sql
-
-UTC = dt.UTC
-
-
-def make_contract(*, mode: str = "merge", keep: str = "latest", extra_column: bool = False) -> Contract:
-    schema: list[dict[str, Any]] = [
-        {"name": "order_id", "type": "bigint", "nullable": False},
-        {"name": "status", "type": "string", "nullable": False},
-        {"name": "amount", "type": "decimal(12,2)", "nullable": False},
-        {"name": "note", "type": "string"},
-        {"name": "ordered_at", "type": "timestamptz", "nullable": False},
-        {"name": "updated_at", "type": "timestamptz", "nullable": False},
-    ]
-    if extra_column:
-        schema.append({"name": "coupon_code", "type": "string", "added_in": "2026-11-21"})
-    return Contract.model_validate(
-        {
-            "name": "orders_t",
-            "description": "Orders, for the load tests.",
-            "owner": "tests",
-            "source": {"kind": "sqs", "queue_name": "orders"},
-            "schema": schema,
-            "primary_key": ["order_id"],
-            "event_time": "ordered_at",
-            "dedup": {"keep": keep, "order_by": "updated_at"},
-            "warehouse": {"table": "public.orders_t", "mode": mode},
-        }
-    )
-
-
-def row(
-    order_id: int, status: str = "placed", *, day: int = 20, hour: int = 1, **more: Any
-) -> dict[str, Any]:
-    return {
-        "order_id": order_id,
-        "status": status,
-        "amount": Decimal("10.50") + order_id,
-        "note": more.pop("note", None),
-        "ordered_at": dt.datetime(2026, 11, day, 10, tzinfo=UTC),
-        "updated_at": dt.datetime(2026, 11, day, 10 + hour, tzinfo=UTC),
-        **more,
-    }
-
-
-def put_parquet(lake, contract: Contract, key: str, rows: list[dict[str, Any]]) -> str:
-    schema = contract.arrow_schema()
-    table = pa.Table.from_pylist(rows, schema=schema)
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    lake.put_bytes(key, buffer.getvalue())
-    return key
-
-
-def checksum(conn: psycopg.Connection[Any], table: str = "public.orders_t") -> tuple[int, str]:
-    count, digest = conn.execute(
-        f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t.order_id), '')) from {table} as t"
-    ).fetchone()
-    return count, digest
-
-
-def fetch(conn: psycopg.Connection[Any], sql: str) -> list[tuple[Any, ...]]:
-    return conn.execute(sql).fetchall()
+from tests.plugins.airlake.load.load_helpers import (
+    UTC,
+    checksum,
+    fetch,
+    make_contract,
+    put_parquet,
+    row,
+)
 
 
 @pytest.fixture
@@ -137,6 +79,25 @@ def test_duplicates_in_staging_resolved_by_rule(conn, lake, keep, expected):
     result = load_partitions(conn, contract, lake, files)
     assert (result["staged"], result["deduplicated"], result["duplicates"]) == (4, 2, 2)
     assert fetch(conn, "select status from orders_t where order_id = 1") == [(expected,)]
+
+
+@pytest.mark.parametrize(("keep", "expected"), [("latest", "day21"), ("first", "day20")])
+def test_ties_of_the_order_column_go_by_event_date_not_file_order(conn, lake, keep, expected):
+    """Redshift's COPY keeps no arrival order: ties fall to the event date on both warehouses."""
+    contract = make_contract(keep=keep)
+    ensure_target_table(conn, contract)
+    same_update = {"updated_at": dt.datetime(2026, 11, 22, 9, tzinfo=UTC)}
+    later = put_parquet(lake, contract, "a/p.parquet", [row(1, "day21", day=21, **same_update)])
+    earlier = put_parquet(lake, contract, "b/p.parquet", [row(1, "day20", day=20, **same_update)])
+    load_partitions(conn, contract, lake, [later, earlier])  # the later event date arrives first
+    assert fetch(conn, "select status from orders_t") == [(expected,)]
+
+
+def test_unqualified_table_is_found_in_the_current_schema(conn, lake):
+    contract = make_contract(table="orders_t", extra_column=True)
+    assert ensure_target_table(conn, make_contract(table="orders_t")) == []
+    assert ensure_target_table(conn, contract) == ["coupon_code"]
+    assert ensure_target_table(conn, contract) == []
 
 
 def test_failure_midway_leaves_target_unchanged(conn, lake):
@@ -212,15 +173,17 @@ def test_redshift_copy_sql_parses():
         "analytics.orders",
         "s3://airlake-prod/_manifests/orders/run1/load.manifest",
         "arn:aws:iam::123456789012:role/airlake-redshift",
+        columns=["order_id", "amount"],
     )
     assert "format as parquet" in sql and "manifest" in sql
+    assert 'copy "analytics"."orders" ("order_id", "amount")' in sql
     tree = sqlfluff.parse(sql, dialect="redshift")
     assert "copy_statement" in str(tree)
     assert [v for v in sqlfluff.lint(sql, dialect="redshift") if v["code"].startswith("PRS")] == []
     with pytest.raises(ValueError, match="IAM role"):
-        redshift_copy_sql("orders", "s3://bucket/m.manifest", "role'; drop table x; --")
+        redshift_copy_sql("orders", "s3://bucket/m.manifest", "role'; drop table x; --", columns=["a"])
     with pytest.raises(ValueError, match="manifest URI"):
-        redshift_copy_sql("orders", "s3://bucket/it's", "arn:aws:iam::123456789012:role/r")
+        redshift_copy_sql("orders", "s3://bucket/it's", "arn:aws:iam::123456789012:role/r", columns=["a"])
 
 
 def test_redshift_create_table_parses():
