@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--stages", help="comma-separated, default: curate,ingest,emulator,views,load,parse")
         sub.add_argument("--formats", help="input formats of curate/ingest/emulator: csv,csv.gz,jsonl")
         sub.add_argument("--contracts", help="contract counts of the parse stage (default 1,10,100)")
-        sub.add_argument("--engines", help="only these engines besides Airlake's (e.g. duckdb,psql)")
+        sub.add_argument("--engines", help="only these engines (e.g. airlake,duckdb)")
         sub.add_argument("--dag-files", help="parse only these DAG files (names in dags/)")
         sub.add_argument(
             "--repeat", type=int, help="runs per measurement (default 2; --quick and profile: 1)"

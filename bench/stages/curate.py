@@ -9,6 +9,8 @@
 - ``airlake_parts`` (informative): the same call with the input cut into raw parts of ~128 MB, as a
   line-based ingest (RawWriter) lands it: big runs then parse parts in parallel worker processes.
   Plain CSV and JSON Lines only.
+- ``airlake_sql`` (informative): the project's SQL version of curate (:func:`airlake.curate.curate_sql`,
+  meant for Athena CTAS on big inputs) run on DuckDB over the raw JSON lines, rows and rejects.
 - ``pyarrow`` (anchor): a streaming CSV/JSON reader, vectorised validation and casts per batch, spill
   per date, then per date a hash de-duplication (``group_by``) and a zstd Parquet write.
 - ``pandas`` (baseline): ``read_csv``/``read_json`` of the whole file, ``drop_duplicates``,
@@ -192,6 +194,44 @@ def prepare_airlake_parts(params: dict[str, Any]) -> Work:
             "output_bytes": sum(o["bytes"] for o in manifest["outputs"] if o["kind"] == "curated"),
             "timings": manifest["timings"],
         }
+
+    return work
+
+
+def prepare_airlake_sql(params: dict[str, Any]) -> Work:
+    """Airlake's own SQL path (:func:`airlake.curate.curate_sql`, the Athena CTAS of big inputs) run
+    locally on DuckDB as the project runs it (``to_duckdb``): curated rows and the rejects with their
+    reasons, over a view of the raw JSON lines. JSON Lines only (the SQL reads JSON lines)."""
+    import duckdb
+
+    from airlake.contracts import get_contract
+    from airlake.curate import curate_sql, to_duckdb
+
+    if params["format"] != "jsonl":
+        raise ValueError("curate_sql reads raw JSON lines: jsonl input only")
+    run_dir = Path(params["run_dir"])
+    contract = get_contract(DATASET)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET temp_directory = '{run_dir / 'duckdb-tmp'}'")
+    path = str(params["input"]).replace("'", "''")
+    con.execute(
+        "CREATE VIEW raw_lines AS SELECT line, row_number() OVER () AS seq "
+        f"FROM read_csv('{path}', columns = {{'line': 'VARCHAR'}}, delim = '\\t', quote = '', escape = '', "
+        "header = false)"
+    )
+    rows_sql = to_duckdb(curate_sql(contract))
+    rejects_sql = to_duckdb(curate_sql(contract, rejects=True))
+    out, rejects = run_dir / "out", run_dir / "rejects.jsonl.gz"
+
+    def work() -> dict[str, Any]:
+        written = con.execute(
+            f"COPY ({rows_sql}) TO '{out}' (FORMAT parquet, PARTITION_BY (dt), COMPRESSION zstd)"
+        ).fetchall()[0][0]
+        rejected = con.execute(
+            f"COPY ({rejects_sql}) TO '{rejects}' (FORMAT json, COMPRESSION gzip)"
+        ).fetchall()[0][0]
+        return {"rows_written": int(written), "rows_quarantined": int(rejected), **_output_of(out)}
 
     return work
 
@@ -418,6 +458,7 @@ def describe() -> dict[str, str]:
     return {
         "airlake": "airlake.curate.run_curate (clickstream contract; quarantine + manifest; LocalStore)",
         "airlake_parts": "the same, the input landed as raw parts of ~128 MB (parsed by parallel workers)",
+        "airlake_sql": "airlake.curate.curate_sql (the Athena path) on DuckDB: rows + rejects, JSON Lines",
         "duckdb": "DuckDB COPY (SELECT ... QUALIFY row_number()) TO ... (FORMAT parquet, PARTITION_BY (dt))",
         "pyarrow": "pyarrow open_csv/open_json streaming + per-date spill + group_by de-dup",
         "pandas": "pandas read_csv/read_json + drop_duplicates + to_parquet(partition_cols)",
