@@ -899,11 +899,21 @@ def _airflow_migrate(env: Mapping[str, str], *, log_path: Path, home: Path) -> N
     ):
         return
     log.info("airflow: running `airflow db migrate` (first start of %s)", home)
+    _airflow_cli(["db", "migrate"], env, log_path=log_path)
+    # the pools the DAGs use (Athena and warehouse concurrency), from the same file every environment imports
+    _airflow_cli(
+        ["pools", "import", str(PROJECT_ROOT / "include" / "airflow" / "pools.json")], env, log_path=log_path
+    )
+    marker.write_text(f"{airflow_version}\n")
+
+
+def _airflow_cli(args: list[str], env: Mapping[str, str], *, log_path: Path) -> None:
+    """Run one ``airflow`` CLI command with its output appended to the stack's Airflow log."""
     with open(log_path, "ab") as log_file:
-        log_file.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} airflow db migrate\n".encode())
+        log_file.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} airflow {' '.join(args)}\n".encode())
         log_file.flush()
         result = subprocess.run(
-            [_executable("airflow"), "db", "migrate"],
+            [_executable("airflow"), *args],
             env=dict(env),
             cwd=env.get("AIRLAKE_ROOT", str(PROJECT_ROOT)),
             stdin=subprocess.DEVNULL,
@@ -913,8 +923,7 @@ def _airflow_migrate(env: Mapping[str, str], *, log_path: Path, home: Path) -> N
             timeout=900,
         )
     if result.returncode != 0:
-        raise StackError(f"`airflow db migrate` failed; last lines of {log_path}:\n{_tail(log_path)}")
-    marker.write_text(f"{airflow_version}\n")
+        raise StackError(f"`airflow {' '.join(args)}` failed; last lines of {log_path}:\n{_tail(log_path)}")
 
 
 def airflow_health(port: int, *, timeout: float = 5.0) -> dict[str, str] | None:

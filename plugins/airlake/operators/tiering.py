@@ -92,7 +92,7 @@ class TieringOperator(AwsBaseOperator[S3Hook]):
 
     aws_hook_class = S3Hook
     template_fields: Sequence[str] = aws_template_fields(
-        "bucket", "database", "datasets", "today", "kms_key_id"
+        "bucket", "database", "datasets", "today", "dry_run", "kms_key_id"
     )
     ui_color = "#d6e9f8"
 
@@ -137,8 +137,11 @@ class TieringOperator(AwsBaseOperator[S3Hook]):
         from airflow.sdk.exceptions import AirflowFailException
 
         from airlake.contracts import load_contracts
+        from airlake.operators.maintenance import as_bool
         from airlake.store import LakeStore
         from airlake.tiering import TieringPolicyError, build_rule_set, run_tiering
+
+        dry_run = as_bool(self.dry_run)  # a rendered "{{ params.dry_run }}" is a string
 
         contracts = load_contracts()
         chosen = self.datasets.split(",") if isinstance(self.datasets, str) else self.datasets
@@ -168,7 +171,7 @@ class TieringOperator(AwsBaseOperator[S3Hook]):
             database=self.database,
             now=_run_time(context, self.today),
             run_id=context["run_id"],
-            dry_run=self.dry_run,
+            dry_run=dry_run,
             apply_lifecycle_rules=self.apply_lifecycle,
             move_by_partition_date=self.move_by_partition_date,
             tag_superseded=self.tag_superseded,
@@ -179,7 +182,7 @@ class TieringOperator(AwsBaseOperator[S3Hook]):
         )
         self.log.info(
             "%sTiering s3://%s for %s: lifecycle %s; %d object(s) (%d bytes) to move, %d moved; record %s",
-            "[dry run] " if self.dry_run else "",
+            "[dry run] " if dry_run else "",
             self.bucket,
             ", ".join(names),
             summary["lifecycle"],

@@ -1,0 +1,66 @@
+"""
+### Weekly lake maintenance: tiering, cleanup, compaction, storage and cost report
+
+Sundays at 03:00 UTC, when the daily dataset runs are idle:
+
+1. **cleanup**: deletes curated versions superseded for longer than the grace period (never the
+   version a Glue partition points at, re-checked just before deleting);
+2. **compact**: rewrites partitions made of many small files as one new version and publishes it in
+   Glue, like curate (rows unchanged, atomic);
+3. **tiering**: writes the bucket's lifecycle rules from the contracts' tiering policies (merged with
+   rules Airlake does not own, diff logged) and moves partitions whose *partition date* is past the
+   policy to Standard-IA or Glacier itself, so backfilled old data does not stay hot; archived curated
+   partitions are flagged in Glue;
+4. **storage_report**: bytes and objects per zone, dataset and storage class with the monthly cost
+   estimate (prices in `include/pricing/`) and the views' Athena scans, as
+   `reports/storage/<date>/report.json` and `report.html`.
+
+Trigger it with **Dry run** to see what each step would do without changing anything.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+
+from airlake.operators.maintenance import (
+    CleanupVersionsOperator,
+    CompactPartitionsOperator,
+    StorageReportOperator,
+)
+from airlake.operators.tiering import TieringOperator
+from airlake.pipeline import GLUE_DATABASE, LAKE_BUCKET, START_DATE, deadline_alert, default_args
+
+DRY_RUN = "{{ params.dry_run }}"
+
+with DAG(
+    dag_id="lake_maintenance_weekly",
+    description="Tiering, cleanup of old versions, compaction and the storage & cost report",
+    schedule=CronDataIntervalTimetable("0 3 * * 0", timezone="UTC"),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    tags=["airlake", "ops", "maintenance", "weekly"],
+    default_args=default_args("airlake"),
+    params={
+        "dry_run": Param(False, type="boolean", title="Dry run", description="Plan only; change nothing.")
+    },
+    deadline=deadline_alert(timedelta(hours=6)),
+    doc_md=__doc__,
+) as lake_maintenance_weekly:
+    cleanup = CleanupVersionsOperator(
+        task_id="cleanup", bucket=LAKE_BUCKET, database=GLUE_DATABASE, grace_hours=72, dry_run=DRY_RUN
+    )
+    compact = CompactPartitionsOperator(
+        task_id="compact", bucket=LAKE_BUCKET, database=GLUE_DATABASE, dry_run=DRY_RUN
+    )
+    tiering = TieringOperator(
+        task_id="tiering",
+        bucket=LAKE_BUCKET,
+        database=GLUE_DATABASE,
+        tag_superseded=False,  # cleanup deletes superseded versions itself, with the Glue re-check
+        dry_run=DRY_RUN,
+    )
+    report = StorageReportOperator(task_id="storage_report", bucket=LAKE_BUCKET, report_date="{{ ds }}")
+    cleanup >> compact >> tiering >> report
