@@ -83,3 +83,22 @@ def test_no_cycles(dag_bag) -> None:
 
         for task_id in dag.task_ids:
             visit(task_id)
+
+
+def test_every_pool_a_task_uses_is_in_the_pools_file(dag_bag) -> None:
+    from airlake.pipeline import QUERY_POOL, WAREHOUSE_POOL, pools
+
+    used = {task.pool for dag in dag_bag.dags.values() for task in dag.tasks}
+    assert {QUERY_POOL, WAREHOUSE_POOL} <= used
+    assert used - {"default_pool"} <= set(pools())
+
+
+def test_every_scheduled_dag_has_a_deadline_alert_that_serializes(dag_bag) -> None:
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    scheduled = [dag for dag in dag_bag.dags.values() if dag.timetable.can_be_scheduled]
+    assert scheduled
+    for dag in scheduled:
+        assert dag.deadline, f"{dag.dag_id} has no deadline alert"
+        serialized = DagSerialization.to_dict(dag)
+        assert serialized["dag"].get("deadline"), dag.dag_id

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
+import pytest
 
 from include.demo import fx_api, publish
 from include.demo.shop import generate_day
@@ -149,3 +150,23 @@ def test_rerunning_a_day_lands_nothing_twice(pipeline_env) -> None:
     publish.publish_payments(date(2026, 11, 21), pipeline_env["clients"]["sqs"])
     assert run_dataset_dag("payments").state == "success"  # the same run again: its raw data is kept
     assert landed_lines(pipeline_env["lake"], "payments") == first
+
+
+def test_a_day_without_orders_fails_its_quality_check_and_publishes_nothing(pipeline_env) -> None:
+    publish.publish_orders(DAY, pipeline_env["shop_dsn"])
+    run = run_dataset_dag("orders", datetime(2026, 11, 19, tzinfo=UTC))  # 2026-11-18: the shop sold nothing
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["quality"] == "failed"
+    assert states["catalog"] == states["load"] == "upstream_failed"
+    [key] = [
+        obj.key
+        for obj in pipeline_env["lake"].list("_manifests/orders/")
+        if obj.key.endswith("/quality.json")
+    ]
+    quality = pipeline_env["lake"].get_json(key)
+    [row_count] = [check for check in quality["checks"] if check["check"] == "row_count_min"]
+    assert row_count == {**row_count, "passed": False, "observed": 0}
+    glue = pipeline_env["clients"]["glue"]
+    with pytest.raises(glue.exceptions.EntityNotFoundException):
+        glue.get_table(DatabaseName=pipeline_env["glue_database"], Name="orders")

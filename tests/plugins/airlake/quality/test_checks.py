@@ -1,0 +1,126 @@
+"""The contract's dataset-level checks on Parquet partition versions (DuckDB, local files)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from airlake.contracts import get_contract
+from airlake.quality import QualityCheckFailed, interval_dates, run_checks
+
+END = datetime(2026, 11, 21, tzinfo=UTC)
+
+
+def _order(order_id: int, **changes: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "order_id": order_id,
+        "customer_id": 7,
+        "product_id": "P-1",
+        "quantity": 1,
+        "amount": Decimal("10.00"),
+        "currency": "EUR",
+        "country": "DE",
+        "status": "paid",
+        "ordered_at": datetime(2026, 11, 20, 12, tzinfo=UTC),
+        "updated_at": datetime(2026, 11, 20, 13, tzinfo=UTC),
+        "coupon_code": None,
+    }
+    row.update(changes)
+    return row
+
+
+def _file(tmp_path: Path, name: str, rows: list[dict[str, object]]) -> str:
+    # nullable everywhere, so a file can hold what the contract forbids (the checks must find it)
+    schema = pa.schema([field.with_nullable(True) for field in get_contract("orders").arrow_schema()])
+    path = tmp_path / f"{name}.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+    return str(path)
+
+
+def _results(tmp_path: Path, rows: list[dict[str, object]]) -> dict[str, object]:
+    files = {"2026-11-20": [_file(tmp_path, "new", rows)]}
+    results = run_checks(get_contract("orders"), files, files, interval_end=END)
+    return {result.check: result for result in results}
+
+
+def test_clean_data_passes_every_check(tmp_path: Path) -> None:
+    results = _results(tmp_path, [_order(1), _order(2)])
+    assert all(result.passed for result in results.values()), results
+    assert results["row_count_min"].observed == 2
+
+
+@pytest.mark.parametrize(
+    ("rows", "check", "observed"),
+    [
+        pytest.param([_order(1), _order(1, status="shipped")], "unique(order_id)", 1, id="duplicate-key"),
+        pytest.param([_order(1, status="lost")], "accepted_values(status)", 1, id="unknown-status"),
+        pytest.param(
+            [_order(1, quantity=0), _order(2, quantity=1001)], "range(quantity)", 2, id="out-of-range"
+        ),
+        pytest.param([_order(1, customer_id=None)], "not_null(customer_id)", 1, id="null"),
+    ],
+)
+def test_a_broken_rule_fails_its_check_and_says_where(
+    tmp_path: Path, rows: list, check: str, observed: int
+) -> None:
+    results = _results(tmp_path, rows)
+    assert not results[check].passed
+    assert results[check].observed == observed
+    assert "dt=2026-11-20" in results[check].detail
+    failed = [result for result in results.values() if not result.passed]
+    assert check in str(QualityCheckFailed("orders", failed))
+
+
+def test_row_count_counts_the_live_version_of_days_the_run_did_not_rewrite(tmp_path: Path) -> None:
+    live = {"2026-11-20": [_file(tmp_path, "live", [_order(1), _order(2), _order(3)])]}
+    [row_count] = [
+        r
+        for r in run_checks(get_contract("orders"), {}, live, interval_end=END)
+        if r.check == "row_count_min"
+    ]
+    assert row_count.passed and row_count.observed == 3
+
+
+def test_no_rows_for_the_interval_fails_row_count(tmp_path: Path) -> None:
+    [row_count] = [
+        r
+        for r in run_checks(get_contract("orders"), {}, {"2026-11-20": []}, interval_end=END)
+        if r.check == "row_count_min"
+    ]
+    assert not row_count.passed and row_count.observed == 0
+
+
+def test_freshness_compares_the_newest_event_with_the_interval_end(tmp_path: Path) -> None:
+    contract = get_contract("clickstream")
+    schema = contract.arrow_schema()
+
+    def events(moment: datetime) -> dict[str, list[str]]:
+        row = {name: None for name in schema.names}
+        row.update(event_id="e1", session_id="s1", event_type="page_view", platform="web", event_time=moment)
+        path = tmp_path / f"{moment:%H%M%S}.parquet"
+        pq.write_table(pa.Table.from_pylist([row], schema=schema), path)
+        return {"2026-11-20": [str(path)]}
+
+    def freshness(files: dict[str, list[str]]) -> object:
+        [result] = [r for r in run_checks(contract, files, files, interval_end=END) if r.check == "freshness"]
+        return result
+
+    assert freshness(events(datetime(2026, 11, 20, 23, tzinfo=UTC))).passed
+    stale = freshness(events(datetime(2026, 11, 19, 23, tzinfo=UTC)))
+    assert not stale.passed and "older than 24" in stale.detail
+
+
+def test_interval_dates() -> None:
+    assert interval_dates(datetime(2026, 11, 16, tzinfo=UTC), datetime(2026, 11, 19, tzinfo=UTC)) == [
+        "2026-11-16",
+        "2026-11-17",
+        "2026-11-18",
+    ]
+    assert interval_dates(datetime(2026, 11, 16, 6, tzinfo=UTC), datetime(2026, 11, 16, 7, tzinfo=UTC)) == [
+        "2026-11-16"
+    ]

@@ -1,0 +1,123 @@
+"""The DAGs' shared settings: trigger-form params (JSON Schema), run plans, pools, assets, alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from datetime import UTC, date, datetime
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk import Asset
+from airflow.sdk.definitions.param import ParamsDict
+
+from airlake.assets import curated_asset, partitions_of_events, view_asset
+from airlake.contracts import get_contract
+from airlake.intervals import IntervalParamError
+from airlake.pipeline import interval_params, plan_run
+
+TODAY = date(2026, 11, 25)
+
+
+def _validate(params: dict, values: dict) -> dict:
+    resolved = ParamsDict(params)
+    for key, value in values.items():
+        resolved[key] = value
+    return resolved.validate()
+
+
+def test_the_form_accepts_a_date_range_and_flags() -> None:
+    values = {"start_date": "2026-11-16", "end_date": "2026-11-18", "full_refresh": True, "dry_run": False}
+    assert _validate(interval_params(), values) == values
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param({"start_date": "20-11-2026"}, id="not-iso"),
+        pytest.param({"start_date": "2026-02-30"}, id="no-such-day"),
+        pytest.param({"dry_run": "yes"}, id="flag-not-boolean"),
+    ],
+)
+def test_the_form_refuses_bad_values_before_a_run_exists(values: dict) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        _validate(interval_params(), values)
+
+
+def test_the_reprocess_form_offers_exactly_the_contracts_and_needs_a_first_day() -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    dag = importlib.import_module("airlake_reprocess").airlake_reprocess
+    assert dag.params.get_param("dataset").schema["enum"] == [
+        "clickstream",
+        "fx_rates",
+        "orders",
+        "payments",
+        "products",
+    ]
+    with pytest.raises(ParamValidationError):
+        _validate(dict(dag.params.items()), {"dataset": "customers", "start_date": "2026-11-20"})
+    with pytest.raises(ParamValidationError):
+        _validate(dict(dag.params.items()), {"dataset": "orders"})
+
+
+def test_plan_refuses_a_full_refresh_of_a_stream() -> None:
+    with pytest.raises(IntervalParamError, match="full_refresh: clickstream has a kinesis source"):
+        plan_run(
+            get_contract("clickstream"),
+            {"start_date": "2026-11-20", "full_refresh": True},
+            None,
+            None,
+            today=TODAY,
+        )
+
+
+def test_plan_of_a_range() -> None:
+    planned = plan_run(
+        get_contract("orders"),
+        {"start_date": "2026-11-16", "end_date": "2026-11-18", "full_refresh": True},
+        None,
+        None,
+        today=TODAY,
+    )
+    assert planned["days"] == ["2026-11-16", "2026-11-17", "2026-11-18"]
+    assert planned["mode"] == "full_refresh"
+    assert planned["end"] == datetime(2026, 11, 19, tzinfo=UTC).isoformat()
+
+
+def test_asset_events_give_the_days_to_rebuild() -> None:
+    orders, rates = curated_asset("orders"), curated_asset("fx_rates")
+    events = {
+        orders: [SimpleNamespace(extra={"partitions": ["2026-11-20", "2026-11-19"]})],
+        rates: [SimpleNamespace(extra={"partitions": ["2026-11-20"]}), SimpleNamespace(extra={})],
+    }
+    assert partitions_of_events(events) == ["2026-11-19", "2026-11-20"]
+    assert isinstance(view_asset("daily_sales"), Asset)
+
+
+def test_views_are_scheduled_on_every_dataset_their_sql_reads() -> None:
+    from airlake.engines.base import referenced_tables
+    from airlake.paths import sql_dir
+
+    views = importlib.import_module("airlake_views")
+    for view, datasets in views.DAILY_VIEWS.items():
+        sql = (sql_dir() / "athena" / f"{view}.sql").read_text().replace("{{ ds }}", "2026-11-20")
+        assert {name.split(".")[-1] for name in referenced_tables(sql, "airlake")} == set(datasets), view
+        dag = getattr(views, f"view_{view}")
+        assert {asset.name for asset in dag.timetable.asset_condition.objects} == {
+            f"curated.{d}" for d in datasets
+        }
+
+
+def test_deadline_callback_logs_the_late_run(caplog: pytest.LogCaptureFixture) -> None:
+    from airlake.alerts import deadline_missed
+
+    run = SimpleNamespace(dag_id="dataset_orders", run_id="scheduled__2026-11-20")
+    message = asyncio.run(deadline_missed({"dag_run": run}, limit="3:00:00"))
+    assert (
+        message
+        == "Airlake deadline missed: dataset_orders run scheduled__2026-11-20 not done 3:00:00 after it was queued"
+    )
+    assert message in caplog.text
