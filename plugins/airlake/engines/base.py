@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -46,6 +47,8 @@ class LivePartition:
 
     dt: str
     location: str
+    archived: bool = False
+    """Flagged archived in Glue by tiering (Glacier, not restored): Athena ignores such objects."""
 
 
 def split_s3_location(location: str) -> tuple[str, str]:
@@ -102,13 +105,17 @@ def live_partitions(glue: Any, database: str, table: str) -> list[LivePartition]
     :param database: the Glue database.
     :param table: the table, partitioned by one key (``dt``).
     """
+    from airlake.tiering.restore import is_archived
+
+    now = datetime.now(UTC)
     partitions: list[LivePartition] = []
     try:
         for page in glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table):
             for partition in page.get("Partitions", []):
                 location = (partition.get("StorageDescriptor") or {}).get("Location")
                 if location:
-                    partitions.append(LivePartition(dt=partition["Values"][0], location=location))
+                    archived = is_archived(partition.get("Parameters"), now)
+                    partitions.append(LivePartition(partition["Values"][0], location, archived))
     except ClientError as exc:
         raise QueryEngineError(f"cannot list the partitions of {database}.{table}: {exc}") from exc
     return sorted(partitions, key=lambda p: p.dt)
@@ -135,7 +142,7 @@ def estimate_live_bytes(glue: Any, s3: Any, tables: Iterable[str]) -> dict[str, 
         except ClientError as exc:
             raise QueryEngineError(f"Glue table {name} cannot be read: {exc}") from exc
         if glue_table.get("PartitionKeys"):
-            locations = [p.location for p in live_partitions(glue, database, table)]
+            locations = [p.location for p in live_partitions(glue, database, table) if not p.archived]
         else:  # unpartitioned: the files directly under the table's location
             location = (glue_table.get("StorageDescriptor") or {}).get("Location")
             locations = [location] if location else []

@@ -109,6 +109,8 @@ class DuckDBEngine(QueryEngine):
         self.bytes_scanned = None
         self.last_sql: str | None = None
         self._table_bytes: dict[str, int] = {}
+        self.archived_partitions: dict[str, list[str]] = {}
+        """``database.table`` -> partitions left out of the last registration because they are archived."""
 
     # -- QueryEngine ------------------------------------------------------------------------------
 
@@ -149,9 +151,18 @@ class DuckDBEngine(QueryEngine):
         if len(keys) > 1:
             raise QueryEngineError(f"{name}: only tables with one partition key are supported, not {keys}")
         if keys:
+            partitions = live_partitions(self.glue, database, table)
+            archived = [partition.dt for partition in partitions if partition.archived]
+            if archived:
+                # like Athena, which ignores Glacier objects: restore them first to read them
+                log.warning(
+                    "%s: %d archived partition(s) left out: %s", name, len(archived), ", ".join(archived)
+                )
+            self.archived_partitions[name] = archived
             locations = [
                 (partition.location, self.cache_dir / database / table / f"{keys[0]}={partition.dt}")
-                for partition in live_partitions(self.glue, database, table)
+                for partition in partitions
+                if not partition.archived
             ]
         else:  # an unpartitioned table: the files directly under its location
             location = (glue_table.get("StorageDescriptor") or {}).get("Location")

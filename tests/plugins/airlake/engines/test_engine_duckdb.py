@@ -338,3 +338,26 @@ def test_files_are_downloaded_once_and_a_moved_pointer_is_followed(engine, curat
 
     curated.publish("orders", {DS: [{**row, "order_id": 77}]}, "v2")
     assert engine.run("select order_id from orders").column("order_id").to_pylist() == [77]
+
+
+def test_archived_partitions_are_left_out_like_athena_and_named(
+    engine, curated, lake, glue, database
+) -> None:
+    from airlake.tiering.restore import mark_archived, mark_restored
+
+    rows = make_orders(random.Random(2))  # noqa: S311 - seeded test data
+    days = sorted(rows)[:2]
+    curated.publish("orders", {day: rows[day] for day in days}, "v1")
+    mark_archived(glue, database, "orders", [days[0]])
+
+    counts = engine.run("select dt, count(*) as n from orders group by dt").to_pylist()
+    assert counts == [{"dt": days[1], "n": len(rows[days[1]])}]
+    assert engine.archived_partitions[f"{database}.orders"] == [days[0]]
+    assert engine.estimate_scan_bytes([f"{database}.orders"])[f"{database}.orders"] == sum(
+        obj.size for obj in lake.list(f"curated/orders/dt={days[1]}/")
+    )
+
+    mark_restored(glue, database, "orders", {days[0]: datetime(2099, 1, 1, tzinfo=UTC)})
+    assert engine.run("select count(*) as n from orders").column("n")[0].as_py() == sum(
+        len(rows[d]) for d in days
+    )
