@@ -14,7 +14,9 @@ Stages, one reusable operator each:
 1. **plan**: checks the params (dates, full refresh allowed for this source) and logs the plan; a
    **dry run** stops here;
 2. **ingest**: source -> `raw/<dataset>/ingest_date=.../run=.../` (gzip, SSE), a manifest under
-   `_manifests/` and a checkpoint under `_state/`;
+   `_manifests/` and a checkpoint under `_state/`; beside it, **restore_archived** brings back the
+   run's days that tiering moved to Glacier (curate merges new rows into them), waiting until they
+   are readable;
 3. **curate**: raw -> typed, de-duplicated Parquet in a new version `curated/<dataset>/dt=.../v=.../`
    of every partition the run touches; rejects to `quarantine/` with their reasons;
 4. **quality**: the contract's checks on the new versions; a failure stops the run before anything
@@ -39,6 +41,7 @@ from airlake.operators.curate import CurateOperator
 from airlake.operators.ingest import IngestOperator
 from airlake.operators.load import WarehouseLoadOperator
 from airlake.operators.quality import QualityCheckOperator
+from airlake.operators.tiering import GlacierRestoreOperator
 from airlake.pipeline import (
     GLUE_DATABASE,
     LAKE_BUCKET,
@@ -51,6 +54,9 @@ from airlake.pipeline import (
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
+
+FIRST_DAY = "{{ ti.xcom_pull(task_ids='plan')['days'][0] }}"
+LAST_DAY = "{{ ti.xcom_pull(task_ids='plan')['days'][-1] }}"
 
 
 @task
@@ -110,7 +116,17 @@ def dataset_dag(contract: Contract) -> DAG:
             outlets=[curated_asset(name)],
         )
         load = WarehouseLoadOperator(task_id="load", dataset=name, bucket=LAKE_BUCKET, pool=WAREHOUSE_POOL)
-        plan(name) >> ingest >> curate >> quality >> catalog >> load
+        restore = GlacierRestoreOperator(
+            task_id="restore_archived",
+            dataset=name,
+            bucket=LAKE_BUCKET,
+            zone="curated",
+            database=GLUE_DATABASE,
+            first_day=FIRST_DAY,
+            last_day=LAST_DAY,
+            poke_interval=60,
+        )
+        plan(name) >> [ingest, restore] >> curate >> quality >> catalog >> load
     return dag
 
 

@@ -32,10 +32,13 @@ def test_no_import_errors(dag_bag) -> None:
 
 @pytest.mark.parametrize("dag_file", [pytest.param(path, id=path.name) for path in DAG_FILES])
 def test_dag_file_parses_fast(dag_file: Path) -> None:
-    """Parse in a fresh interpreter, as the DAG processor does, after Airflow itself is imported."""
+    """Parse in a fresh interpreter, after what the DAG processor has already imported when it parses
+    a file (the SDK and the DagBag machinery): what is left is the file's own cost. The budget is loose
+    because this is a smoke check; bench/ measures parse time properly."""
     probe = (
         "import sys, time, runpy; import airflow.sdk; "
         "from airflow.sdk import dag, task, Asset, Param; "
+        "from airflow.dag_processing.dagbag import DagBag; "
         "start = time.perf_counter(); runpy.run_path(sys.argv[1]); "
         "print(time.perf_counter() - start)"
     )

@@ -99,3 +99,18 @@ def test_dry_run_changes_nothing_then_a_run_tiers_by_partition_date_and_reports_
     assert ("raw", "GLACIER") in reported
     assert report["totals"]["monthly_cost_usd"] > 0
     assert lake.head(report_key)["ServerSideEncryption"] == "AES256"
+
+    # reprocessing the archived day: restore_archived brings the live version back before curate merges
+    publish.publish_clickstream(DAY, env["clients"]["kinesis"])  # the same events again: all duplicates
+    rerun = run_dataset_dag(
+        "clickstream", datetime(2026, 11, 25, 12, tzinfo=UTC), run_conf={"start_date": str(DAY)}
+    )
+    assert rerun.state == "success"
+    archived_live = [o.key for o in tiered if o.key.startswith(live_prefix)]
+    for key in archived_live:
+        assert 'ongoing-request="false"' in s3.head_object(Bucket=lake.bucket, Key=key)["Restore"]
+    if archived_live:
+        partition = glue.get_partition(
+            DatabaseName=env["glue_database"], TableName="clickstream", PartitionValues=[str(DAY)]
+        )["Partition"]
+        assert partition["Parameters"].get("airlake.archived") == "false"

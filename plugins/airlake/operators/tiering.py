@@ -199,10 +199,10 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
     Make a dataset's archived partitions readable before a backfill or reprocessing reads them: put it
     upstream of the tasks that read the range, e.g.
     ``GlacierRestoreOperator(task_id="restore_raw", dataset="orders", bucket=..., zone="raw",
-    start_date="{{ params.start }}", end_date="{{ params.end }}")``.
+    first_day="{{ params.start_date }}", last_day="{{ params.end_date }}")``.
 
     Finds the archived objects (Glacier Flexible Retrieval, Deep Archive) of the partitions from
-    ``start_date`` to ``end_date`` (raw: ``ingest_date=``; curated: ``dt=``, live version only),
+    ``first_day`` to ``last_day`` (raw: ``ingest_date=``; curated: ``dt=``, live version only),
     requests their restore for ``restore_days`` days, and waits until all are readable: deferred to
     :class:`airlake.triggers.restore.GlacierRestoreTrigger` (no worker slot held for the hours a
     Standard restore takes), or polling every ``poke_interval`` seconds when not deferrable. Then, for
@@ -212,8 +212,8 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
 
     :param bucket: the lake bucket.
     :param dataset: the dataset (contract name; the Glue table for curated).
-    :param start_date: first partition date (``YYYY-MM-DD``).
-    :param end_date: last partition date, inclusive.
+    :param first_day: first partition date (``YYYY-MM-DD``).
+    :param last_day: last partition date, inclusive.
     :param zone: ``raw`` or ``curated``.
     :param database: the Glue database (curated).
     :param restore_days: days the restored copies stay readable.
@@ -229,8 +229,8 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
     template_fields: Sequence[str] = aws_template_fields(
         "bucket",
         "dataset",
-        "start_date",
-        "end_date",
+        "first_day",
+        "last_day",
         "zone",
         "database",
         "restore_days",
@@ -244,8 +244,8 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
         *,
         bucket: str,
         dataset: str,
-        start_date: str | date,
-        end_date: str | date,
+        first_day: str | date,
+        last_day: str | date,
         zone: str = "raw",
         database: str = "airlake",
         restore_days: int | str = 7,
@@ -261,8 +261,8 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
         self.bucket = bucket
         self.dataset = dataset
         self.kms_key_id = kms_key_id
-        self.start_date = start_date
-        self.end_date = end_date
+        self.first_day = first_day
+        self.last_day = last_day
         self.zone = zone
         self.database = database
         self.restore_days = restore_days
@@ -288,7 +288,7 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
             request_restores,
         )
 
-        start, end = to_date(self.start_date), to_date(self.end_date)
+        start, end = to_date(self.first_day), to_date(self.last_day)
         client = self.hook.get_conn()
         live = None
         if self.zone == "curated":
@@ -377,8 +377,8 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
         summary = {
             "dataset": self.dataset,
             "zone": self.zone,
-            "start_date": str(self.start_date),
-            "end_date": str(self.end_date),
+            "first_day": str(self.first_day),
+            "last_day": str(self.last_day),
             "objects": len(keys),
             "partitions": sorted(until),
             "restored_until": min(expiries).isoformat() if expiries else None,

@@ -44,7 +44,7 @@ def _context(run_id: str = RUN, end: datetime | None = END) -> dict[str, Any]:
 def test_template_fields_are_the_arguments(operator_class: type) -> None:
     args = {"bucket": "{{ var.value.airlake_bucket }}"}
     if operator_class is GlacierRestoreOperator:
-        args |= {"dataset": "orders", "start_date": "{{ params.start }}", "end_date": "{{ params.end }}"}
+        args |= {"dataset": "orders", "first_day": "{{ params.start }}", "last_day": "{{ params.end }}"}
     operator = operator_class(task_id="t", **args)
     for name in operator.template_fields:
         assert hasattr(operator, name), name
@@ -53,10 +53,10 @@ def test_template_fields_are_the_arguments(operator_class: type) -> None:
 
 
 def test_restore_defaults_to_the_configured_deferrable_setting() -> None:
-    operator = GlacierRestoreOperator(task_id="t", bucket="b", dataset="orders", start_date="x", end_date="y")
+    operator = GlacierRestoreOperator(task_id="t", bucket="b", dataset="orders", first_day="x", last_day="y")
     assert operator.deferrable is False  # [operators] default_deferrable is off in this environment
     assert GlacierRestoreOperator(
-        task_id="t", bucket="b", dataset="orders", start_date="x", end_date="y", deferrable=True
+        task_id="t", bucket="b", dataset="orders", first_day="x", last_day="y", deferrable=True
     ).deferrable
 
 
@@ -131,8 +131,8 @@ def _restore(lake, database, **kwargs: Any) -> GlacierRestoreOperator:
         dataset="orders",
         zone="curated",
         database=database,
-        start_date="2025-05-31",
-        end_date="2025-06-02",
+        first_day="2025-05-31",
+        last_day="2025-06-02",
         **kwargs,
     )
 
@@ -160,8 +160,8 @@ def test_nothing_archived_returns_at_once(lake, database) -> None:
         task_id="r",
         bucket=lake.bucket,
         dataset="orders",
-        start_date="2025-06-01",
-        end_date="2025-06-01",
+        first_day="2025-06-01",
+        last_day="2025-06-01",
         deferrable=True,
     )
     summary = operator.execute(_context())  # type: ignore[arg-type]
