@@ -6,8 +6,9 @@ after every part and the manifest are written. A run that fails before that dele
 messages become visible again and the retry lands them. Messages SQS delivers twice land twice (standard
 queues are at-least-once); curate de-duplicates.
 
-The run must finish within the visibility timeout: a message whose timeout ran out is delivered again,
-in this run or the next, and lands twice.
+A run stops receiving once half the visibility timeout has passed since its first message, leaving the
+rest to the next run: its messages must be landed and deleted before SQS hands them out again. A
+message delivered twice within a run lands once.
 """
 
 from __future__ import annotations
@@ -103,6 +104,14 @@ class SqsSource(IngestSource):
         lines: list[bytes] = []
         message_ids: list[str] = []
         while received < self.max_run_records:
+            if self._first_receive is not None and self._receive_time_spent():
+                log.info(
+                    "Stopped receiving after half the visibility timeout (%ss) with %d message(s), leaving "
+                    "time to land and delete them before SQS hands them out again; the next run continues.",
+                    self.visibility_timeout_seconds,
+                    received,
+                )
+                break
             wanted = min(
                 self.max_messages_per_batch,
                 self.max_run_records - received,
@@ -121,17 +130,14 @@ class SqsSource(IngestSource):
                 self._first_receive = time.monotonic()
             for message in messages:
                 message_id = message["MessageId"]
-                if message_id in self._received:
-                    log.warning(
-                        "Message %s was delivered again within this run: the run outlasted the visibility "
-                        "timeout of %ss; it lands twice",
-                        message_id,
-                        self.visibility_timeout_seconds,
-                    )
+                again = message_id in self._received
                 self._received[message_id] = message["ReceiptHandle"]  # only the latest handle deletes
+                if again:  # its visibility ran out while this run was receiving: it is already landed
+                    log.warning("Message %s was delivered again within this run; landed once", message_id)
+                    continue
                 lines.append(one_line(message["Body"].encode("utf-8")))
                 message_ids.append(message_id)
-            received += len(messages)
+                received += 1
             if len(lines) >= self.max_batch_records:
                 yield self._batch(lines, message_ids)
                 lines, message_ids = [], []
@@ -139,6 +145,11 @@ class SqsSource(IngestSource):
             log.info("Received max_run_records=%d messages; the next run continues.", self.max_run_records)
         if lines:
             yield self._batch(lines, message_ids)
+
+    def _receive_time_spent(self) -> bool:
+        """Half the visibility timeout is gone since the first receive: stop taking more messages."""
+        assert self._first_receive is not None
+        return time.monotonic() - self._first_receive > self.visibility_timeout_seconds / 2
 
     def _batch(self, lines: list[bytes], message_ids: list[str]) -> SourceBatch:
         return SourceBatch(

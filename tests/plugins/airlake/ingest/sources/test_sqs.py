@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -167,6 +168,34 @@ def test_max_run_records_leaves_the_rest_for_the_next_run(
     assert [run["rows"] for run in (second, third, fourth)] == [5, 2, 0]
     parts = first["parts"] + second["parts"] + third["parts"]
     assert Counter(landed(s3_lake, parts)) == Counter(expected)
+
+
+class SlowReceive:
+    """The moto client with every ReceiveMessage taking ``delay`` seconds (a slow or busy network)."""
+
+    def __init__(self, client: Any, delay: float) -> None:
+        self.client, self.delay = client, delay
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
+        time.sleep(self.delay)
+        return self.client.receive_message(**kwargs)
+
+
+def test_a_slow_run_stops_receiving_before_the_visibility_timeout_and_lands_each_message_once(
+    sqs: Any, queue_url: str, s3_lake: Any, ctx_for: Callable[..., Any], landed: Any
+) -> None:
+    expected = send(sqs, queue_url, 30)
+    slow = source(SlowReceive(sqs, 0.4), queue_url, visibility_timeout_seconds=2, max_messages_per_batch=2)
+    first = run_ingest(slow, s3_lake, ctx_for("run-1"))
+    assert 0 < first["rows"] < 30  # stopped after ~1 s (half the timeout), long before SQS redelivers
+    assert queue_counts(sqs, queue_url)[0] == 30 - first["rows"]
+
+    second = run_ingest(source(sqs, queue_url), s3_lake, ctx_for("run-2"))
+    assert first["rows"] + second["rows"] == 30
+    assert Counter(landed(s3_lake, first["parts"] + second["parts"])) == Counter(expected)
 
 
 def test_messages_that_fail_to_delete_are_named_and_stay_in_the_queue(
