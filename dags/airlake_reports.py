@@ -18,6 +18,8 @@ from airlake.assets import view_asset
 from airlake.operators.business_report import BusinessReportOperator
 from airlake.operators.materialise import MaterialiseOperator
 from airlake.pipeline import (
+    ATHENA_OUTPUT,
+    ATHENA_WORKGROUP,
     GLUE_DATABASE,
     LAKE_BUCKET,
     QUERY_POOL,
@@ -47,9 +49,17 @@ with DAG(
         bucket=LAKE_BUCKET,
         database=GLUE_DATABASE,
         pool=QUERY_POOL,
+        athena_output_location=ATHENA_OUTPUT,
+        workgroup=ATHENA_WORKGROUP,
         outlets=[view_asset("product_popularity_weekly")],
     )
     report = BusinessReportOperator(
-        task_id="report", week_start=WEEK_START, bucket=LAKE_BUCKET, database=GLUE_DATABASE, pool=QUERY_POOL
+        task_id="report",
+        week_start=WEEK_START,
+        bucket=LAKE_BUCKET,
+        database=GLUE_DATABASE,
+        pool=QUERY_POOL,
+        athena_output_location=ATHENA_OUTPUT,
+        workgroup=ATHENA_WORKGROUP,
     )
     popularity >> report

@@ -19,6 +19,8 @@ from airflow.sdk import DAG, AssetAny, task
 from airlake.assets import curated_asset, view_asset
 from airlake.operators.materialise import MaterialiseOperator
 from airlake.pipeline import (
+    ATHENA_OUTPUT,
+    ATHENA_WORKGROUP,
     GLUE_DATABASE,
     LAKE_BUCKET,
     QUERY_POOL,
@@ -69,6 +71,8 @@ def view_dag(view: str, datasets: tuple[str, ...]) -> DAG:
             bucket=LAKE_BUCKET,
             database=GLUE_DATABASE,
             pool=QUERY_POOL,
+            athena_output_location=ATHENA_OUTPUT,
+            workgroup=ATHENA_WORKGROUP,
             outlets=[view_asset(view)],
         ).expand(ds=days_to_build())
     return dag

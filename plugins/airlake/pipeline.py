@@ -22,6 +22,10 @@ LAKE_BUCKET = "{{ var.value.airlake_bucket }}"
 GLUE_DATABASE = "{{ var.value.get('airlake_glue_database', 'airlake') }}"
 """The Glue database: Variable ``airlake_glue_database``, default ``airlake``."""
 START_DATE = datetime(2026, 11, 1, tzinfo=UTC)
+ATHENA_WORKGROUP = "{{ var.value.get('airlake_athena_workgroup', 'primary') }}"
+"""Athena's workgroup when the query engine is ``athena``: Variable ``airlake_athena_workgroup``."""
+ATHENA_OUTPUT = "{{ var.value.get('airlake_athena_output', '') }}"
+"""``s3://...`` for Athena's result files: Variable ``airlake_athena_output`` (required with athena)."""
 
 POOLS_FILE = Path(__file__).resolve().parents[2] / "include" / "airflow" / "pools.json"
 """The pools every environment creates (``airflow pools import``): the local stack, compose, AWS."""
