@@ -34,13 +34,14 @@ def test_no_import_errors(dag_bag) -> None:
 def test_dag_file_parses_fast(dag_file: Path) -> None:
     """Parse in a fresh interpreter, after what the DAG processor has already imported when it parses
     a file (the SDK and the DagBag machinery): what is left is the file's own cost. The budget is loose
-    because this is a smoke check; bench/ measures parse time properly."""
+    because this is a smoke check; bench/ measures parse time properly. CPU time, not wall time: the
+    check must not fail because the machine is busy."""
     probe = (
         "import sys, time, runpy; import airflow.sdk; "
         "from airflow.sdk import dag, task, Asset, Param; "
         "from airflow.dag_processing.dagbag import DagBag; "
-        "start = time.perf_counter(); runpy.run_path(sys.argv[1]); "
-        "print(time.perf_counter() - start)"
+        "start = time.process_time(); runpy.run_path(sys.argv[1]); "
+        "print(time.process_time() - start)"
     )
     started = time.perf_counter()
     result = subprocess.run(
@@ -49,8 +50,8 @@ def test_dag_file_parses_fast(dag_file: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     parse_seconds = float(result.stdout.strip().splitlines()[-1])
     print(
-        f"{dag_file.name}: parsed in {parse_seconds * 1000:.0f} ms ({time.perf_counter() - started:.1f} s "
-        "with interpreter start)"
+        f"{dag_file.name}: parsed in {parse_seconds * 1000:.0f} ms of CPU ({time.perf_counter() - started:.1f} s "
+        "with interpreter start, wall)"
     )
     assert parse_seconds < PARSE_BUDGET_SECONDS
 
