@@ -35,6 +35,9 @@ export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$AIRFLOW_PORT/e
 export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30
 export PYTHONPATH="$AIRLAKE_ROOT/plugins:$AIRLAKE_ROOT${PYTHONPATH:+:$PYTHONPATH}"
+# OpenLineage events of every task, one JSON per line, to read lineage offline (fsspec creates the folder).
+export AIRFLOW__OPENLINEAGE__TRANSPORT="{\"type\": \"file\", \"log_file_path\": \"$AIRLAKE_STATE/lineage/events.jsonl\", \"append\": true, \"filesystem\": \"fsspec.implementations.local.LocalFileSystem\", \"fs_kwargs\": {\"auto_mkdir\": true}}"
+export AIRFLOW__OPENLINEAGE__NAMESPACE=airlake-local
 
 # Connections: moto for every AWS API, PostgreSQL for the warehouse and the shop's operational DB.
 export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"extra\": {\"region_name\": \"$AWS_DEFAULT_REGION\", \"endpoint_url\": \"http://127.0.0.1:$AIRLAKE_MOTO_PORT\"}}"

@@ -12,7 +12,10 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airlake.operators.materialise import QUERY_ENGINE
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+
+    from airlake.lineage import Lineage
 
 
 class BusinessReportOperator(AwsBaseOperator[GlueCatalogHook]):
@@ -34,6 +37,7 @@ class BusinessReportOperator(AwsBaseOperator[GlueCatalogHook]):
         "week_start", "bucket", "database", "engine", "athena_output_location", "workgroup"
     )
     ui_color = "#fff1cc"
+    _lineage: Lineage | None = None
 
     def __init__(
         self,
@@ -58,6 +62,7 @@ class BusinessReportOperator(AwsBaseOperator[GlueCatalogHook]):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from airlake.analytics.report import build_report, write_report
+        from airlake.lineage import region_of, report_lineage
         from airlake.operators.materialise import build_query_engine
         from airlake.paths import sql_dir
         from airlake.store import LakeStore
@@ -74,9 +79,12 @@ class BusinessReportOperator(AwsBaseOperator[GlueCatalogHook]):
             workgroup=self.workgroup,
         )
 
+        queries: list[str] = []
+
         def render(relative_path: str) -> str:
             text = (sql_dir() / relative_path).read_text()
-            return self.render_template(text, {**context, "ds": week_start})
+            queries.append(self.render_template(text, {**context, "ds": week_start}))
+            return queries[-1]
 
         try:
             report = build_report(engine, render, week_start=week_start)
@@ -85,7 +93,16 @@ class BusinessReportOperator(AwsBaseOperator[GlueCatalogHook]):
             if close is not None:
                 close()
         keys = write_report(store, report)
+        self._lineage = report_lineage(
+            self.bucket, self.database, queries, keys.values(), region=region_of(self.hook)
+        )
         for row in report["top_countries"][:5]:
             self.log.info("Revenue %s: %s EUR", row["country"], row["revenue_eur"])
         self.log.info("Report written to s3://%s/%s", self.bucket, keys["html"])
         return {"week_start": week_start, **keys, "bytes_scanned": report["bytes_scanned"]}
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
+        from airlake.lineage import operator_lineage
+
+        return operator_lineage(self._lineage)

@@ -10,8 +10,10 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
+    from airlake.lineage import Lineage
     from airlake.store import LakeStore
 
 GLUE_DATABASE = "{{ var.value.get('airlake_glue_database', 'airlake') }}"
@@ -48,6 +50,7 @@ class CatalogOperator(AwsBaseOperator[GlueCatalogHook]):
         "dataset", "bucket", "database", "crawler_role", "crawler_name", "kms_key_id"
     )
     ui_color = "#e8dcff"
+    _lineage: Lineage | None = None
 
     def __init__(
         self,
@@ -80,6 +83,7 @@ class CatalogOperator(AwsBaseOperator[GlueCatalogHook]):
         from airlake.catalog import ensure_database, ensure_table, get_table, publish_partitions
         from airlake.contracts import get_contract
         from airlake.lake import manifest_key
+        from airlake.lineage import catalog_lineage, region_of
         from airlake.manifest import Manifest
         from airlake.store import LakeStore
 
@@ -135,6 +139,9 @@ class CatalogOperator(AwsBaseOperator[GlueCatalogHook]):
             }
         )
         manifest_written = manifest.write(store)
+        self._lineage = catalog_lineage(
+            self.bucket, self.database, contract.name, partitions, published, region=region_of(self.hook)
+        )
         changed = sorted({*published["created"], *(moved["dt"] for moved in published["updated"])})
         for outlet in self.outlets:
             # consumers (views) rebuild exactly the days this run changed
@@ -158,6 +165,12 @@ class CatalogOperator(AwsBaseOperator[GlueCatalogHook]):
             "unchanged": len(published["unchanged"]),
             "crawler": crawler,
         }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
+        from airlake.lineage import operator_lineage
+
+        return operator_lineage(self._lineage)
 
     def _check_one_file(
         self, store: LakeStore, partitions: list[dict[str, Any]], table: dict[str, Any], partition_column: str

@@ -12,7 +12,10 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+
+    from airlake.lineage import Lineage
 
 
 class CurateOperator(AwsBaseOperator[S3Hook]):
@@ -42,6 +45,7 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
         "dataset", "bucket", "database", "memory_limit", "kms_key_id"
     )
     ui_color = "#dff5e1"
+    _lineage: Lineage | None = None
 
     def __init__(
         self,
@@ -70,6 +74,7 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
         from airlake.contracts import get_contract
         from airlake.curate import RejectRateExceeded, run_curate
         from airlake.intervals import interval_of
+        from airlake.lineage import curate_lineage
         from airlake.store import LakeStore
 
         contract = get_contract(self.dataset)
@@ -81,7 +86,7 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
             live_location = _no_live_version
         with tempfile.TemporaryDirectory(prefix=f"airlake-curate-{self.dataset}-") as work_dir:
             try:
-                return run_curate(
+                summary = run_curate(
                     contract,
                     store,
                     run_id=context["run_id"],
@@ -93,6 +98,14 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
                 )
             except RejectRateExceeded as exc:
                 raise AirflowFailException(str(exc)) from exc
+        self._lineage = curate_lineage(store, self.dataset, summary)
+        return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
+        from airlake.lineage import operator_lineage
+
+        return operator_lineage(self._lineage)
 
     def _glue_live_locations(self) -> Callable[[str], str | None]:
         """The catalog's view: the location each Glue partition of the dataset's table points at."""

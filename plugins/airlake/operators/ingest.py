@@ -12,7 +12,10 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+
+    from airlake.lineage import Lineage
 
 
 class IngestOperator(AwsBaseOperator[S3Hook]):
@@ -29,6 +32,7 @@ class IngestOperator(AwsBaseOperator[S3Hook]):
     aws_hook_class = S3Hook
     template_fields: Sequence[str] = aws_template_fields("dataset", "bucket", "kms_key_id")
     ui_color = "#d7ecff"
+    _lineage: Lineage | None = None
 
     def __init__(
         self,
@@ -51,6 +55,7 @@ class IngestOperator(AwsBaseOperator[S3Hook]):
         from airlake.ingest.factory import build_source
         from airlake.ingest.runner import run_ingest
         from airlake.intervals import interval_of
+        from airlake.lineage import ingest_lineage, region_of
         from airlake.store import LakeStore
 
         contract = get_contract(self.dataset)
@@ -78,4 +83,12 @@ class IngestOperator(AwsBaseOperator[S3Hook]):
                 work_dir=Path(work_dir),
                 full_refresh=interval.full_refresh,
             )
-            return run_ingest(source, store, ctx, max_part_bytes=self.max_part_bytes)
+            summary = run_ingest(source, store, ctx, max_part_bytes=self.max_part_bytes)
+        self._lineage = ingest_lineage(contract, store, summary, region=region_of(self.hook))
+        return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
+        from airlake.lineage import operator_lineage
+
+        return operator_lineage(self._lineage)

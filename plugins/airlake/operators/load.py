@@ -10,9 +10,11 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Connection, Context
 
     from airlake.contracts import Contract
+    from airlake.lineage import Lineage
     from airlake.store import LakeStore
 
 POSTGRES_CONN_TYPES = frozenset({"postgres", "postgresql"})
@@ -38,6 +40,7 @@ class WarehouseLoadOperator(AwsBaseOperator[S3Hook]):
     aws_hook_class = S3Hook
     template_fields: Sequence[str] = aws_template_fields("dataset", "bucket", "warehouse_conn_id")
     ui_color = "#ffe8cc"
+    _lineage: Lineage | None = None
 
     def __init__(
         self, *, dataset: str, bucket: str, warehouse_conn_id: str = "airlake_warehouse", **kwargs: Any
@@ -51,6 +54,7 @@ class WarehouseLoadOperator(AwsBaseOperator[S3Hook]):
         from airflow.sdk import BaseHook
 
         from airlake.contracts import get_contract
+        from airlake.lineage import load_lineage, region_of
         from airlake.manifest import COMPLETE, Manifest, read_manifest
         from airlake.store import LakeStore
 
@@ -81,7 +85,22 @@ class WarehouseLoadOperator(AwsBaseOperator[S3Hook]):
         manifest.extra = {"table": contract.warehouse.table, "added_columns": added, **details}
         manifest.rows = {name: value for name, value in (result or {}).items() if isinstance(value, int)}
         manifest.write(store)
+        self._lineage = load_lineage(
+            self.bucket,
+            self.dataset,
+            files,
+            connection,
+            contract.warehouse.table,
+            result,
+            region=region_of(self.hook),
+        )
         return {"dataset": self.dataset, "table": contract.warehouse.table, **manifest.rows}
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
+        from airlake.lineage import operator_lineage
+
+        return operator_lineage(self._lineage)
 
     def _load_postgres(
         self, connection: Connection, contract: Contract, store: LakeStore, files: list[str]

@@ -11,7 +11,10 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+
+    from airlake.lineage import Lineage
 
 DEFAULT_GRACE_HOURS = 72.0
 """Superseded versions are kept three days: far above curate-to-catalog time plus the longest query."""
@@ -48,6 +51,13 @@ class _LakeOperator(AwsBaseOperator[S3Hook]):
     """Shared plumbing: the lake store and a Glue client from the same connection."""
 
     aws_hook_class = S3Hook
+    _lineage: Lineage | None = None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
+        from airlake.lineage import operator_lineage
+
+        return operator_lineage(self._lineage)
 
     def _store(self, bucket: str, kms_key_id: str | None) -> Any:
         from airlake.store import LakeStore
@@ -106,6 +116,7 @@ class StorageReportOperator(_LakeOperator):
         self.kms_key_id = kms_key_id
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airlake.lineage import storage_report_lineage
         from airlake.report import load_price_table, storage_report, summary_lines
 
         prices = load_price_table(self.pricing_file or None)
@@ -123,6 +134,7 @@ class StorageReportOperator(_LakeOperator):
         )
         for line in summary_lines(document):
             self.log.info("%s", line)
+        self._lineage = storage_report_lineage(self.bucket, [document["json_key"], document["html_key"]])
         totals = document["totals"]
         return {
             "date": document["date"],
@@ -186,6 +198,7 @@ class CleanupVersionsOperator(_LakeOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from datetime import UTC, datetime, timedelta
 
+        from airlake.lineage import cleanup_lineage
         from airlake.maintenance import cleanup_expired_versions
 
         grace = float(self.grace_hours)
@@ -207,6 +220,7 @@ class CleanupVersionsOperator(_LakeOperator):
             include_unpublished=as_bool(self.include_unpublished),
             run_id=context["run_id"],
         )
+        self._lineage = cleanup_lineage(self.bucket, result["datasets"], dry_run=result["dry_run"])
         return {
             "dry_run": result["dry_run"],
             "grace_hours": result["grace_hours"],
@@ -285,6 +299,7 @@ class CompactPartitionsOperator(_LakeOperator):
         from pathlib import Path
 
         from airlake.contracts import get_contract
+        from airlake.lineage import compaction_lineage, region_of
         from airlake.maintenance import compact_dataset
 
         store = self._store(self.bucket, self.kms_key_id)
@@ -305,6 +320,9 @@ class CompactPartitionsOperator(_LakeOperator):
                     dry_run=dry_run,
                     run_id=context["run_id"],
                 )
+        self._lineage = compaction_lineage(
+            self.bucket, self.database, results, dry_run=dry_run, region=region_of(self.hook)
+        )
         compacted = [entry for r in results.values() for entry in r["compacted"]]
         summary = {
             "dry_run": dry_run,

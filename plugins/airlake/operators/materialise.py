@@ -12,9 +12,11 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airlake.engines import QueryEngine
+    from airlake.lineage import Lineage
     from airlake.store import LakeStore
 
 QUERY_ENGINE = "{{ var.value.get('airlake_query_engine', 'duckdb') }}"
@@ -80,6 +82,7 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
         "kms_key_id",
     )
     ui_color = "#fff1cc"
+    _lineage: Lineage | None = None
 
     def __init__(
         self,
@@ -115,6 +118,7 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from airlake.analytics import materialise_view
+        from airlake.lineage import materialise_lineage, region_of
         from airlake.store import LakeStore
 
         path = view_sql_path(self.view)
@@ -143,6 +147,9 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
                 close()
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = {"view": self.view, "partitions": [result["dt"]]}
+        self._lineage = materialise_lineage(
+            self.bucket, self.database, self.view, sql, result, region=region_of(self.hook)
+        )
         self.log.info(
             "Materialised %s.%s dt=%s with %s: %d row(s) at %s, %s bytes scanned",
             self.database,
@@ -154,6 +161,12 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
             result["bytes_scanned"],
         )
         return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
+        from airlake.lineage import operator_lineage
+
+        return operator_lineage(self._lineage)
 
     def _build_engine(self, engine_name: str, glue: Any, store: LakeStore) -> QueryEngine:
         return build_query_engine(

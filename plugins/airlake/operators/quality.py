@@ -12,8 +12,10 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
+    from airlake.lineage import Lineage
     from airlake.store import LakeStore
 
 
@@ -34,6 +36,7 @@ class QualityCheckOperator(AwsBaseOperator[S3Hook]):
     aws_hook_class = S3Hook
     template_fields: Sequence[str] = aws_template_fields("dataset", "bucket", "database")
     ui_color = "#e8f4ff"
+    _lineage: Lineage | None = None
 
     def __init__(self, *, dataset: str, bucket: str, database: str = "airlake", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -46,6 +49,7 @@ class QualityCheckOperator(AwsBaseOperator[S3Hook]):
 
         from airlake.contracts import get_contract
         from airlake.intervals import interval_of
+        from airlake.lineage import quality_lineage
         from airlake.manifest import COMPLETE, Manifest, read_manifest
         from airlake.quality import QualityCheckFailed, interval_dates, run_checks
         from airlake.store import LakeStore
@@ -84,9 +88,16 @@ class QualityCheckOperator(AwsBaseOperator[S3Hook]):
         manifest.write(store)
         for result in results:
             self.log.info("%s %s: %s", "PASS" if result.passed else "FAIL", result.check, result.detail)
+        self._lineage = quality_lineage(contract, self.bucket, {**live, **new_keys}, results)
         if failed:
             raise AirflowFailException(str(QualityCheckFailed(self.dataset, failed)))
         return {"dataset": self.dataset, "checks": len(results), "failed": 0}
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
+        from airlake.lineage import operator_lineage
+
+        return operator_lineage(self._lineage)
 
     def _live_keys(self, store: LakeStore, dts: Sequence[str]) -> dict[str, list[str]]:
         """Keys of the live version of each of ``dts`` that Glue knows, by ``dt``."""
