@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ZONES = ("raw", "curated", "quarantine", "analytics", "_manifests", "_state", "reports")
-"""Top-level prefixes of the lake, in the order the report shows them; anything else is ``other``."""
+ZONES = ("landing", "raw", "curated", "quarantine", "analytics", "_manifests", "_state", "reports")
+"""Top-level prefixes of the lake (``landing``: files sources drop in the lake bucket), in the order the
+report shows them; anything else is ``other``."""
 OTHER_ZONE = "other"
 NO_DATASET = "-"
 DEFAULT_CLASS = "STANDARD"

@@ -38,6 +38,7 @@ OBJECTS: dict[str, tuple[int, str, str, str]] = {
         "funnel_daily",
     ),
     "_state/orders/ingest.json": (40, "STANDARD", "_state", "orders"),
+    "landing/products/2026-11-20/products-1.csv.gz": (90, "STANDARD", "landing", "products"),
     "_health/probe.txt": (21, "STANDARD", "other", "_health"),
     "README.txt": (10, "STANDARD", "other", "-"),
 }

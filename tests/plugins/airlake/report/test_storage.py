@@ -58,6 +58,7 @@ def _direct_listing(store) -> list[dict[str, Any]]:
         pytest.param("_manifests/orders/run/ingest.json", ("_manifests", "orders"), id="manifests"),
         pytest.param("raw/file-at-zone-root", ("raw", "-"), id="no-dataset"),
         pytest.param("_health/probe.txt", ("other", "_health"), id="unknown-zone"),
+        pytest.param("landing/products/2026-11-20/products-1.csv.gz", ("landing", "products"), id="landing"),
         pytest.param("README.txt", ("other", "-"), id="bucket-root"),
     ],
 )
@@ -111,6 +112,7 @@ def test_report_equals_a_direct_listing(populated) -> None:
         by_class[storage_class][1] += size
     assert {z["zone"]: [z["objects"], z["bytes"]] for z in document["by_zone"]} == dict(by_zone)
     assert [z["zone"] for z in document["by_zone"]] == [
+        "landing",
         "raw",
         "curated",
         "quarantine",
