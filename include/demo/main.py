@@ -1,10 +1,14 @@
 """The main job of the README (`make demo`): the demo shop's week, run through the local Airflow.
 
-For each day of the week it delivers the shop's data to the sources (PostgreSQL, Kinesis, S3 landing
-files, SQS; the FX API serves its rates), then backfills that day in every dataset DAG through
-Airflow's REST API, as a scheduler catching up would. At the end it prints what the lake holds.
+1. The shop's latest day (yesterday) reaches its sources (PostgreSQL, Kinesis, S3 landing files, SQS;
+   the FX API serves its rates) and the DAGs are unpaused: the scheduler runs that day itself.
+2. The demo week (2026-11-16..22) arrives late and is backfilled in every dataset DAG through
+   Airflow's REST API; the orders backfill is a full refresh (the watermark is already past the week).
+3. The views follow through their assets, the weekly business report runs, then lake maintenance
+   (tiering, cleanup, compaction, storage and cost report).
 
-Run after ``. include/local_stack/env.sh`` and ``python -m include.local_stack.stack up``::
+At the end it prints what the lake holds and the answers, and leaves Airflow running. Run after
+``. include/local_stack/env.sh`` and ``python -m include.local_stack.stack up``::
 
     python -m include.demo.main [--start 2026-11-16] [--days 7]
 """
@@ -18,7 +22,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,10 @@ from include.local_stack import services
 log = logging.getLogger("airlake.demo")
 
 DATASETS = ("orders", "clickstream", "products", "fx_rates", "payments")
+VIEWS = ("daily_sales", "funnel_daily")
+VIEW_DAGS = [f"view_{view}" for view in VIEWS]
+REPORT_DAG = "business_weekly_report"
+MAINTENANCE_DAG = "lake_maintenance_weekly"
 DEFAULT_START = date(2026, 11, 16)
 RUN_TIMEOUT_SECONDS = 1800
 
@@ -85,20 +93,33 @@ class AirflowApi:
         runs = self.call("GET", f"/dags/{dag_id}/dagRuns", params={"state": ["queued", "running"]})
         return runs["dag_runs"]
 
-    def backfill(self, dag_id: str, first: date, last: date) -> int:
-        """Backfill the runs whose data intervals are the days first..last, rerunning any that ran."""
+    def backfill(self, dag_id: str, first: date, last: date, conf: dict[str, Any] | None = None) -> int:
+        """Backfill the runs whose data intervals start on the days first..last, rerunning any that ran."""
         backfill = self.call(
             "POST",
             "/backfills",
             json={
                 "dag_id": dag_id,
                 "from_date": f"{first.isoformat()}T00:00:00Z",
-                "to_date": f"{last.isoformat()}T00:00:00Z",
+                "to_date": f"{last.isoformat()}T23:59:59Z",
                 "max_active_runs": 1,
                 "reprocess_behavior": "completed",
+                "dag_run_conf": conf or {},
             },
         )
         return backfill["id"]
+
+    def wait_backfills(self, backfill_ids: list[int], timeout: float = RUN_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(self.backfill_done(backfill_id) for backfill_id in backfill_ids):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the backfills are still running after {timeout:.0f} s")
+            time.sleep(5)
+
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        return self.call("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-run_after", "limit": 100})[
+            "dag_runs"
+        ]
 
     def backfill_done(self, backfill_id: int) -> bool:
         return self.call("GET", f"/backfills/{backfill_id}")["completed_at"] is not None
@@ -163,14 +184,55 @@ def deliver(day: date, bucket: str) -> dict[str, int]:
 
 
 def run_week(api: AirflowApi, dag_ids: list[str], days: list[date]) -> dict[str, dict[date, str]]:
-    """Backfill the week in every dataset DAG (the DAGs run side by side, each day after the other)."""
-    started = {dag_id: api.backfill(dag_id, days[0], days[-1]) for dag_id in dag_ids}
-    deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
-    while not all(api.backfill_done(backfill_id) for backfill_id in started.values()):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the backfills are still running after {RUN_TIMEOUT_SECONDS} s")
-        time.sleep(5)
+    """Backfill the week in every dataset DAG (the DAGs run side by side, each day after the other).
+
+    The scheduler's own run of the latest day has already moved the orders watermark past the week, so
+    the orders backfill is a full refresh: each day re-extracts its orders by order time (the source
+    table is the truth); streams and landed files hand over whatever is still waiting.
+    """
+    conf = {"dataset_orders": {"full_refresh": True}}
+    started = [api.backfill(dag_id, days[0], days[-1], conf.get(dag_id)) for dag_id in dag_ids]
+    api.wait_backfills(started)
     return {dag_id: api.day_states(dag_id, days) for dag_id in dag_ids}
+
+
+def wait_for_views(api: AirflowApi, database: str, days: list[date], timeout: float = 600) -> None:
+    """The views are scheduled by the datasets' assets: wait until every day of the week is built."""
+    glue = _aws("glue")
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = []
+        for view in VIEWS:
+            try:
+                partitions = glue.get_partitions(DatabaseName=database, TableName=view)["Partitions"]
+            except glue.exceptions.EntityNotFoundException:
+                partitions = []
+            built = {p["Values"][0] for p in partitions}
+            missing += [f"{view} {day}" for day in days if day.isoformat() not in built]
+        busy = [dag_id for dag_id in VIEW_DAGS if api.active_runs(dag_id)]
+        if not missing and not busy:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"views not built after {timeout:.0f} s: {', '.join(missing) or busy}")
+        time.sleep(5)
+
+
+def run_weekly(api: AirflowApi, dag_id: str, first: date) -> str:
+    """Unpause a weekly DAG (the scheduler runs its latest week) and make sure the week of ``first``
+    ran too; the state of that week's newest run."""
+    api.unpause(dag_id)
+    api.wait_settled([dag_id])
+    week = [
+        run for run in api.runs(dag_id) if (run.get("data_interval_start") or "")[:10] == first.isoformat()
+    ]
+    if not week:
+        api.wait_backfills([api.backfill(dag_id, first, first)])
+        week = [
+            run
+            for run in api.runs(dag_id)
+            if (run.get("data_interval_start") or "")[:10] == first.isoformat()
+        ]
+    return week[0]["state"] if week else "missing"
 
 
 def _manifests(s3: Any, bucket: str, stage: str) -> list[dict[str, Any]]:
@@ -224,47 +286,86 @@ def print_report(bucket: str, database: str, days: list[date]) -> None:
     print(
         f"\nGlue database {database!r}: tables point at s3://{bucket}/curated/<dataset>/dt=<day>/v=<version>/"
     )
-    print_answers(database, days)
     print_warehouse()
 
 
-def _render(view: str, ds: date) -> str:
-    import jinja2
+def _newest_report(s3: Any, bucket: str, prefix: str) -> tuple[str, dict[str, Any]] | None:
+    """The newest ``report.json`` under ``prefix``: its key and document."""
+    keys = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+        if item["Key"].endswith("/report.json")
+    ]
+    if not keys:
+        return None
+    key = max(keys)
+    return key, json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
-    text = (Path(__file__).resolve().parents[2] / "sql" / "athena" / f"{view}.sql").read_text()
-    return jinja2.Template(text).render(ds=ds.isoformat())
+
+def _save_html(s3: Any, bucket: str, json_key: str, name: str) -> Path:
+    """Copy a report's HTML page out of the (in-memory) lake into .local/reports/ to open in a browser."""
+    folder = Path(os.environ["AIRLAKE_STATE"]) / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    html_key = json_key.rsplit("/", 1)[0] + "/report.html"
+    path.write_bytes(s3.get_object(Bucket=bucket, Key=html_key)["Body"].read())
+    return path
 
 
-def print_answers(database: str, days: list[date]) -> None:
-    """The shop's answers, from the Athena views run on DuckDB over the live Glue partitions."""
-    from airlake.engines.duckdb_engine import DuckDBEngine
-
-    with DuckDBEngine(_aws("glue"), _aws("s3"), database) as engine:
-        sales = [engine.run(_render("daily_sales", day)).to_pylist() for day in days]
-        funnel = [engine.run(_render("funnel_daily", day)).to_pylist() for day in days]
-        popular = engine.run(_render("product_popularity_weekly", days[-1])).to_pylist()
-    revenue: dict[str, float] = defaultdict(float)
-    for row in (row for day in sales for row in day):
-        revenue[row["country"]] += float(row["revenue_eur"] or 0)
-    top = sorted(revenue.items(), key=lambda item: -item[1])[:5]
-    print("\nTop countries by revenue (EUR, via fx_rates): " + ", ".join(f"{c} {v:,.2f}" for c, v in top))
+def print_answers(bucket: str, week_start: date) -> None:
+    """The shop's answers, from the weekly business report the Airflow DAG wrote into the lake."""
+    s3 = _aws("s3")
+    found = _newest_report(s3, bucket, f"reports/business/week={week_start.isoformat()}/")
+    if found is None:
+        print(f"\nNo business report for the week of {week_start} (see business_weekly_report in the UI)")
+        return
+    key, report = found
+    top = report["top_countries"][:5]
+    print(
+        "\nTop countries by revenue (EUR, via fx_rates): "
+        + ", ".join(f"{r['country']} {r['revenue_eur']:,.2f}" for r in top)
+    )
     print(
         "Funnel conversion (purchase / product-view sessions) per day: "
+        + ", ".join(f"{r['dt'][5:]} {float(r['conversion_rate'] or 0):.1%}" for r in report["funnel"])
+    )
+    print(
+        f"Most popular products, week of {week_start}: "
         + ", ".join(
-            f"{row['dt'][5:]} {float(row['conversion_rate'] or 0):.1%}" for day in funnel for row in day
+            f"{r['product_name'] or r['product_id']} ({int(r['purchases'])} bought)"
+            for r in report["top_products"][:5]
         )
     )
-    best = sorted(
-        popular,
-        key=lambda row: (-int(row["purchases"]), -int(row["product_views"]), str(row["product_id"])),
-    )[:5]
     print(
-        "Most popular products, week of "
-        + str(days[-1])
-        + ": "
+        f"Business report: s3://{bucket}/{key.rsplit('/', 1)[0]}/report.html -> {_save_html(s3, bucket, key, 'business-report.html')}"
+    )
+
+
+def print_storage(bucket: str) -> None:
+    """Storage per zone and class and the monthly cost estimate, from the maintenance DAG's report."""
+    s3 = _aws("s3")
+    found = _newest_report(s3, bucket, "reports/storage/")
+    if found is None:
+        print("\nNo storage report (see lake_maintenance_weekly in the UI)")
+        return
+    key, report = found
+    totals, pricing = report["totals"], report["pricing"]
+    print(
+        f"\nStorage: {totals['objects']:,} objects, {totals['bytes'] / 2**20:,.1f} MiB; monthly cost estimate "
+        f"${totals['monthly_cost_usd']:.4f} ({pricing['region']} prices as of {pricing['as_of']}; "
+        f"Athena ${totals['athena_monthly_cost_usd']:.4f} of it)"
+    )
+    print(
+        "  per storage class: "
         + ", ".join(
-            f"{row['product_name'] or row['product_id']} ({int(row['purchases'])} bought)" for row in best
+            f"{e['storage_class']} {e['objects']} objects {e['bytes'] / 2**20:,.2f} MiB"
+            for e in report["by_storage_class"]
         )
+    )
+    print("  per zone: " + ", ".join(f"{z['zone']} {z['bytes'] / 2**20:,.2f} MiB" for z in report["by_zone"]))
+    print(
+        f"Storage report: s3://{bucket}/{key.rsplit('/', 1)[0]}/report.html -> {_save_html(s3, bucket, key, 'storage-report.html')}"
     )
 
 
@@ -296,19 +397,30 @@ def main(argv: list[str] | None = None) -> int:
     api = AirflowApi(airflow_url, user, password)
     dag_ids = [f"dataset_{name}" for name in DATASETS]
 
-    print(f"Airlake demo: the shop's week {args.start} + {args.days} days, through Airflow at {airflow_url}")
+    days = [args.start + timedelta(days=offset) for offset in range(args.days)]
+    latest = datetime.now(UTC).date() - timedelta(days=1)
+    database = os.environ.get("AIRFLOW_VAR_AIRLAKE_GLUE_DATABASE", "airlake")
+    print(f"Airlake demo: the shop's week {days[0]}..{days[-1]}, through Airflow at {airflow_url}")
     create_sources(bucket)
-    api.wait_for_dags(dag_ids)
-    for dag_id in dag_ids:
+    api.wait_for_dags([*dag_ids, *VIEW_DAGS, REPORT_DAG, MAINTENANCE_DAG])
+
+    # 1. the shop's latest day, then the DAGs go live: the scheduler runs that day itself
+    if latest > days[-1]:
+        delivered = deliver(latest, bucket)
+        print(f"{latest}: delivered " + ", ".join(f"{name} {count}" for name, count in delivered.items()))
+    for dag_id in [*VIEW_DAGS, *dag_ids]:
         api.unpause(dag_id)
     api.wait_settled(dag_ids)
+    print(f"The scheduler ran the latest day ({latest}) in {len(dag_ids)} dataset DAGs")
 
-    days = [args.start + timedelta(days=offset) for offset in range(args.days)]
+    # 2. the demo week arrives late: a backfill through Airflow processes it day by day
     for day in days:
         delivered = deliver(day, bucket)
         print(f"{day}: delivered " + ", ".join(f"{name} {count}" for name, count in delivered.items()))
     started = time.monotonic()
-    print(f"Backfilling {days[0]}..{days[-1]} in {len(dag_ids)} DAGs through Airflow ...")
+    print(
+        f"Backfilling {days[0]}..{days[-1]} in {len(dag_ids)} DAGs through Airflow (orders as a full refresh) ..."
+    )
     states = run_week(api, dag_ids, days)
     failed = [
         f"{dag_id} {day}"
@@ -320,13 +432,35 @@ def main(argv: list[str] | None = None) -> int:
         f"{sum(len(v) for v in states.values()) - len(failed)} runs succeeded in {time.monotonic() - started:.0f} s"
     )
 
-    print_report(bucket, os.environ.get("AIRFLOW_VAR_AIRLAKE_GLUE_DATABASE", "airlake"), days)
+    # 3. the views follow the data (asset-scheduled), then the weekly report and maintenance run
+    wait_for_views(api, database, days)
+    print(f"Views {', '.join(VIEWS)} rebuilt by their asset-triggered DAGs for every day of the week")
+    week_start = days[0] - timedelta(days=days[0].weekday())
+    for dag_id, state in (
+        (REPORT_DAG, run_weekly(api, REPORT_DAG, week_start)),
+        (MAINTENANCE_DAG, _run_latest(api, MAINTENANCE_DAG)),
+    ):
+        print(f"{dag_id}: {state}")
+        if state != "success":
+            failed.append(dag_id)
+
+    print_report(bucket, database, [*days, *([latest] if latest > days[-1] else [])])
+    print_answers(bucket, week_start)
+    print_storage(bucket)
     print(f"\nAirflow UI: {airflow_url}  (login {user} / {password})")
     print("The stack keeps running. Stop it with: make down  (moto's in-memory lake is emptied)")
     if failed:
         print(f"\nFAILED runs (see their logs in the UI): {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _run_latest(api: AirflowApi, dag_id: str) -> str:
+    """Unpause a DAG and wait for the run the scheduler starts for its latest interval."""
+    api.unpause(dag_id)
+    api.wait_settled([dag_id])
+    runs = api.runs(dag_id)
+    return runs[0]["state"] if runs else "missing"
 
 
 if __name__ == "__main__":
