@@ -30,6 +30,8 @@ os.environ.update(
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # env.sh sends lineage to the developer's .local/lineage/; tests that check lineage turn it on
+        "AIRFLOW__OPENLINEAGE__DISABLED": "True",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AWS_ACCESS_KEY_ID": "moto-local",
         "AWS_SECRET_ACCESS_KEY": "moto-local",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -20,8 +20,14 @@ from tests.plugins.airlake.curate.test_curate import ORDERS_DAY_1, RUN_1, RUN_2,
 THRESHOLD = get_contract("orders").quality.reject_rate_max
 
 
-def _context(run_id: str, day: date) -> dict[str, Any]:
-    return {"run_id": run_id, "data_interval_start": datetime(day.year, day.month, day.day, tzinfo=UTC)}
+def _context(run_id: str, day: date, **params: Any) -> dict[str, Any]:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return {
+        "run_id": run_id,
+        "data_interval_start": start,
+        "data_interval_end": start + timedelta(days=1),
+        "params": params,
+    }
 
 
 def test_template_fields_are_the_arguments() -> None:
@@ -153,3 +159,23 @@ def test_a_crash_before_publishing_leaves_the_old_version_and_a_rerun_repairs_it
     ]
     v1_rows = read_partition(lake, v1_partition)
     assert {row["order_id"]: row["status"] for row in v1_rows}[1] != "shipped"  # v1 is untouched
+
+
+def test_a_full_refresh_replaces_the_partitions_it_touches_instead_of_merging(lake) -> None:
+    catalog = Catalog()
+    land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(ORDERS_DAY_1))])
+    first = CurateOperator(
+        task_id="curate", dataset="orders", bucket=lake.bucket, live_locations=catalog.lookup
+    ).execute(_context(RUN_1, date(2026, 11, 20)))  # type: ignore[arg-type]
+    catalog.publish(first)
+    update = order(1, "shipped", "2026-11-20T08:00:00Z", "2026-11-21T07:00:00Z", "19.99")
+    land_run(lake, "orders", RUN_2, [(".jsonl.gz", jsonl([update]))], ingest_date=date(2026, 11, 21))
+
+    refreshed = CurateOperator(
+        task_id="curate", dataset="orders", bucket=lake.bucket, live_locations=catalog.lookup
+    ).execute(_context(RUN_2, date(2026, 11, 21), full_refresh=True))  # type: ignore[arg-type]
+
+    [partition] = refreshed["partitions"]
+    assert partition["previous_location"] is None  # the live version was not merged in
+    rows = read_partition(lake, lake.get_json(refreshed["manifest"])["partitions"][0])
+    assert [(row["order_id"], row["status"]) for row in rows] == [(1, "shipped")]
