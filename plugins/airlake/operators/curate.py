@@ -109,17 +109,10 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
 
     def _glue_live_locations(self) -> Callable[[str], str | None]:
         """The catalog's view: the location each Glue partition of the dataset's table points at."""
-        from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-
         from airlake.catalog.glue import live_location_lookup
+        from airlake.operators import glue_client_of
 
-        glue = GlueCatalogHook(
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-        ).get_conn()
-        return live_location_lookup(glue, self.database, self.dataset)
+        return live_location_lookup(glue_client_of(self), self.database, self.dataset)
 
 
 def _no_live_version(dt: str) -> None:

@@ -10,6 +10,8 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from airlake.operators import glue_client_of
+
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
@@ -65,9 +67,7 @@ class _LakeOperator(AwsBaseOperator[S3Hook]):
         return LakeStore(self.hook, bucket, kms_key_id=kms_key_id)
 
     def _glue(self) -> Any:
-        from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-
-        return GlueCatalogHook(**self._hook_parameters).get_conn()
+        return glue_client_of(self)
 
 
 class StorageReportOperator(_LakeOperator):

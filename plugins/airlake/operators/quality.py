@@ -103,13 +103,11 @@ class QualityCheckOperator(AwsBaseOperator[S3Hook]):
         """Keys of the live version of each of ``dts`` that Glue knows, by ``dt``."""
         if not dts:
             return {}
-        from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-
         from airlake.catalog.glue import live_location_lookup
         from airlake.engines.base import list_parquet_objects
+        from airlake.operators import glue_client_of
 
-        glue = GlueCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).get_conn()
-        lookup = live_location_lookup(glue, self.database, self.dataset)
+        lookup = live_location_lookup(glue_client_of(self), self.database, self.dataset)
         found: dict[str, list[str]] = {}
         for dt in dts:
             location = lookup(dt)

@@ -12,6 +12,8 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
 
+from airlake.operators import glue_client_of
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -19,17 +21,6 @@ if TYPE_CHECKING:
 
 GIB = 1024**3
 MIB = 1024**2
-
-
-def _glue_client(operator: AwsBaseOperator[Any]) -> Any:
-    from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-
-    return GlueCatalogHook(
-        aws_conn_id=operator.aws_conn_id,
-        region_name=operator.region_name,
-        verify=operator.verify,
-        config=operator.botocore_config,
-    ).get_conn()
 
 
 def _run_time(context: Context, today: str | date | None) -> datetime:
@@ -167,7 +158,7 @@ class TieringOperator(AwsBaseOperator[S3Hook]):
         summary = run_tiering(
             LakeStore(self.hook, self.bucket, kms_key_id=self.kms_key_id),
             rule_set,
-            glue=_glue_client(self),
+            glue=glue_client_of(self),
             database=self.database,
             now=_run_time(context, self.today),
             run_id=context["run_id"],
@@ -295,7 +286,7 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
             from airlake.tiering.restore import get_partitions
 
             dts = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
-            live = live_locations(get_partitions(_glue_client(self), self.database, self.dataset, dts))
+            live = live_locations(get_partitions(glue_client_of(self), self.database, self.dataset, dts))
         archived = plan_restores(client, self.bucket, self.dataset, self.zone, start, end, live=live)
         keys = [obj.key for obj in archived]
         self.log.info(
@@ -372,7 +363,7 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
                 until.setdefault(dt, None)
         cleared: list[str] = []
         if self.zone == "curated" and self.mark_catalog and until:
-            cleared = mark_restored(_glue_client(self), self.database, self.dataset, until)
+            cleared = mark_restored(glue_client_of(self), self.database, self.dataset, until)
         expiries = [u for u in until.values() if u is not None]
         summary = {
             "dataset": self.dataset,
