@@ -73,10 +73,13 @@ def with_ratios(results: dict[str, Any]) -> dict[str, Any]:
     for group in by_case.values():
         airlake = next((m for m in group if m["role"] == "airlake" and m.get("rows_per_s")), None)
         for m in group:
+            m["cpu_seconds"] = (m.get("result") or {}).get("cpu_seconds")
             if m["role"] == "airlake" or airlake is None or not m.get("rows_per_s"):
-                m["ratio"] = None
-            else:
-                m["ratio"] = round(airlake["rows_per_s"] / m["rows_per_s"], 3)
+                m["ratio"] = m["cpu_ratio"] = None
+                continue
+            m["ratio"] = round(airlake["rows_per_s"] / m["rows_per_s"], 3)
+            mine, theirs = (airlake.get("result") or {}).get("cpu_seconds"), m["cpu_seconds"]
+            m["cpu_ratio"] = round(theirs / mine, 3) if mine and theirs else None
     return results
 
 
@@ -199,7 +202,10 @@ def render(results: dict[str, Any], analysis: str | None = None) -> str:
         "- Peak memory: the largest resident set of the measured process tree (sampled every 20 ms, and "
         "the kernel's ru_maxrss), each run in its own process; moto and PostgreSQL are not counted.",
         "- Throughput: input bytes / wall seconds of the work only (imports and setup untimed); rows/s: "
-        "input rows / seconds. Ratio: Airlake rows/s ÷ the engine's rows/s on the same input, same run.",
+        "input rows / seconds. Ratio: Airlake rows/s ÷ the engine's rows/s on the same input, same run "
+        "(the targets use it). CPU s: user + system time of the work (all threads and waited-for child "
+        "processes) in the reported run; 'by CPU' = the engine's CPU seconds ÷ Airlake's: how much of "
+        "Airlake's CPU the engine needs for the same work, far less sensitive to other jobs than wall time.",
     ]
     for run in runs:
         code = run.get("code") or {}

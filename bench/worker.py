@@ -13,10 +13,16 @@ import importlib
 import json
 import logging
 import os
+import resource
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _profiled(work: Any, path: Path, task: dict[str, Any]) -> tuple[dict[str, Any], float]:
@@ -53,12 +59,17 @@ def main(argv: list[str]) -> int:
     prepare = getattr(module, f"prepare_{task['engine']}")
     work = prepare(task["params"])
     profile_path = os.environ.get("AIRLAKE_BENCH_PROFILE")
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     if profile_path:
         result, seconds = _profiled(work, Path(profile_path), task)
     else:
         result = work()
         seconds = time.perf_counter() - started
+    # CPU time of the work: this process's threads (DuckDB, pyarrow) + children it waited for (parse
+    # workers, psql). Less sensitive than wall time to other jobs on a shared machine.
+    result.setdefault("cpu_seconds", round(_cpu_seconds() - cpu_before, 3))
+    result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     # A task timing a child interpreter (DAG parse) reports the child's own measure as "seconds".
     seconds = float(result.pop("seconds", seconds))
     out_path.write_text(json.dumps({"seconds": seconds, **result}, default=str))
