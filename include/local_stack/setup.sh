@@ -10,14 +10,27 @@ STAMP="$VENV/.airlake-installed"
 
 need_apt=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
-if [ ${#need_apt[@]} -gt 0 ]; then
+# The browser test (tests/ui) drives Debian's Chromium: Playwright must never download a browser of its own.
+need_chromium=0
+[ -x /usr/bin/chromium ] || need_chromium=1
+if [ ${#need_apt[@]} -gt 0 ] || [ "$need_chromium" -eq 1 ]; then
   if [ "$(id -u)" -eq 0 ]; then
-    echo "setup: installing system packages: ${need_apt[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-  else
+    if [ ${#need_apt[@]} -gt 0 ]; then
+      echo "setup: installing system packages: ${need_apt[*]}"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    fi
+    if [ "$need_chromium" -eq 1 ]; then
+      echo "setup: installing system packages: chromium"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    fi
+  elif [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: missing system packages: ${need_apt[*]} (install them with sudo apt-get install)" >&2
     exit 1
+  fi
+  if [ "$need_chromium" -eq 1 ] && [ ! -x /usr/bin/chromium ]; then
+    echo "setup: /usr/bin/chromium is missing, the browser test will be skipped" \
+      "(install it with sudo apt-get install --no-install-recommends chromium)" >&2
   fi
 fi
 
