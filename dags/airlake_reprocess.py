@@ -11,6 +11,7 @@ this run waits for it and fails if it fails. A dry run only plans.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
@@ -63,4 +64,6 @@ with DAG(
         wait_for_completion=True,
         poke_interval=5,
         failed_states=["failed"],
+        retries=0,  # a retry would run the whole pipeline again: rerun it on purpose instead
+        execution_timeout=timedelta(hours=6),  # e.g. when the dataset's DAG is left paused
     )

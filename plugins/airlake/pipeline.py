@@ -135,10 +135,17 @@ def plan_run(
             f"param full_refresh: {contract.name} has a {contract.source.kind} source, which cannot replay "
             "past days; only database sources can be fully refreshed"
         )
+    days = interval_dates(interval.start, interval.end)
+    if contract.source.kind == "http" and len(days) > 1:
+        raise IntervalParamError(
+            f"param end_date: {contract.name}'s HTTP source is asked for one interval per run (its request "
+            f"params are rendered from the interval's start); process {days[0]}..{days[-1]} as a backfill, "
+            "one run per day"
+        )
     return {
         "dataset": contract.name,
         **interval.as_dict(),
-        "days": interval_dates(interval.start, interval.end),
+        "days": days,
         "source": contract.source.kind,
         "mode": "full_refresh" if interval.full_refresh else "incremental",
     }

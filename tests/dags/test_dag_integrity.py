@@ -12,6 +12,8 @@ import pytest
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(path for path in DAGS_DIR.glob("*.py") if not path.name.startswith("_"))
 PARSE_BUDGET_SECONDS = 1.0
+NO_RETRIES = {("airlake_reprocess", "run_dataset_pipeline")}
+"""Tasks where a retry would do harm: retrying the trigger would run a whole pipeline again."""
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,7 @@ def test_every_dag_has_owner_tags_and_retries(dag_bag) -> None:
         for task in dag.tasks:
             if not task.owner or task.owner == "airflow":
                 problems.append(f"{dag_id}.{task.task_id}: no owner")
-            if task.retries < 1:
+            if task.retries < 1 and (dag_id, task.task_id) not in NO_RETRIES:
                 problems.append(f"{dag_id}.{task.task_id}: retries < 1")
     assert not problems, "\n".join(problems)
 

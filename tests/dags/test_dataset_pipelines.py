@@ -143,6 +143,24 @@ def test_fx_rates_from_http_api(pipeline_env) -> None:
     assert assert_published(pipeline_env, "fx_rates")["rows"]["written"] == len(landed)
 
 
+def test_a_day_from_the_trigger_form_is_the_day_the_source_is_asked_for(pipeline_env) -> None:
+    """The http source's params are rendered from the asked day, not from the run's data interval."""
+    run = run_dataset_dag(
+        "fx_rates", datetime(2026, 11, 25, 9, tzinfo=UTC), run_conf={"start_date": "2026-11-18"}
+    )
+    assert run.state == "success"
+    [key] = [
+        obj.key
+        for obj in pipeline_env["lake"].list("_manifests/fx_rates/")
+        if obj.key.endswith("/ingest.json")
+    ]
+    manifest = pipeline_env["lake"].get_json(key)
+    assert manifest["outputs"][0]["key"].startswith("raw/fx_rates/ingest_date=2026-11-18/")
+    landed = [json.loads(line) for line in landed_lines(pipeline_env["lake"], "fx_rates")]
+    assert {row["rate_date"] for row in landed} == {"2026-11-18"}
+    assert sorted(landed, key=lambda r: r["quote_currency"]) == fx_api.rates_for("2026-11-18")
+
+
 def test_rerunning_a_day_lands_nothing_twice(pipeline_env) -> None:
     publish.publish_payments(DAY, pipeline_env["clients"]["sqs"])
     assert run_dataset_dag("payments").state == "success"

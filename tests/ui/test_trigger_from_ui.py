@@ -34,7 +34,6 @@ pytestmark = [pytest.mark.stack, pytest.mark.browser]
 DAY = "2026-11-20"
 RUN_TIMEOUT = 600.0
 """Seconds a whole pipeline run may take: task processes start slowly on 2 shared cores."""
-KNOWN_INGEST_BUG = "UndefinedError: 'data_interval_start' is undefined"
 COLUMNS = ("rate_date", "base_currency", "quote_currency", "rate", "published_at")
 
 
@@ -213,19 +212,7 @@ def test_reprocess_fx_rates_from_the_trigger_form(page: Page, airflow_stack: Air
     dialog.locator("input[name=element_start_date]").fill(DAY)
     run_id = submit_trigger_form(page, dialog, "airlake_reprocess")
 
-    try:
-        run = stack.wait_for_run(
-            "airlake_reprocess", run_id, timeout=RUN_TIMEOUT, also_watch="dataset_fx_rates"
-        )
-    except AssertionError as failure:
-        if KNOWN_INGEST_BUG in str(failure):
-            pytest.xfail(
-                "known bug: IngestOperator renders the source's templates (fx_rates.yaml: "
-                "'{{ data_interval_start | ds }}') with the run's data interval instead of the interval "
-                "the trigger form asked for, and the run airlake_reprocess triggers (logical_date=None) "
-                "has none. Remove this branch with the fix."
-            )
-        raise
+    run = stack.wait_for_run("airlake_reprocess", run_id, timeout=RUN_TIMEOUT, also_watch="dataset_fx_rates")
     assert run["state"] == "success", stack.describe("airlake_reprocess", run_id)
     assert run["conf"] == {
         "dataset": "fx_rates",

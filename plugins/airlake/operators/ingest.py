@@ -67,11 +67,21 @@ class IngestOperator(AwsBaseOperator[S3Hook]):
             )
         store = LakeStore(self.hook, self.bucket, kms_key_id=self.kms_key_id)
         start, end = interval.start, interval.end
+        # The source's templates (e.g. an API's ``date: "{{ data_interval_start | ds }}"``) render with the
+        # interval this run processes: the trigger form's days when given, which is not the run's data
+        # interval (a run triggered without a logical date, as airlake_reprocess does, has none at all).
+        interval_context = {
+            **context,
+            "data_interval_start": start,
+            "data_interval_end": end,
+            "ds": interval.ds,
+            "ds_nodash": interval.ds.replace("-", ""),
+        }
         source = build_source(
             contract,
             store=store,
             aws_conn_id=self.aws_conn_id,
-            render=lambda value: self.render_template(value, context),
+            render=lambda value: self.render_template(value, interval_context),
         )
         with tempfile.TemporaryDirectory(prefix=f"airlake-ingest-{self.dataset}-") as work_dir:
             ctx = IngestContext(

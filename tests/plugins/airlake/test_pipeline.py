@@ -74,6 +74,20 @@ def test_plan_refuses_a_full_refresh_of_a_stream() -> None:
         )
 
 
+def test_plan_refuses_a_range_of_an_http_source_asked_one_day_per_run() -> None:
+    with pytest.raises(IntervalParamError, match="fx_rates's HTTP source is asked for one interval per run"):
+        plan_run(
+            get_contract("fx_rates"),
+            {"start_date": "2026-11-16", "end_date": "2026-11-17"},
+            None,
+            None,
+            today=TODAY,
+        )
+    assert plan_run(get_contract("fx_rates"), {"start_date": "2026-11-16"}, None, None, today=TODAY)[
+        "days"
+    ] == ["2026-11-16"]
+
+
 def test_plan_of_a_range() -> None:
     planned = plan_run(
         get_contract("orders"),
