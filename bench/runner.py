@@ -510,7 +510,10 @@ def _check_curate(m: Measurement, data: generate.Dataset) -> str:
     problems = []
     if m.result.get("rows_written") != data.written:
         problems.append(f"wrote {m.result.get('rows_written')} rows, expected {data.written}")
-    if m.engine.startswith("airlake"):
+    if m.engine == "airlake_sql":  # the SQL path reports rows written and rejects only
+        if m.result.get("rows_quarantined") != data.bad:
+            problems.append(f"quarantined {m.result.get('rows_quarantined')}, expected {data.bad}")
+    elif m.engine.startswith("airlake"):
         expected = {
             "rows_read": data.rows,
             "rows_quarantined": data.bad,
