@@ -85,19 +85,22 @@ def with_ratios(results: dict[str, Any]) -> dict[str, Any]:
 
 def _stage_table(measurements: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| case | engine | role | s (best / worst) | MB/s | rows/s | peak MB | Airlake ÷ engine | check |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|",
+        "| case | engine | role | s (best / worst) | CPU s | MB/s | rows/s | peak MB | Airlake ÷ engine "
+        "| by CPU | check |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for m in measurements:
         if m.get("error"):
             lines.append(
-                f"| {m['case']} | {m['engine']} | {m['role']} | — | — | — | — | — | {m['error'][:80]} |"
+                f"| {m['case']} | {m['engine']} | {m['role']} | — | — | — | — | — | — | — | {m['error'][:80]} |"
             )
             continue
+        cpu = m.get("cpu_seconds")
         lines.append(
             f"| {m['case']} | {m['engine']} | {m['role']} | {m['seconds']:.2f} / {m['seconds_worst']:.2f} | "
+            f"{'—' if cpu is None else f'{cpu:.1f}'} | "
             f"{_rate(m.get('mb_per_s'))} | {_mb(m.get('rows_per_s'))} | {_mb(m.get('peak_memory_mb'))} | "
-            f"{_ratio(m.get('ratio'))} | {m.get('check') or ''} |"
+            f"{_ratio(m.get('ratio'))} | {_ratio(m.get('cpu_ratio'))} | {m.get('check') or ''} |"
         )
     return lines
 
