@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ENV := source include/local_stack/env.sh &&
 
-.PHONY: demo test setup up down status lint lock
+.PHONY: demo test setup up down status lint lock bench
 
 demo: setup  ## run the main job end to end on the local stack and print its answers
 	$(ENV) $(BIN)/python -m include.local_stack.stack up
@@ -32,3 +32,6 @@ lint: setup
 
 lock:  ## re-resolve the pins from a clean virtualenv into constraints.txt
 	bash include/local_stack/setup.sh --relock
+
+bench: setup  ## benchmarks against anchors (bench/README.md); BENCH_ARGS="--quick" for a 3-minute run
+	$(BIN)/python -m bench run $(BENCH_ARGS)
