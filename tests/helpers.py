@@ -20,15 +20,22 @@ def read_records(store: Any, keys: list[str]) -> list[dict[str, Any]]:
 
 
 def run_dag_test(dag: Any, **kwargs: Any) -> Any:
-    """``dag.test(**kwargs)`` with the DAG's deadline alerts set aside for the call.
+    """``dag.test(**kwargs)`` with the DAG's deadline alerts set aside and its params restored after.
 
     Airflow 3.3.2's ``dag.test()`` hands the SDK DAG to ``DagRun.update_state``, which reads
     ``dag.deadline`` as ids of stored alerts and fails on the alert objects; the scheduler path reads the
     serialized DAG and is unaffected (tests/dags/test_dag_integrity.py checks the alerts serialize).
+    A run's conf also stays in the in-process DAG's params, so a later test of the same DAG would run
+    with it: each call starts from the params the DAG file defined.
     """
-    deadline = dag.deadline
+    import copy
+
+    deadline, params = dag.deadline, copy.deepcopy(dag.params)
+    task_params = {task.task_id: copy.deepcopy(task.params) for task in dag.tasks}
     dag.deadline = None
     try:
         return dag.test(**kwargs)
     finally:
-        dag.deadline = deadline
+        dag.deadline, dag.params = deadline, params
+        for task in dag.tasks:
+            task.params = task_params[task.task_id]
