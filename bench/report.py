@@ -79,8 +79,40 @@ def with_ratios(results: dict[str, Any]) -> dict[str, Any]:
                 continue
             m["ratio"] = round(airlake["rows_per_s"] / m["rows_per_s"], 3)
             mine, theirs = (airlake.get("result") or {}).get("cpu_seconds"), m["cpu_seconds"]
-            m["cpu_ratio"] = round(theirs / mine, 3) if mine and theirs else None
+            # only where all the work is in the measured processes: moto's and PostgreSQL's is not
+            in_process = m["stage"] == "curate"
+            m["cpu_ratio"] = round(theirs / mine, 3) if in_process and mine and theirs else None
     return results
+
+
+_FORMAT_ORDER = ("csv", "csv.gz", "jsonl", "parquet")
+_ENGINE_ORDER = (
+    "airlake",
+    "airlake_parts",
+    "airlake_sql",
+    "duckdb",
+    "pyarrow",
+    "pandas",
+    "boto3",
+    "moto_get",
+    "local_copy",
+    "psql",
+    "psql_sql",
+)
+
+
+def _order(m: dict[str, Any]) -> tuple[Any, ...]:
+    """Tables read by size, then format (or view), then Airlake first and its anchors after it."""
+    fmt = m.get("format")
+    if m["stage"] == "parse":  # case "<file> <n> contracts", rows = n
+        return (m["stage"], 0, 0, m["case"].split(" ")[0], m["rows"])
+    return (
+        m["stage"],
+        m["rows"],
+        _FORMAT_ORDER.index(fmt) if fmt in _FORMAT_ORDER else len(_FORMAT_ORDER),
+        m["case"],
+        _ENGINE_ORDER.index(m["engine"]) if m["engine"] in _ENGINE_ORDER else len(_ENGINE_ORDER),
+    )
 
 
 def _stage_table(measurements: list[dict[str, Any]]) -> list[str]:
@@ -191,6 +223,9 @@ def render(results: dict[str, Any], analysis: str | None = None) -> str:
     info = results["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items())
     runs = results.get("runs") or [_run_info(results)]
+    kept = {m.get("run_started_at", results["started_at"]) for m in results["measurements"]}
+    superseded = [run for run in runs if run.get("started_at") not in kept]
+    runs = [run for run in runs if run.get("started_at") in kept]
     out = [
         f"# Airlake bench results ({results['started_at'][:10]})",
         "",
@@ -208,7 +243,9 @@ def render(results: dict[str, Any], analysis: str | None = None) -> str:
         "input rows / seconds. Ratio: Airlake rows/s ÷ the engine's rows/s on the same input, same run "
         "(the targets use it). CPU s: user + system time of the work (all threads and waited-for child "
         "processes) in the reported run; 'by CPU' = the engine's CPU seconds ÷ Airlake's: how much of "
-        "Airlake's CPU the engine needs for the same work, far less sensitive to other jobs than wall time.",
+        "Airlake's CPU the engine needs for the same work, far less sensitive to other jobs than wall time "
+        "(curate only: in ingest, views and load part of the work runs in moto or PostgreSQL, whose CPU "
+        "is not counted).",
     ]
     for run in runs:
         code = run.get("code") or {}
@@ -217,6 +254,12 @@ def render(results: dict[str, Any], analysis: str | None = None) -> str:
             f"before {run.get('load_average_before')}, after {run.get('load_average_after')}; commit "
             f"{code.get('commit')}, {code.get('uncommitted_files_outside_bench')} uncommitted file(s) outside "
             "bench/ (the working tree is shared)"
+        )
+    if superseded:
+        out.append(
+            f"- {len(superseded)} earlier run(s) were measured again (under a high load average); only the "
+            "later measurements are kept: "
+            + "; ".join(f"`{run.get('command')}` at {run.get('started_at')}" for run in superseded)
         )
     out += [
         "",
@@ -240,7 +283,7 @@ def render(results: dict[str, Any], analysis: str | None = None) -> str:
     ]
     targets = _targets(results)
     by_stage: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for m in results["measurements"]:
+    for m in sorted(results["measurements"], key=_order):
         by_stage[m["stage"]].append(m)
     parse_verdicts: list[str] = []
     for stage in ("curate", "ingest", "emulator", "views", "load", "parse"):
