@@ -127,14 +127,3 @@ def glue_client(endpoint: str) -> Any:
         aws_access_key_id="moto-local",
         aws_secret_access_key="moto-local",  # noqa: S106 - moto accepts any key
     )
-
-
-def lake_store(endpoint: str, bucket: str = BUCKET) -> Any:
-    """The project's LakeStore (S3Hook of ``aws_default``) on the bench's moto."""
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    from airlake.store import LakeStore
-
-    store = LakeStore(S3Hook(aws_conn_id="aws_default"), bucket)
-    store.ensure_bucket()
-    return store
