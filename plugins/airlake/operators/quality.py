@@ -118,8 +118,8 @@ class QualityCheckOperator(AwsBaseOperator[S3Hook]):
     @staticmethod
     def _download(store: LakeStore, keys: Sequence[str], work: Path) -> list[str]:
         paths = []
-        for index, key in enumerate(keys):
-            path = work / f"{len(list(work.iterdir()))}-{index}.parquet"
+        for key in keys:
+            path = work / key.replace("/", "__")  # keys are unique, so are their local names
             store.download(key, path)
             paths.append(str(path))
         return paths
