@@ -6,13 +6,18 @@ week's Monday): materialise the `product_popularity_weekly` view, then write the
 (revenue by country in EUR, the funnel per day, the most popular products) as
 `reports/business/week=<monday>/report.json` and `report.html` in the lake. The six hours after
 midnight leave the daily dataset runs and the views they trigger time to publish Sunday.
+
+**Trigger it by hand** with **Week** set to any day of the week you want (YYYY-MM-DD): the run reports
+that ISO week, whatever day it runs. Left empty, a manual run reports the last complete week before the
+moment it was triggered (Airflow's data interval of a manual run). A week that has not ended yet is refused.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
 from airlake.assets import view_asset
 from airlake.operators.business_report import BusinessReportOperator
@@ -28,7 +33,26 @@ from airlake.pipeline import (
     default_args,
 )
 
-WEEK_START = "{{ data_interval_start | ds }}"
+WEEK_START = "{{ ti.xcom_pull(task_ids='plan_week') }}"
+
+
+@task
+def plan_week(**context: Any) -> str:
+    """The Monday of the week to report: the param ``week`` when given, else the run's data interval."""
+    from datetime import UTC, datetime
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airlake.intervals import IntervalParamError, resolve_week
+
+    try:
+        week = resolve_week(
+            context.get("params"), context.get("data_interval_start"), today=datetime.now(UTC).date()
+        )
+    except IntervalParamError as exc:
+        raise AirflowFailException(str(exc)) from exc
+    return week.isoformat()
+
 
 with DAG(
     dag_id="business_weekly_report",
@@ -40,6 +64,16 @@ with DAG(
     tags=["airlake", "analytics", "report", "weekly"],
     default_args=default_args("analytics-team"),
     deadline=deadline_alert(timedelta(hours=4)),
+    params={
+        "week": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Week",
+            description="Any day of the ISO week to report (YYYY-MM-DD). Empty: the last complete week "
+            "before the run.",
+        )
+    },
     doc_md=__doc__,
 ) as business_weekly_report:
     popularity = MaterialiseOperator(
@@ -62,4 +96,4 @@ with DAG(
         athena_output_location=ATHENA_OUTPUT,
         workgroup=ATHENA_WORKGROUP,
     )
-    popularity >> report
+    plan_week() >> popularity >> report

@@ -43,6 +43,31 @@ os.environ.update(
 os.environ.pop("AWS_PROFILE", None)
 
 
+DATE_SENSITIVE = (
+    "tests/dags/",
+    "tests/include/demo/",
+    "tests/plugins/airlake/analytics/",
+    "tests/plugins/airlake/curate/test_versions.py",
+    "tests/plugins/airlake/maintenance/",
+    "tests/plugins/airlake/operators/test_maintenance_operators.py",
+    "tests/plugins/airlake/operators/test_materialise_operator.py",
+    "tests/plugins/airlake/operators/test_tiering_operator.py",
+    "tests/plugins/airlake/quality/",
+    "tests/plugins/airlake/report/",
+    "tests/plugins/airlake/test_intervals.py",
+    "tests/plugins/airlake/tiering/",
+)
+"""Tests of what reads intervals, object ages or schedules: include/local_stack/run_tests.sh runs them again
+with the clock of every process (pytest, moto, PostgreSQL) moved 30 and 365 days ahead by libfaketime, so a
+test or a DAG that follows the wall clock instead of its logical date fails in CI, not on some later day."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(item.path).relative_to(ROOT).as_posix().startswith(DATE_SENSITIVE):
+            item.add_marker(pytest.mark.date_sensitive)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -27,8 +27,17 @@ def run_dag_test(dag: Any, **kwargs: Any) -> Any:
     serialized DAG and is unaffected (tests/dags/test_dag_integrity.py checks the alerts serialize).
     A run's conf also stays in the in-process DAG's params, so a later test of the same DAG would run
     with it: each call starts from the params the DAG file defined.
+
+    ``logical_date`` is required: without it ``dag.test()`` takes the wall clock as the logical date, so the
+    run's data interval (and whatever the DAG reads with it) would follow the day the test runs.
     """
     import copy
+
+    if "logical_date" not in kwargs:
+        raise TypeError(
+            "run_dag_test needs an explicit logical_date (None for a run without one): without it "
+            "dag.test() uses the wall clock and the test depends on the day it runs"
+        )
 
     deadline, params = dag.deadline, copy.deepcopy(dag.params)
     task_params = {task.task_id: copy.deepcopy(task.params) for task in dag.tasks}

@@ -116,3 +116,29 @@ def interval_of(context: Mapping[str, Any]) -> RunInterval:
     return resolve_interval(
         context.get("params"), context.get("data_interval_start"), context.get("data_interval_end")
     )
+
+
+def resolve_week(
+    params: Mapping[str, Any] | None,
+    data_interval_start: datetime | None,
+    *,
+    today: date | None = None,
+) -> date:
+    """
+    The Monday of the ISO week to report: the week holding the param ``week`` (any day of it) when given,
+    else the week the run's data interval starts in (a scheduled Monday run covers the week that just ended).
+
+    :param today: refuse a week that is not complete yet on this UTC day; None: no check.
+    """
+    asked = _date_param(params or {}, "week")
+    if asked is None:
+        if data_interval_start is None:
+            raise IntervalParamError("this run has no data interval: give the param week (YYYY-MM-DD)")
+        asked = data_interval_start.astimezone(UTC).date()
+    monday = asked - timedelta(days=asked.weekday())
+    if today is not None and monday + timedelta(days=7) > today:
+        raise IntervalParamError(
+            f"param week: the week of {monday} ends on {monday + timedelta(days=6)} and is not complete "
+            f"yet (today is {today}, UTC)"
+        )
+    return monday

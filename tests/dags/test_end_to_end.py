@@ -167,7 +167,10 @@ def test_shop_day_end_to_end(pipeline_env) -> None:
 
     for view in ("daily_sales", "funnel_daily"):
         run = run_dag_test(
-            _dag("airlake_views", f"view_{view}"), run_after=AFTER_DAY, run_conf={"start_date": str(DAY)}
+            _dag("airlake_views", f"view_{view}"),
+            logical_date=AFTER_DAY,
+            run_after=AFTER_DAY,
+            run_conf={"start_date": str(DAY)},
         )
         assert run.state == "success", view
 
@@ -192,9 +195,10 @@ def test_shop_day_end_to_end(pipeline_env) -> None:
     )
     assert row["conversion_rate"] == pytest.approx(purchased / viewed)
 
-    # the weekly report of the week holding DAY (its run after Monday 06:00 covers the week before)
+    # the weekly report of the week holding DAY (its run of Monday 06:00 covers the week before)
+    monday_run = datetime(2026, 11, 23, 6, tzinfo=UTC)
     report_run = run_dag_test(
-        _dag("airlake_reports", "business_weekly_report"), run_after=datetime(2026, 11, 23, 6, tzinfo=UTC)
+        _dag("airlake_reports", "business_weekly_report"), logical_date=monday_run, run_after=monday_run
     )
     assert report_run.state == "success"
     report = lake.get_json(f"reports/business/week={WEEK_START}/report.json")

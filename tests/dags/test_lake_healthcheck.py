@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+from datetime import UTC, datetime
 
 import pytest
+
+from tests.helpers import run_dag_test
 
 
 def test_lake_healthcheck_round_trips_an_encrypted_object(
@@ -13,7 +16,8 @@ def test_lake_healthcheck_round_trips_an_encrypted_object(
     monkeypatch.setenv("AIRFLOW_VAR_AIRLAKE_BUCKET", lake.bucket)
     dag = importlib.import_module("lake_healthcheck").lake_healthcheck()
 
-    run = dag.test()
+    moment = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    run = run_dag_test(dag, logical_date=moment, run_after=moment)
 
     assert run.state == "success"
     [probe] = list(lake.list("_health/"))

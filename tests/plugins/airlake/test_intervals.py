@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from airlake.intervals import MAX_RANGE_DAYS, IntervalParamError, resolve_interval
+from airlake.intervals import MAX_RANGE_DAYS, IntervalParamError, resolve_interval, resolve_week
 
 START, END = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -63,3 +63,31 @@ def test_bad_params_name_the_param(params: dict, message: str) -> None:
 def test_no_interval_and_no_dates_is_a_clear_error() -> None:
     with pytest.raises(IntervalParamError, match="give the param start_date"):
         resolve_interval({}, None, None)
+
+
+@pytest.mark.parametrize(
+    ("params", "interval_start", "monday"),
+    [
+        pytest.param(
+            {"week": None}, datetime(2026, 11, 16, 6, tzinfo=UTC), date(2026, 11, 16), id="scheduled"
+        ),
+        pytest.param({"week": "2026-11-19"}, None, date(2026, 11, 16), id="any-day-of-the-week"),
+        pytest.param(
+            {"week": "2026-11-09"}, datetime(2026, 11, 16, 6, tzinfo=UTC), date(2026, 11, 9), id="param-wins"
+        ),
+        pytest.param({}, datetime(2026, 11, 22, 23, tzinfo=UTC), date(2026, 11, 16), id="sunday-interval"),
+    ],
+)
+def test_the_week_is_the_param_or_the_data_interval(params: dict, interval_start, monday: date) -> None:
+    assert resolve_week(params, interval_start, today=date(2026, 11, 23)) == monday
+
+
+def test_an_incomplete_or_malformed_week_is_refused() -> None:
+    with pytest.raises(
+        IntervalParamError, match=r"week of 2026-11-23 .* not complete yet \(today is 2026-11-25"
+    ):
+        resolve_week({"week": "2026-11-24"}, None, today=date(2026, 11, 25))
+    with pytest.raises(IntervalParamError, match="param week: 'last week' is not a date"):
+        resolve_week({"week": "last week"}, None)
+    with pytest.raises(IntervalParamError, match="give the param week"):
+        resolve_week({}, None)
