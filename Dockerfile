@@ -1,4 +1,5 @@
-# Airlake's Airflow image: the official Airflow image plus requirements.txt, pinned by constraints.txt.
+# Airlake's Airflow image: the official Airflow image plus requirements.txt (the runtime set only: no moto,
+# no test tools; those are requirements-local.txt and requirements-dev.txt), pinned by constraints.txt.
 # Built by docker-compose.yaml for every Airflow service; DAGs, plugins, SQL and include/ are mounted,
 # not copied, so editing them needs no rebuild. Keep AIRFLOW_VERSION equal to the apache-airflow pin in
 # requirements.txt and constraints.txt (tests/test_docker_compose.py checks it).

@@ -326,6 +326,12 @@ def test_dockerfile_installs_requirements_with_constraints() -> None:
     assert install, "the Dockerfile has no pip install"
     assert re.search(r"-r\s+\S*requirements\.txt", install[0]), "pip install must use -r requirements.txt"
     assert re.search(r"-c\s+\S*constraints\.txt", install[0]), "pip install must use -c constraints.txt"
+    # The image holds the runtime set only: the local stand-ins and the test tools stay out of it.
+    for name in ("requirements-local.txt", "requirements-dev.txt"):
+        assert name not in copies and not any(name in run for run in runs), (
+            f"the image must not install {name}"
+        )
+        assert dockerignore_excludes(name), f".dockerignore must keep {name} out of the build context"
     users = [rest for instruction, rest in instructions if instruction == "USER"]
     assert users and users[-1] == "airflow", "pip must run as the airflow user"
 

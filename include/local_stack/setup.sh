@@ -42,7 +42,8 @@ if [ "${1:-}" = "--relock" ]; then
   "$VENV.lock/bin/pip" install -q -r requirements-dev.txt
   {
     echo "# Full pin set (our own constraints file): produced by 'make lock' from a clean install of"
-    echo "# requirements.txt + requirements-dev.txt on Python 3.11. Install with: pip install -r requirements-dev.txt -c constraints.txt"
+    echo "# requirements.txt + requirements-local.txt + requirements-dev.txt on Python 3.11."
+    echo "# Install with: pip install -r requirements-dev.txt -c constraints.txt (the image: -r requirements.txt)"
     "$VENV.lock/bin/pip" freeze --exclude-editable | sort -f
   } > constraints.txt
   rm -rf "$VENV.lock"
@@ -54,8 +55,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-if [ ! -f "$STAMP" ] || [ requirements.txt -nt "$STAMP" ] || [ requirements-dev.txt -nt "$STAMP" ] \
-   || [ constraints.txt -nt "$STAMP" ]; then
+# requirements-dev.txt includes requirements-local.txt (moto server), which includes requirements.txt.
+if [ ! -f "$STAMP" ] || [ requirements.txt -nt "$STAMP" ] || [ requirements-local.txt -nt "$STAMP" ] \
+   || [ requirements-dev.txt -nt "$STAMP" ] || [ constraints.txt -nt "$STAMP" ]; then
   echo "setup: installing pinned packages (constraints.txt)"
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/pip" install -q -r requirements-dev.txt -c constraints.txt
