@@ -1,5 +1,7 @@
 """The storage report as one self-contained HTML page: inline CSS and SVG bar charts, no script.
 
+The charts are drawn by :mod:`airlake.report.charts`, shared with the business report.
+
 The page is opened from S3 or a laptop with no network, so nothing is fetched: no JavaScript, no CDN,
 no web font. Every name that comes from the lake (zones, datasets, storage classes, views, buckets,
 manifest keys) is escaped: S3 keys may hold ``<``, ``>``, ``&`` and quotes.
@@ -7,9 +9,11 @@ manifest keys) is escaped: S3 keys may hold ``<``, ``>``, ``&`` and quotes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from html import escape
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from airlake.report.charts import bar_chart, stacked_bar_chart
+from airlake.report.charts import esc as _e
 
 CLASS_COLORS = {
     "STANDARD": "#2f6fb0",
@@ -20,10 +24,8 @@ CLASS_COLORS = {
     "GLACIER": "#6a4a9f",
     "DEEP_ARCHIVE": "#3f2a6b",
 }
-BAR_COLOR = "#2f6fb0"
 COST_COLOR = "#c0703a"
 SCAN_COLOR = "#b0902f"
-MAX_LABEL = 40
 TOP_DATASETS = 20
 
 _CSS = """
@@ -63,102 +65,6 @@ def usd(amount: float | None) -> str:
     if abs(amount) < 0.01:
         return f"${amount:.6f}"
     return f"${amount:,.2f}"
-
-
-def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
-
-
-def _label(text: str) -> str:
-    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "\u2026"
-
-
-def bar_chart(
-    title: str,
-    rows: Sequence[tuple[str, float, str | None]],
-    *,
-    fmt: Callable[[float], str],
-    color: str = BAR_COLOR,
-) -> str:
-    """A horizontal bar chart as inline SVG: (label, value, colour or None) per bar, longest = full width."""
-    width, label_width, bar_width, row_height = 760, 260, 360, 24
-    rows = [row for row in rows if row[1] is not None]
-    if not rows:
-        return f'<p class="meta">{_e(title)}: nothing to show.</p>'
-    top = max(value for _label_, value, _c in rows) or 1
-    height = row_height * len(rows) + 8
-    parts = [
-        f'<svg role="img" aria-label="{_e(title)}" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}">'
-    ]
-    for index, (label, value, bar_color) in enumerate(rows):
-        y = 4 + index * row_height
-        length = 0.0 if value <= 0 else max(1.0, value / top * bar_width)
-        shown = fmt(value)
-        parts.append(
-            f"<g><title>{_e(label)}: {_e(shown)}</title>"
-            f'<text x="{label_width - 8}" y="{y + 16}" text-anchor="end">{_e(_label(label))}</text>'
-            f'<rect x="{label_width}" y="{y + 3}" width="{length:.1f}" height="{row_height - 6}" '
-            f'fill="{_e(bar_color or color)}" rx="2"/>'
-            f'<text x="{label_width + length + 6:.1f}" y="{y + 16}">{_e(shown)}</text></g>'
-        )
-    parts.append("</svg>")
-    return f"<h3>{_e(title)}</h3>" + "".join(parts)
-
-
-def stacked_bar_chart(
-    title: str,
-    rows: Sequence[tuple[str, Mapping[str, float]]],
-    *,
-    fmt: Callable[[float], str],
-    colors: Mapping[str, str],
-) -> str:
-    """Horizontal bars split into segments (label, {segment: value}), with a legend of the segments."""
-    width, label_width, bar_width, row_height = 760, 260, 360, 24
-    rows = [(label, {k: v for k, v in parts.items() if v > 0}) for label, parts in rows]
-    rows = [(label, parts) for label, parts in rows if parts]
-    if not rows:
-        return f'<p class="meta">{_e(title)}: nothing to show.</p>'
-    order = list(colors)
-    segments = sorted(
-        {name for _label_, parts in rows for name in parts},
-        key=lambda n: (order.index(n) if n in order else len(order), n),
-    )
-    palette = {name: colors.get(name, "#888888") for name in segments}
-    top = max(sum(parts.values()) for _label_, parts in rows) or 1
-    legend_height = 22
-    height = legend_height + row_height * len(rows) + 8
-    out = [
-        f'<svg role="img" aria-label="{_e(title)}" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}">'
-    ]
-    x = label_width
-    for name in segments:
-        out.append(
-            f'<rect x="{x}" y="4" width="10" height="10" fill="{_e(palette[name])}"/>'
-            f'<text x="{x + 14}" y="13">{_e(name)}</text>'
-        )
-        x += 24 + 8 * len(name)
-    for index, (label, parts) in enumerate(rows):
-        y = legend_height + 4 + index * row_height
-        total = sum(parts.values())
-        out.append(
-            f'<g><text x="{label_width - 8}" y="{y + 16}" text-anchor="end">{_e(_label(label))}</text>'
-        )
-        start = float(label_width)
-        for name in segments:
-            value = parts.get(name, 0)
-            if not value:
-                continue
-            length = max(1.0, value / top * bar_width)
-            out.append(
-                f'<rect x="{start:.1f}" y="{y + 3}" width="{length:.1f}" height="{row_height - 6}" '
-                f'fill="{_e(palette[name])}"><title>{_e(label)} {_e(name)}: {_e(fmt(value))}</title></rect>'
-            )
-            start += length
-        out.append(f'<text x="{start + 6:.1f}" y="{y + 16}">{_e(fmt(total))}</text></g>')
-    out.append("</svg>")
-    return f"<h3>{_e(title)}</h3>" + "".join(out)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[int] = ()) -> str:
