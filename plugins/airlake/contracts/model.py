@@ -139,6 +139,48 @@ def _check_token(value: str) -> str:
     return value
 
 
+def _check_encoding(value: str) -> str:
+    import codecs
+
+    try:
+        info = codecs.lookup(value)
+    except LookupError:
+        raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, latin-1, cp1252, cp949, utf-16)") from None
+    if not isinstance(info.decode(b"")[0], str):  # base64, zlib, ...: bytes codecs, not text
+        raise ValueError(f"{value!r} is not a text encoding")
+    return value
+
+
+def _check_time_format(value: str) -> str:
+    if value == "iso":
+        return value
+    if "%" not in value:
+        raise ValueError(
+            f"invalid format {value!r}: a strptime format with % directives (e.g. '%d/%m/%Y %H:%M') "
+            "or 'iso' for ISO 8601"
+        )
+    sample = datetime.datetime(2001, 2, 3, 4, 5, 6, 7000, tzinfo=datetime.UTC)
+    try:
+        datetime.datetime.strptime(sample.strftime(value), value)
+    except ValueError as exc:
+        raise ValueError(f"invalid format {value!r}: {exc}") from None
+    return value
+
+
+def _check_time_zone(value: str) -> str:
+    import zoneinfo  # lazy: only contracts that name a zone pay for it
+
+    if value == "UTC":
+        return value
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (an IANA name such as 'UTC', 'Europe/Paris', 'Asia/Seoul')"
+        ) from None
+    return value
+
+
 def _to_date(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
         raise ValueError(f"expected a date (YYYY-MM-DD), got a timestamp {value.isoformat()!r}")
@@ -184,6 +226,9 @@ Schedule = Annotated[
     Field(json_schema_extra={"examples": ["@daily", "@hourly", "@weekly", "15 3 * * *"]}),
 ]
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
+Encoding = Annotated[str, AfterValidator(_check_encoding), Field(min_length=1)]
+TimeFormat = Annotated[str, AfterValidator(_check_time_format), Field(min_length=1)]
+TimeZone = Annotated[str, AfterValidator(_check_time_zone), Field(min_length=1)]
 AddedIn = Annotated[datetime.date, BeforeValidator(_to_date)]
 Scalar = Annotated[
     Any,
@@ -228,6 +273,14 @@ class Column(_Model):
     """What the column means."""
     added_in: AddedIn | None = None
     """Date (YYYY-MM-DD) the column was added to the dataset; older data has no value for it."""
+    null_values: tuple[str, ...] | None = None
+    """Field values read as NULL in this column (files sources); default: the source's null_values."""
+    formats: tuple[TimeFormat, ...] | None = None
+    """date/timestamp columns: strptime formats tried in order ('iso' = ISO 8601); default: the
+    source's timestamp_formats, else ISO 8601."""
+    timezone: TimeZone | None = None
+    """timestamp/timestamptz columns: IANA zone of values without an offset; default: the source's
+    timezone (UTC)."""
 
     @property
     def column_type(self) -> _types.ColumnType:
@@ -259,13 +312,75 @@ class Column(_Model):
 # --------------------------------------------------------------------------------------------------
 
 
+Trim = Literal["none", "strings", "all"]
+HeaderExtra = Literal["ignore", "warn", "refuse"]
+HeaderMissing = Literal["null", "refuse"]
+MIB = 1024 * 1024
+
+
 class CsvOptions(_Model):
-    """How CSV files are read."""
+    """How CSV files are read: the dialect, the text encoding, NULL markers and structural limits."""
 
     delimiter: str = Field(",", min_length=1, max_length=1)
     """Field delimiter, one character."""
     header: bool = True
-    """Whether the first line holds the column names."""
+    """Whether the first record holds the column names (checked against the schema, see
+    on_extra_columns and on_missing_nullable); without one, columns come in schema order."""
+    quote: str | None = Field('"', min_length=1, max_length=1)
+    """Quote character; null: fields are never quoted."""
+    escape: str | None = Field(None, min_length=1, max_length=1)
+    """Escape character inside fields (e.g. '\\'); null: a quote inside a quoted field is doubled."""
+    encoding: Encoding = "utf-8"
+    """Text encoding (utf-8, latin-1, cp1252, cp949, utf-16, ...); a byte order mark is removed.
+    Bytes that are invalid in it make their record a reject (bad_encoding)."""
+    null_values: tuple[str, ...] = ("",)
+    """Field values read as NULL (after trim, see there); a column's own null_values replace them."""
+    trim: Trim = "none"
+    """Blanks around values. none: strings are kept as written; strings: string columns are trimmed;
+    all: every field is trimmed. Trimming happens before NULL markers are matched. Numbers, booleans,
+    dates and timestamps ignore surrounding blanks under every setting."""
+    skip_rows: int = Field(0, ge=0, le=10_000)
+    """Physical lines to skip before the header (or the first record): a preamble, not records."""
+    comment: str | None = Field(None, min_length=1, max_length=1)
+    """Lines starting with this character (outside a record) are comments, not records."""
+    newlines_in_values: bool = True
+    """Whether a quoted field may span lines. Even so, a record that then breaks (unterminated
+    quote, wrong field count) is split back into its physical lines, each judged on its own."""
+    max_field_bytes: int = Field(MIB, ge=1, le=256 * MIB)
+    """Largest field (UTF-8 bytes); a record with a bigger one is a reject (field_too_large)."""
+
+    @model_validator(mode="after")
+    def _check_distinct(self) -> CsvOptions:
+        roles = {
+            "delimiter": self.delimiter,
+            "quote": self.quote,
+            "escape": self.escape,
+            "comment": self.comment,
+        }
+        issues: list[tuple[Loc, str]] = []
+        seen: dict[str, str] = {}
+        for role, char in roles.items():
+            if char is None:
+                continue
+            if char in "\r\n":
+                issues.append(((role,), "must not be a line break"))
+            elif char in seen:
+                issues.append(
+                    ((role,), f"{char!r} is also the {seen[char]}; each role needs its own character")
+                )
+            seen.setdefault(char, role)
+        if issues:
+            raise FieldIssues(issues)
+        return self
+
+
+class JsonlOptions(_Model):
+    """How JSON Lines files are read (JSON has its own null; these add text markers and trimming)."""
+
+    null_values: tuple[str, ...] = ()
+    """String values read as NULL, e.g. ["", "NA"]; a column's own null_values replace them."""
+    trim: Trim = "none"
+    """As csv.trim, for string values: none, strings (string columns) or all (every string value)."""
 
 
 class FilesSource(_Model):
@@ -279,12 +394,30 @@ class FilesSource(_Model):
     """auto: from the file extension (.gz = gzip)."""
     csv: CsvOptions = Field(default_factory=CsvOptions)
     """CSV options (format csv only)."""
+    jsonl: JsonlOptions = Field(default_factory=JsonlOptions)
+    """JSON Lines options (format jsonl only)."""
+    timestamp_formats: tuple[TimeFormat, ...] = ()
+    """strptime formats of date/timestamp text, tried in order ('iso' = ISO 8601); empty: ISO 8601."""
+    timezone: TimeZone = "UTC"
+    """IANA zone of timestamps without an offset (a column's timezone overrides it)."""
+    on_extra_columns: HeaderExtra = "warn"
+    """A file's header (CSV) or columns (Parquet) name columns the schema does not have. ignore;
+    warn: recorded in the curate manifest and logged, the column is dropped; refuse: every record of
+    that file is quarantined (extra_column)."""
+    on_missing_nullable: HeaderMissing = "null"
+    """A nullable schema column is absent from a file. null: its rows get NULL (recorded in the
+    manifest); refuse: every record of that file is quarantined (missing_column). A missing NOT NULL
+    column always refuses the file."""
 
     @model_validator(mode="after")
     def _check_format_options(self) -> FilesSource:
         issues: list[tuple[Loc, str]] = []
         if self.format != "csv" and self.csv != CsvOptions():  # defaults pass: dumps round-trip
             issues.append((("csv",), f"csv options apply to format csv only (format is {self.format!r})"))
+        if self.format != "jsonl" and self.jsonl != JsonlOptions():
+            issues.append(
+                (("jsonl",), f"jsonl options apply to format jsonl only (format is {self.format!r})")
+            )
         if self.format == "parquet" and self.compression == "gzip":
             issues.append((("compression",), "parquet is compressed inside the file: use auto or none"))
         if issues:
@@ -617,6 +750,25 @@ class Contract(_Model):
             else:
                 columns[column.name] = column
                 positions[column.name] = i
+            ctype = column.column_type
+            if column.formats is not None and not ctype.is_temporal:
+                issues.append(
+                    (
+                        ("schema", i, "formats"),
+                        f"formats apply to date and timestamp columns, not {column.type}",
+                    )
+                )
+            if column.timezone is not None and ctype.base not in ("timestamp", "timestamptz"):
+                issues.append(
+                    (("schema", i, "timezone"), f"timezone applies to timestamp columns, not {column.type}")
+                )
+            if column.null_values is not None and not isinstance(self.source, FilesSource):
+                issues.append(
+                    (
+                        ("schema", i, "null_values"),
+                        f"null_values apply to files sources only (source kind is {self.source.kind!r})",
+                    )
+                )
             if column.added_in is not None and not column.nullable:
                 issues.append(
                     (
