@@ -154,7 +154,9 @@ def materialise_view(
     :param sql: the rendered Athena SQL.
     :param ds: the day, ``YYYY-MM-DD``; a ``dt`` column of the result must hold only this value.
     :param scan_limit_bytes: refuse (:class:`~airlake.engines.ScanBudgetExceeded`) before running when
-        the live partitions of the tables read are larger; None: no check.
+        the live partitions the query selects (its ``dt`` predicates) of the tables read are larger,
+        and pass it to the engine's own cutoff (:meth:`~airlake.engines.QueryEngine.apply_scan_limit`);
+        None: no check.
     :param run_id: when given, ``_manifests/analytics_<view>/<run_id>/materialise.json`` is written.
     :return: ``{view, dt, rows, location, bytes_scanned}`` (plus ``version``, ``table_change``,
         ``partition``, ``bytes``).
@@ -171,7 +173,10 @@ def materialise_view(
 
     estimates: dict[str, int] | None = None
     if scan_limit_bytes is not None:
+        # sized on the partitions the query's dt predicates select (what it reads), then the
+        # engine's own cutoff where it has one (Athena: the workgroup's bytes-scanned cutoff)
         estimates = check_scan_budget(engine, sql, int(scan_limit_bytes))
+        engine.apply_scan_limit(int(scan_limit_bytes))
     result = engine.run(sql)
     data = _drop_partition_column(result, ds)
     columns = view_columns(data.schema)

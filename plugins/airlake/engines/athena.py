@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airlake.engines.base import QueryEngine, QueryEngineError, estimate_live_bytes, s3_client_of
@@ -12,7 +12,12 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 
+    from airlake.engines.pruning import PartitionSelection
+
 log = logging.getLogger(__name__)
+
+MIN_BYTES_SCANNED_CUTOFF = 10_000_000
+"""Athena's smallest per-query data usage control (BytesScannedCutoffPerQuery), 10 MB."""
 
 _ARROW_TYPES = {
     "boolean": "bool_",
@@ -39,6 +44,11 @@ class AthenaEngine(QueryEngine):
     :param s3: a boto3 S3 client or a LakeStore, for :meth:`estimate_scan_bytes`.
     :param sleep_time: seconds between polls of the query state.
     :param max_polling_attempts: polls before giving up.
+    :param manage_workgroup_cutoff: let :meth:`apply_scan_limit` set the workgroup's per-query
+        bytes-scanned cutoff (UpdateWorkGroup). Athena has no per-query limit in StartQueryExecution:
+        the cutoff is a setting of the whole workgroup, so only turn this on for a workgroup that the
+        views (one budget at a time) use alone; otherwise the cutoff is only checked and a warning
+        says when it is missing or looser than the budget.
     """
 
     def __init__(
@@ -52,6 +62,7 @@ class AthenaEngine(QueryEngine):
         s3: Any = None,
         sleep_time: int = 2,
         max_polling_attempts: int | None = None,
+        manage_workgroup_cutoff: bool = False,
     ) -> None:
         self.hook = hook
         self.database = database
@@ -61,6 +72,7 @@ class AthenaEngine(QueryEngine):
         self.s3 = s3_client_of(s3) if s3 is not None else None
         self.sleep_time = sleep_time
         self.max_polling_attempts = max_polling_attempts
+        self.manage_workgroup_cutoff = manage_workgroup_cutoff
         self.query_execution_id: str | None = None
         self.bytes_scanned = None
 
@@ -124,10 +136,42 @@ class AthenaEngine(QueryEngine):
             arrays.append(values)
         return pa.table(arrays, names=[c["Name"] for c in columns])
 
-    def estimate_scan_bytes(self, tables: Iterable[str]) -> dict[str, int]:
+    def estimate_scan_bytes(
+        self,
+        tables: Iterable[str],
+        selections: Mapping[str, PartitionSelection | None] | None = None,
+    ) -> dict[str, int]:
         if self.glue is None or self.s3 is None:
             raise QueryEngineError("AthenaEngine needs glue and s3 clients to estimate scan bytes")
-        return estimate_live_bytes(self.glue, self.s3, tables)
+        return estimate_live_bytes(self.glue, self.s3, tables, selections)
+
+    def apply_scan_limit(self, limit_bytes: int) -> None:
+        """Make Athena itself cancel a query of this workgroup past the budget.
+
+        The workgroup's BytesScannedCutoffPerQuery is read (GetWorkGroup); when it is missing or
+        looser than ``max(limit_bytes, 10 MB)`` (Athena's minimum) it is set to that value if
+        ``manage_workgroup_cutoff``, else a warning names the gap (the estimate before the query
+        stays the guard)."""
+        cutoff = max(int(limit_bytes), MIN_BYTES_SCANNED_CUTOFF)
+        client = self.hook.get_conn()
+        configuration = (
+            client.get_work_group(WorkGroup=self.workgroup)["WorkGroup"].get("Configuration") or {}
+        )
+        current = configuration.get("BytesScannedCutoffPerQuery")
+        if current is not None and int(current) <= cutoff:
+            return
+        if not self.manage_workgroup_cutoff:
+            log.warning(
+                "Athena workgroup %s has a per-query cutoff of %s bytes, looser than the budget of %d bytes",
+                self.workgroup,
+                current,
+                cutoff,
+            )
+            return
+        client.update_work_group(
+            WorkGroup=self.workgroup, ConfigurationUpdates={"BytesScannedCutoffPerQuery": cutoff}
+        )
+        log.info("Set the per-query bytes-scanned cutoff of workgroup %s to %d bytes", self.workgroup, cutoff)
 
     def on_kill(self) -> None:
         """Stop the running query (call from the operator's on_kill)."""

@@ -2,8 +2,9 @@
 
 Queries are Athena (Trino) SQL that name Glue tables as ``<database>.<table>`` or bare ``<table>``
 (the engine's database). Both engines size a query the same way before running it: the total size
-of the live partition versions (the locations Glue points at) of every table it references, which
-is what Athena scans at most from Parquet without column pruning.
+of the live partition versions (the locations Glue points at) of the partitions its ``dt``
+predicates select (:mod:`airlake.engines.pruning`) in every table it references, which is what
+Athena scans at most from Parquet without column pruning.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from airlake.engines.pruning import PartitionSelection
 
 SQL_DIALECT = "trino"
 """sqlglot dialect of the Athena SQL in sql/athena (Athena engine v3 is Trino)."""
@@ -94,9 +97,14 @@ def referenced_tables(sql: str, database: str) -> list[str]:
     return sorted(names)
 
 
-def live_partitions(glue: Any, database: str, table: str) -> list[LivePartition]:
+def live_partitions(
+    glue: Any, database: str, table: str, selection: PartitionSelection | None = None
+) -> list[LivePartition]:
     """
-    Every partition of a Glue table with its live location (get_partitions, all pages), by ``dt``.
+    The partitions of a Glue table with their live location (get_partitions, all pages), by ``dt``.
+
+    With a ``selection``, only its partitions: Glue filters by the selection's Expression (when it
+    has one) and the values returned are filtered again here.
 
     .. seealso::
         - :external+boto3:py:meth:`Glue.Client.get_partitions`
@@ -104,15 +112,22 @@ def live_partitions(glue: Any, database: str, table: str) -> list[LivePartition]
     :param glue: a boto3 Glue client.
     :param database: the Glue database.
     :param table: the table, partitioned by one key (``dt``).
+    :param selection: the partitions a query selects; None: every partition.
     """
     from airlake.tiering.restore import is_archived
 
     now = datetime.now(UTC)
     partitions: list[LivePartition] = []
+    arguments: dict[str, Any] = {"DatabaseName": database, "TableName": table}
+    expression = selection.glue_expression() if selection is not None else None
+    if expression:
+        arguments["Expression"] = expression
     try:
-        for page in glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table):
+        for page in glue.get_paginator("get_partitions").paginate(**arguments):
             for partition in page.get("Partitions", []):
                 location = (partition.get("StorageDescriptor") or {}).get("Location")
+                if selection is not None and not selection.matches(partition["Values"][0]):
+                    continue
                 if location:
                     archived = is_archived(partition.get("Parameters"), now)
                     partitions.append(LivePartition(partition["Values"][0], location, archived))
@@ -132,8 +147,14 @@ def list_parquet_objects(s3: Any, location: str) -> Iterator[tuple[str, str, int
             yield bucket, item["Key"], int(item["Size"])
 
 
-def estimate_live_bytes(glue: Any, s3: Any, tables: Iterable[str]) -> dict[str, int]:
-    """``{database.table: bytes}``: total size of the Parquet files of each table's live partitions."""
+def estimate_live_bytes(
+    glue: Any,
+    s3: Any,
+    tables: Iterable[str],
+    selections: Mapping[str, PartitionSelection | None] | None = None,
+) -> dict[str, int]:
+    """``{database.table: bytes}``: total size of the Parquet files of each table's live partitions
+    (only the partitions of its selection, when ``selections`` names one)."""
     estimates: dict[str, int] = {}
     for name in tables:
         database, _, table = name.partition(".")
@@ -142,7 +163,10 @@ def estimate_live_bytes(glue: Any, s3: Any, tables: Iterable[str]) -> dict[str, 
         except ClientError as exc:
             raise QueryEngineError(f"Glue table {name} cannot be read: {exc}") from exc
         if glue_table.get("PartitionKeys"):
-            locations = [p.location for p in live_partitions(glue, database, table) if not p.archived]
+            selection = (selections or {}).get(name)
+            locations = [
+                p.location for p in live_partitions(glue, database, table, selection) if not p.archived
+            ]
         else:  # unpartitioned: the files directly under the table's location
             location = (glue_table.get("StorageDescriptor") or {}).get("Location")
             locations = [location] if location else []
@@ -164,16 +188,31 @@ class QueryEngine(abc.ABC):
         """Run one SELECT and return its rows."""
 
     @abc.abstractmethod
-    def estimate_scan_bytes(self, tables: Iterable[str]) -> dict[str, int]:
-        """``{database.table: bytes}`` the query could scan at most from each table."""
+    def estimate_scan_bytes(
+        self,
+        tables: Iterable[str],
+        selections: Mapping[str, PartitionSelection | None] | None = None,
+    ) -> dict[str, int]:
+        """``{database.table: bytes}`` the query could scan at most from each table (only the
+        partitions of its selection, when ``selections`` names one)."""
 
     def referenced_tables(self, sql: str) -> list[str]:
         return referenced_tables(sql, self.database)
 
+    def partition_selections(self, sql: str) -> dict[str, PartitionSelection | None]:
+        """``{database.table: selection}``: the partitions the query's ``dt`` predicates select."""
+        from airlake.engines.pruning import partition_selections
+
+        return partition_selections(sql, self.database)
+
+    def apply_scan_limit(self, limit_bytes: int) -> None:  # noqa: B027 - optional hook
+        """Let the engine itself stop a query past ``limit_bytes`` (Athena: the workgroup cutoff);
+        nothing to do by default (the estimate before the query is the guard)."""
+
 
 def check_scan_budget(engine: QueryEngine, sql: str, limit_bytes: int) -> dict[str, int]:
     """
-    Refuse a query whose tables' live partitions hold more than ``limit_bytes`` in total.
+    Refuse a query whose tables' selected live partitions hold more than ``limit_bytes`` in total.
 
     :param engine: the engine that would run the query (it sizes the tables).
     :param sql: the query.
@@ -181,7 +220,7 @@ def check_scan_budget(engine: QueryEngine, sql: str, limit_bytes: int) -> dict[s
     :return: ``{database.table: bytes}`` when the query is within budget.
     :raises ScanBudgetExceeded: naming each table and its estimated bytes.
     """
-    estimates = engine.estimate_scan_bytes(engine.referenced_tables(sql))
+    estimates = engine.estimate_scan_bytes(engine.referenced_tables(sql), engine.partition_selections(sql))
     if sum(estimates.values()) > limit_bytes:
         raise ScanBudgetExceeded(estimates, limit_bytes)
     return estimates

@@ -1,7 +1,8 @@
 """DuckDB as the local stand-in for Athena: the same Athena SQL over the same Parquet, via the Glue catalog.
 
-For each table a query names, the engine asks Glue for the table and its partitions, downloads the
-Parquet files of each partition's live version (whole-object GETs: moto is slow at ranged reads),
+For each table a query names, the engine asks Glue for the table and the partitions the query's
+``dt`` predicates select (:mod:`airlake.engines.pruning`: ``where dt = '{{ ds }}'`` reads one day,
+whatever the table's history), downloads the Parquet files of each such partition's live version (whole-object GETs: moto is slow at ranged reads),
 caches them in a temp folder laid out ``<database>/<table>/dt=<dt>/...`` and registers a view
 ``"<database>"."<table>"`` with the Glue columns and the partition column ``dt``. The query is then
 transpiled from Trino to DuckDB with sqlglot and run. Older ``v=`` versions are never read: only the
@@ -14,7 +15,7 @@ import logging
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ from airlake.engines.base import (
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
+
+    from airlake.engines.pruning import PartitionSelection
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,8 @@ class DuckDBEngine(QueryEngine):
     :param cache_dir: folder for the downloaded Parquet files; a temp folder (removed by
         :meth:`close`) when not given.
     :param memory_limit: DuckDB ``memory_limit`` (``"1GB"``), or None for DuckDB's default.
+    :param prune_partitions: read only the partitions a query's ``dt`` predicates select (default);
+        False reads every live partition of every table named.
     """
 
     def __init__(
@@ -94,6 +99,7 @@ class DuckDBEngine(QueryEngine):
         *,
         cache_dir: str | Path | None = None,
         memory_limit: str | None = None,
+        prune_partitions: bool = True,
     ) -> None:
         import duckdb
 
@@ -107,6 +113,11 @@ class DuckDBEngine(QueryEngine):
         if memory_limit:
             self.connection.execute("set memory_limit = ?", [memory_limit])
         self.bytes_scanned = None
+        self.prune_partitions = prune_partitions
+        self.downloads = 0
+        """Files fetched from S3 into the cache since the engine was made (cached files are reused)."""
+        self.files_read: dict[str, int] = {}
+        """``database.table`` -> Parquet files behind its view at the last registration."""
         self.last_sql: str | None = None
         self._table_bytes: dict[str, int] = {}
         self.archived_partitions: dict[str, list[str]] = {}
@@ -117,8 +128,9 @@ class DuckDBEngine(QueryEngine):
     def run(self, sql: str) -> pa.Table:
         """Register the referenced tables from Glue, transpile the query to DuckDB and run it."""
         tables = self.referenced_tables(sql)
+        selections = self.partition_selections(sql)
         for name in tables:
-            self.register(name)
+            self.register(name, selections.get(name))
         self.last_sql = to_duckdb_sql(sql)
         self._use(self.database)
         try:
@@ -128,16 +140,27 @@ class DuckDBEngine(QueryEngine):
         self.bytes_scanned = sum(self._table_bytes[name] for name in tables)
         return result
 
-    def estimate_scan_bytes(self, tables: Iterable[str]) -> dict[str, int]:
-        return estimate_live_bytes(self.glue, self.s3, tables)
+    def estimate_scan_bytes(
+        self,
+        tables: Iterable[str],
+        selections: Mapping[str, PartitionSelection | None] | None = None,
+    ) -> dict[str, int]:
+        return estimate_live_bytes(self.glue, self.s3, tables, selections)
+
+    def partition_selections(self, sql: str) -> dict[str, PartitionSelection | None]:
+        if not self.prune_partitions:
+            return dict.fromkeys(self.referenced_tables(sql))
+        return super().partition_selections(sql)
 
     # -- registration -----------------------------------------------------------------------------
 
-    def register(self, name: str) -> int:
+    def register(self, name: str, selection: PartitionSelection | None = None) -> int:
         """
         (Re)create the view of one Glue table over its live partitions; return the bytes behind it.
 
         :param name: ``database.table``.
+        :param selection: only these partitions (the rest of the table is not in the view); None:
+            every live partition.
         """
         database, _, table = name.partition(".")
         try:
@@ -151,7 +174,7 @@ class DuckDBEngine(QueryEngine):
         if len(keys) > 1:
             raise QueryEngineError(f"{name}: only tables with one partition key are supported, not {keys}")
         if keys:
-            partitions = live_partitions(self.glue, database, table)
+            partitions = live_partitions(self.glue, database, table, selection)
             archived = [partition.dt for partition in partitions if partition.archived]
             if archived:
                 # like Athena, which ignores Glacier objects: restore them first to read them
@@ -178,6 +201,7 @@ class DuckDBEngine(QueryEngine):
             f"create or replace view {_quote(database)}.{_quote(table)} as {self._view_sql(columns, keys, files)}"
         )
         self._table_bytes[name] = size
+        self.files_read[name] = len(files)
         log.info("Registered %s: %d live file(s), %d bytes", name, len(files), size)
         return size
 
@@ -194,6 +218,7 @@ class DuckDBEngine(QueryEngine):
             with partial.open("wb") as out:
                 shutil.copyfileobj(body, out, _CHUNK)
             partial.replace(local)
+            self.downloads += 1
         return local
 
     def _view_sql(self, columns: list[tuple[str, str]], keys: list[str], files: list[Path]) -> str:

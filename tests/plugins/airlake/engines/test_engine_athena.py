@@ -50,3 +50,48 @@ def test_scan_estimate_needs_the_catalog() -> None:
     engine = AthenaEngine(object(), "db", output_location="s3://b/r/")  # type: ignore[arg-type]
     with pytest.raises(QueryEngineError, match="needs glue and s3"):
         engine.estimate_scan_bytes(["db.orders"])
+
+
+class _WorkGroups:
+    """Athena's GetWorkGroup / UpdateWorkGroup for one workgroup (moto has no UpdateWorkGroup)."""
+
+    def __init__(self, cutoff: int | None) -> None:
+        self.configuration = {} if cutoff is None else {"BytesScannedCutoffPerQuery": cutoff}
+        self.updates: list[dict] = []
+
+    def get_work_group(self, WorkGroup: str) -> dict:
+        return {"WorkGroup": {"Name": WorkGroup, "Configuration": dict(self.configuration)}}
+
+    def update_work_group(self, WorkGroup: str, ConfigurationUpdates: dict) -> None:
+        self.updates.append({"WorkGroup": WorkGroup, **ConfigurationUpdates})
+        self.configuration.update(ConfigurationUpdates)
+
+
+class _Hook:
+    def __init__(self, client: _WorkGroups) -> None:
+        self.client = client
+
+    def get_conn(self) -> _WorkGroups:
+        return self.client
+
+
+@pytest.mark.parametrize(
+    ("current", "budget", "manage", "updates"),
+    [
+        (None, 50_000_000, True, [{"WorkGroup": "views", "BytesScannedCutoffPerQuery": 50_000_000}]),
+        (10**12, 1_000, True, [{"WorkGroup": "views", "BytesScannedCutoffPerQuery": 10_000_000}]),
+        (20_000_000, 50_000_000, True, []),  # already as tight: left alone
+        (None, 50_000_000, False, []),  # not managed: a warning only
+    ],
+)
+def test_scan_limit_sets_the_workgroup_cutoff(current, budget, manage, updates) -> None:
+    client = _WorkGroups(current)
+    engine = AthenaEngine(
+        _Hook(client),  # type: ignore[arg-type]
+        "db",
+        output_location="s3://b/r/",
+        workgroup="views",
+        manage_workgroup_cutoff=manage,
+    )
+    engine.apply_scan_limit(budget)
+    assert client.updates == updates

@@ -295,11 +295,9 @@ def test_bare_and_qualified_names_and_ctes_are_resolved(engine, shop) -> None:
 
 def test_scan_budget_refuses_a_query_over_too_small_a_limit(engine, shop, lake) -> None:
     sql = render_sql("athena/daily_sales.sql", ds=DS, params={})
-    live = {
-        dataset: sum(
-            obj.size for obj in lake.list(f"curated/{dataset}/") if "/v=v1/" in obj.key
-        )  # v0 of orders is not live
-        for dataset in ("orders", "fx_rates")
+    live = {  # v0 of orders is not live; orders is read for dt = DS only, fx_rates whole (rate_date)
+        "orders": sum(obj.size for obj in lake.list(f"curated/orders/dt={DS}/") if "/v=v1/" in obj.key),
+        "fx_rates": sum(obj.size for obj in lake.list("curated/fx_rates/") if "/v=v1/" in obj.key),
     }
 
     estimates = check_scan_budget(engine, sql, limit_bytes=10_000_000)
