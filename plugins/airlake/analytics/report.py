@@ -1,14 +1,21 @@
 """The weekly business report: the shop's answers for one ISO week, from the materialised views.
 
 Runs the queries of ``sql/athena/reports/`` (Athena SQL over the view tables, DuckDB locally) for the
-week starting ``week_start`` and writes ``reports/business/week=<week_start>/report.json`` and
-``report.html`` (self-contained, every value escaped) into the lake.
+week starting ``week_start`` and for the week before, and writes
+``reports/business/week=<week_start>/report.json`` and ``report.html`` (self-contained, see
+:mod:`airlake.analytics.report_html`) into the lake.
+
+The week before is read from the same views, not from its old ``report.json``: the views are the lake's
+truth (a late day or a reprocess rebuilds them), a report is a snapshot of what they said on its Monday,
+and the first report of a lake has no predecessor at all. The document keeps the three query sections
+as they came (``top_countries``, ``funnel``, ``top_products``) and adds ``summary`` (the week's totals),
+``previous_week`` (the same sections and totals of the week before) and ``change`` (this week against it).
 """
 
 from __future__ import annotations
 
-import html
-from datetime import date, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +24,21 @@ if TYPE_CHECKING:
     from airlake.store import LakeStore
 
 REPORT_QUERIES = ("weekly_top_countries", "weekly_funnel", "weekly_top_products")
+SECTIONS = {
+    "weekly_top_countries": "top_countries",
+    "weekly_funnel": "funnel",
+    "weekly_top_products": "top_products",
+}
+"""Query file -> key of its rows in the report document."""
+CURRENCY = "EUR"
+"""Revenue is converted to EUR by the daily_sales view (fx_rates of the day)."""
+PREVIOUS_SOURCE = "views"
+FUNNEL_STEPS = ("sessions", "product_view_sessions", "add_to_cart_sessions", "purchase_sessions")
+SUMMARY_METRICS = ("revenue_eur", "orders", "sessions", "purchase_sessions", "conversion_rate")
+"""The totals compared with the week before, in the order the page shows them."""
+
+Render = Callable[[str, str], str]
+"""``(relative_sql_path, ds) -> SQL``: the caller renders the template with ``ds``."""
 
 
 def report_prefix(week_start: str) -> str:
@@ -24,7 +46,11 @@ def report_prefix(week_start: str) -> str:
 
 
 def _plain(value: Any) -> Any:
+    """JSON-ready values: whole decimals (SQL sums of counts) as int, others as float; dates as ISO text."""
     if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent >= 0:
+            return int(value)
         return float(value)
     if isinstance(value, date | datetime):
         return value.isoformat()
@@ -36,70 +62,124 @@ def _check_monday(week_start: str) -> None:
         raise ValueError(f"week_start {week_start} is not a Monday (reports cover ISO weeks)")
 
 
-def build_report(engine: QueryEngine, render: Any, *, week_start: str) -> dict[str, Any]:
-    """
-    Run the report queries for the week and return the report document.
+def previous_week_start(week_start: str) -> str:
+    return (date.fromisoformat(week_start) - timedelta(days=7)).isoformat()
 
-    :param engine: the query engine (Athena, or DuckDB over the Glue catalog).
-    :param render: ``relative_sql_path -> SQL`` (the caller renders templates with ``ds=week_start``).
-    :param week_start: the Monday, ``YYYY-MM-DD``.
-    """
-    _check_monday(week_start)
+
+def _run_sections(engine: QueryEngine, render: Render, ds: str) -> tuple[dict[str, list[dict]], int]:
     sections: dict[str, list[dict[str, Any]]] = {}
     scanned = 0
     for name in REPORT_QUERIES:
-        rows = engine.run(render(f"athena/reports/{name}.sql")).to_pylist()
-        sections[name] = [{key: _plain(value) for key, value in row.items()} for row in rows]
+        rows = engine.run(render(f"athena/reports/{name}.sql", ds)).to_pylist()
+        sections[SECTIONS[name]] = [{key: _plain(value) for key, value in row.items()} for row in rows]
         scanned += engine.bytes_scanned or 0
+    return sections, scanned
+
+
+def _number(value: Any) -> float:
+    return 0 if value is None else value
+
+
+def summarise(sections: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any] | None:
+    """
+    The week's totals from its sections; None when the views hold nothing for the week.
+
+    Conversion is purchase sessions over product-view sessions, as ``funnel_daily`` defines it per day.
+    Revenue leaves out rows without an FX rate (``revenue_eur`` null) and says how many there were.
+    """
+    countries, funnel = sections.get("top_countries") or [], sections.get("funnel") or []
+    if not countries and not funnel:
+        return None
+    totals: dict[str, Any] = {
+        "revenue_eur": round(sum(_number(r.get("revenue_eur")) for r in countries), 2),
+        "orders": int(sum(_number(r.get("orders")) for r in countries)),
+        "countries": len(countries),
+        "countries_without_fx_rate": sum(1 for r in countries if r.get("revenue_eur") is None),
+        "days": len(funnel),
+    }
+    for step in FUNNEL_STEPS:
+        totals[step] = int(sum(_number(r.get(step)) for r in funnel))
+    viewed = totals["product_view_sessions"]
+    totals["conversion_rate"] = totals["purchase_sessions"] / viewed if viewed else None
+    return totals
+
+
+def compare(current: float | None, previous: float | None) -> dict[str, Any]:
+    """``current`` against ``previous``: the difference and the relative change (None when undefined)."""
+    delta = None if current is None or previous is None else current - previous
+    ratio = None if delta is None or not previous else delta / previous
+    if delta is not None and isinstance(current, float):
+        delta = round(delta, 10)
+    return {"current": current, "previous": previous, "delta": delta, "ratio": ratio}
+
+
+def compare_weeks(
+    current: Mapping[str, Any], previous: Mapping[str, Any], summary: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """This week against the week before: the totals, each country's revenue, each product's rank."""
+    before = previous.get("summary") or {}
+    revenue_before = {r["country"]: r.get("revenue_eur") for r in previous.get("top_countries") or []}
+    rank_before = {r["product_id"]: rank for rank, r in enumerate(previous.get("top_products") or [], 1)}
     return {
-        "week_start": week_start,
-        "top_countries": sections["weekly_top_countries"],
-        "funnel": sections["weekly_funnel"],
-        "top_products": sections["weekly_top_products"],
-        "bytes_scanned": scanned,
+        "summary": {
+            metric: compare((summary or {}).get(metric), before.get(metric)) for metric in SUMMARY_METRICS
+        },
+        "countries": [
+            {"country": r["country"], **compare(r.get("revenue_eur"), revenue_before.get(r["country"]))}
+            for r in current.get("top_countries") or []
+        ],
+        "products": [
+            {"product_id": r["product_id"], "rank": rank, "previous_rank": rank_before.get(r["product_id"])}
+            for rank, r in enumerate(current.get("top_products") or [], 1)
+        ],
     }
 
 
-def _table(title: str, rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return f"<h2>{html.escape(title)}</h2><p>No rows.</p>"
-    head = "".join(f"<th>{html.escape(str(key))}</th>" for key in rows[0])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_show(value))}</td>" for value in row.values()) + "</tr>"
-        for row in rows
-    )
-    return f"<h2>{html.escape(title)}</h2><table><tr>{head}</tr>{body}</table>"
+def build_report(engine: QueryEngine, render: Render, *, week_start: str) -> dict[str, Any]:
+    """
+    Run the report queries for the week and the week before; return the report document.
+
+    :param engine: the query engine (Athena, or DuckDB over the Glue catalog).
+    :param render: ``(relative_sql_path, ds) -> SQL`` (the caller renders the templates).
+    :param week_start: the Monday, ``YYYY-MM-DD``.
+    """
+    _check_monday(week_start)
+    sections, scanned = _run_sections(engine, render, week_start)
+    before = previous_week_start(week_start)
+    previous, scanned_before = _run_sections(engine, render, before)
+    summary = summarise(sections)
+    previous_week = {
+        "week_start": before,
+        "source": PREVIOUS_SOURCE,
+        "summary": summarise(previous),
+        **previous,
+    }
+    return {
+        "week_start": week_start,
+        "week_end": (date.fromisoformat(week_start) + timedelta(days=6)).isoformat(),
+        "currency": CURRENCY,
+        **sections,
+        "summary": summary,
+        "previous_week": previous_week,
+        "change": compare_weeks(sections, previous_week, summary),
+        "bytes_scanned": scanned + scanned_before,
+    }
 
 
-def _show(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"
-    return str(value)
+def render_html(report: Mapping[str, Any]) -> str:
+    """The report's self-contained HTML page (see :mod:`airlake.analytics.report_html`)."""
+    from airlake.analytics.report_html import render_page
 
-
-def render_html(report: dict[str, Any]) -> str:
-    """A self-contained HTML page of the report (no scripts, no external assets)."""
-    week = html.escape(report["week_start"])
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>Airlake business report, week of {week}</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body>"
-        f"<h1>Business report, week of {week}</h1>"
-        + _table("Revenue by country (EUR)", report["top_countries"])
-        + _table("Funnel per day", report["funnel"])
-        + _table("Most popular products", report["top_products"])
-        + "</body></html>"
-    )
+    return render_page(report)
 
 
 def write_report(store: LakeStore, report: dict[str, Any]) -> dict[str, str]:
     """Write the JSON and HTML (SSE); their keys."""
     prefix = report_prefix(report["week_start"])
     store.put_json(prefix + "report.json", report)
-    store.put_bytes(prefix + "report.html", render_html(report).encode(), content_type="text/html")
+    store.put_bytes(
+        prefix + "report.html", render_html(report).encode(), content_type="text/html; charset=utf-8"
+    )
     return {"json": prefix + "report.json", "html": prefix + "report.html"}
 
 

@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 
 class BusinessReportOperator(AwsBaseOperator[GlueCatalogHook]):
     """
-    Query the views for the ISO week starting ``week_start`` (``sql/athena/reports/*.sql``: revenue by
-    country, funnel per day, most popular products) and write
-    ``reports/business/week=<week_start>/report.json`` and ``report.html``.
+    Query the views for the ISO week starting ``week_start`` and the week before
+    (``sql/athena/reports/*.sql``: revenue by country, funnel per day, most popular products) and write
+    ``reports/business/week=<week_start>/report.json`` and ``report.html`` (charts, formatted numbers,
+    the change against the week before; see :mod:`airlake.analytics.report`).
 
     :param week_start: the Monday of the week, ``YYYY-MM-DD`` (templated).
     :param bucket: the lake bucket.
@@ -81,9 +82,9 @@ class BusinessReportOperator(AwsBaseOperator[GlueCatalogHook]):
 
         queries: list[str] = []
 
-        def render(relative_path: str) -> str:
+        def render(relative_path: str, ds: str) -> str:
             text = (sql_dir() / relative_path).read_text()
-            queries.append(self.render_template(text, {**context, "ds": week_start}))
+            queries.append(self.render_template(text, {**context, "ds": ds}))
             return queries[-1]
 
         try:
