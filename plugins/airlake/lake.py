@@ -1,12 +1,13 @@
 """Where things live in the lake: one place that builds every S3 key, so zones stay consistent.
 
 raw/<dataset>/ingest_date=YYYY-MM-DD/run=<run>/part-*.jsonl.gz   never rewritten
-_manifests/<dataset>/<run>/<stage>.json                          what a stage of a run read and wrote (latest)
-_manifests/<dataset>/<run>/<stage>/attempt=<n>.json              the same, every attempt kept
+_manifests/<dataset>/<run>/<stage>.json                          what a stage of a run read and wrote
 _manifests/<dataset>/<run>/redshift_copy.manifest                the files a Redshift COPY of the run loads
 _state/<dataset>/<stage>.json                                    checkpoints (watermarks, offsets, files)
 curated/<dataset>/dt=YYYY-MM-DD/v=<version>/part-*.parquet       one immutable version per curate attempt
 quarantine/<dataset>/dt=<ingest date>/run=<run>/rejects.jsonl.gz  rejected rows with their reasons
+quarantine/<dataset>/files/ingest_date=<d>/run=<run>/<name>      a landing file that cannot be read at all,
+quarantine/<dataset>/files/ingest_date=<d>/run=<run>/<name>.reason.json   whole, and why
 """
 
 from __future__ import annotations
@@ -33,27 +34,7 @@ def raw_dataset_prefix(dataset: str) -> str:
 
 
 def manifest_key(dataset: str, run_id: str, stage: str) -> str:
-    """The latest attempt's record of a stage of a run (a copy of its ``attempt=<n>.json``)."""
     return f"_manifests/{dataset}/{safe_run_id(run_id)}/{stage}.json"
-
-
-def manifests_prefix(dataset: str) -> str:
-    """Every record of every run of a dataset: the index of its raw log."""
-    return f"_manifests/{dataset}/"
-
-
-def manifest_attempts_prefix(dataset: str, run_id: str, stage: str) -> str:
-    """Every attempt's record of a stage of a run, kept: a retry or a clear never overwrites one."""
-    return f"_manifests/{dataset}/{safe_run_id(run_id)}/{stage}/"
-
-
-def manifest_attempt_key(dataset: str, run_id: str, stage: str, attempt: int) -> str:
-    return f"{manifest_attempts_prefix(dataset, run_id, stage)}attempt={attempt}.json"
-
-
-def consumed_marker_key(dataset: str, raw_run_id: str, curate_run_id: str) -> str:
-    """Beside a raw run's records: the run whose curate consumed it (an index into the log, see manifest.py)."""
-    return f"_manifests/{dataset}/{safe_run_id(raw_run_id)}/consumed_by/{safe_run_id(curate_run_id)}.json"
 
 
 def state_key(dataset: str, stage: str) -> str:
@@ -81,6 +62,24 @@ def curated_version_prefix(dataset: str, dt: str, version: str) -> str:
 def quarantine_key(dataset: str, ingest_date: date, run_id: str) -> str:
     """The rejects of one curate run, filed under the day the data was ingested."""
     return f"quarantine/{dataset}/dt={ingest_date.isoformat()}/run={safe_run_id(run_id)}/rejects.jsonl.gz"
+
+
+def quarantine_files_prefix(dataset: str, ingest_date: date, run_id: str) -> str:
+    """The poison files one ingest run set aside whole (they are not rows, so not under ``dt=``)."""
+    return f"quarantine/{dataset}/files/ingest_date={ingest_date.isoformat()}/run={safe_run_id(run_id)}/"
+
+
+def quarantine_file_key(dataset: str, ingest_date: date, run_id: str, name: str) -> str:
+    """Where the original bytes of a poison file go; ``name`` is its key below the landing prefix."""
+    parts = [part for part in name.split("/") if part]
+    if not parts or any(part in {".", ".."} for part in parts):
+        raise ValueError(f"not a usable file name for quarantine: {name!r}")
+    return quarantine_files_prefix(dataset, ingest_date, run_id) + "/".join(parts)
+
+
+def quarantine_reason_key(file_key: str) -> str:
+    """The reason record beside a quarantined file."""
+    return f"{file_key}.reason.json"
 
 
 def copy_manifest_key(dataset: str, run_id: str) -> str:

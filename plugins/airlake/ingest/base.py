@@ -24,13 +24,49 @@ class IngestContext:
     """Re-extract the interval's rows by event time (database sources); other sources refuse it."""
 
 
+@dataclass(frozen=True)
+class PoisonInput:
+    """An input that cannot be read at all (corrupt compression, not the declared format, ...).
+
+    The runner sets it aside whole under ``quarantine/<dataset>/files/`` with this record beside it;
+    the source still moves its checkpoint past it, so later runs do not stop on it again (a corrected
+    re-upload is a new input).
+    """
+
+    key: str
+    """Where it came from (e.g. the landing key)."""
+    name: str
+    """Its name under the quarantine prefix (the key below the landing prefix)."""
+    etag: str
+    size: int
+    sha256: str
+    reason: str
+    """A short code: ``corrupt_compression``, ``not_gzip``, ``not_declared_format``, ``undecodable``, ..."""
+    message: str
+    """What is wrong, for people: names the input and the problem."""
+    path: Path
+    """The original bytes, downloaded, to be copied to quarantine."""
+
+    def record(self) -> dict[str, Any]:
+        """The reason record (JSON): everything but the local path."""
+        return {
+            "source_key": self.key,
+            "etag": self.etag,
+            "size": self.size,
+            "sha256": self.sha256,
+            "reason": self.reason,
+            "message": self.message,
+        }
+
+
 @dataclass
 class SourceBatch:
     """A micro-batch read from a source.
 
     Either ``lines`` (one record per line, written as gzip JSON Lines) or ``file`` (a whole file kept in
-    its own format, already compressed, named with ``suffix``). ``checkpoint`` is the source position
-    after this batch; it is saved only once the whole run is safely in S3.
+    its own format, already compressed, named with ``suffix``) or ``poison`` (an input set aside whole,
+    nothing lands). ``checkpoint`` is the source position after this batch; it is saved only once the
+    whole run is safely in S3.
     """
 
     checkpoint: dict[str, Any]
@@ -39,6 +75,7 @@ class SourceBatch:
     file: Path | None = None
     suffix: str = ".jsonl.gz"
     rows: int = 0
+    poison: PoisonInput | None = None
 
 
 class IngestSource(ABC):

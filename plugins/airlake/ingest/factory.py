@@ -33,6 +33,8 @@ def build_source(
             compression=spec.compression,
             csv_delimiter=spec.csv.delimiter,
             csv_header=spec.csv.header,
+            # the contract's CSV encoding once it declares one (issue 13 item 1); UTF-8 until then
+            encoding=getattr(spec.csv, "encoding", None) or "utf-8",
         )
     if spec.kind == "database":
         from airflow.sdk import BaseHook
