@@ -1,7 +1,8 @@
 """Where things live in the lake: one place that builds every S3 key, so zones stay consistent.
 
 raw/<dataset>/ingest_date=YYYY-MM-DD/run=<run>/part-*.jsonl.gz   never rewritten
-_manifests/<dataset>/<run>/<stage>.json                          what a stage of a run read and wrote
+_manifests/<dataset>/<run>/<stage>.json                          what a stage of a run read and wrote (latest)
+_manifests/<dataset>/<run>/<stage>/attempt=<n>.json              the same, every attempt kept
 _manifests/<dataset>/<run>/redshift_copy.manifest                the files a Redshift COPY of the run loads
 _state/<dataset>/<stage>.json                                    checkpoints (watermarks, offsets, files)
 curated/<dataset>/dt=YYYY-MM-DD/v=<version>/part-*.parquet       one immutable version per curate attempt
@@ -34,7 +35,27 @@ def raw_dataset_prefix(dataset: str) -> str:
 
 
 def manifest_key(dataset: str, run_id: str, stage: str) -> str:
+    """The latest attempt's record of a stage of a run (a copy of its ``attempt=<n>.json``)."""
     return f"_manifests/{dataset}/{safe_run_id(run_id)}/{stage}.json"
+
+
+def manifests_prefix(dataset: str) -> str:
+    """Every record of every run of a dataset: the index of its raw log."""
+    return f"_manifests/{dataset}/"
+
+
+def manifest_attempts_prefix(dataset: str, run_id: str, stage: str) -> str:
+    """Every attempt's record of a stage of a run, kept: a retry or a clear never overwrites one."""
+    return f"_manifests/{dataset}/{safe_run_id(run_id)}/{stage}/"
+
+
+def manifest_attempt_key(dataset: str, run_id: str, stage: str, attempt: int) -> str:
+    return f"{manifest_attempts_prefix(dataset, run_id, stage)}attempt={attempt}.json"
+
+
+def consumed_marker_key(dataset: str, raw_run_id: str, curate_run_id: str) -> str:
+    """Beside a raw run's records: the run whose curate consumed it (an index into the log, see manifest.py)."""
+    return f"_manifests/{dataset}/{safe_run_id(raw_run_id)}/consumed_by/{safe_run_id(curate_run_id)}.json"
 
 
 def state_key(dataset: str, stage: str) -> str:
