@@ -23,6 +23,13 @@ class IngestOperator(AwsBaseOperator[S3Hook]):
     Read what is new in a dataset's source (as its contract declares) into
     ``raw/<dataset>/ingest_date=<ds>/run=<run_id>/`` with a manifest and a checkpoint.
 
+    A landing file that cannot be read at all is quarantined whole under
+    ``quarantine/<dataset>/files/`` and listed in the manifest and the returned ``poison_files``; the
+    rest lands. When every file of the run is poison the task fails (after quarantine, manifest and
+    checkpoint are written) naming the files. Errors that would repeat on a retry (bad bytes, refused
+    permissions, bad config) fail at once without retries; transient ones (throttling, 5xx, timeouts,
+    lost connections) are retried (:func:`airlake.errors.is_transient`).
+
     :param dataset: contract name (a file ``include/contracts/<dataset>.yaml``).
     :param bucket: the lake bucket.
     :param max_part_bytes: uncompressed bytes per raw part before it rolls.
@@ -50,6 +57,26 @@ class IngestOperator(AwsBaseOperator[S3Hook]):
         self.kms_key_id = kms_key_id
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airlake.errors import is_transient
+
+        try:
+            summary = self._ingest(context)
+        except AirflowFailException:
+            raise
+        except Exception as error:
+            if is_transient(error):
+                raise
+            raise AirflowFailException(
+                f"{self.dataset}: ingest failed and is not retried (the same input fails the same way): "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        if summary["poison_files"] and not summary["parts"]:
+            raise AirflowFailException(all_poison_message(summary))
+        return summary
+
+    def _ingest(self, context: Context) -> dict[str, Any]:
         from airlake.contracts import get_contract
         from airlake.ingest.base import IngestContext
         from airlake.ingest.factory import build_source
@@ -102,3 +129,14 @@ class IngestOperator(AwsBaseOperator[S3Hook]):
         from airlake.lineage import operator_lineage
 
         return operator_lineage(self._lineage)
+
+
+def all_poison_message(summary: dict[str, Any]) -> str:
+    """Why a run that landed nothing fails: every file it took was quarantined, named one per line."""
+    files = summary["poison_files"]
+    lines = "\n".join(f"- {item['message']} [{item['reason']}] -> {item['quarantine_key']}" for item in files)
+    return (
+        f"{summary['dataset']} run {summary['run_id']}: all {len(files)} new file(s) are unreadable and were "
+        f"quarantined whole; nothing landed. Upload corrected files (a new upload of the same key is picked "
+        f"up by the next run):\n{lines}"
+    )
