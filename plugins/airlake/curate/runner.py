@@ -1,5 +1,10 @@
 """One curate run: the raw parts of an ingest run -> typed, de-duplicated Parquet versions + quarantine.
 
+What a run consumes: the raw parts its own ingest run landed and, with ``backlog=True`` (the DAGs'
+setting), those of every other ingested raw run of the dataset not yet published
+(:func:`airlake.manifest.unpublished_raw_runs` defines "published"), oldest first: raw is a log and
+curate its consumer, so a run that failed after ingest never strands what it landed.
+
 Order of work, chosen so that nothing is lost and nothing live is ever overwritten:
 
 1. stream every raw part (whole-object download, then line by line; big runs parse several parts at
@@ -8,9 +13,13 @@ Order of work, chosen so that nothing is lost and nothing live is ever overwritt
 2. upload the quarantine file; if the reject rate is above the contract's ``reject_rate_max``, write
    the manifest (status ``failed``) and raise :class:`RejectRateExceeded`, before any curated write;
 3. per touched partition: download the live version's files, combine and de-duplicate with DuckDB,
-   upload the result under a NEW version prefix ``curated/<ds>/dt=<dt>/v=<version>/``;
-4. check the row accounting and write ``_manifests/<ds>/<run>/curate.json``. The catalog stage then
-   publishes the new versions (points Glue at them); until it does, readers keep the old ones.
+   upload the result under a NEW version prefix ``curated/<ds>/dt=<dt>/v=<version>/``, unless it is
+   byte for byte the live version: then nothing is uploaded and the partition is reported
+   ``unchanged`` at its live location (a rerun with the same inputs and code writes no version);
+4. delete the versions that attempts killed or failed since the dataset's last complete curate left
+   behind (never live, never named by a complete record), check the row accounting and write the
+   manifest ``_manifests/<ds>/<run>/curate.json`` (and ``curate/attempt=<n>.json``). The catalog stage
+   then publishes the new versions (points Glue at them); until it does, readers keep the old ones.
 """
 
 from __future__ import annotations
@@ -29,9 +38,9 @@ from typing import TYPE_CHECKING, Any
 from airlake.curate.merge import MAX_FILE_BYTES, ROW_GROUP_ROWS, PartitionMerger
 from airlake.curate.parts import PartTask, concat_rejects, parse_parts, worker_count
 from airlake.curate.readers import raw_format
-from airlake.curate.versions import new_version_id, split_location, version_of_location
-from airlake.lake import curated_version_prefix, manifest_key, quarantine_key, s3_uri
-from airlake.manifest import COMPLETE, Manifest, read_manifest
+from airlake.curate.versions import new_version_id, orphan_versions, split_location, version_of_location
+from airlake.lake import curated_version_prefix, manifest_key, quarantine_key, s3_uri, state_key
+from airlake.manifest import COMPLETE, Manifest, mark_consumed, read_manifest, unpublished_raw_runs
 from airlake.store import LakeStore, file_sha256
 
 if TYPE_CHECKING:
@@ -44,6 +53,24 @@ INGEST_STAGE = "ingest"
 FAILED = "failed"
 LiveLocation = Callable[[str], "str | None"]
 """``dt -> s3:// location`` of the partition version readers see now (the catalog's), None if none."""
+LOOKUP_ATTEMPTS = 5
+"""Tries of one live-location lookup on a transient error: the parse before it is too dear to lose."""
+_TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServiceException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
 
 _INGEST_DATE_IN_KEY = re.compile(r"/ingest_date=(\d{4}-\d{2}-\d{2})/")
 
@@ -87,6 +114,7 @@ class CurateOptions:
     row_group_rows: int = ROW_GROUP_ROWS
     max_file_bytes: int = MAX_FILE_BYTES
     workers: int | None = None
+    compare_location: LiveLocation | None = None
 
 
 def _ingest_date(ingest: dict[str, Any]) -> date:
@@ -141,9 +169,12 @@ def run_curate(
     row_group_rows: int = ROW_GROUP_ROWS,
     max_file_bytes: int = MAX_FILE_BYTES,
     workers: int | None = None,
+    backlog: bool = False,
+    compare_location: LiveLocation | None = None,
 ) -> dict[str, Any]:
     """
-    Curate the raw parts the ingest run ``run_id`` landed; returns the small summary for XCom.
+    Curate the raw parts the ingest run ``run_id`` landed (and with ``backlog`` every unpublished raw
+    run of the dataset); returns the small summary for XCom.
 
     :param contract: the dataset's contract.
     :param store: the lake bucket (every write server-side encrypted).
@@ -160,6 +191,10 @@ def run_curate(
     :param max_file_bytes: a partition's Parquet file rolls to the next one at about this size.
     :param workers: processes parsing raw parts at once; default: by input size and cores (1 for
         small runs).
+    :param backlog: also consume every other ingested raw run of the dataset that is not yet
+        published (earlier failed runs), oldest first.
+    :param compare_location: where the live version is when ``live_location`` deliberately says "none"
+        (a full refresh does not merge the live rows): an output identical to it is not uploaded.
     :raises RejectRateExceeded: too many rejects (quarantine and manifest written first).
     :raises CurateError: no complete ingest manifest, a raw part changed, or accounting does not balance.
     """
@@ -174,10 +209,25 @@ def run_curate(
     if ingest.get("status", COMPLETE) != COMPLETE:
         raise CurateError(f"ingest manifest {ingest_key} has status {ingest.get('status')!r}, not 'complete'")
     threshold = contract.quality.reject_rate_max if reject_rate_max is None else reject_rate_max
+    raw_runs = [ingest]
+    if backlog:
+        others = [r for r in unpublished_raw_runs(store, dataset) if r["run_id"] != ingest["run_id"]]
+        if others:
+            log.info(
+                "%s: also curating %d unpublished raw run(s) of earlier runs: %s",
+                dataset,
+                len(others),
+                ", ".join(r["run_id"] for r in others),
+            )
+        raw_runs = sorted([*others, ingest], key=_ingested_at)
     manifest = Manifest(dataset=dataset, run_id=run_id, stage=STAGE)
-    manifest.source = {"ingest_manifest": ingest_key}
+    manifest.source = {
+        "ingest_manifest": ingest_key,
+        "ingest_manifests": [manifest_key(dataset, r["run_id"], INGEST_STAGE) for r in raw_runs],
+    }
     manifest.interval = dict(ingest.get("interval") or {})
     manifest.extra = {
+        "raw_runs": [str(r["run_id"]) for r in raw_runs],
         "version": None,
         "partitions": [],
         "quarantine": None,
@@ -191,6 +241,8 @@ def run_curate(
         "reject_rate": 0.0,
         "reject_rate_max": threshold,
         "warnings": [],
+        "unchanged": [],
+        "removed_versions": [],
         "timings": {},
     }
     options = CurateOptions(
@@ -201,10 +253,12 @@ def run_curate(
         row_group_rows=row_group_rows,
         max_file_bytes=max_file_bytes,
         workers=workers,
+        compare_location=compare_location,
     )
     work_dir.mkdir(parents=True, exist_ok=True)
+    parts = [{**part, "raw_run": str(r["run_id"])} for r in raw_runs for part in r.get("outputs") or []]
     try:
-        return _run(contract, store, manifest, ingest, live_location, work_dir, options)
+        return _run(contract, store, manifest, ingest, parts, live_location, work_dir, options)
     except RejectRateExceeded:
         raise
     except Exception as exc:
@@ -217,9 +271,48 @@ def run_curate(
 
 
 def _write(store: LakeStore, manifest: Manifest, status: str) -> str:
-    key = manifest_key(manifest.dataset, manifest.run_id, STAGE)
-    store.put_json(key, manifest.as_document(status=status))
-    return key
+    """This attempt's record (a new ``attempt=<n>.json``; earlier attempts' records stay)."""
+    return manifest.write(store, status)
+
+
+def _ingested_at(ingest: dict[str, Any]) -> tuple[str, str]:
+    """Log order of raw runs: when their ingest finished (the run id breaks a tie)."""
+    return str(ingest.get("finished_at") or ""), str(ingest["run_id"])
+
+
+def _transient(exc: BaseException) -> bool:
+    """A throttled, 5xx or dropped request anywhere in the exception's chain: worth another try."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ClientError):
+            error = seen.response.get("Error", {})
+            status = int(seen.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if error.get("Code") in _TRANSIENT_CODES or status in (429, 500, 502, 503, 504):
+                return True
+        if isinstance(seen, ConnectionError | HTTPClientError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _resolve_live(
+    lookup: LiveLocation, dts: list[str], *, attempts: int = LOOKUP_ATTEMPTS, pause: float = 0.5
+) -> dict[str, str | None]:
+    """``{dt: live location}``, each lookup retried on transient errors so the parse is not lost to one."""
+    found: dict[str, str | None] = {}
+    for dt in dts:
+        for attempt in range(1, attempts + 1):
+            try:
+                found[dt] = lookup(dt)
+                break
+            except Exception as exc:
+                if attempt == attempts or not _transient(exc):
+                    raise
+                log.warning("Live location of dt=%s: %s; try %d of %d", dt, exc, attempt + 1, attempts)
+                time.sleep(pause * 2 ** (attempt - 1))
+    return found
 
 
 def _run(
@@ -227,13 +320,13 @@ def _run(
     store: LakeStore,
     manifest: Manifest,
     ingest: dict[str, Any],
+    parts: list[dict[str, Any]],
     live_location: LiveLocation,
     work_dir: Path,
     options: CurateOptions,
 ) -> dict[str, Any]:
     dataset, run_id = contract.name, manifest.run_id
     timings: dict[str, float] = manifest.extra["timings"]
-    parts: list[dict[str, Any]] = list(ingest.get("outputs") or [])
     rows: dict[str, int] = dict.fromkeys(
         (
             "read",
@@ -250,8 +343,11 @@ def _run(
     )
     manifest.rows = rows
     if not parts:
+        _mark_consumed(store, manifest)
         key = _write(store, manifest, COMPLETE)
-        log.info("Ingest run %s of %s landed nothing: nothing to curate", run_id, dataset)
+        log.info(
+            "Ingest run(s) %s of %s landed nothing: nothing to curate", manifest.extra["raw_runs"], dataset
+        )
         return _summary(manifest, key)
 
     # 1. stream raw parts -> spill + rejects ---------------------------------------------------------
@@ -322,8 +418,9 @@ def _run(
     # 3. per partition: live rows + new rows -> de-duplicated new version ------------------------------
     started = time.monotonic()
     dts = sorted(spill_files)
-    previous = {dt: live_location(dt) for dt in dts}
-    live_versions = [v for v in (version_of_location(loc) for loc in previous.values()) if v]
+    previous = _resolve_live(live_location, dts)
+    compare = _resolve_live(options.compare_location, dts) if options.compare_location else previous
+    live_versions = [v for v in (version_of_location(loc) for loc in compare.values()) if v]
     version = new_version_id(after=max(live_versions, default=None))
     manifest.extra["version"] = version
     merger = PartitionMerger(
@@ -338,7 +435,7 @@ def _run(
         for dt in dts:
             manifest.extra["partitions"].append(
                 _curate_partition(
-                    store, merger, contract, dt, version, spill_files[dt], previous[dt], work_dir
+                    store, merger, contract, dt, version, spill_files[dt], previous[dt], compare[dt], work_dir
                 )
             )
             if manifest.extra["partitions"][-1]["rows_new"] != spill_rows[dt]:
@@ -363,20 +460,66 @@ def _run(
     rows["existing_replaced"] = rows["existing"] - rows["existing_kept"]
     _check_accounting(rows)
     manifest.extra["accounting"] = "read = written + quarantined + duplicates_dropped"
+    manifest.extra["unchanged"] = [p["dt"] for p in manifest.extra["partitions"] if p.get("unchanged")]
+    manifest.extra["removed_versions"] = _remove_orphans(
+        store, dataset, version, options.compare_location or live_location
+    )
+    _mark_consumed(store, manifest)
     key = _write(store, manifest, COMPLETE)
+    _advance_state(store, dataset, run_id, version)
     log.info(
-        "Curated %s run %s: read %d, written %d, quarantined %d, duplicates dropped %d; "
-        "%d partition(s) at version %s",
+        "Curated %s run %s (raw runs %s): read %d, written %d, quarantined %d, duplicates dropped %d; "
+        "%d partition(s) at version %s, %d unchanged",
         dataset,
         run_id,
+        ", ".join(manifest.extra["raw_runs"]),
         rows["read"],
         rows["written"],
         rows["quarantined"],
         rows["duplicates_dropped"],
-        len(dts),
+        len(dts) - len(manifest.extra["unchanged"]),
         version,
+        len(manifest.extra["unchanged"]),
     )
     return _summary(manifest, key)
+
+
+def _mark_consumed(store: LakeStore, manifest: Manifest) -> None:
+    """Index the log: beside each other raw run this attempt consumed, a marker naming this run."""
+    for raw_run in manifest.extra["raw_runs"]:
+        if raw_run != manifest.run_id:
+            mark_consumed(store, manifest.dataset, raw_run, manifest.run_id)
+
+
+def _remove_orphans(store: LakeStore, dataset: str, version: str, live_location: LiveLocation) -> list[str]:
+    """Delete the version prefixes attempts left behind since the last complete curate (see
+    :func:`orphan_versions`); a partition the catalog points at is never touched."""
+    state = store.get_json(state_key(dataset, STAGE)) or {}
+    since = state.get("version")
+    if not since:
+        return []  # no complete curate recorded yet: leave them to maintenance
+    prefixes = []
+    for dt, orphan in orphan_versions(store, dataset, after=since, before=version):
+        live = _resolve_live(live_location, [dt])[dt]
+        if version_of_location(live) == orphan:
+            continue
+        prefixes.append(curated_version_prefix(dataset, dt, orphan))
+    for prefix in prefixes:
+        keys = [obj.key for obj in store.list(prefix)]
+        log.warning(
+            "Removing %d object(s) of %s, left by a killed or failed curate attempt", len(keys), prefix
+        )
+        store.delete(keys)
+    return prefixes
+
+
+def _advance_state(store: LakeStore, dataset: str, run_id: str, version: str) -> None:
+    """The version id of the dataset's latest complete curate: versions after it are an attempt's."""
+    state = store.get_json(state_key(dataset, STAGE)) or {}
+    store.put_json(
+        state_key(dataset, STAGE),
+        {"version": max(version, str(state.get("version") or "")), "run_id": run_id},
+    )
 
 
 def _part_tasks(
@@ -412,6 +555,7 @@ def _part_tasks(
                 "rows_ingested": part.get("rows"),
             }
         )
+        manifest.inputs[-1]["raw_run"] = part.get("raw_run")
         yield PartTask(
             index=index,
             key=key,
@@ -432,12 +576,38 @@ def _curate_partition(
     version: str,
     new_files: list[Path],
     previous: str | None,
+    live: str | None,
     work_dir: Path,
 ) -> dict[str, Any]:
-    """Merge one partition and upload it under its new version prefix; its manifest entry."""
+    """Merge one partition and upload it under its new version prefix, unless it equals the live version
+    ``live`` byte for byte (then it is reported ``unchanged`` at the live location); its manifest entry."""
     folder = work_dir / "partitions" / f"dt={dt}"
     existing = _download_live(store, previous, folder / "live") if previous else []
     result = merger.merge(new_files, existing, folder / "out")
+    same = _same_as_live(
+        store, result.parts, live, existing if live == previous else None, folder / "compare"
+    )
+    if same is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        for path in new_files:
+            path.unlink(missing_ok=True)
+        log.info("dt=%s: the result equals the live version %s; nothing uploaded", dt, live)
+        return {
+            "dt": dt,
+            "version": version_of_location(live),
+            "location": live,
+            "previous_location": previous,
+            "unchanged": True,
+            "files": list(same),
+            "rows": result.rows,
+            "bytes": sum(part.bytes for part in result.parts),
+            "sha256": same,
+            "rows_new": result.rows_new,
+            "rows_new_kept": result.rows_new_kept,
+            "rows_existing": result.rows_existing,
+            "rows_existing_kept": result.rows_existing_kept,
+            "_outputs": [],
+        }
     prefix = curated_version_prefix(contract.name, dt, version)
     files: list[str] = []
     checksums: dict[str, str] = {}
@@ -468,6 +638,41 @@ def _curate_partition(
     }
 
 
+def _same_as_live(
+    store: LakeStore, parts: list[Any], live: str | None, downloaded: list[Path] | None, folder: Path
+) -> dict[str, str] | None:
+    """``{key: sha256}`` of the live version when the new files equal it (names, count, bytes); else None.
+
+    The content digest is the sha256 of each Parquet file: the merge writes byte-identical files for
+    identical rows, so equal digests mean a rerun with unchanged inputs and code.
+    """
+    if not live or not parts:
+        return None
+    bucket, prefix = split_location(live)
+    source = _store_for(store, bucket)
+    objects = sorted(
+        (
+            obj
+            for obj in source.list(prefix)
+            if "/" not in obj.key[len(prefix) :] and obj.key.endswith(".parquet")
+        ),
+        key=lambda obj: obj.key,
+    )
+    names = [obj.key[len(prefix) :] for obj in objects]
+    if names != [part.path.name for part in parts] or [o.size for o in objects] != [p.bytes for p in parts]:
+        return None
+    if downloaded is None:  # not merged in (full refresh): fetch the live files to compare
+        folder.mkdir(parents=True, exist_ok=True)
+        digests = [
+            source.download(obj.key, folder / f"live-{i:05d}.parquet") for i, obj in enumerate(objects)
+        ]
+    else:
+        digests = [file_sha256(path) for path in downloaded]
+    if digests != [part.sha256 for part in parts]:
+        return None
+    return {obj.key: digest for obj, digest in zip(objects, digests, strict=True)}
+
+
 def _check_accounting(rows: dict[str, int]) -> None:
     problems = []
     if rows["read"] != rows["written"] + rows["quarantined"] + rows["duplicates_dropped"]:
@@ -495,9 +700,11 @@ def _summary(manifest: Manifest, key: str) -> dict[str, Any]:
                 "location": p["location"],
                 "previous_location": p["previous_location"],
                 "rows": p["rows"],
+                "unchanged": bool(p.get("unchanged")),
             }
             for p in manifest.extra.get("partitions", [])
         ],
+        "raw_runs": list(manifest.extra.get("raw_runs") or []),
         "quarantine": quarantine["key"] if quarantine else None,
         "manifest": key,
     }

@@ -135,3 +135,23 @@ def versions_to_clean(
             if reference < cutoff:
                 prefixes.append(f"{base}dt={dt}/v={version}/")
     return prefixes
+
+
+def orphan_versions(store: LakeStore, dataset: str, *, after: str, before: str) -> list[tuple[str, str]]:
+    """
+    ``(dt, version)`` of every version written strictly between two curate attempts' version ids.
+
+    Curate advances ``after`` (in ``_state/<dataset>/curate.json``) to its own version id each time it
+    completes, and a dataset's runs curate one at a time, so a version between the last complete
+    attempt's id and the running attempt's id ``before`` was left by an attempt that was killed or
+    failed: no complete record names it and the catalog never published it (the caller still skips a
+    live one, to be safe).
+    """
+    if after >= before:
+        return []
+    return [
+        (dt, version)
+        for dt, versions in list_versions(store, dataset).items()
+        for version in versions
+        if after < version < before
+    ]

@@ -406,7 +406,10 @@ def test_csv_without_a_required_column_rejects_every_row(lake, catalog, tmp_path
     with pytest.raises(RejectRateExceeded):
         curate(lake, contract, RUN_1, catalog, tmp_path)
     manifest = lake.get_json(manifest_key("products", RUN_1, "curate"))
-    assert manifest["quarantine"]["reasons"] == {"missing_field": 1}
+    assert manifest["quarantine"]["reasons"] == {"missing_column": 1}  # the header refuses the file
+    [reject] = read_rejects(lake, manifest["quarantine"]["key"])
+    assert (reject["line"], reject["field"]) == (2, "price")
+    assert "price" in reject["message"] and "part-00000.csv.gz" in reject["message"]
 
 
 def test_parquet_raw_parts(lake, catalog, tmp_path) -> None:
@@ -447,7 +450,7 @@ def test_every_object_written_is_server_side_encrypted(lake, catalog, tmp_path) 
         for obj in lake.list("")
         if not obj.key.startswith("raw/") and not obj.key.endswith("ingest.json")
     ]
-    assert {key.split("/")[0] for key in written} == {"curated", "quarantine", "_manifests"}
+    assert {key.split("/")[0] for key in written} == {"curated", "quarantine", "_manifests", "_state"}
     for key in written:
         assert lake.head(key)["ServerSideEncryption"] == "AES256", key
 
@@ -461,6 +464,7 @@ def test_an_ingest_run_without_outputs_writes_an_empty_manifest(lake, catalog, t
     assert set(manifest["rows"].values()) == {0}
     assert sorted(obj.key for obj in lake.list("")) == [
         summary["manifest"],
+        manifest_key("orders", RUN_1, "curate").removesuffix(".json") + "/attempt=1.json",
         manifest_key("orders", RUN_1, "ingest"),
     ]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from airlake.lake import manifest_attempt_key
 from airlake.manifest import Manifest
 
 V1 = "20261120T050000000000Z"
@@ -82,6 +83,9 @@ def populated(lake) -> PopulatedLake:
             manifest.extra = {"table": view, "bytes_scanned": scanned}
             key = manifest.write(lake)
             result.expected[key] = ("_manifests", f"analytics_{view}")
-    ingest = Manifest(dataset="orders", run_id="r1", stage="ingest").write(lake)
-    result.expected[ingest] = ("_manifests", "orders")
+            attempt = manifest_attempt_key(manifest.dataset, run_id, "materialise", manifest.attempt or 1)
+            result.expected[attempt] = ("_manifests", f"analytics_{view}")  # every attempt is kept
+    ingest = Manifest(dataset="orders", run_id="r1", stage="ingest")
+    result.expected[ingest.write(lake)] = ("_manifests", "orders")
+    result.expected[manifest_attempt_key("orders", "r1", "ingest", 1)] = ("_manifests", "orders")
     return result
