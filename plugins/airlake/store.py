@@ -24,10 +24,13 @@ class StoredObject:
 
 
 class LakeStore:
-    """One bucket of the lake. Every put carries server-side encryption (SSE-S3 or SSE-KMS)."""
+    """One bucket of the lake. Every put carries server-side encryption (SSE-S3 or SSE-KMS); the hook's
+    client gets the lake's retry settings (:mod:`airlake.aws`)."""
 
     def __init__(self, hook: S3Hook, bucket: str, *, kms_key_id: str | None = None) -> None:
-        self.hook = hook
+        from airlake.aws import configure
+
+        self.hook = configure(hook)
         self.bucket = bucket
         self.sse: dict[str, str] = (
             {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else dict(SSE_AES256)
@@ -35,7 +38,9 @@ class LakeStore:
 
     @property
     def client(self) -> Any:
-        return self.hook.get_conn()
+        from airlake.aws import lake_client
+
+        return lake_client(self.hook)
 
     def ensure_bucket(self) -> None:
         """Create the bucket when missing (local stack); on AWS buckets come from infrastructure code."""
