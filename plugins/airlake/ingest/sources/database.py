@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, ClassVar
+from uuid import UUID
 
 from airlake.ingest.base import IngestContext, IngestSource, SourceBatch
 from airlake.sql_text import quote_identifier, render_sql
@@ -87,7 +88,7 @@ class DatabaseSource(IngestSource):
             watermark_at = names.index(self.watermark_column)
             while rows := cursor.fetchmany(self.batch_rows):
                 high = rows[-1][watermark_at]
-                lines = [_json_line(names, row) for row in rows]
+                lines = [_json_line(names, row, table=self.table) for row in rows]
                 yield SourceBatch(
                     checkpoint=checkpoint if ctx.full_refresh else {"watermark": _jsonable(high)},
                     inputs=[
@@ -118,13 +119,30 @@ def _streaming_cursor(connection: Any) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
-    if isinstance(value, Decimal):
+    if isinstance(value, Decimal | UUID):
         return str(value)
     return value
 
 
-def _json_line(names: list[str], row: Sequence[Any]) -> bytes:
+def _json_line(names: list[str], row: Sequence[Any], *, table: str = "") -> bytes:
     record = {name: _jsonable(value) for name, value in zip(names, row, strict=True)}
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+    except (TypeError, ValueError) as error:  # e.g. bytea (memoryview) or interval (timedelta)
+        name, value = next(
+            ((name, value) for name, value in record.items() if not _dumps_ok(value)), ("?", None)
+        )
+        raise TypeError(
+            f"{table or 'source table'}: column {name!r} holds a {type(value).__name__} value that has no "
+            f"JSON form ({error}); cast it in the source (e.g. a view) or drop it from the contract"
+        ) from error
+
+
+def _dumps_ok(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return False
+    return True

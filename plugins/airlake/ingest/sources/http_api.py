@@ -50,7 +50,16 @@ MASK = "***"
 
 
 class HttpApiError(RuntimeError):
-    """The API answered with an error, or kept failing after every retry."""
+    """The API answered with an error, or kept failing after every retry.
+
+    ``transient`` (read by :func:`airlake.errors.is_transient`): True only when every retry met a
+    connection error, a timeout, 429 or 5xx, so a task retry later may succeed; an answer that is wrong
+    (4xx, not JSON, not the declared shape) fails the task at once.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def session_fetch(session: requests.Session, *, timeout_seconds: float) -> Fetch:
@@ -297,7 +306,9 @@ class HttpApiSource(IngestSource):
                 problem = f"HTTP {status}"
                 retry_after = retry_after_seconds(headers)
             if attempt == self.max_retries:
-                raise HttpApiError(f"GET {shown} still failing after {attempt + 1} attempt(s): {problem}")
+                raise HttpApiError(
+                    f"GET {shown} still failing after {attempt + 1} attempt(s): {problem}", transient=True
+                )
             delay = self._delay(attempt, retry_after)
             log.warning(
                 "GET %s: %s; retry %d of %d in %.2fs", shown, problem, attempt + 1, self.max_retries, delay

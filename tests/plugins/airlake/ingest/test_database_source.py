@@ -110,3 +110,17 @@ def test_extract_sql_quotes_identifiers_and_binds_values(shop: str) -> None:
             watermark_column="updated_at",
             key_columns=["order_id"],
         ).extract_sql(has_low=False)
+
+
+def test_values_without_a_json_form_fail_naming_table_and_column() -> None:
+    from datetime import time
+    from uuid import UUID
+
+    from airlake.errors import is_transient
+    from airlake.ingest.sources.database import _json_line
+
+    line = _json_line(["id", "at"], [UUID("12345678-1234-5678-1234-567812345678"), time(8, 30)], table="t")
+    assert line == b'{"id":"12345678-1234-5678-1234-567812345678","at":"08:30:00"}'
+    with pytest.raises(TypeError, match=r"public\.orders: column 'blob' holds a memoryview value") as raised:
+        _json_line(["id", "blob"], [1, memoryview(b"\x00\x01")], table="public.orders")
+    assert not is_transient(raised.value)

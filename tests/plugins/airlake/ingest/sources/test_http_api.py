@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from airlake.errors import is_transient
 from airlake.ingest.runner import run_ingest
 from airlake.ingest.sources.http_api import HttpApiError, HttpApiSource, redact_url, retry_after_seconds
 from airlake.lake import state_key
@@ -253,13 +254,15 @@ def test_client_errors_fail_at_once_naming_the_url_and_status(
     assert f"{api.base_url}{endpoint}?date={DATE}&api_key=***&page=1&page_size=3" in message
     assert API_KEY not in message and TOKEN not in message and token not in message
     assert api.hits[endpoint] == 1
+    assert not is_transient(raised.value)  # the task fails at once, no Airflow retry
 
 
 def test_a_server_that_stays_down_fails_after_max_retries(api: Api, ctx_for: Callable[..., Any]) -> None:
     source = http_source(api.base_url, "/v1/down", max_retries=2)
-    with pytest.raises(HttpApiError, match=r"still failing after 3 attempt\(s\): HTTP 503"):
+    with pytest.raises(HttpApiError, match=r"still failing after 3 attempt\(s\): HTTP 503") as raised:
         list(source.batches(ctx_for("run-1"), None))
     assert api.hits["/v1/down"] == 3
+    assert is_transient(raised.value)  # a task retry later may find it up again
 
 
 def test_connection_errors_are_retried_then_reported_without_the_query(ctx_for: Callable[..., Any]) -> None:
@@ -271,12 +274,14 @@ def test_connection_errors_are_retried_then_reported_without_the_query(ctx_for: 
         list(source.batches(ctx_for("run-1"), None))
     assert "ConnectionError" in str(raised.value) and API_KEY not in str(raised.value)
     assert raised.value.__cause__ is None
+    assert is_transient(raised.value)
 
 
 def test_a_body_that_is_not_json_fails_clearly(api: Api, ctx_for: Callable[..., Any]) -> None:
-    with pytest.raises(HttpApiError, match=r"/v1/not-json\?.*not JSON"):
+    with pytest.raises(HttpApiError, match=r"/v1/not-json\?.*not JSON") as raised:
         list(http_source(api.base_url, "/v1/not-json").batches(ctx_for("run-1"), None))
     assert api.hits["/v1/not-json"] == 1
+    assert not is_transient(raised.value)
 
 
 def test_a_fetch_callable_replaces_the_session(ctx_for: Callable[..., Any]) -> None:
