@@ -141,7 +141,7 @@ class RecordingConnection:
     """Records every statement (with the autocommit mode it ran in), COMMIT and ROLLBACK, in order.
 
     Answers the catalog query with ``columns`` (None: the table does not exist), row counts from
-    ``counts`` (staged, deduplicated, matched), and ``load_errors`` rows from stl_load_errors. With
+    ``counts`` (staged, duplicate_keys, deduplicated, matched), and ``load_errors`` rows from stl_load_errors. With
     ``copy_error`` the COPY raises it and, like Redshift, the transaction is then aborted: any
     statement before ROLLBACK fails."""
 
@@ -156,7 +156,7 @@ class RecordingConnection:
         self.autocommit = False
         self.events: list[tuple[Any, ...]] = []
         self.columns = columns
-        self.counts = {"staged": 5, "deduplicated": 4, "matched": 1, **(counts or {})}
+        self.counts = {"staged": 5, "duplicate_keys": 1, "deduplicated": 4, "matched": 1, **(counts or {})}
         self.copy_error = copy_error
         self.load_errors = load_errors or []
         self.aborted = False
@@ -194,6 +194,8 @@ class RecordingConnection:
             self.aborted = True
             raise DatabaseError(self.copy_error)
         if "count(*)" in text:
+            if "duplicate_keys" in text:
+                return [(self.counts["duplicate_keys"],)], 1
             if "inner join" in text:
                 return [(self.counts["matched"],)], 1
             if "airlake_stage_" in text:

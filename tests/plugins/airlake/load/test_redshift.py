@@ -43,9 +43,10 @@ def _kind(sql: str) -> str:
         ("evolve target", r"^alter table \"public\"\.\"orders_t\" add column"),
         ("create staging", r"^create temp table \"airlake_stage_\w+\" \(like"),
         ("copy", r"^copy \"airlake_stage_\w+\""),
+        ("count duplicate keys", r"^select count\(\*\) as duplicate_keys"),
+        ("count matched", r"^select count\(\*\).*inner join"),
         ("count staged", r"^select count\(\*\).*from \"airlake_stage_"),
         ("dedup", r"^create temp table \"airlake_dedup_\w+\" as"),
-        ("count matched", r"^select count\(\*\).*inner join"),
         ("count deduplicated", r"^select count\(\*\).*from \"airlake_dedup_"),
         ("merge", r"^merge into"),
         ("delete", r"^delete from"),
@@ -130,7 +131,8 @@ def test_statements_parse_as_redshift_and_run_in_one_transaction(mode: str, appl
     assert created == []
     assert _story(conn) == [
         *["catalog", "create target", "commit"],
-        *["create staging", "add column", "copy", "count staged", "dedup", "count deduplicated"],
+        *["create staging", "add column", "copy", "count staged", "count duplicate keys"],
+        *["dedup", "count deduplicated"],
         *apply,
         *["drop", "drop", "commit"],
     ]
@@ -148,6 +150,34 @@ def test_statements_parse_as_redshift_and_run_in_one_transaction(mode: str, appl
     assert (result["staged"], result["deduplicated"], result["duplicates"], result["files"]) == (5, 4, 1, 3)
     if mode == "merge":
         assert (result["updated"], result["inserted"]) == (1, 3)
+
+
+@pytest.mark.parametrize(
+    ("mode", "apply"),
+    [
+        pytest.param("merge", ["count matched", "merge"], id="merge"),
+        pytest.param("partition_replace", ["delete", "insert"], id="partition_replace"),
+    ],
+)
+def test_a_load_unique_by_key_skips_the_dedup_and_applies_from_staging(mode: str, apply: list[str]):
+    contract = make_contract(mode=mode)
+    conn = RecordingConnection(counts={"staged": 5, "duplicate_keys": 0, "matched": 2})
+    ensure_target_table(conn, contract, redshift=True)
+
+    result = load_manifest(conn, contract, manifest_uri=MANIFEST_URI, iam_role=ROLE, files=3)
+
+    assert _story(conn)[3:] == [
+        *["create staging", "add column", "copy", "count staged", "count duplicate keys"],
+        *apply,
+        *["drop", "drop", "commit"],
+    ]
+    by_kind = {_kind(sql): sql for sql in conn.statements}
+    for kind in apply:
+        sqlfluff.parse(by_kind[kind], dialect="redshift")
+        assert "airlake_stage_" in by_kind[kind] and "airlake_dedup_" not in by_kind[kind]
+    assert (result["staged"], result["deduplicated"], result["duplicates"]) == (5, 5, 0)
+    if mode == "merge":
+        assert (result["updated"], result["inserted"]) == (2, 3)
 
 
 def test_existing_target_gains_new_nullable_columns_in_redshift_types():

@@ -189,3 +189,54 @@ def test_redshift_copy_sql_parses():
 def test_redshift_create_table_parses():
     sql = create_table_sql(get_contract("orders"), redshift=True)
     assert [v for v in sqlfluff.lint(sql, dialect="redshift") if v["code"].startswith("PRS")] == []
+
+
+def test_a_load_unique_by_key_skips_the_dedup_with_the_same_contents(conn, lake):
+    files = [
+        put_parquet(lake, make_contract(), "dt=2026-11-20/v=1/p.parquet", [row(1), row(2, note='a,"b"\nc')]),
+        put_parquet(lake, make_contract(), "dt=2026-11-21/v=1/p.parquet", [row(3, day=21)]),
+    ]
+    for mode in ("merge", "partition_replace", "append"):
+        results, contents = [], []
+        for always_dedup in (False, True):
+            table = f"public.unique_{mode}_{int(always_dedup)}"
+            contract = make_contract(mode=mode, table=table)
+            ensure_target_table(conn, contract)
+            load_partitions(
+                conn, contract, lake, files[:1], always_dedup=always_dedup
+            )  # a target row to replace
+            results.append(load_partitions(conn, contract, lake, files, always_dedup=always_dedup))
+            contents.append(fetch(conn, f"select * from {table} order by order_id, updated_at"))
+        assert [r["dedup_skipped"] for r in results] == [True, False]
+        assert {k: v for k, v in results[0].items() if k not in ("dedup_skipped", "table")} == {
+            k: v for k, v in results[1].items() if k not in ("dedup_skipped", "table")
+        }
+        assert contents[0] == contents[1]
+        assert len(contents[0]) == (5 if mode == "append" else 3)
+    # quotes, commas and a newline survive the CSV stream
+    assert fetch(conn, "select note from public.unique_merge_0 where order_id = 2") == [('a,"b"\nc',)]
+
+
+def test_repeated_keys_fall_back_to_the_dedup(conn, lake):
+    contract = make_contract(mode="partition_replace", keep="latest")
+    ensure_target_table(conn, contract)
+    # the same key in two event dates: each file is unique, the load is not
+    files = [
+        put_parquet(lake, contract, "dt=2026-11-20/v=1/p.parquet", [row(1, "placed")]),
+        put_parquet(lake, contract, "dt=2026-11-21/v=1/p.parquet", [row(1, "paid", day=21)]),
+    ]
+    result = load_partitions(conn, contract, lake, files)
+    assert (result["dedup_skipped"], result["staged"], result["deduplicated"]) == (False, 2, 1)
+    assert fetch(conn, "select order_id, status from orders_t") == [(1, "paid")]
+
+
+def test_timestamps_are_utc_whatever_the_session_time_zone(conn, lake):
+    contract = make_contract(mode="append")
+    ensure_target_table(conn, contract)
+    conn.execute("set timezone = 'America/New_York'")
+    key = put_parquet(lake, contract, "a/p.parquet", [row(1, hour=3)])
+    load_partitions(conn, contract, lake, [key])
+    conn.execute("set timezone = 'UTC'")
+    assert fetch(conn, "select ordered_at, updated_at from orders_t") == [
+        (dt.datetime(2026, 11, 20, 10, tzinfo=UTC), dt.datetime(2026, 11, 20, 13, tzinfo=UTC))
+    ]
