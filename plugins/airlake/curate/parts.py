@@ -1,9 +1,11 @@
 """Parse a run's raw parts: each part into per-partition spill files and a rejects file, in parallel.
 
 Parsing is Python per value (exact decimals, one reason per reject) and CPU-bound, and parts are
-independent, so big runs parse several parts at once in worker processes; small runs (or workers that
-may not start processes) parse in process. Either way the result is the same: a row's tie-break
-ordinal is ``part index << 40 | line number``, and rejects are concatenated in part order.
+independent, so big runs parse several parts at once in worker processes; small runs parse in process.
+Inside a daemonic process (a Celery prefork child, where the CeleryExecutor runs tasks) the standard
+library refuses to start children, so the pool is billiard's (Celery's own multiprocessing fork, which
+allows them). Either way the result is the same: a row's tie-break ordinal is
+``part index << 40 | line number``, and rejects are concatenated in part order.
 """
 
 from __future__ import annotations
@@ -134,9 +136,7 @@ def parse_part(task: PartTask) -> PartResult:
 
 
 def worker_count(requested: int | None, parts: list[dict[str, Any]]) -> int:
-    """Processes to parse with: ``requested``, else by input size and cores; 1 where none may start."""
-    if multiprocessing.current_process().daemon:
-        return 1  # e.g. a Celery prefork child: daemonic processes may not have children
+    """Processes to parse with: ``requested``, else by input size and cores (daemonic parents too)."""
     if requested is not None:
         return max(1, min(requested, len(parts)))
     total = sum(int(part.get("bytes") or 0) for part in parts)
@@ -152,6 +152,8 @@ def parse_parts(tasks: Iterator[PartTask], workers: int) -> list[PartResult]:
     """
     if workers <= 1:
         return [parse_part(task) for task in tasks]
+    if multiprocessing.current_process().daemon:
+        return _parse_parts_daemonic(tasks, workers)
     context = multiprocessing.get_context("spawn")  # no fork of a process holding client threads
     futures: list[Future[PartResult]] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
@@ -162,6 +164,39 @@ def parse_parts(tasks: Iterator[PartTask], workers: int) -> list[PartResult]:
                 wait(pending, return_when=FIRST_COMPLETED)
                 pending = [future for future in futures if not future.done()]
         return [future.result() for future in futures]
+
+
+def _parse_part_with_pid(task: PartTask) -> tuple[int, PartResult]:
+    return os.getpid(), parse_part(task)
+
+
+def _parse_parts_daemonic(tasks: Iterator[PartTask], workers: int) -> list[PartResult]:
+    """:func:`parse_parts` from a daemonic process: the same bounded submission, on a billiard pool.
+
+    The standard library's ``Process.start`` asserts its parent is not daemonic (whatever the start
+    method); billiard's does not, and a worker that dies fails its part with ``WorkerLostError`` instead
+    of hanging the pool. Spawned, not forked, for the same reason as the standard path.
+    """
+    import billiard  # a runtime requirement; imported here because only daemonic parents need it
+
+    jobs: list[Any] = []
+    with billiard.get_context("spawn").Pool(processes=workers) as pool:
+        started = len(billiard.active_children())
+        for task in tasks:
+            jobs.append(pool.apply_async(_parse_part_with_pid, (task,)))
+            pending = [job for job in jobs if not job.ready()]
+            while len(pending) >= 2 * workers:
+                pending[0].wait()
+                pending = [job for job in jobs if not job.ready()]
+        done = [job.get() for job in jobs]
+    busy = len({pid for pid, _ in done} - {os.getpid()})
+    log.info(
+        "parsed %d parts in a pool of %d worker processes (%d of them busy; billiard, daemonic parent)",
+        len(done),
+        started,
+        busy,
+    )
+    return [result for _, result in done]
 
 
 def concat_rejects(results: list[PartResult], target: Path) -> None:
