@@ -42,18 +42,27 @@ def pools() -> dict[str, dict[str, Any]]:
 
 
 def default_args(owner: str) -> dict[str, Any]:
-    """Retries with exponential backoff: sources and AWS APIs fail transiently, code rarely does."""
+    """
+    Retries with exponential backoff (sources and AWS APIs fail transiently, code rarely does), and the
+    failure callback that alerts on failed quality checks and reject budgets (:mod:`airlake.alerts`).
+    """
+    from airlake.alerts import task_failed
+
     return {
         "owner": owner,
         "retries": 2,
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=20),
+        "on_failure_callback": task_failed,
     }
 
 
 def deadline_alert(after: timedelta) -> DeadlineAlert:
-    """Airflow 3's replacement for SLAs: alert when a run is still not done ``after`` it was queued."""
+    """
+    Airflow 3's replacement for SLAs: when a run is still not done ``after`` it was queued, the triggerer
+    runs :func:`airlake.alerts.deadline_missed` (an ERROR log line and an SNS alert).
+    """
     from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
     return DeadlineAlert(

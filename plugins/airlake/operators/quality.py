@@ -90,7 +90,8 @@ class QualityCheckOperator(AwsBaseOperator[S3Hook]):
             self.log.info("%s %s: %s", "PASS" if result.passed else "FAIL", result.check, result.detail)
         self._lineage = quality_lineage(contract, self.bucket, {**live, **new_keys}, results)
         if failed:
-            raise AirflowFailException(str(QualityCheckFailed(self.dataset, failed)))
+            error = QualityCheckFailed(self.dataset, failed)
+            raise AirflowFailException(str(error)) from error  # airlake.alerts recognises the cause
         return {"dataset": self.dataset, "checks": len(results), "failed": 0}
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
