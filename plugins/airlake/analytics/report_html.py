@@ -62,9 +62,9 @@ header h1{font-size:1.7rem;margin:0}header p{margin:.3rem 0 0;color:#5a6577}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:.8rem;margin:1.5rem 0}
 .card{background:#fff;border:1px solid #dfe3ea;border-radius:10px;padding:.9rem 1rem}
 .card .label{color:#5a6577;font-size:.85rem}
-.card .value{display:block;font-size:1.6rem;font-weight:650;margin:.2rem 0;font-variant-numeric:tabular-nums}
+.card .value{display:block;font-size:1.5rem;font-weight:650;margin:.2rem 0;font-variant-numeric:tabular-nums}
 .up{color:#1e7b45}.down{color:#b23b2e}.flat,.none{color:#5a6577}
-.change,.vs{font-size:.85rem}.vs{color:#7a8596}
+.change{font-size:.85rem}
 section{background:#fff;border:1px solid #dfe3ea;border-radius:10px;padding:1.1rem 1.3rem;margin:1rem 0}
 section h2{font-size:1.2rem;margin:0 0 .2rem}section h3{font-size:.95rem;color:#3a4556;margin:1rem 0 .2rem}
 .meta{color:#5a6577;font-size:.85rem;margin:.2rem 0}
@@ -186,9 +186,8 @@ def _card(metric: str, value: Any, change: Mapping[str, Any] | None, currency: s
     return (
         f'<div class="card" data-metric="{esc(metric)}"><span class="label">{esc(title)}</span>'
         f'<span class="value" data-key="current">{esc(fmt_value(value, kind, currency))}</span>'
-        f'<span class="change {esc(css)}" data-key="change">{esc(text)}</span>'
-        + ('<span class="vs"> vs week before</span>' if css in ("up", "down", "flat") else "")
-        + "</div>"
+        f'<span class="change {esc(css)}" data-key="change" title="against the week before">'
+        f"{esc(text)}</span></div>"
     )
 
 
