@@ -202,7 +202,8 @@ TEXT_SAMPLE_BYTES = 64 * 1024
 MAX_BAD_TEXT_SHARE = 0.2
 """Above this share of undecodable or control characters in the sample, the file is not text at all;
 below it, a bad byte is a problem of its row (the curate reader quarantines that row)."""
-_CONTROL = frozenset(chr(code) for code in range(32)) - {"\t", "\n", "\r", "\x0b", "\x0c"}
+_CONTROL = frozenset(map(chr, [*range(32), *range(0x7F, 0xA0)])) - {"\t", "\n", "\r", "\x0b", "\x0c"}
+"""C0 and C1 control characters but the blanks: text files hardly hold them, binary data is full of them."""
 
 
 def check_text(path: Path, *, encoding: str, file_format: str) -> None:
