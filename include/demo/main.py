@@ -169,6 +169,27 @@ def create_sources(bucket: str) -> None:
         publish.ensure_orders_table(conn)
     publish.ensure_stream(_aws("kinesis"), publish.CLICKSTREAM_STREAM)
     publish.ensure_queue(_aws("sqs"), publish.PAYMENTS_QUEUE)
+    ensure_alerts_topic()
+
+
+ALERTS_QUEUE = "airlake-alerts"
+
+
+def ensure_alerts_topic() -> None:
+    """The alerts topic env.sh names (airlake.alerts publishes to it), with the SQS queue ``airlake-alerts``
+    subscribed: read the demo's alerts with ``aws --endpoint-url ... sqs receive-message``."""
+    arn = os.environ.get("AIRFLOW_VAR_AIRLAKE_ALERTS_TOPIC_ARN")
+    if not arn:
+        return
+    sns, sqs = _aws("sns"), _aws("sqs")
+    topic = sns.create_topic(Name=arn.rsplit(":", 1)[-1])["TopicArn"]
+    queue = sqs.create_queue(QueueName=ALERTS_QUEUE)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    subscribed = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    if all(sub["Endpoint"] != queue_arn for sub in subscribed):
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
 
 
 def deliver(day: date, bucket: str) -> dict[str, int]:

@@ -48,3 +48,6 @@ export AIRFLOW_CONN_FX_API="http://127.0.0.1:$AIRLAKE_FX_API_PORT"
 # Lake settings read by the DAGs (Airflow Variables given as environment variables).
 export AIRFLOW_VAR_AIRLAKE_BUCKET="${AIRFLOW_VAR_AIRLAKE_BUCKET:-airlake-local}"
 export AIRFLOW_VAR_AIRLAKE_QUERY_ENGINE=duckdb
+# Alerts (airlake.alerts): deadline misses, failed quality checks and reject budgets go to this SNS topic
+# in moto (moto's account 123456789012); the demo creates it with the SQS queue airlake-alerts subscribed.
+export AIRFLOW_VAR_AIRLAKE_ALERTS_TOPIC_ARN="${AIRFLOW_VAR_AIRLAKE_ALERTS_TOPIC_ARN:-arn:aws:sns:$AWS_DEFAULT_REGION:123456789012:airlake-alerts}"
