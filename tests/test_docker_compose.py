@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -29,7 +30,8 @@ ENV_SH = ROOT / "include" / "local_stack" / "env.sh"
 REQUIREMENTS = ROOT / "requirements.txt"
 CONSTRAINTS = ROOT / "constraints.txt"
 
-# Services running the Airflow image (airflow-cli sits behind the "debug" profile).
+# Services running the Airflow image (airflow-cli sits behind the "debug" profile, airflow-worker behind
+# "celery", flower behind "flower").
 AIRFLOW_SERVICES = (
     "airflow-apiserver",
     "airflow-scheduler",
@@ -37,6 +39,8 @@ AIRFLOW_SERVICES = (
     "airflow-triggerer",
     "airflow-init",
     "airflow-cli",
+    "airflow-worker",
+    "flower",
 )
 REQUIRED_SERVICES = (
     pytest.param("airflow-apiserver", id="api-server"),
@@ -55,7 +59,20 @@ AIRFLOW_SERVICE_PARAMS = tuple(pytest.param(name, id=name) for name in AIRFLOW_S
 PENDING_SERVICES: dict[str, tuple[Path, ...]] = {
     "fx-api": (ROOT / "include" / "demo" / "fx_api.py", ROOT / "include" / "demo" / "fx_api"),
 }
-DEFAULT_PORTS = {"postgres": 5432, "postgresql": 5432, "redshift": 5439, "http": 80, "https": 443}
+DEFAULT_PORTS = {
+    "postgres": 5432,
+    "postgresql": 5432,
+    "redshift": 5439,
+    "http": 80,
+    "https": 443,
+    "redis": 6379,
+}
+# The two ways to run the stack: (profiles, variables) as a user passes them.
+LOCAL_RUN: tuple[frozenset[str], dict[str, str]] = (frozenset(), {})
+CELERY_RUN: tuple[frozenset[str], dict[str, str]] = (
+    frozenset({"celery", "flower"}),
+    {"AIRLAKE_EXECUTOR": "CeleryExecutor"},
+)
 DEPENDS_ON_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 TOP_LEVEL_KEYS = {"name", "services", "volumes", "networks", "configs", "secrets", "include"}
 
@@ -71,12 +88,17 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def interpolate(value: str) -> str:
-    """Resolve compose variable substitution as if no variable were set: defaults apply, ``$$`` is ``$``."""
+def interpolate(value: str, variables: dict[str, str] | None = None) -> str:
+    """Resolve compose variable substitution with only ``variables`` set (none by default): defaults
+    apply to the others, ``$$`` is ``$``."""
+    variables = variables or {}
 
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"
+        name = match.group("braced") or match.group("bare")
+        if variables.get(name):
+            return variables[name]
         op = match.group("op") or ""
         return match.group("arg") if op in ("-", ":-") else ""
 
@@ -187,6 +209,11 @@ def dockerignore_excludes(path: str) -> bool:
 def env_sh_names() -> set[str]:
     """AIRFLOW_CONN_* and AIRFLOW_VAR_* names exported by the local stack's env.sh."""
     return set(re.findall(r"^export\s+(AIRFLOW_(?:CONN|VAR)_[A-Z0-9_]+)=", ENV_SH.read_text(), re.MULTILINE))
+
+
+def active_services(services: dict[str, dict[str, Any]], profiles: frozenset[str]) -> set[str]:
+    """Services ``docker compose --profile ...`` starts: those without profiles, and those of ``profiles``."""
+    return {name for name, service in services.items() if not set(service.get("profiles") or ()) - profiles}
 
 
 def compose_plugin() -> tuple[list[str] | None, str]:
@@ -350,7 +377,8 @@ def test_urls_in_airflow_env_point_at_services(services: dict[str, dict[str, Any
     for key, value in environment_of(services[name]).items():
         for url in urls_in(value):
             parts = urlsplit(url)
-            host, scheme = parts.hostname, parts.scheme.split("+")[0]
+            # db+postgresql:// (Celery's SQLAlchemy result backend) is a postgresql URL
+            host, scheme = parts.hostname, parts.scheme.removeprefix("db+").split("+")[0]
             if host in PENDING_SERVICES and host not in services:
                 due = [str(p.relative_to(ROOT)) for p in PENDING_SERVICES[host] if p.exists()]
                 if due:
@@ -441,15 +469,133 @@ def test_no_credentials_come_from_the_host(services: dict[str, dict[str, Any]]) 
     assert not problems, "\n".join(problems)
 
 
-def test_docker_compose_config_accepts_the_file() -> None:
+RUNS = (pytest.param(*LOCAL_RUN, id="local-executor"), pytest.param(*CELERY_RUN, id="celery-profile"))
+
+
+@pytest.mark.parametrize(("profiles", "variables"), RUNS)
+def test_each_run_starts_only_what_it_depends_on(
+    services: dict[str, dict[str, Any]], profiles: frozenset[str], variables: dict[str, str]
+) -> None:
+    active = active_services(services, profiles)
+    problems = []
+    for name in sorted(active):
+        depends_on = services[name].get("depends_on") or {}
+        items = {dep: {} for dep in depends_on} if isinstance(depends_on, list) else depends_on
+        for dep, spec in items.items():
+            if dep not in active and (spec or {}).get("required", True):
+                problems.append(f"{name} needs {dep}, which this run does not start")
+    assert not problems, "\n".join(problems)
+    executors = {
+        name: interpolate(environment_of(services[name])["AIRFLOW__CORE__EXECUTOR"], variables)
+        for name in active & set(AIRFLOW_SERVICES)
+    }
+    expected = "CeleryExecutor" if "celery" in profiles else "LocalExecutor"
+    assert set(executors.values()) == {expected}, executors
+
+
+def test_default_run_is_the_local_executor_without_celery(services: dict[str, dict[str, Any]]) -> None:
+    active = active_services(services, LOCAL_RUN[0])
+    assert {"airflow-scheduler", "airflow-apiserver", "moto", "warehouse"} <= active
+    assert not {"redis", "airflow-worker", "flower"} & active
+    # the scheduler runs the tasks: it waits for the stand-ins they use
+    needs = services["airflow-scheduler"]["depends_on"]
+    assert needs["moto"]["condition"] == needs["warehouse"]["condition"] == "service_healthy"
+
+
+def test_celery_profile_follows_the_official_layout(services: dict[str, dict[str, Any]]) -> None:
+    profiles, variables = CELERY_RUN
+    active = active_services(services, profiles)
+    assert {"redis", "airflow-worker", "flower"} <= active
+    assert services["redis"]["profiles"] == ["celery"] and services["airflow-worker"]["profiles"] == [
+        "celery"
+    ]
+    assert services["flower"]["profiles"] == ["flower"], "Flower is optional, as in the official file"
+    repository, _, tag = interpolate(services["redis"]["image"]).partition(":")
+    assert repository == "redis" and tag.startswith("7.2"), "7.2: the official file's (BSD-licensed) Redis"
+    assert "redis-cli" in services["redis"]["healthcheck"]["test"]
+
+    worker = services["airflow-worker"]
+    env = {key: interpolate(value, variables) for key, value in environment_of(worker).items()}
+    broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
+    assert (broker.scheme, broker.hostname) == ("redis", "redis")
+    assert (broker.port or DEFAULT_PORTS["redis"]) in container_ports_of(services["redis"])
+    backend = urlsplit(env["AIRFLOW__CELERY__RESULT_BACKEND"])
+    metadata = urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    assert backend.scheme == "db+postgresql"
+    assert (backend.hostname, backend.path) == (metadata.hostname, metadata.path) == ("postgres", "/airflow")
+    assert env["DUMB_INIT_SETSID"] == "0", "warm shutdown of the worker on SIGTERM"
+    assert int(env["AIRFLOW__CELERY__WORKER_CONCURRENCY"]) >= 1
+    # The worker runs the tasks now: it waits for the broker and the stand-ins the tasks use.
+    needs = worker["depends_on"]
+    for dep in ("redis", "moto", "warehouse", "airflow-apiserver"):
+        assert needs[dep]["condition"] == "service_healthy", f"airflow-worker must wait for {dep}"
+    health = " ".join(worker["healthcheck"]["test"])
+    assert "airflow.providers.celery.executors.celery_executor.app inspect ping" in health
+    assert interpolate(services["flower"]["command"]) == "celery flower"
+    assert 5555 in container_ports_of(services["flower"])
+    # The scheduler queues on redis when it runs; the default run has no redis, so not required.
+    assert services["airflow-scheduler"]["depends_on"]["redis"] == {
+        "condition": "service_healthy",
+        "required": False,
+    }
+
+
+def test_celery_app_of_the_worker_healthcheck_is_installed() -> None:
+    """The runtime set holds the Celery provider whose app the worker's health check pings."""
+    import importlib.util
+
+    assert pinned_version(CONSTRAINTS, "apache-airflow-providers-celery")
+    assert "apache-airflow-providers-celery" in REQUIREMENTS.read_text().split()
+    assert importlib.util.find_spec("airflow.providers.celery.executors.celery_executor") is not None
+
+
+def _run_worker_command(
+    services: dict[str, dict[str, Any]], executor: str, tmp_path: Path
+) -> subprocess.CompletedProcess:
+    """The airflow-worker's start script, run by bash with a stub ``airflow`` that prints its arguments."""
+    command = services["airflow-worker"]["command"]
+    assert command[:2] == ["bash", "-c"], "the worker's command is a bash script (the image runs it as is)"
+    stub = tmp_path / "airflow"
+    stub.write_text('#!/bin/sh\necho "airflow $*"\n')
+    stub.chmod(0o755)
+    return subprocess.run(
+        ["bash", "-c", interpolate(command[2])],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin", "AIRFLOW__CORE__EXECUTOR": executor},
+    )
+
+
+def test_worker_starts_celery_under_the_celery_executor(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    run = _run_worker_command(services, "CeleryExecutor", tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "airflow celery worker"
+
+
+def test_worker_refuses_to_start_under_another_executor(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    run = _run_worker_command(services, "LocalExecutor", tmp_path)
+    assert run.returncode == 1
+    assert "AIRLAKE_EXECUTOR=CeleryExecutor" in run.stderr
+    assert run.stdout == "", "celery must not start"
+
+
+@pytest.mark.parametrize(("profiles", "variables"), RUNS)
+def test_docker_compose_config_accepts_the_file(profiles: frozenset[str], variables: dict[str, str]) -> None:
     command, why_not = compose_plugin()
     if command is None:
         pytest.skip(f"Docker Compose v2 is not installed here: {why_not}")
+    flags = [flag for profile in sorted(profiles) for flag in ("--profile", profile)]
     run = subprocess.run(
-        [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
+        [*command, "-f", str(COMPOSE_FILE), *flags, "config", "-q"],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=ROOT,
+        env={**os.environ, **variables},
     )
     assert run.returncode == 0, f"docker compose config failed:\n{run.stderr}"
