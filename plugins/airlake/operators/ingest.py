@@ -137,6 +137,7 @@ def all_poison_message(summary: dict[str, Any]) -> str:
     lines = "\n".join(f"- {item['message']} [{item['reason']}] -> {item['quarantine_key']}" for item in files)
     return (
         f"{summary['dataset']} run {summary['run_id']}: all {len(files)} new file(s) are unreadable and were "
-        f"quarantined whole; nothing landed. Upload corrected files (a new upload of the same key is picked "
-        f"up by the next run):\n{lines}"
+        "quarantined whole; nothing landed. Upload corrected files (the same key again is fine: its new ETag "
+        "is taken) and let the next run, or a new manual one, land them; clearing this run reports the same "
+        f"files again:\n{lines}"
     )
