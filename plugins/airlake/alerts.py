@@ -113,7 +113,9 @@ def alerts_topic_arn() -> str | None:
 
 def send_alert(alert: Alert, *, topic_arn: str | None = None, aws_conn_id: str = AWS_CONN_ID) -> bool:
     """
-    Publish ``alert`` with the provider's ``SnsNotifier``; True when it was sent.
+    Publish ``alert`` with the provider's ``SnsNotifier``; True when it was sent. When SNS refuses it
+    (no such topic, access denied) the alert is logged at ERROR with the reason instead: an alert that
+    cannot be sent must not hide the failure it reports.
 
     :param topic_arn: the topic (default: Variable ``airlake_alerts_topic_arn``); none: log only.
     :param aws_conn_id: the AWS connection the notifier's ``SnsHook`` uses.
@@ -131,8 +133,12 @@ def send_alert(alert: Alert, *, topic_arn: str | None = None, aws_conn_id: str =
         message=alert.message,
         message_attributes=alert.attributes,
     )
-    # notify() directly: the text comes from the run (exception messages), never a template to render
-    notifier.notify({})
+    try:
+        # notify() directly: the text comes from the run (exception messages), never a template to render
+        notifier.notify({})
+    except Exception:  # botocore's errors (missing topic, denied): the alert stays in the log
+        log.exception("Alert not sent to %s: %s", topic_arn, json.dumps(alert.as_dict()))
+        return False
     log.info("Alert %s for %s run %s sent to %s", alert.kind, alert.dag_id, alert.run_id, topic_arn)
     return True
 

@@ -236,3 +236,18 @@ def test_the_dataset_dags_curate_and_quality_tasks_carry_the_failure_callback() 
     for task in dag.tasks:
         assert task.on_failure_callback == [task_failed], task.task_id
     assert {"curate", "quality"} <= {task.task_id for task in dag.tasks}
+
+
+def test_an_alert_sns_refuses_stays_in_the_log(
+    topic: Topic, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = topic.arn + "-deleted"
+    monkeypatch.setenv(TOPIC_ENV, missing)
+    error = QualityCheckFailed("orders", [CheckResult("not_null(id)", False, 1, "1 row(s) breaking it")])
+    with caplog.at_level(logging.ERROR, logger="airlake.alerts"):
+        alert = task_failed(_context(error, dag_id="dataset_orders", task_id="quality"))
+    assert alert is not None
+    assert send_alert(alert) is False
+    [line, *_] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Alert not sent")]
+    assert missing in line and '"kind": "quality_failed"' in line
+    assert topic.messages() == []
