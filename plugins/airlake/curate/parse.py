@@ -37,6 +37,15 @@ DECIMAL_TOO_LARGE = "decimal_too_large"
 DECIMAL_TOO_PRECISE = "decimal_too_precise"
 OUT_OF_RANGE = "out_of_range"
 NOT_ACCEPTED = "not_accepted"
+# structure of a text file (readers): a physical record that cannot become fields
+UNTERMINATED_QUOTE = "unterminated_quote"
+BAD_QUOTING = "bad_quoting"
+NUL_BYTE = "nul_byte"
+FIELD_TOO_LARGE = "field_too_large"
+# the header of a file against the schema: every record of a refused file carries one of these
+MISSING_COLUMN = "missing_column"
+EXTRA_COLUMN = "extra_column"
+BAD_HEADER = "bad_header"
 
 REASONS = (
     NOT_JSON,
@@ -53,6 +62,13 @@ REASONS = (
     DECIMAL_TOO_PRECISE,
     OUT_OF_RANGE,
     NOT_ACCEPTED,
+    UNTERMINATED_QUOTE,
+    BAD_QUOTING,
+    NUL_BYTE,
+    FIELD_TOO_LARGE,
+    MISSING_COLUMN,
+    EXTRA_COLUMN,
+    BAD_HEADER,
 )
 
 INT32 = (-(2**31), 2**31 - 1)
@@ -201,16 +217,41 @@ def _decimal(name: str, precision: int, scale: int) -> Converter:
     return convert
 
 
-def _date(name: str) -> Converter:
+def _strptime(name: str, formats: Sequence[str], what: str) -> Callable[[Any], dt_.datetime | None]:
+    """Text -> datetime by the first of ``formats`` that matches ('iso' = ISO 8601); None if none does."""
+    strptime, fromisoformat = dt_.datetime.strptime, dt_.datetime.fromisoformat
+
+    def parse(value: Any) -> dt_.datetime | None:
+        if not isinstance(value, str):
+            return None
+        text = value.strip()
+        for fmt in formats:
+            try:
+                return fromisoformat(text) if fmt == "iso" else strptime(text, fmt)
+            except ValueError:
+                continue
+        return None
+
+    return parse
+
+
+def _date(name: str, formats: Sequence[str] = ()) -> Converter:
+    by_format = _strptime(name, formats, "date") if formats else None
+    wanted = f"a date ({', '.join(formats)})" if formats else "a date YYYY-MM-DD"
+
     def convert(value: Any) -> dt_.date:
         if isinstance(value, dt_.date) and not isinstance(value, dt_.datetime):
             return value
-        if isinstance(value, str) and _DATE_TEXT.fullmatch(value):
+        if by_format is not None:
+            stamp = by_format(value)
+            if stamp is not None:
+                return stamp.date()
+        elif isinstance(value, str) and _DATE_TEXT.fullmatch(value):
             try:
                 return dt_.date.fromisoformat(value.strip())
             except ValueError:
                 pass
-        raise Reject(BAD_DATE, f"{name}: expected a date YYYY-MM-DD, got {_kind(value)} {_show(value)}", name)
+        raise Reject(BAD_DATE, f"{name}: expected {wanted}, got {_kind(value)} {_show(value)}", name)
 
     return convert
 
@@ -228,21 +269,52 @@ def _parse_timestamp(name: str, value: Any) -> dt_.datetime:
     )
 
 
-def _timestamptz(name: str) -> Converter:
-    """Aware UTC datetime: an offset is converted to UTC, a naive timestamp is taken as UTC."""
+def _zone(name: str | None) -> dt_.tzinfo:
+    if name is None or name == "UTC":
+        return UTC
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(name)
+
+
+def _timestamptz(name: str, formats: Sequence[str] = (), timezone: str | None = None) -> Converter:
+    """Aware UTC datetime: an offset is converted to UTC, a naive timestamp is taken in ``timezone``
+    (UTC by default). A wall time that does not exist there (a DST gap) is a reject; an ambiguous one
+    (a DST overlap) is its first occurrence."""
     fromisoformat = dt_.datetime.fromisoformat
+    zone = _zone(timezone)
+    by_format = _strptime(name, formats, "timestamp") if formats else None
+    wanted = f"a timestamp ({', '.join(formats)})" if formats else "an ISO-8601 timestamp"
+
+    def parse(value: Any) -> dt_.datetime:
+        if by_format is None:
+            if type(value) is str and len(value) >= 10:  # the common case first
+                try:
+                    return fromisoformat(value)
+                except ValueError:
+                    pass
+            return _parse_timestamp(name, value)
+        if isinstance(value, dt_.datetime):
+            return value
+        stamp = by_format(value)
+        if stamp is None:
+            raise Reject(BAD_TIMESTAMP, f"{name}: expected {wanted}, got {_kind(value)} {_show(value)}", name)
+        return stamp
 
     def convert(value: Any) -> dt_.datetime:
-        if type(value) is str and len(value) >= 10:  # the common case first
-            try:
-                stamp = fromisoformat(value)
-            except ValueError:
-                stamp = _parse_timestamp(name, value)
-        else:
-            stamp = _parse_timestamp(name, value)
-        if stamp.tzinfo is None:
-            return stamp.replace(tzinfo=UTC)
+        stamp = parse(value)
         try:
+            if stamp.tzinfo is None:
+                if zone is UTC:
+                    return stamp.replace(tzinfo=UTC)
+                aware = stamp.replace(tzinfo=zone).astimezone(UTC)
+                if aware.astimezone(zone).replace(tzinfo=None) != stamp:
+                    raise Reject(
+                        BAD_TIMESTAMP,
+                        f"{name}: {_show(value)} does not exist in time zone {timezone} (a DST gap)",
+                        name,
+                    )
+                return aware
             return stamp.astimezone(UTC)
         except (OverflowError, ValueError):
             raise Reject(
@@ -252,9 +324,9 @@ def _timestamptz(name: str) -> Converter:
     return convert
 
 
-def _timestamp(name: str) -> Converter:
+def _timestamp(name: str, formats: Sequence[str] = (), timezone: str | None = None) -> Converter:
     """Naive datetime (UTC wall time): an offset is converted to UTC and dropped."""
-    aware = _timestamptz(name)
+    aware = _timestamptz(name, formats, timezone)
 
     def convert(value: Any) -> dt_.datetime:
         return aware(value).replace(tzinfo=None)
@@ -262,22 +334,27 @@ def _timestamp(name: str) -> Converter:
     return convert
 
 
-def converter(column: Column) -> Converter:
-    """The converter of one contract column."""
+def converter(column: Column, *, formats: Sequence[str] = (), timezone: str | None = None) -> Converter:
+    """The converter of one contract column; ``formats`` and ``timezone`` are the source's defaults
+    (the column's own ``formats`` and ``timezone`` win)."""
     ctype = column.column_type
     name = column.name
     if ctype.is_decimal:
         assert ctype.precision is not None and ctype.scale is not None
         return _decimal(name, ctype.precision, ctype.scale)
+    formats = tuple(column.formats if column.formats is not None else formats)
+    if formats == ("iso",):
+        formats = ()
+    zone = column.timezone or timezone
     factories: dict[str, Callable[[], Converter]] = {
         "string": lambda: _string(name),
         "boolean": lambda: _boolean(name),
         "int": lambda: _integer(name, "int (32-bit)", INT32),
         "bigint": lambda: _integer(name, "bigint (64-bit)", INT64),
         "double": lambda: _double(name),
-        "date": lambda: _date(name),
-        "timestamp": lambda: _timestamp(name),
-        "timestamptz": lambda: _timestamptz(name),
+        "date": lambda: _date(name, formats),
+        "timestamp": lambda: _timestamp(name, formats, zone),
+        "timestamptz": lambda: _timestamptz(name, formats, zone),
     }
     return factories[ctype.base]()
 
@@ -334,6 +411,14 @@ def _accepted_check(column: Column, values: Sequence[Any]) -> Check:
     return check
 
 
+def reading_defaults(contract: Contract) -> tuple[tuple[str, ...], str | None]:
+    """The source's timestamp formats and zone of naive timestamps (files sources declare them)."""
+    source = contract.source
+    if source.kind == "files":
+        return tuple(source.timestamp_formats), source.timezone
+    return (), None
+
+
 @dataclass(frozen=True)
 class _Field:
     name: str
@@ -359,9 +444,15 @@ class RowParser:
             elif isinstance(check, RangeCheck):
                 column = contract.column(check.column)
                 by_column[column.name].append((OUT_OF_RANGE, _range_check(column, check.min, check.max)))
+        formats, timezone = reading_defaults(contract)
         self.names: tuple[str, ...] = contract.column_names
         self.fields: tuple[_Field, ...] = tuple(
-            _Field(column.name, converter(column), column.name in not_null, tuple(by_column[column.name]))
+            _Field(
+                column.name,
+                converter(column, formats=formats, timezone=timezone),
+                column.name in not_null,
+                tuple(by_column[column.name]),
+            )
             for column in contract.columns
         )
         self._plan = tuple((f.name, f.convert, f.required, f.checks) for f in self.fields)

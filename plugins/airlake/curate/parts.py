@@ -41,7 +41,9 @@ _QUARANTINE_GZIP_LEVEL = 6
 
 
 class RejectWriter:
-    """Rejects as gzip JSON Lines: source key, line number, reason code, field, message and raw line."""
+    """Rejects as gzip JSON Lines: source key, physical line number, reason code, field, message and the
+    raw text of the record (cut at :data:`~airlake.curate.readers.RAW_TEXT_MAX` characters; bytes invalid
+    in the file's encoding appear as U+DC00 + byte, e.g. ``\\udcff`` for 0xFF)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -78,6 +80,7 @@ class PartTask:
     flush_rows: int
     csv_delimiter: str = ","
     csv_header: bool = True
+    """Used only for contracts whose source is not files; files sources read by ``source.csv``."""
 
 
 @dataclass
@@ -90,6 +93,8 @@ class PartResult:
     rejects_path: Path | None = None
     rejects_rows: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    header: dict[str, Any] | None = None
+    """What the part's header (CSV) or columns (Parquet) said against the schema (:class:`HeaderCheck`)."""
 
 
 def parse_part(task: PartTask) -> PartResult:
@@ -101,7 +106,7 @@ def parse_part(task: PartTask) -> PartResult:
     reader = open_reader(
         task.path,
         task.key,
-        contract.column_names,
+        contract=contract,
         csv_delimiter=task.csv_delimiter,
         csv_header=task.csv_header,
     )
@@ -132,6 +137,7 @@ def parse_part(task: PartTask) -> PartResult:
         rejects_path=rejects.path,
         rejects_rows=rejects.rows,
         reasons=dict(rejects.reasons),
+        header=reader.header.as_dict() if reader.header is not None else None,
     )
 
 

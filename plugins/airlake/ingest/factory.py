@@ -35,6 +35,8 @@ def build_source(
             csv_header=spec.csv.header,
             # the contract's CSV encoding once it declares one (issue 13 item 1); UTF-8 until then
             encoding=getattr(spec.csv, "encoding", None) or "utf-8",
+            csv_options=spec.csv,
+            columns=len(contract.columns),
         )
     if spec.kind == "database":
         from airflow.sdk import BaseHook

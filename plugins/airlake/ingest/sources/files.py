@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
-import io
 import logging
 import shutil
 import zlib
@@ -49,6 +48,8 @@ class LandingFilesSource(IngestSource):
         csv_delimiter: str = ",",
         csv_header: bool = True,
         encoding: str = "utf-8",
+        csv_options: Any = None,
+        columns: int | None = None,
     ) -> None:
         if file_format not in _SUFFIXES:
             raise ValueError(
@@ -62,6 +63,8 @@ class LandingFilesSource(IngestSource):
         self.csv_header = csv_header
         self.encoding = encoding if file_format == "csv" else "utf-8"  # JSON text is UTF-8 (RFC 8259)
         self.skipped: list[dict[str, str]] = []
+        self.csv_options = csv_options  # the contract's source.csv: rows are counted as curate reads them
+        self.columns = columns  # the schema's column count: the field count of a CSV without a header
 
     def skipped_inputs(self) -> list[dict[str, Any]]:
         return list(self.skipped)
@@ -88,7 +91,12 @@ class LandingFilesSource(IngestSource):
                 if self.file_format != "parquet":
                     check_text(final, encoding=self.encoding, file_format=self.file_format)
                 rows = count_rows(
-                    final, self.file_format, csv_delimiter=self.csv_delimiter, header=self.csv_header
+                    final,
+                    self.file_format,
+                    csv_delimiter=self.csv_delimiter,
+                    header=self.csv_header,
+                    csv_options=self.csv_options,
+                    columns=self.columns,
                 )
             except UNREADABLE as error:
                 local.with_suffix(".gz").unlink(missing_ok=True)
@@ -260,16 +268,21 @@ def is_gzip(path: Path) -> bool:
         return handle.read(2) == b"\x1f\x8b"
 
 
-def count_rows(path: Path, file_format: str, *, csv_delimiter: str = ",", header: bool = True) -> int:
-    """Records in a landed file, read as a stream (quoted CSV newlines count once)."""
-    if file_format == "parquet":
-        import pyarrow.parquet as pq  # heavy: only when a Parquet file arrives
+def count_rows(
+    path: Path,
+    file_format: str,
+    *,
+    csv_delimiter: str = ",",
+    header: bool = True,
+    csv_options: Any = None,
+    columns: int | None = None,
+) -> int:
+    """Physical records in a landed file, counted exactly as curate's readers will count them, so
+    ingest's ``rows`` and curate's ``read`` agree (:func:`airlake.curate.readers.count_records`)."""
+    from airlake.curate.readers import count_records
 
-        return pq.ParquetFile(path).metadata.num_rows
-    opener = gzip.open if is_gzip(path) else open
-    with opener(path, "rb") as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
-        if file_format == "csv":
-            records = sum(1 for _ in csv.reader(text, delimiter=csv_delimiter))
-            return max(records - 1, 0) if header else records
-        return sum(1 for line in text if line.strip())
+    if file_format == "csv" and csv_options is None:
+        from airlake.contracts import CsvOptions
+
+        csv_options = CsvOptions(delimiter=csv_delimiter, header=header)
+    return count_records(path, file_format, csv_options, columns=columns)
