@@ -39,6 +39,7 @@ from airlake.curate.merge import MAX_FILE_BYTES, ROW_GROUP_ROWS, PartitionMerger
 from airlake.curate.parts import PartTask, concat_rejects, parse_parts, worker_count
 from airlake.curate.readers import raw_format
 from airlake.curate.versions import new_version_id, orphan_versions, split_location, version_of_location
+from airlake.errors import is_transient
 from airlake.lake import curated_version_prefix, manifest_key, quarantine_key, s3_uri, state_key
 from airlake.manifest import COMPLETE, Manifest, mark_consumed, read_manifest, unpublished_raw_runs
 from airlake.store import LakeStore, file_sha256
@@ -55,22 +56,6 @@ LiveLocation = Callable[[str], "str | None"]
 """``dt -> s3:// location`` of the partition version readers see now (the catalog's), None if none."""
 LOOKUP_ATTEMPTS = 5
 """Tries of one live-location lookup on a transient error: the parse before it is too dear to lose."""
-_TRANSIENT_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "SlowDown",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "InternalError",
-        "InternalFailure",
-        "InternalServiceException",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-    }
-)
 
 _INGEST_DATE_IN_KEY = re.compile(r"/ingest_date=(\d{4}-\d{2}-\d{2})/")
 
@@ -280,23 +265,6 @@ def _ingested_at(ingest: dict[str, Any]) -> tuple[str, str]:
     return str(ingest.get("finished_at") or ""), str(ingest["run_id"])
 
 
-def _transient(exc: BaseException) -> bool:
-    """A throttled, 5xx or dropped request anywhere in the exception's chain: worth another try."""
-    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ClientError):
-            error = seen.response.get("Error", {})
-            status = int(seen.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-            if error.get("Code") in _TRANSIENT_CODES or status in (429, 500, 502, 503, 504):
-                return True
-        if isinstance(seen, ConnectionError | HTTPClientError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
 def _resolve_live(
     lookup: LiveLocation, dts: list[str], *, attempts: int = LOOKUP_ATTEMPTS, pause: float = 0.5
 ) -> dict[str, str | None]:
@@ -308,7 +276,7 @@ def _resolve_live(
                 found[dt] = lookup(dt)
                 break
             except Exception as exc:
-                if attempt == attempts or not _transient(exc):
+                if attempt == attempts or not is_transient(exc):
                     raise
                 log.warning("Live location of dt=%s: %s; try %d of %d", dt, exc, attempt + 1, attempts)
                 time.sleep(pause * 2 ** (attempt - 1))

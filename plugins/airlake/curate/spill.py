@@ -90,3 +90,89 @@ class PartitionSpill:
         writer = pq.ParquetWriter(path, self.schema, compression="lz4")
         self._open[dt] = writer
         return writer
+
+
+SCRATCH_PREFIX = "airlake-curate-"
+LEGACY_SCRATCH_MAX_AGE = 24 * 3600
+"""Seconds after which a scratch folder without an owner pid (older code) counts as abandoned."""
+
+
+def _process_alive(pid: int, since: float) -> bool:
+    """Whether process ``pid`` runs and started before ``since`` (a reused pid is a different owner)."""
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, another user's
+    started = _process_start(pid)
+    return started is None or started <= since + 2
+
+
+def _process_start(pid: int) -> float | None:
+    """Epoch seconds process ``pid`` started at (Linux ``/proc``), None when unknown."""
+    import os
+
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat[stat.rindex(")") + 2 :].split()[19])  # field 22, starttime
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime")
+        )
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def remove_stale_scratch(base: Path, *, now: float | None = None) -> list[Path]:
+    """
+    Delete the ``airlake-curate-*`` folders under ``base`` whose run died without cleaning up (a
+    SIGKILL or OOM skips every ``finally``): the owner pid in the name is gone, or, for a folder
+    without one, it is older than :data:`LEGACY_SCRATCH_MAX_AGE`. Returns what it removed.
+    """
+    import os
+    import re
+    import shutil
+    import time
+
+    moment = time.time() if now is None else now
+    removed: list[Path] = []
+    for folder in sorted(base.glob(f"{SCRATCH_PREFIX}*")):
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        try:
+            created = folder.stat().st_mtime
+        except OSError:
+            continue
+        match = re.search(r"-p(\d+)-", folder.name)
+        if match:
+            pid = int(match.group(1))
+            stale = pid != os.getpid() and not _process_alive(pid, created)
+        else:
+            stale = moment - created > LEGACY_SCRATCH_MAX_AGE
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def scratch_dir(dataset: str, base: Path | None = None) -> Any:
+    """A context manager: a fresh local scratch folder ``airlake-curate-<dataset>-p<pid>-*`` removed on
+    any exit; the stale folders of dead runs are removed first, so a killed run's spill never piles up."""
+    import tempfile
+
+    root = Path(base or tempfile.gettempdir())
+    removed = remove_stale_scratch(root)
+    if removed:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "Removed %d scratch folder(s) of dead curate runs: %s", len(removed), [p.name for p in removed]
+        )
+    import os
+
+    return tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{dataset}-p{os.getpid()}-", dir=root)

@@ -1,8 +1,7 @@
-"""CurateOperator: one run's raw parts -> typed, de-duplicated Parquet versions and quarantine."""
+"""CurateOperator: a run's raw parts (and unpublished earlier ones) -> typed, de-duplicated Parquet versions."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,11 +19,16 @@ if TYPE_CHECKING:
 
 class CurateOperator(AwsBaseOperator[S3Hook]):
     """
-    Curate what the ingest task of the same run landed: parse by the contract, de-duplicate, and write
-    every touched partition as a NEW version ``curated/<dataset>/dt=<dt>/v=<version>/`` (existing rows
-    + new rows); rejects go to ``quarantine/<dataset>/dt=<ds>/run=<run_id>/rejects.jsonl.gz``; the
-    manifest ``_manifests/<dataset>/<run_id>/curate.json`` lists the versions for the catalog task,
-    which publishes them. Never overwrites a live version.
+    Curate what the ingest task of the same run landed and, with ``backlog`` (default), every earlier
+    ingested raw run of the dataset not yet published (a run that failed after its ingest): parse by
+    the contract, de-duplicate, and write every touched partition as a NEW version
+    ``curated/<dataset>/dt=<dt>/v=<version>/`` (existing rows + new rows), or report it ``unchanged``
+    when the result equals the live version byte for byte; rejects go to
+    ``quarantine/<dataset>/dt=<ds>/run=<run_id>/rejects.jsonl.gz``; the manifest
+    ``_manifests/<dataset>/<run_id>/curate.json`` (each attempt kept as ``curate/attempt=<n>.json``)
+    lists the partitions for the catalog task, which publishes them. Never overwrites a live version.
+    Local scratch lives in ``airlake-curate-<dataset>-p<pid>-*`` under the temp dir, removed on exit;
+    folders of dead runs are removed at the next start.
 
     Fails without retrying when the reject rate is above ``reject_rate_max`` (after quarantine and
     manifest are written): a retry would reject the same rows.
@@ -37,6 +41,7 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
         partition's location.
     :param reject_rate_max: overrides the contract's ``quality.reject_rate_max``.
     :param memory_limit: DuckDB memory limit of the per-partition merge (it spills to disk beyond it).
+    :param backlog: also curate the dataset's unpublished raw runs of earlier runs.
     :param kms_key_id: SSE-KMS key for every write; SSE-S3 (AES256) when not given.
     """
 
@@ -56,6 +61,7 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
         live_locations: Callable[[str], str | None] | None = None,
         reject_rate_max: float | None = None,
         memory_limit: str = "1GB",
+        backlog: bool = True,
         kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -66,6 +72,7 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
         self.live_locations = live_locations
         self.reject_rate_max = reject_rate_max
         self.memory_limit = memory_limit
+        self.backlog = backlog
         self.kms_key_id = kms_key_id
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -73,6 +80,7 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
 
         from airlake.contracts import get_contract
         from airlake.curate import RejectRateExceeded, run_curate
+        from airlake.curate.spill import scratch_dir
         from airlake.intervals import interval_of
         from airlake.lineage import curate_lineage
         from airlake.store import LakeStore
@@ -81,10 +89,12 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
         store = LakeStore(self.hook, self.bucket, kms_key_id=self.kms_key_id)
         interval = interval_of(context)
         live_location = self.live_locations or self._glue_live_locations()
+        compare_location = None
         if interval.full_refresh:
-            # the run re-extracted every row of its days: its partitions replace the live ones
-            live_location = _no_live_version
-        with tempfile.TemporaryDirectory(prefix=f"airlake-curate-{self.dataset}-") as work_dir:
+            # the run re-extracted every row of its days: its partitions replace the live ones (and an
+            # identical result is still not uploaded again)
+            live_location, compare_location = _no_live_version, live_location
+        with scratch_dir(self.dataset) as work_dir:
             try:
                 summary = run_curate(
                     contract,
@@ -95,6 +105,8 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
                     ingest_date=interval.start.date(),
                     reject_rate_max=self.reject_rate_max,
                     memory_limit=self.memory_limit,
+                    backlog=self.backlog,
+                    compare_location=compare_location,
                 )
             except RejectRateExceeded as exc:
                 raise AirflowFailException(str(exc)) from exc

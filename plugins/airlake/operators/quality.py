@@ -24,9 +24,10 @@ class QualityCheckOperator(AwsBaseOperator[S3Hook]):
     Run the contract's ``quality.checks`` (not_null, unique, accepted_values, range, row_count_min,
     freshness) with DuckDB on the partition versions the run's curate task wrote, before the catalog task
     publishes them: a failed check fails the run (no retry: the data would not change) and nothing
-    reaches Athena, the warehouse or the views. Interval checks (row count, freshness) read the live
-    version of the interval's days the run did not rewrite. The results go to
-    ``_manifests/<dataset>/<run_id>/quality.json`` either way.
+    reaches Athena, the warehouse or the views. Day-based checks (row count, freshness) read every
+    partition the run writes plus the interval's days (the live version of those the run did not
+    rewrite), and their messages name each day, its rows and why it was checked. The results go to
+    ``_manifests/<dataset>/<run_id>/quality.json`` (each attempt kept) either way.
 
     :param dataset: contract name.
     :param bucket: the lake bucket.

@@ -2,8 +2,10 @@
 
 Curate already quarantines rows that break the row-level rules (not_null, accepted_values, range), so
 those checks re-verify the written Parquet (they catch a bug, not bad input). ``unique`` is checked per
-partition version, ``row_count_min`` and ``freshness`` over the partitions of the run's interval: the new
-version where the run wrote one, else the live one, so re-running a day whose data already landed passes.
+partition version. The day-based checks, ``row_count_min`` and ``freshness``, look at the interval's days
+**and** every partition the run writes (late files, or the backlog of an earlier failed run, land in
+their own older days): the new version where the run wrote one, else the live one, so re-running a day
+whose data already landed passes. Their messages give each day, its row count and why it is there.
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ class PartitionData:
     files: tuple[str, ...]
     new: bool
     """True: the version the run is about to publish; False: the live version (untouched by the run)."""
+    in_interval: bool = True
+    """True: one of the interval's days; False: a day outside it that the run writes."""
+
+    def role(self) -> str:
+        """Why the day is checked and which version is read, for messages."""
+        why = "interval day" if self.in_interval else "outside the interval"
+        if self.new:
+            return f"{why}, written by the run"
+        return f"{why}, live version" if self.files else f"{why}, no data"
 
 
 @dataclass
@@ -129,29 +140,44 @@ def _interval_level(
     partitions: Sequence[PartitionData],
     interval_end: datetime,
 ) -> CheckResult:
-    with_files = [p for p in partitions if p.files]
     dts = [p.dt for p in partitions]
-    files = [path for p in with_files for path in p.files]
     name = _name(check)
     if check.kind == "row_count_min":
-        rows = int(_scalar(conn, f"SELECT count(*) FROM {_relation(files)}") or 0) if files else 0
+        counts = {
+            p.dt: int(_scalar(conn, f"SELECT count(*) FROM {_relation(p.files)}") or 0) if p.files else 0
+            for p in partitions
+        }
+        rows = sum(counts.values())
         ok = rows >= check.value
-        return CheckResult(name, ok, rows, f"{rows} row(s) for dt in {dts} (minimum {check.value})", dts)
+        days = "; ".join(f"dt={p.dt}: {counts[p.dt]} ({p.role()})" for p in partitions) or "no day"
+        verdict = "at least" if ok else "below"
+        detail = f"{rows} row(s) over {len(partitions)} day(s), {verdict} the minimum {check.value}: {days}"
+        return CheckResult(name, ok, rows, detail, dts)
     # freshness: the newest event must be at most max_delay_hours older than the interval's end
     column = quote_identifier(contract.event_time)
-    newest = _scalar(conn, f"SELECT max({column}) FROM {_relation(files)}") if files else None
+    newest_by_day = {
+        p.dt: _scalar(conn, f"SELECT max({column}) FROM {_relation(p.files)}") for p in partitions if p.files
+    }
+    found = {dt: moment for dt, moment in newest_by_day.items() if moment is not None}
     oldest_allowed = interval_end - timedelta(hours=check.max_delay_hours)
-    if newest is None:
-        return CheckResult(name, False, None, f"no {contract.event_time} at all for dt in {dts}", dts)
-    if newest.tzinfo is None:
-        newest = newest.replace(tzinfo=interval_end.tzinfo)
+    days = "; ".join(f"dt={p.dt} ({p.role()})" for p in partitions) or "no day"
+    if not found:
+        return CheckResult(
+            name, False, None, f"no {contract.event_time} at all in the days checked: {days}", dts
+        )
+    newest_dt, newest = max(found.items(), key=lambda item: (_aware(item[1], interval_end), item[0]))
+    newest = _aware(newest, interval_end)
     ok = newest >= oldest_allowed
     detail = (
-        f"newest {contract.event_time} {newest.isoformat()} is "
+        f"newest {contract.event_time} {newest.isoformat()} (dt={newest_dt}) is "
         f"{'within' if ok else 'older than'} {check.max_delay_hours} h of the interval end "
-        f"{interval_end.isoformat()}"
+        f"{interval_end.isoformat()}; days checked: {days}"
     )
     return CheckResult(name, ok, newest.isoformat(), detail, dts)
+
+
+def _aware(moment: datetime, reference: datetime) -> datetime:
+    return moment.replace(tzinfo=reference.tzinfo) if moment.tzinfo is None else moment
 
 
 def _name(check: Any) -> str:
@@ -174,16 +200,21 @@ def run_checks(
     Evaluate every dataset-level check of ``contract``.
 
     :param new_partitions: dt -> local Parquet files of the versions the run is about to publish.
-    :param interval_partitions: dt -> local files of the live version, for the interval's dates the run
-        did not rewrite (empty when the partition does not exist).
+    :param interval_partitions: the interval's days: dt -> local files of the live version for the days
+        the run did not rewrite (empty when the partition does not exist).
     :param interval_end: the end of the run's interval (freshness reference).
     """
     import duckdb
 
     partitions = [PartitionData(dt, tuple(files), True) for dt, files in sorted(new_partitions.items())]
     interval = [
-        PartitionData(dt, tuple(new_partitions.get(dt) or files), dt in new_partitions)
-        for dt, files in sorted(interval_partitions.items())
+        PartitionData(
+            dt,
+            tuple(new_partitions.get(dt) or interval_partitions.get(dt) or ()),
+            dt in new_partitions,
+            dt in interval_partitions,
+        )
+        for dt in sorted({*interval_partitions, *new_partitions})
     ]
     results: list[CheckResult] = []
     with duckdb.connect(config={"memory_limit": memory_limit, "threads": 2}) as conn:

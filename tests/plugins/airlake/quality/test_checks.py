@@ -124,3 +124,32 @@ def test_interval_dates() -> None:
     assert interval_dates(datetime(2026, 11, 16, 6, tzinfo=UTC), datetime(2026, 11, 16, 7, tzinfo=UTC)) == [
         "2026-11-16"
     ]
+
+
+def test_day_based_checks_also_read_the_partitions_the_run_writes_outside_its_interval(
+    tmp_path: Path,
+) -> None:
+    """Late files land in their own (older) days: counted with the interval's (empty) day, each named."""
+    late_day = _order(1, ordered_at=datetime(2026, 11, 17, 9, tzinfo=UTC))
+    new = {"2026-11-17": [_file(tmp_path, "late", [late_day, _order(2, ordered_at=late_day["ordered_at"])])]}
+    results = {
+        r.check: r for r in run_checks(get_contract("orders"), new, {"2026-11-20": []}, interval_end=END)
+    }
+
+    row_count = results["row_count_min"]
+    assert row_count.observed == 2 and row_count.partitions == ["2026-11-17", "2026-11-20"]
+    assert "dt=2026-11-17: 2 (outside the interval, written by the run)" in row_count.detail
+    assert "dt=2026-11-20: 0 (interval day, no data)" in row_count.detail
+
+
+def test_row_count_below_the_minimum_says_which_days_hold_what(tmp_path: Path) -> None:
+    contract = get_contract("orders").model_copy(deep=True)
+    [check] = [c for c in contract.quality.checks if c.kind == "row_count_min"]
+    object.__setattr__(check, "value", 5)
+    new = {"2026-11-18": [_file(tmp_path, "few", [_order(1), _order(2)])]}
+    live = {"2026-11-20": [_file(tmp_path, "live", [_order(3)])]}
+    [row_count] = [r for r in run_checks(contract, new, live, interval_end=END) if r.check == "row_count_min"]
+    assert not row_count.passed and row_count.observed == 3
+    assert row_count.detail.startswith("3 row(s) over 2 day(s), below the minimum 5: ")
+    assert "dt=2026-11-18: 2 (outside the interval, written by the run)" in row_count.detail
+    assert "dt=2026-11-20: 1 (interval day, live version)" in row_count.detail
