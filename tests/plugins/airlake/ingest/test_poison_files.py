@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import io
@@ -14,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airlake.ingest.runner import run_ingest
-from airlake.ingest.sources.files import LandingFilesSource
+from airlake.ingest.sources.files import UNREADABLE, LandingFilesSource, poison_reason
 from airlake.lake import quarantine_files_prefix, raw_run_prefix, state_key
 from tests.helpers import read_object
 
@@ -301,3 +302,44 @@ def test_a_file_deleted_between_listing_and_reading_is_skipped_not_claimed(lake,
     assert [item["key"] for item in source.skipped] == ["landing/products/b.csv"]
     claimed = lake.get_json(state_key("products", "ingest"))["checkpoint"]["files"]
     assert set(claimed) == {"landing/products/a.csv"}
+
+
+def _raised_by(action) -> BaseException:
+    try:
+        action()
+    except Exception as error:
+        return error
+    raise AssertionError("expected an error")
+
+
+@pytest.mark.parametrize(
+    ("error", "reason", "says"),
+    [
+        pytest.param(
+            _raised_by(lambda: list(csv.reader(io.StringIO('a,"' + "x" * 200_000 + '"\n')))),
+            "field_too_large",
+            "field larger than field limit",
+            id="csv-field-limit",
+        ),
+        pytest.param(
+            _raised_by(lambda: list(csv.reader(['a,"b"c'], strict=True))),
+            "malformed",
+            "CSV",
+            id="csv-other",
+        ),
+        pytest.param(
+            _raised_by(lambda: gzip.decompress(TRUNCATED_GZ)), "corrupt_compression", "truncated", id="eof"
+        ),
+        pytest.param(
+            _raised_by(lambda: b"\xff\xfe\xfa".decode("utf-8")), "undecodable", "utf-8", id="unicode"
+        ),
+        pytest.param(
+            _raised_by(lambda: pq.ParquetFile(io.BytesIO(GOOD))), "not_declared_format", "Parquet", id="arrow"
+        ),
+    ],
+)
+def test_poison_reasons_name_the_problem(error: BaseException, reason: str, says: str) -> None:
+    """What the strict counter may raise maps to a reason code and a message that says what is wrong."""
+    assert isinstance(error, UNREADABLE)
+    code, message = poison_reason(error)
+    assert code == reason and says in message
