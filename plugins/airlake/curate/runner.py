@@ -334,6 +334,12 @@ def _run(
             warning = f"{result.key}: read {result.rows_read} rows, the ingest manifest counted {ingested}"
             log.warning(warning)
             manifest.extra["warnings"].append(warning)
+        if result.header is not None:  # the header contract: what the file's header said (readers.py)
+            item["header"] = result.header
+            refused = result.header.get("refused")
+            for finding in [refused["message"]] if refused else result.header.get("warnings", []):
+                log.warning(finding)
+                manifest.extra["warnings"].append(finding)
         rows["read"] += result.rows_read
         rows["quarantined"] += result.rejects_rows
         reasons.update(result.reasons)
