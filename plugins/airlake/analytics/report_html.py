@@ -124,7 +124,9 @@ def fmt_value(value: Any, kind: str, currency: str = "EUR") -> str:
 
 def fmt_change(change: Mapping[str, Any] | None, kind: str) -> tuple[str, str]:
     """(text, css class) of a change: relative for counts and money, percentage points for rates."""
-    if not change or change.get("delta") is None:
+    if not change or change.get("current") is None:
+        return "\u2013", "none"
+    if change.get("delta") is None:
         return "no data for the week before", "none"
     delta = change["delta"]
     if kind == "percent":

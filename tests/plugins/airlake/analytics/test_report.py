@@ -278,6 +278,8 @@ def test_changes_are_relative_for_amounts_and_in_points_for_rates() -> None:
     assert fmt_change(compare(90, 100), "int") == ("\u25bc 10.0%", "down")
     assert fmt_change(compare(0.12, 0.10), "percent") == ("\u25b2 2.0 pp", "up")
     assert fmt_change(compare(3, 0), "int") == ("new", "none")
+    assert fmt_change(compare(None, 5), "money") == ("\u2013", "none")  # no FX rate this week
+    assert fmt_change(compare(5, None), "money") == ("no data for the week before", "none")
     assert fmt_money(-3.5, "CHF") == "-3.50 CHF"
     assert fmt_percent(None) == "\u2013"
 
