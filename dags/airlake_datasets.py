@@ -18,13 +18,19 @@ Stages, one reusable operator each:
    run's days that tiering moved to Glacier (curate merges new rows into them), waiting until they
    are readable;
 3. **curate**: raw -> typed, de-duplicated Parquet in a new version `curated/<dataset>/dt=.../v=.../`
-   of every partition the run touches; rejects to `quarantine/` with their reasons;
-4. **quality**: the contract's checks on the new versions; a failure stops the run before anything
-   is published;
+   of every partition the run touches (one identical to the live version is not rewritten); rejects
+   to `quarantine/` with their reasons. It consumes the run's raw run **and every earlier one not yet
+   published**, so a run that failed after ingest is published by the next one;
+4. **quality**: the contract's checks on the new versions (day-based ones over the interval's days and
+   every day the run writes); a failure stops the run before anything is published;
 5. **catalog**: the Glue table (schema evolution checked) and the partitions pointed at their new
    versions, the atomic publish Athena (DuckDB locally) reads; updates the asset `curated.<dataset>`,
    which schedules the views that read it;
 6. **load**: the run's files into the warehouse table (staging, de-dup, MERGE; one transaction).
+
+**A new DAG starts paused.** To recover a failed run, fix the cause and wait for the next run, or
+clear the failed run from `curate` with its downstream tasks; every attempt's record is kept under
+`_manifests/<dataset>/<run>/<stage>/attempt=<n>.json`.
 """
 
 from __future__ import annotations
