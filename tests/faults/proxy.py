@@ -14,6 +14,10 @@ operation (``"glue:BatchCreatePartition"``, ``"s3:CompleteMultipartUpload"``). `
 requests, the injected faults (by mode, status and operation) and the retries clients sent (requests whose
 ``amz-sdk-request`` header says ``attempt`` > 1), so a test can show every fault was absorbed by a
 request-level retry.
+
+One behaviour of S3 that moto lacks is emulated: a multipart upload that was completed or aborted is gone,
+and a later ``CompleteMultipartUpload`` (the resend after a lost reply) or ``UploadPart`` of it gets
+``404 NoSuchUpload`` (moto completes it a second time, or answers 500 after an abort).
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ _JSON_TARGETS = {
     "AmazonSQS": "sqs",
     "Kinesis_20131202": "kinesis",
 }
+_UPLOAD_ENDS = {"s3:CompleteMultipartUpload", "s3:AbortMultipartUpload"}
+_UPLOAD_CALLS = {"s3:CompleteMultipartUpload", "s3:UploadPart", "s3:UploadPartCopy", "s3:ListParts"}
 _HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -164,6 +170,8 @@ class FaultProxy:
         self._random = random.Random(seed)  # noqa: S311 (seeded faults, not secrets)
         self._lock = threading.Lock()
         self._scripted: dict[str, list[tuple[str, int]]] = {}
+        self.gone_uploads: set[str] = set()
+        """Multipart uploads completed or aborted: S3 answers NoSuchUpload for them, moto does not."""
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -313,6 +321,14 @@ class FaultProxy:
                     headers.append(("Content-Length", "0"))
                 self._reply(status, headers, body)
 
+            def _no_such_upload(self, upload_id: str) -> None:
+                body = (
+                    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code><Message>The '
+                    "specified upload does not exist. The upload ID may be invalid, or the upload may have "
+                    f"been aborted or completed.</Message><UploadId>{upload_id}</UploadId></Error>"
+                ).encode()
+                self._reply(404, [("Content-Type", "application/xml")], body)
+
             def _handle(self) -> None:
                 body = self._body()
                 operation = operation_of(self.command, self.path, self.headers)
@@ -320,7 +336,14 @@ class FaultProxy:
                 if fault is not None and fault[0] == "error":
                     self._fault(operation, fault[1])
                     return
+                upload_id = (parse_qs(urlsplit(self.path).query).get("uploadId") or [""])[0]
+                if upload_id and upload_id in proxy.gone_uploads and operation in _UPLOAD_CALLS:
+                    self._no_such_upload(upload_id)  # as S3 answers; moto completes twice, or fails with 500
+                    return
                 status, headers, data = self._forward(body)
+                if upload_id and status < 300 and operation in _UPLOAD_ENDS:
+                    with proxy._lock:
+                        proxy.gone_uploads.add(upload_id)
                 if fault is not None:  # lost reply: moto applied the request, the client hears an error
                     self._fault(operation, fault[1])
                     return

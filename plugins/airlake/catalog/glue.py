@@ -167,7 +167,8 @@ def ensure_database(glue: Any, database: str) -> bool:
 
     :param glue: a boto3 Glue client.
     :param database: name of the Glue database.
-    :return: True when the database was created, False when it already existed.
+    :return: True when it did not exist before this call (created by it, or by a lost-reply resend or a
+        concurrent run while it ran), False when it already existed.
     """
     try:
         glue.get_database(Name=database)
@@ -183,9 +184,14 @@ def ensure_database(glue: Any, database: str) -> bool:
             }
         )
     except ClientError as exc:
-        if _error_code(exc) == "AlreadyExistsException":  # created concurrently
-            return False
-        raise CatalogError(f"create_database {database} failed: {exc}") from exc
+        if _error_code(exc) != "AlreadyExistsException":
+            raise CatalogError(f"create_database {database} failed: {exc}") from exc
+        # absent a moment ago: the resend of a create whose reply was lost, or a concurrent run; a
+        # database has nothing else to match than its name
+        log.info("Glue database %s already created (a lost reply or a concurrent run)", database)
+    else:
+        log.info("Created Glue database %s", database)
+    return True
     log.info("Created Glue database %s", database)
     return True
 
@@ -488,14 +494,20 @@ def ensure_table(glue: Any, database: str, contract: Contract, bucket: str) -> T
     """
     current = get_table(glue, database, contract.name)
     if current is None:
+        wanted = table_input(contract, bucket)
         try:
-            glue.create_table(DatabaseName=database, TableInput=table_input(contract, bucket))
+            glue.create_table(DatabaseName=database, TableInput=wanted)
         except ClientError as exc:
             if _error_code(exc) != "AlreadyExistsException":
                 raise CatalogError(f"create_table {database}.{contract.name} failed: {exc}") from exc
-            current = get_table(glue, database, contract.name)  # created concurrently: evolve it
+            current = get_table(glue, database, contract.name)
             if current is None:
                 raise CatalogError(f"table {database}.{contract.name} exists and does not") from exc
+            if _comparable(current) == _comparable(wanted):
+                # the resend of a create whose reply was lost (or a concurrent run of the same contract)
+                log.info("Glue table %s.%s already created as wanted (a lost reply)", database, contract.name)
+                return TableChange(database, contract.name, "created", schema_hash=contract.schema_hash)
+            # created concurrently from another contract version: evolve it (or refuse, naming the columns)
         else:
             log.info("Created Glue table %s.%s (schema %s)", database, contract.name, contract.schema_hash)
             return TableChange(database, contract.name, "created", schema_hash=contract.schema_hash)
@@ -573,6 +585,47 @@ def _batch_errors(errors: Iterable[Mapping[str, Any]]) -> dict[tuple[str, ...], 
         detail = error.get("ErrorDetail") or {}
         out[values] = f"{detail.get('ErrorCode', '?')}: {detail.get('ErrorMessage', '')}".strip()
     return out
+
+
+def _check_already_created(
+    glue: Any,
+    database: str,
+    table: str,
+    wanted: Mapping[str, Mapping[str, Any]],
+    errors: Sequence[Mapping[str, Any]],
+) -> None:
+    """
+    Accept the ``AlreadyExistsException`` of a partition that already points at the wanted location (the
+    resend of a batch whose first reply was lost after Glue applied it, or a concurrent publish of the
+    same version); raise :class:`PartitionPublishError` for every other refusal, and for a partition
+    that exists at another location (naming the wanted and the found location).
+    """
+    refused = _batch_errors(errors)
+    existing = [
+        values[0] for values, reason in refused.items() if reason.startswith("AlreadyExistsException")
+    ]
+    found = _current_locations(glue, database, table, existing) if existing else {}
+    problems: dict[tuple[str, ...], str] = {}
+    for values, reason in refused.items():
+        dt = values[0] if values else ""
+        if dt not in existing:
+            problems[values] = reason
+            continue
+        location = found.get(dt)
+        if location is None:
+            problems[values] = f"{reason}, yet no partition dt={dt} is there"
+        elif dt not in wanted or _normalize_location(location) != wanted[dt]["location"]:
+            wanted_location = wanted[dt]["location"] if dt in wanted else "(not asked for)"
+            problems[values] = f"exists at another location: wanted {wanted_location}, found {location}"
+    if problems:
+        raise PartitionPublishError(database, table, "creation", problems)
+    if existing:
+        log.info(
+            "Partitions %s of %s.%s already pointed at the wanted versions (a lost reply): created",
+            ", ".join(sorted(existing)),
+            database,
+            table,
+        )
 
 
 def _partition_input(
@@ -667,7 +720,7 @@ def publish_partitions(
                 DatabaseName=database, TableName=table, PartitionInputList=list(chunk)
             )
         if response.get("Errors"):
-            raise PartitionPublishError(database, table, "creation", _batch_errors(response["Errors"]))
+            _check_already_created(glue, database, table, wanted, response["Errors"])
     for chunk in _chunks(to_update, BATCH_SIZE):
         with _glue_call(f"batch_update_partition {database}.{table}"):
             response = glue.batch_update_partition(

@@ -286,5 +286,20 @@ def apply_lifecycle(
         else:
             client.delete_bucket_lifecycle(Bucket=bucket)
     except ClientError as exc:
-        raise LifecycleError(f"writing the lifecycle configuration of s3://{bucket} failed: {exc}") from exc
+        # the write may have been applied and only its reply lost: what the bucket holds now decides
+        try:
+            now = get_lifecycle(client, bucket)["Rules"]
+        except LifecycleError:
+            now = None
+        if now is None or not diff_rules(now, desired).empty:
+            raise LifecycleError(
+                f"writing the lifecycle configuration of s3://{bucket} failed: {exc}; "
+                f"wanted Airlake rules {sorted(rule['ID'] for rule in desired)}, found "
+                + (
+                    "(unreadable)"
+                    if now is None
+                    else str(sorted(rule["ID"] for rule in now if is_owned(rule)))
+                )
+            ) from exc
+        log.info("Lifecycle of s3://%s already as wanted after a failed write (a lost reply)", bucket)
     return diff

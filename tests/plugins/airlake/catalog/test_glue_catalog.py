@@ -472,6 +472,55 @@ def test_batch_errors_raise_with_partition_values(existing, failing: str, code: 
     assert set(raised.value.errors) == {(failing,)}
 
 
+class _RacedGlue(_RefusingGlue):
+    """batch_get_partition finds nothing at first; the create then meets partitions already there (the
+    first, lost reply of the same batch, or another publisher) at the locations in ``appeared``."""
+
+    def __init__(self, appeared: dict[str, str]) -> None:
+        super().__init__({})
+        self.appeared = appeared
+
+    def batch_create_partition(self, *, DatabaseName, TableName, PartitionInputList):
+        self.calls.append(("create", len(PartitionInputList)))
+        self.existing = dict(self.appeared)
+        return {
+            "Errors": [
+                {
+                    "PartitionValues": p["Values"],
+                    "ErrorDetail": {
+                        "ErrorCode": "AlreadyExistsException",
+                        "ErrorMessage": "Partition exists.",
+                    },
+                }
+                for p in PartitionInputList
+                if p["Values"][0] in self.appeared
+            ]
+        }
+
+
+def test_partitions_already_created_at_the_wanted_location_are_success() -> None:
+    entries = _entries(DAYS, VERSION_1)
+    glue = _RacedGlue({e["dt"]: e["location"] for e in entries})
+
+    report = publish_partitions(glue, "db", "orders", entries, {})
+
+    assert report == {"created": DAYS, "updated": [], "unchanged": []}
+
+
+def test_a_partition_already_created_elsewhere_is_a_conflict_naming_both_locations() -> None:
+    entries = _entries(DAYS, VERSION_1)
+    theirs = location(BUCKET, "orders", "2026-11-19", VERSION_2)
+    glue = _RacedGlue({"2026-11-18": entries[0]["location"], "2026-11-19": theirs})
+
+    with pytest.raises(PartitionPublishError) as raised:
+        publish_partitions(glue, "db", "orders", entries, {})
+
+    assert set(raised.value.errors) == {("2026-11-19",)}
+    assert raised.value.errors[("2026-11-19",)] == (
+        f"exists at another location: wanted {entries[1]['location']}, found {theirs}"
+    )
+
+
 def test_batches_hold_at_most_100_partitions() -> None:
     class Accepting(_RefusingGlue):
         def batch_create_partition(self, **kwargs):
