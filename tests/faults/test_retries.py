@@ -50,6 +50,31 @@ def test_every_lake_client_has_the_retry_policy(local_services, build) -> None:
     assert _settings(build("aws_default")) == (LAKE_RETRIES, 10, 60)
 
 
+@pytest.mark.parametrize("dataset", ["clickstream", "payments"])
+def test_stream_and_queue_sources_have_the_retry_policy(lake, dataset: str) -> None:
+    from airlake.ingest.factory import build_source
+
+    source = build_source(get_contract(dataset), store=lake, aws_conn_id="aws_default")
+
+    assert _settings(source.client) == (LAKE_RETRIES, 10, 60)
+
+
+def test_the_athena_engine_has_the_retry_policy(lake) -> None:
+    from airlake.operators.materialise import build_query_engine
+
+    engine = build_query_engine(
+        "athena",
+        glue=None,
+        store=lake,
+        database="db",
+        hook_parameters={"aws_conn_id": "aws_default"},
+        athena_output_location="s3://b/athena/",
+        workgroup="primary",
+    )
+
+    assert _settings(engine.hook.get_conn()) == (LAKE_RETRIES, 10, 60)
+
+
 @pytest.mark.parametrize(
     ("config_kwargs", "expected"),
     [

@@ -58,10 +58,11 @@ def build_source(
     if spec.kind == "kinesis":
         from airflow.providers.amazon.aws.hooks.kinesis import KinesisHook
 
+        from airlake.aws import lake_client
         from airlake.ingest.sources.kinesis import KinesisSource
 
         return KinesisSource(
-            client=KinesisHook(aws_conn_id=aws_conn_id).get_conn(),
+            client=lake_client(KinesisHook(aws_conn_id=aws_conn_id)),
             stream_name=spec.stream_name,
             max_records_per_call=spec.max_records_per_call,
             max_batch_records=spec.max_batch_records,
@@ -70,10 +71,11 @@ def build_source(
     if spec.kind == "sqs":
         from airflow.providers.amazon.aws.hooks.sqs import SqsHook
 
+        from airlake.aws import lake_client
         from airlake.ingest.sources.sqs import SqsSource
 
         return SqsSource(
-            client=SqsHook(aws_conn_id=aws_conn_id).get_conn(),
+            client=lake_client(SqsHook(aws_conn_id=aws_conn_id)),
             queue_name=spec.queue_name,
             max_messages_per_batch=spec.max_messages_per_batch,
             visibility_timeout_seconds=spec.visibility_timeout_seconds,

@@ -63,6 +63,7 @@ class BusinessReportOperator(AwsBaseOperator[GlueCatalogHook]):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from airlake.analytics.report import build_report, write_report
+        from airlake.aws import lake_client
         from airlake.lineage import region_of, report_lineage
         from airlake.operators.materialise import build_query_engine
         from airlake.paths import sql_dir
@@ -72,7 +73,7 @@ class BusinessReportOperator(AwsBaseOperator[GlueCatalogHook]):
         store = LakeStore(S3Hook(**self._hook_parameters), self.bucket)
         engine = build_query_engine(
             self.engine,
-            glue=self.hook.get_conn(),
+            glue=lake_client(self.hook),
             store=store,
             database=self.database,
             hook_parameters=self._hook_parameters,

@@ -80,6 +80,7 @@ class CatalogOperator(AwsBaseOperator[GlueCatalogHook]):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+        from airlake.aws import lake_client
         from airlake.catalog import ensure_database, ensure_table, get_table, publish_partitions
         from airlake.contracts import get_contract
         from airlake.lake import manifest_key
@@ -102,7 +103,7 @@ class CatalogOperator(AwsBaseOperator[GlueCatalogHook]):
             raise ValueError(f"curate manifest {curate_key} has status {curated['status']!r}, not 'complete'")
         partitions: list[dict[str, Any]] = list(curated.get("partitions") or [])
 
-        glue = self.hook.get_conn()
+        glue = lake_client(self.hook)
         ensure_database(glue, self.database)
         change = ensure_table(glue, self.database, contract, self.bucket)
         table = get_table(glue, self.database, contract.name)

@@ -118,6 +118,7 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from airlake.analytics import materialise_view
+        from airlake.aws import lake_client
         from airlake.lineage import materialise_lineage, region_of
         from airlake.store import LakeStore
 
@@ -125,7 +126,7 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
         engine_name = str(self.engine).strip().lower()
         ds = _checked_day(self.ds)
         sql = self.render_template(path.read_text(), {**context, "ds": ds, "ds_nodash": ds.replace("-", "")})
-        glue = self.hook.get_conn()
+        glue = lake_client(self.hook)
         store = LakeStore(S3Hook(**self._hook_parameters), self.bucket, kms_key_id=self.kms_key_id)
         limit = None if self.scan_limit_bytes in (None, "", "None") else int(self.scan_limit_bytes)
         self._query_engine = self._build_engine(engine_name, glue, store)
@@ -208,12 +209,13 @@ def build_query_engine(
         return DuckDBEngine(glue, store, database, memory_limit=memory_limit or None)
     from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 
+    from airlake.aws import configure
     from airlake.engines.athena import AthenaEngine
 
     if not athena_output_location or not workgroup:
         raise ValueError("engine 'athena' needs athena_output_location and workgroup")
     return AthenaEngine(
-        AthenaHook(**hook_parameters),
+        configure(AthenaHook(**hook_parameters)),
         database,
         output_location=athena_output_location,
         workgroup=workgroup,

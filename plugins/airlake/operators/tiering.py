@@ -270,6 +270,7 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airlake.aws import lake_client
         from airlake.tiering.objects import to_date
         from airlake.tiering.restore import (
             check_restores,
@@ -280,7 +281,7 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
         )
 
         start, end = to_date(self.first_day), to_date(self.last_day)
-        client = self.hook.get_conn()
+        client = lake_client(self.hook)
         live = None
         if self.zone == "curated":
             from airlake.tiering.restore import get_partitions

@@ -70,12 +70,16 @@ class GlacierRestoreTrigger(BaseTrigger):
         if self._client is None:
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-            self._client = S3Hook(
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify,
-                config=self.botocore_config,
-            ).get_conn()
+            from airlake.aws import lake_client
+
+            self._client = lake_client(
+                S3Hook(
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    config=self.botocore_config,
+                )
+            )
         return pending(check_restores(self._client, self.bucket, keys))
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
