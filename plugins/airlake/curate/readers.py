@@ -298,8 +298,12 @@ class CsvSplitter:
         self, start: int, lines: list[str], row: list[str] | None, error: str | None
     ) -> Iterator[CsvRecord]:
         raw = "".join(lines)
-        if error is not None or len(lines) > 1:
-            yield start, Reject(BAD_HEADER, f"the header cannot be read: {error or 'it spans lines'}"), raw
+        if error is not None or len(lines) > 1:  # the header is its first line; the others are records
+            problem = _csv_error(error).message if error is not None else "it spans lines"
+            yield start, Reject(BAD_HEADER, f"the header cannot be read ({problem})"), lines[0]
+            for offset, line in enumerate(lines[1:], start=1):
+                parsed, line_error = self._parse_line(line)
+                yield self._verdict(start + offset, line, parsed, line_error)
             return
         problem = _clean(raw)
         if problem is not None:
