@@ -40,7 +40,9 @@ export AIRFLOW__OPENLINEAGE__TRANSPORT="{\"type\": \"file\", \"log_file_path\": 
 export AIRFLOW__OPENLINEAGE__NAMESPACE=airlake-local
 
 # Connections: moto for every AWS API, PostgreSQL for the warehouse and the shop's operational DB.
-export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"extra\": {\"region_name\": \"$AWS_DEFAULT_REGION\", \"endpoint_url\": \"http://127.0.0.1:$AIRLAKE_MOTO_PORT\"}}"
+# config_kwargs: botocore settings over the lake's own (plugins/airlake/aws.py: standard retries, 8 attempts,
+# 10 s connect, 60 s read timeout), option by option; moto is on this machine, so give up connecting sooner.
+export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"extra\": {\"region_name\": \"$AWS_DEFAULT_REGION\", \"endpoint_url\": \"http://127.0.0.1:$AIRLAKE_MOTO_PORT\", \"config_kwargs\": {\"connect_timeout\": 3}}}"
 export AIRFLOW_CONN_AIRLAKE_WAREHOUSE="postgres://airlake@127.0.0.1:$AIRLAKE_PG_PORT/warehouse"
 export AIRFLOW_CONN_SHOP_DB="postgres://airlake@127.0.0.1:$AIRLAKE_PG_PORT/shop"
 export AIRFLOW_CONN_FX_API="http://127.0.0.1:$AIRLAKE_FX_API_PORT"
