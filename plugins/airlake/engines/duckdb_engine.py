@@ -7,6 +7,11 @@ caches them in a temp folder laid out ``<database>/<table>/dt=<dt>/...`` and reg
 ``"<database>"."<table>"`` with the Glue columns and the partition column ``dt``. The query is then
 transpiled from Trino to DuckDB with sqlglot and run. Older ``v=`` versions are never read: only the
 locations Glue points at are.
+
+Result types follow Athena's rules where DuckDB's differ (:func:`athena_typed`): ``count_if`` and
+``sum`` of integers are ``bigint`` (DuckDB: ``HUGEINT``, i.e. ``decimal(38,0)`` in Arrow), ``sum`` and
+``avg`` of ``real`` are ``real``, ``avg`` of ``decimal(p,s)`` is ``decimal(p,s)``; ``/`` of integers is
+integer division of the operands' type, as in Trino.
 """
 
 from __future__ import annotations
@@ -67,6 +72,80 @@ def duckdb_type(glue_type: str) -> str:
     raise QueryEngineError(f"Glue type {glue_type!r} has no DuckDB equivalent here")
 
 
+def _trino_type(glue_type: str) -> str:
+    """A Glue column type spelled as Trino reads it (for sqlglot's type annotation)."""
+    normalized = "".join(glue_type.split()).lower()
+    return {"string": "varchar", "int": "integer", "float": "real", "binary": "varbinary"}.get(
+        normalized, normalized
+    )
+
+
+_INTEGERS = {"TINYINT", "SMALLINT", "INT", "BIGINT"}
+
+
+def athena_typed(sql: str, schema: dict[str, dict[str, dict[str, str]]], database: str) -> str | None:
+    """
+    DuckDB SQL of an Athena query whose aggregates return Athena's types; None when the query cannot be
+    typed (then :func:`to_duckdb_sql` is used, and HUGEINT results are still cast to bigint).
+
+    Athena (Trino) rules applied where DuckDB's differ: ``count_if(x)`` -> bigint; ``sum`` of
+    tinyint/smallint/integer/bigint -> bigint; ``sum``/``avg`` of real -> real; ``avg`` of
+    decimal(p,s) -> decimal(p,s). ``count``, ``sum`` of decimal(p,s) (decimal(38,s)) and of double,
+    ``avg`` of integers and doubles (double), ``min``/``max`` (the argument's type) already agree.
+
+    :param sql: Athena (Trino) SQL.
+    :param schema: ``{database: {table: {column: glue type}}}`` of every table the query reads.
+    :param database: the database of bare table names.
+    """
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.optimizer.annotate_types import annotate_types
+    from sqlglot.optimizer.qualify import qualify
+
+    trino_schema = {
+        db: {table: {c: _trino_type(t) for c, t in columns.items()} for table, columns in tables.items()}
+        for db, tables in schema.items()
+    }
+    try:
+        statements = sqlglot.parse(sql, read=SQL_DIALECT)
+        out = []
+        for statement in statements:
+            if statement is None:
+                continue
+            typed = annotate_types(
+                qualify(
+                    statement, schema=trino_schema, db=database, dialect=SQL_DIALECT, quote_identifiers=False
+                ),
+                schema=trino_schema,
+                dialect=SQL_DIALECT,
+            )
+            for division in typed.find_all(exp.Div):
+                operands = (division.left.type, division.right.type)
+                if all(t is not None and t.this.name in _INTEGERS for t in operands):
+                    division.set("typed", False)  # the session's integer_division keeps Trino's type
+            for node in list(typed.find_all(exp.CountIf, exp.Sum, exp.Avg)):
+                argument = node.this.type.this.name if node.this is not None and node.this.type else ""
+                target: exp.DataType | None = None
+                if isinstance(node, exp.CountIf) or (isinstance(node, exp.Sum) and argument in _INTEGERS):
+                    target = exp.DataType.build("bigint")
+                elif argument == "FLOAT":  # Trino's real
+                    target = exp.DataType.build("real")
+                elif isinstance(node, exp.Avg) and argument == "DECIMAL":
+                    target = node.this.type.copy()
+                if target is not None:
+                    outer = node  # sum(x) over (...), sum(x) filter (where ...): cast the whole call
+                    while isinstance(
+                        outer.parent, exp.Window | exp.Filter | exp.IgnoreNulls | exp.RespectNulls
+                    ):
+                        outer = outer.parent
+                    outer.replace(exp.Cast(this=outer.copy(), to=target))
+            out.append(typed.sql(dialect="duckdb"))
+    except Exception:  # untypable: the plain transpilation (its HUGEINTs are still cast)
+        log.debug("Query not typed for Athena parity; transpiled as it is", exc_info=True)
+        return None
+    return ";\n".join(out)
+
+
 def to_duckdb_sql(sql: str) -> str:
     """Athena (Trino) SQL transpiled to DuckDB's dialect."""
     import sqlglot
@@ -75,6 +154,17 @@ def to_duckdb_sql(sql: str) -> str:
         return ";\n".join(sqlglot.transpile(sql, read=SQL_DIALECT, write="duckdb"))
     except sqlglot.errors.ParseError as exc:
         raise QueryEngineError(f"cannot transpile the query from {SQL_DIALECT} to DuckDB: {exc}") from exc
+
+
+def _hugeint_as_bigint(result: pa.Table, duckdb_types: list[str]) -> pa.Table:
+    """DuckDB's 128-bit integers (Arrow decimal(38,0)) as bigint: Trino has no wider integer, and an
+    integer aggregate it computes is a bigint (a value outside bigint raises, as Athena would)."""
+    import pyarrow as pa
+
+    for index, type_name in enumerate(duckdb_types):
+        if type_name in ("HUGEINT", "UHUGEINT"):
+            result = result.set_column(index, result.field(index).name, result.column(index).cast(pa.int64()))
+    return result
 
 
 class DuckDBEngine(QueryEngine):
@@ -110,6 +200,7 @@ class DuckDBEngine(QueryEngine):
         self.cache_dir = Path(cache_dir or tempfile.mkdtemp(prefix="airlake-duckdb-"))
         self.connection: duckdb.DuckDBPyConnection = duckdb.connect()
         self.connection.execute("set TimeZone = 'UTC'")  # Athena computes in UTC
+        self.connection.execute("set integer_division = true")  # Trino: 7 / 2 = 3
         if memory_limit:
             self.connection.execute("set memory_limit = ?", [memory_limit])
         self.bytes_scanned = None
@@ -120,6 +211,8 @@ class DuckDBEngine(QueryEngine):
         """``database.table`` -> Parquet files behind its view at the last registration."""
         self.last_sql: str | None = None
         self._table_bytes: dict[str, int] = {}
+        self._columns: dict[str, dict[str, str]] = {}
+        """``database.table`` -> ``{column: glue type}`` (partition key included) of its view."""
         self.archived_partitions: dict[str, list[str]] = {}
         """``database.table`` -> partitions left out of the last registration because they are archived."""
 
@@ -131,14 +224,19 @@ class DuckDBEngine(QueryEngine):
         selections = self.partition_selections(sql)
         for name in tables:
             self.register(name, selections.get(name))
-        self.last_sql = to_duckdb_sql(sql)
+        schema: dict[str, dict[str, dict[str, str]]] = {}
+        for name in tables:
+            database, _, table = name.partition(".")
+            schema.setdefault(database, {})[table] = self._columns[name]
+        self.last_sql = athena_typed(sql, schema, self.database) or to_duckdb_sql(sql)
         self._use(self.database)
         try:
-            result = self.connection.sql(self.last_sql).to_arrow_table()
+            relation = self.connection.sql(self.last_sql)
+            result = relation.to_arrow_table()
         except Exception as exc:  # duckdb.Error and its subclasses
             raise QueryEngineError(f"DuckDB failed to run the query: {exc}\n{self.last_sql}") from exc
         self.bytes_scanned = sum(self._table_bytes[name] for name in tables)
-        return result
+        return _hugeint_as_bigint(result, [str(t) for t in relation.types])
 
     def estimate_scan_bytes(
         self,
@@ -201,6 +299,7 @@ class DuckDBEngine(QueryEngine):
             f"create or replace view {_quote(database)}.{_quote(table)} as {self._view_sql(columns, keys, files)}"
         )
         self._table_bytes[name] = size
+        self._columns[name] = {**dict(columns), **dict.fromkeys(keys, "string")}
         self.files_read[name] = len(files)
         log.info("Registered %s: %d live file(s), %d bytes", name, len(files), size)
         return size
