@@ -31,14 +31,20 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airlake.curate.merge import MAX_FILE_BYTES, ROW_GROUP_ROWS, PartitionMerger
 from airlake.curate.parts import PartTask, concat_rejects, parse_parts, worker_count
 from airlake.curate.readers import raw_format
-from airlake.curate.versions import new_version_id, orphan_versions, split_location, version_of_location
+from airlake.curate.versions import (
+    ORPHAN_GRACE,
+    new_version_id,
+    orphan_versions,
+    split_location,
+    version_of_location,
+)
 from airlake.errors import is_transient
 from airlake.lake import curated_version_prefix, manifest_key, quarantine_key, s3_uri, state_key
 from airlake.manifest import COMPLETE, Manifest, mark_consumed, read_manifest, unpublished_raw_runs
@@ -100,6 +106,7 @@ class CurateOptions:
     max_file_bytes: int = MAX_FILE_BYTES
     workers: int | None = None
     compare_location: LiveLocation | None = None
+    orphan_grace: timedelta = ORPHAN_GRACE
 
 
 def _ingest_date(ingest: dict[str, Any]) -> date:
@@ -156,6 +163,7 @@ def run_curate(
     workers: int | None = None,
     backlog: bool = False,
     compare_location: LiveLocation | None = None,
+    orphan_grace: timedelta = ORPHAN_GRACE,
 ) -> dict[str, Any]:
     """
     Curate the raw parts the ingest run ``run_id`` landed (and with ``backlog`` every unpublished raw
@@ -180,6 +188,8 @@ def run_curate(
         published (earlier failed runs), oldest first.
     :param compare_location: where the live version is when ``live_location`` deliberately says "none"
         (a full refresh does not merge the live rows): an output identical to it is not uploaded.
+    :param orphan_grace: a version left by a killed or failed attempt is deleted once it is this much
+        older than this attempt (see :func:`~airlake.curate.versions.orphan_versions`).
     :raises RejectRateExceeded: too many rejects (quarantine and manifest written first).
     :raises CurateError: no complete ingest manifest, a raw part changed, or accounting does not balance.
     """
@@ -239,6 +249,7 @@ def run_curate(
         max_file_bytes=max_file_bytes,
         workers=workers,
         compare_location=compare_location,
+        orphan_grace=orphan_grace,
     )
     work_dir.mkdir(parents=True, exist_ok=True)
     parts = [{**part, "raw_run": str(r["run_id"])} for r in raw_runs for part in r.get("outputs") or []]
@@ -436,7 +447,7 @@ def _run(
     manifest.extra["accounting"] = "read = written + quarantined + duplicates_dropped"
     manifest.extra["unchanged"] = [p["dt"] for p in manifest.extra["partitions"] if p.get("unchanged")]
     manifest.extra["removed_versions"] = _remove_orphans(
-        store, dataset, version, options.compare_location or live_location
+        store, dataset, version, options.compare_location or live_location, options.orphan_grace
     )
     _mark_consumed(store, manifest)
     key = _write(store, manifest, COMPLETE)
@@ -465,7 +476,9 @@ def _mark_consumed(store: LakeStore, manifest: Manifest) -> None:
             mark_consumed(store, manifest.dataset, raw_run, manifest.run_id)
 
 
-def _remove_orphans(store: LakeStore, dataset: str, version: str, live_location: LiveLocation) -> list[str]:
+def _remove_orphans(
+    store: LakeStore, dataset: str, version: str, live_location: LiveLocation, grace: timedelta
+) -> list[str]:
     """Delete the version prefixes attempts left behind since the last complete curate (see
     :func:`orphan_versions`); a partition the catalog points at is never touched."""
     state = store.get_json(state_key(dataset, STAGE)) or {}
@@ -473,7 +486,7 @@ def _remove_orphans(store: LakeStore, dataset: str, version: str, live_location:
     if not since:
         return []  # no complete curate recorded yet: leave them to maintenance
     prefixes = []
-    for dt, orphan in orphan_versions(store, dataset, after=since, before=version):
+    for dt, orphan in orphan_versions(store, dataset, after=since, before=version, grace=grace):
         live = _resolve_live(live_location, [dt])[dt]
         if version_of_location(live) == orphan:
             continue

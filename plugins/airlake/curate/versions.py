@@ -137,21 +137,29 @@ def versions_to_clean(
     return prefixes
 
 
-def orphan_versions(store: LakeStore, dataset: str, *, after: str, before: str) -> list[tuple[str, str]]:
+ORPHAN_GRACE = timedelta(minutes=15)
+"""How much older than the running attempt a version must be to count as left behind: maintenance's
+compaction writes a version and publishes it moments later, and must not lose it to a curate meanwhile."""
+
+
+def orphan_versions(
+    store: LakeStore, dataset: str, *, after: str, before: str, grace: timedelta = ORPHAN_GRACE
+) -> list[tuple[str, str]]:
     """
-    ``(dt, version)`` of every version written strictly between two curate attempts' version ids.
+    ``(dt, version)`` of every version written between two curate attempts' version ids.
 
     Curate advances ``after`` (in ``_state/<dataset>/curate.json``) to its own version id each time it
-    completes, and a dataset's runs curate one at a time, so a version between the last complete
-    attempt's id and the running attempt's id ``before`` was left by an attempt that was killed or
-    failed: no complete record names it and the catalog never published it (the caller still skips a
-    live one, to be safe).
+    completes, and a dataset's runs curate one at a time, so a version after the last complete
+    attempt's id and more than ``grace`` before the running attempt's id ``before`` was left by an
+    attempt that was killed or failed: no complete record names it and the catalog never published it
+    (the caller still skips a live one, to be safe).
     """
-    if after >= before:
+    cutoff = min(before, format_version(parse_version(before) - grace))
+    if after >= cutoff:
         return []
     return [
         (dt, version)
         for dt, versions in list_versions(store, dataset).items()
         for version in versions
-        if after < version < before
+        if after < version < cutoff
     ]

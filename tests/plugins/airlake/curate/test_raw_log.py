@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +151,7 @@ def test_versions_of_a_killed_attempt_are_removed_by_the_next_successful_run(lak
     update = order(4, "paid", "2026-11-20T23:59:59.999999Z", "2026-11-21T09:00:00Z", "0.01")
     land_run(lake, "orders", RUN_3, [(".jsonl.gz", jsonl([update]))], ingest_date=date(2026, 11, 22))
 
-    summary = _curate(lake, RUN_3, catalog, tmp_path)
+    summary = _curate(lake, RUN_3, catalog, tmp_path, orphan_grace=timedelta(0))  # the kill was just now
 
     assert not list(lake.list(killed))
     assert lake.get_json(summary["manifest"])["removed_versions"] == [killed]

@@ -61,3 +61,26 @@ def test_versions_to_clean(lake) -> None:
     assert f"curated/orders/dt=2026-11-21/v={V1}/" in clean(
         just_after_v3, timedelta(hours=1), include_unpublished=True
     )
+
+
+def test_orphan_versions_are_those_after_the_last_complete_attempt_and_before_the_grace(lake) -> None:
+    from airlake.curate.versions import orphan_versions
+
+    last_complete, killed, compacting, running = (
+        "20261121T050000000000Z",
+        "20261121T060000000000Z",
+        "20261121T065500000000Z",  # 5 minutes before the running attempt: may be about to be published
+        "20261121T070000000000Z",
+    )
+    _put_versions(lake, "2026-11-20", [V1, last_complete, killed, compacting])
+    _put_versions(lake, "2026-11-19", [killed])
+
+    found = orphan_versions(lake, "orders", after=last_complete, before=running, grace=timedelta(minutes=15))
+
+    assert found == [("2026-11-19", killed), ("2026-11-20", killed)]
+    assert orphan_versions(lake, "orders", after=last_complete, before=running, grace=timedelta(0)) == [
+        ("2026-11-19", killed),
+        ("2026-11-20", killed),
+        ("2026-11-20", compacting),
+    ]
+    assert orphan_versions(lake, "orders", after=running, before=running) == []
