@@ -127,6 +127,25 @@ def test_a_rerun_with_unchanged_inputs_uploads_nothing_and_reports_the_live_loca
     assert manifest["unchanged"] == sorted(catalog.live) and manifest["bytes_written"] == 0
 
 
+def test_a_full_refresh_rerun_compares_with_the_live_version_it_does_not_merge(
+    lake, catalog, tmp_path
+) -> None:
+    land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(ORDERS_DAY_1))])
+
+    def refresh() -> dict[str, Any]:
+        return _curate(lake, RUN_1, Catalog(), tmp_path, compare_location=catalog.lookup)  # nothing merged
+
+    catalog.publish(refresh())
+    objects = sorted(obj.key for obj in lake.list("curated/"))
+    again = refresh()
+
+    assert sorted(obj.key for obj in lake.list("curated/")) == objects
+    assert {p["dt"]: (p["unchanged"], p["location"]) for p in again["partitions"]} == {
+        dt: (True, location) for dt, location in catalog.live.items()
+    }
+    assert all(p["previous_location"] is None for p in again["partitions"])
+
+
 def test_a_changed_row_still_writes_a_new_version_of_its_partition_only(lake, catalog, tmp_path) -> None:
     land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(ORDERS_DAY_1))])
     catalog.publish(_curate(lake, RUN_1, catalog, tmp_path))
