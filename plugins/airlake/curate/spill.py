@@ -92,7 +92,6 @@ class PartitionSpill:
         return writer
 
 
-SCRATCH_PREFIX = "airlake-curate-"
 LEGACY_SCRATCH_MAX_AGE = 24 * 3600
 """Seconds after which a scratch folder without an owner pid (older code) counts as abandoned."""
 
@@ -128,9 +127,9 @@ def _process_start(pid: int) -> float | None:
         return None
 
 
-def remove_stale_scratch(base: Path, *, now: float | None = None) -> list[Path]:
+def remove_stale_scratch(base: Path, *, now: float | None = None, stage: str = "curate") -> list[Path]:
     """
-    Delete the ``airlake-curate-*`` folders under ``base`` whose run died without cleaning up (a
+    Delete the ``airlake-<stage>-*`` folders under ``base`` whose run died without cleaning up (a
     SIGKILL or OOM skips every ``finally``): the owner pid in the name is gone, or, for a folder
     without one, it is older than :data:`LEGACY_SCRATCH_MAX_AGE`. Returns what it removed.
     """
@@ -141,7 +140,7 @@ def remove_stale_scratch(base: Path, *, now: float | None = None) -> list[Path]:
 
     moment = time.time() if now is None else now
     removed: list[Path] = []
-    for folder in sorted(base.glob(f"{SCRATCH_PREFIX}*")):
+    for folder in sorted(base.glob(f"airlake-{stage}-*")):
         if not folder.is_dir() or folder.is_symlink():
             continue
         try:
@@ -160,19 +159,19 @@ def remove_stale_scratch(base: Path, *, now: float | None = None) -> list[Path]:
     return removed
 
 
-def scratch_dir(dataset: str, base: Path | None = None) -> Any:
-    """A context manager: a fresh local scratch folder ``airlake-curate-<dataset>-p<pid>-*`` removed on
+def scratch_dir(dataset: str, base: Path | None = None, *, stage: str = "curate") -> Any:
+    """A context manager: a fresh local scratch folder ``airlake-<stage>-<dataset>-p<pid>-*`` removed on
     any exit; the stale folders of dead runs are removed first, so a killed run's spill never piles up."""
     import tempfile
 
     root = Path(base or tempfile.gettempdir())
-    removed = remove_stale_scratch(root)
+    removed = remove_stale_scratch(root, stage=stage)
     if removed:
         import logging
 
         logging.getLogger(__name__).warning(
-            "Removed %d scratch folder(s) of dead curate runs: %s", len(removed), [p.name for p in removed]
+            "Removed %d scratch folder(s) of dead %s runs: %s", len(removed), stage, [p.name for p in removed]
         )
     import os
 
-    return tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{dataset}-p{os.getpid()}-", dir=root)
+    return tempfile.TemporaryDirectory(prefix=f"airlake-{stage}-{dataset}-p{os.getpid()}-", dir=root)

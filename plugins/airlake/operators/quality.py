@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +48,7 @@ class QualityCheckOperator(AwsBaseOperator[S3Hook]):
         from airflow.sdk.exceptions import AirflowFailException
 
         from airlake.contracts import get_contract
+        from airlake.curate.spill import scratch_dir
         from airlake.intervals import interval_of
         from airlake.lineage import quality_lineage
         from airlake.manifest import COMPLETE, Manifest, read_manifest
@@ -69,7 +69,7 @@ class QualityCheckOperator(AwsBaseOperator[S3Hook]):
         days = interval_dates(interval.start, interval.end)
         live = self._live_keys(store, [dt for dt in days if dt not in new_keys])
 
-        with tempfile.TemporaryDirectory(prefix=f"airlake-quality-{self.dataset}-") as work:
+        with scratch_dir(self.dataset, stage="quality") as work:
             new_files = {dt: self._download(store, keys, Path(work)) for dt, keys in new_keys.items()}
             live_files = {dt: self._download(store, keys, Path(work)) for dt, keys in live.items()}
             results = run_checks(
