@@ -20,6 +20,7 @@ import textwrap
 from functools import cache
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -43,11 +44,24 @@ def includes(path: Path) -> list[str]:
     return re.findall(r"^-r\s+(\S+)", path.read_text(), re.MULTILINE)
 
 
-@cache
+def all_requirement_lines(path: Path) -> list[str]:
+    """The requirement specifiers of one file and of the files it includes (``-r``)."""
+    lines = requirement_lines(path)
+    for included in includes(path):
+        lines += all_requirement_lines(path.parent / included)
+    return lines
+
+
 def runtime_closure() -> frozenset[str]:
     """Canonical names of requirements.txt and everything it needs, from the installed metadata."""
+    return closure_of(RUNTIME)
+
+
+@cache
+def closure_of(path: Path) -> frozenset[str]:
+    """Canonical names of a requirements file (with its includes) and everything they need."""
     seen: set[str] = set()
-    todo = [Requirement(line) for line in requirement_lines(RUNTIME)]
+    todo = [Requirement(line) for line in all_requirement_lines(path)]
     extras_seen: set[tuple[str, str]] = set()
     while todo:
         req = todo.pop()
@@ -68,10 +82,10 @@ def runtime_closure() -> frozenset[str]:
     return frozenset(seen)
 
 
-def plugin_and_dag_imports() -> dict[str, set[str]]:
-    """Top-level module names imported (absolutely) anywhere in plugins/ and dags/, with where."""
+def imports_of(*patterns: str) -> dict[str, set[str]]:
+    """Top-level module names imported (absolutely) anywhere in the files of ``patterns``, with where."""
     found: dict[str, set[str]] = {}
-    for path in sorted([*ROOT.glob("plugins/**/*.py"), *ROOT.glob("dags/**/*.py")]):
+    for path in sorted({path for pattern in patterns for path in ROOT.glob(pattern)}):
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -119,19 +133,33 @@ def test_every_requirement_is_pinned_by_the_constraints() -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_every_import_of_plugins_and_dags_is_in_the_runtime_set() -> None:
+# What runs where: plugins/ and dags/ inside Airflow, include/demo/fx_api.py in the compose image's
+# fx-api service, the rest of include/ (local stack, demo driver) on the developer's machine.
+IMPORT_SETS = (
+    pytest.param(("plugins/**/*.py", "dags/**/*.py"), RUNTIME, id="plugins-dags-runtime"),
+    pytest.param(("include/demo/fx_api.py",), RUNTIME, id="fx-api-runtime"),
+    pytest.param(("include/**/*.py",), LOCAL, id="include-local"),
+)
+
+
+@pytest.mark.parametrize(("patterns", "requirements"), IMPORT_SETS)
+def test_every_import_resolves_to_its_requirements(patterns: tuple[str, ...], requirements: Path) -> None:
     providers = md.packages_distributions()
-    closure = runtime_closure()
+    closure = closure_of(requirements)
     problems = []
-    for module, where in sorted(plugin_and_dag_imports().items()):
-        if module in sys.stdlib_module_names or module in FIRST_PARTY or (ROOT / "dags" / module).exists():
+    for module, where in sorted(imports_of(*patterns).items()):
+        if (
+            module in sys.stdlib_module_names
+            or module in FIRST_PARTY
+            or (ROOT / "dags" / f"{module}.py").exists()
+        ):
             continue
         dists = {canonicalize_name(d) for d in providers.get(module, [])}
         if not dists:
             problems.append(f"{module} (imported by {sorted(where)[0]}) is not installed at all")
         elif not dists & closure:
             problems.append(
-                f"{module} (imported by {sorted(where)[0]}) comes from {sorted(dists)}, not requirements.txt"
+                f"{module} (imported by {sorted(where)[0]}) comes from {sorted(dists)}, not {requirements.name}"
             )
     assert not problems, "\n".join(problems)
 
