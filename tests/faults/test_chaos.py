@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-from airlake.catalog.glue import _comparable
+from airlake.catalog.tables import comparable_table
 from airlake.operators.catalog import CatalogOperator
 from airlake.operators.curate import CurateOperator
 from airlake.store import LakeStore
@@ -110,7 +110,7 @@ def _lake_state(store: LakeStore, glue: Any, database: str) -> dict[str, Any]:
                 (item.key.rsplit("/", 1)[1], hashlib.sha256(_read(store, item.key)).hexdigest())
                 for item in store.list(prefix)
             ]
-    table = _comparable(glue.get_table(DatabaseName=database, Name="orders")["Table"])
+    table = comparable_table(glue.get_table(DatabaseName=database, Name="orders")["Table"])
     table["Location"] = table["Location"].replace(store.bucket, "<bucket>")
     return {"partitions": dict(sorted(partitions.items())), "table": table}
 

@@ -1,0 +1,244 @@
+"""Partition publishing: each Glue partition points at exactly one version ``.../dt=<dt>/v=<version>/``.
+
+Moving the pointer (:func:`publish_partitions`) is the atomic publish of a new version; readers see the old
+or the new one, never half of one. Publishing is idempotent, also when a reply was lost after Glue applied it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from airlake.catalog.errors import CatalogError, PartitionPublishError, error_code, glue_call
+from airlake.catalog.tables import PARAM_VERSION
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 100
+"""Most partitions one batch_create_partition / batch_update_partition call accepts."""
+BATCH_GET_SIZE = 1000
+"""Most partitions one batch_get_partition call accepts."""
+
+
+def _normalize_location(location: str) -> str:
+    if not location.startswith("s3://"):
+        raise ValueError(f"partition location must be an s3:// URI, got {location!r}")
+    return location.rstrip("/") + "/"
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _current_locations(glue: Any, database: str, table: str, dts: Sequence[str]) -> dict[str, str]:
+    """{dt: location} of the partitions among ``dts`` that exist (batch_get_partition)."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(dts, BATCH_GET_SIZE):
+        to_get = [{"Values": [dt]} for dt in chunk]
+        while to_get:
+            with glue_call(f"batch_get_partition {database}.{table}"):
+                response = glue.batch_get_partition(
+                    DatabaseName=database, TableName=table, PartitionsToGet=to_get
+                )
+            for partition in response.get("Partitions", []):
+                location = (partition.get("StorageDescriptor") or {}).get("Location") or ""
+                found[partition["Values"][0]] = location
+            to_get = response.get("UnprocessedKeys") or []
+    return found
+
+
+def _batch_errors(errors: Iterable[Mapping[str, Any]]) -> dict[tuple[str, ...], str]:
+    out: dict[tuple[str, ...], str] = {}
+    for error in errors:
+        values = tuple(error.get("PartitionValues") or error.get("PartitionValueList") or ())
+        detail = error.get("ErrorDetail") or {}
+        out[values] = f"{detail.get('ErrorCode', '?')}: {detail.get('ErrorMessage', '')}".strip()
+    return out
+
+
+def _check_already_created(
+    glue: Any,
+    database: str,
+    table: str,
+    wanted: Mapping[str, Mapping[str, Any]],
+    errors: Sequence[Mapping[str, Any]],
+) -> None:
+    """
+    Accept the ``AlreadyExistsException`` of a partition that already points at the wanted location (the
+    resend of a batch whose first reply was lost after Glue applied it, or a concurrent publish of the
+    same version); raise :class:`PartitionPublishError` for every other refusal, and for a partition
+    that exists at another location (naming the wanted and the found location).
+    """
+    refused = _batch_errors(errors)
+    existing = [
+        values[0] for values, reason in refused.items() if reason.startswith("AlreadyExistsException")
+    ]
+    found = _current_locations(glue, database, table, existing) if existing else {}
+    problems: dict[tuple[str, ...], str] = {}
+    for values, reason in refused.items():
+        dt = values[0] if values else ""
+        if dt not in existing:
+            problems[values] = reason
+            continue
+        location = found.get(dt)
+        if location is None:
+            problems[values] = f"{reason}, yet no partition dt={dt} is there"
+        elif dt not in wanted or _normalize_location(location) != wanted[dt]["location"]:
+            wanted_location = wanted[dt]["location"] if dt in wanted else "(not asked for)"
+            problems[values] = f"exists at another location: wanted {wanted_location}, found {location}"
+    if problems:
+        raise PartitionPublishError(database, table, "creation", problems)
+    if existing:
+        log.info(
+            "Partitions %s of %s.%s already pointed at the wanted versions (a lost reply): created",
+            ", ".join(sorted(existing)),
+            database,
+            table,
+        )
+
+
+def _partition_input(
+    dt: str, location: str, template: Mapping[str, Any], version: str | None
+) -> dict[str, Any]:
+    storage = copy.deepcopy(dict(template))
+    storage["Location"] = location
+    partition: dict[str, Any] = {"Values": [dt], "StorageDescriptor": storage}
+    if version:
+        partition["Parameters"] = {PARAM_VERSION: str(version)}
+    return partition
+
+
+def publish_partitions(
+    glue: Any,
+    database: str,
+    table: str,
+    partitions: Iterable[Mapping[str, Any]],
+    storage_descriptor_template: Mapping[str, Any],
+) -> dict[str, Any]:
+    """
+    Point each partition at its new version: create the missing ones, move the others. Idempotent.
+
+    A partition already at the given location is left alone, so publishing the same run twice
+    changes nothing. Creating and moving are batched (100 per call); moving a partition's location
+    is atomic in Glue, so readers see the old or the new version.
+
+    .. seealso::
+        - :external+boto3:py:meth:`Glue.Client.batch_get_partition`
+        - :external+boto3:py:meth:`Glue.Client.batch_create_partition`
+        - :external+boto3:py:meth:`Glue.Client.batch_update_partition`
+
+    :param glue: a boto3 Glue client.
+    :param database: name of the Glue database.
+    :param table: name of the table (partitioned by one string key).
+    :param partitions: entries with ``dt`` (the partition value) and ``location`` (``s3://...`` prefix of
+        the version), optionally ``version`` (kept as partition parameter ``airlake.version``) and
+        ``previous_location`` (the live location the producer saw; a mismatch is logged). The
+        ``partitions`` list of a curate manifest fits as it is.
+    :param storage_descriptor_template: the table's ``StorageDescriptor``; each partition gets a copy
+        with its own ``Location``.
+    :return: ``{"created": [dt, ...], "updated": [{"dt", "previous_location", "location"}, ...],
+        "unchanged": [dt, ...]}``.
+    :raises PartitionPublishError: when Glue refuses partitions of a batch (their values and reasons).
+    """
+    wanted: dict[str, dict[str, Any]] = {}
+    for entry in partitions:
+        dt = str(entry.get("dt") or "")
+        if not dt:
+            raise ValueError(f"partition entry without a 'dt' value: {dict(entry)!r}")
+        location = _normalize_location(str(entry.get("location") or ""))
+        seen = wanted.get(dt)
+        if seen is not None and seen["location"] != location:
+            raise ValueError(
+                f"partition dt={dt} given twice with different locations: {seen['location']}, {location}"
+            )
+        wanted[dt] = {**entry, "dt": dt, "location": location}
+
+    dts = sorted(wanted)
+    current = _current_locations(glue, database, table, dts)
+    to_create: list[dict[str, Any]] = []
+    to_update: list[dict[str, Any]] = []
+    report: dict[str, Any] = {"created": [], "updated": [], "unchanged": []}
+    for dt in dts:
+        entry = wanted[dt]
+        partition = _partition_input(dt, entry["location"], storage_descriptor_template, entry.get("version"))
+        if dt not in current:
+            to_create.append(partition)
+            report["created"].append(dt)
+            continue
+        live = current[dt]
+        if live and _normalize_location(live) == entry["location"]:
+            report["unchanged"].append(dt)
+            continue
+        expected = entry.get("previous_location")
+        if expected and live and _normalize_location(expected) != _normalize_location(live):
+            log.warning(
+                "Partition %s.%s dt=%s moved since it was curated (expected %s, found %s): publishing %s",
+                database,
+                table,
+                dt,
+                expected,
+                live,
+                entry["location"],
+            )
+        to_update.append({"PartitionValueList": [dt], "PartitionInput": partition})
+        report["updated"].append({"dt": dt, "previous_location": live or None, "location": entry["location"]})
+
+    for chunk in _chunks(to_create, BATCH_SIZE):
+        with glue_call(f"batch_create_partition {database}.{table}"):
+            response = glue.batch_create_partition(
+                DatabaseName=database, TableName=table, PartitionInputList=list(chunk)
+            )
+        if response.get("Errors"):
+            _check_already_created(glue, database, table, wanted, response["Errors"])
+    for chunk in _chunks(to_update, BATCH_SIZE):
+        with glue_call(f"batch_update_partition {database}.{table}"):
+            response = glue.batch_update_partition(
+                DatabaseName=database, TableName=table, Entries=list(chunk)
+            )
+        if response.get("Errors"):
+            raise PartitionPublishError(database, table, "update", _batch_errors(response["Errors"]))
+    log.info(
+        "Published partitions of %s.%s: %d created, %d updated, %d unchanged",
+        database,
+        table,
+        len(report["created"]),
+        len(report["updated"]),
+        len(report["unchanged"]),
+    )
+    return report
+
+
+def live_location_lookup(glue: Any, database: str, table: str) -> Callable[[str], str | None]:
+    """
+    A function ``dt -> location of the live partition version`` (None when there is none).
+
+    One ``get_partition`` call per distinct ``dt``, remembered: a run asks about the few days it
+    touches. A missing database, table or partition all mean "no live version".
+
+    .. seealso::
+        - :external+boto3:py:meth:`Glue.Client.get_partition`
+
+    :param glue: a boto3 Glue client.
+    :param database: name of the Glue database.
+    :param table: name of the table (the dataset).
+    """
+    cache: dict[str, str | None] = {}
+
+    def lookup(dt: str) -> str | None:
+        if dt not in cache:
+            try:
+                partition = glue.get_partition(DatabaseName=database, TableName=table, PartitionValues=[dt])
+            except ClientError as exc:
+                if error_code(exc) != "EntityNotFoundException":
+                    raise CatalogError(f"get_partition {database}.{table} dt={dt} failed: {exc}") from exc
+                cache[dt] = None
+            else:
+                cache[dt] = (partition["Partition"].get("StorageDescriptor") or {}).get("Location") or None
+        return cache[dt]
+
+    return lookup
