@@ -363,6 +363,80 @@ def test_dockerfile_installs_requirements_with_constraints() -> None:
     assert users and users[-1] == "airflow", "pip must run as the airflow user"
 
 
+def dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
+    """The Dockerfile's instructions per stage name (``FROM ... AS name``)."""
+    stages: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for instruction, rest in dockerfile_instructions():
+        if instruction == "FROM":
+            words = rest.split()
+            assert len(words) == 3 and words[1].upper() == "AS", f"FROM {rest}: name every stage"
+            current = stages.setdefault(words[2], [])
+        current.append((instruction, rest))
+    return stages
+
+
+def env_of_stage(instructions: list[tuple[str, str]]) -> dict[str, str]:
+    found = {}
+    for instruction, rest in instructions:
+        if instruction == "ENV":
+            found.update(pair.split("=", 1) for pair in rest.split())
+    return found
+
+
+def test_compose_builds_the_runtime_target(services: dict[str, dict[str, Any]]) -> None:
+    stages = dockerfile_stages()
+    assert list(stages) == ["runtime", "deploy"], "runtime (compose, mounts) then deploy (the default)"
+    assert stages["deploy"][0][1].split()[0] == "runtime", "deploy must build on runtime: the same packages"
+    for name, service in services.items():
+        build = service.get("build")
+        if build:
+            assert build.get("target") == "runtime", f"{name}: compose mounts the code, build target runtime"
+
+
+def test_deploy_target_ships_the_code_as_compose_mounts_it(services: dict[str, dict[str, Any]]) -> None:
+    deploy = dockerfile_stages()["deploy"]
+    copies = {}
+    for instruction, rest in deploy:
+        if instruction == "COPY":
+            words = [w for w in rest.split() if not w.startswith("--")]
+            copies[words[0].rstrip("/")] = words[1].rstrip("/")
+    scheduler = services["airflow-scheduler"]
+    mounts = {
+        Path(source).as_posix(): target for kind, source, target in mounts_of(scheduler) if kind == "bind"
+    }
+    for folder in ("dags", "plugins", "sql", "include"):
+        assert copies.get(folder) == mounts[folder], f"deploy copies {folder}/ where compose mounts it"
+    env, compose_env = env_of_stage(deploy), environment_of(scheduler)
+    for key in ("AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__PLUGINS_FOLDER", "PYTHONPATH", "AIRLAKE_ROOT"):
+        assert env[key] == compose_env[key], f"deploy's {key} differs from docker-compose.yaml's"
+    assert env["AIRLAKE_CODE_REVISION"] == "${AIRLAKE_CODE_REVISION}", "the manifests record the revision"
+    assert [rest for instruction, rest in deploy if instruction == "USER"][-1] == "airflow"
+
+
+def test_build_context_holds_the_code_and_no_local_state() -> None:
+    shipped = [
+        path.relative_to(ROOT).as_posix()
+        for folder in ("dags", "plugins", "sql", "include")
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and "local_stack" not in path.parts
+    ]
+    assert "include/airflow/pools.json" in shipped and "include/contracts/orders.yaml" in shipped
+    kept_out = [path for path in shipped if dockerignore_excludes(path)]
+    assert not kept_out, f".dockerignore keeps code the deploy image needs out: {kept_out[:5]}"
+    for path in (
+        ".venv/bin/python",
+        ".local/airflow/airflow.cfg",
+        ".git/HEAD",
+        "tests/conftest.py",
+        "bench/README.md",
+        "include/local_stack/env.sh",
+        "plugins/airlake/__pycache__/lake.cpython-311.pyc",
+        "requirements-dev.txt",
+    ):
+        assert dockerignore_excludes(path), f".dockerignore lets {path} into the build context"
+
+
 def test_moto_image_matches_pinned_moto(services: dict[str, dict[str, Any]]) -> None:
     repository, _, tag = interpolate(services["moto"]["image"]).partition(":")
     assert repository == "motoserver/moto"
