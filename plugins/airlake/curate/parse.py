@@ -288,11 +288,6 @@ def _timestamptz(name: str, formats: Sequence[str] = (), timezone: str | None = 
 
     def parse(value: Any) -> dt_.datetime:
         if by_format is None:
-            if type(value) is str and len(value) >= 10:  # the common case first
-                try:
-                    return fromisoformat(value)
-                except ValueError:
-                    pass
             return _parse_timestamp(name, value)
         if isinstance(value, dt_.datetime):
             return value
@@ -301,20 +296,27 @@ def _timestamptz(name: str, formats: Sequence[str] = (), timezone: str | None = 
             raise Reject(BAD_TIMESTAMP, f"{name}: expected {wanted}, got {_kind(value)} {_show(value)}", name)
         return stamp
 
+    def local(stamp: dt_.datetime, value: Any) -> dt_.datetime:
+        aware = stamp.replace(tzinfo=zone).astimezone(UTC)
+        if aware.astimezone(zone).replace(tzinfo=None) != stamp:
+            raise Reject(
+                BAD_TIMESTAMP,
+                f"{name}: {_show(value)} does not exist in time zone {timezone} (a DST gap)",
+                name,
+            )
+        return aware
+
     def convert(value: Any) -> dt_.datetime:
-        stamp = parse(value)
+        if by_format is None and type(value) is str and len(value) >= 10:  # the common case first
+            try:
+                stamp = fromisoformat(value)
+            except ValueError:
+                stamp = parse(value)
+        else:
+            stamp = parse(value)
         try:
             if stamp.tzinfo is None:
-                if zone is UTC:
-                    return stamp.replace(tzinfo=UTC)
-                aware = stamp.replace(tzinfo=zone).astimezone(UTC)
-                if aware.astimezone(zone).replace(tzinfo=None) != stamp:
-                    raise Reject(
-                        BAD_TIMESTAMP,
-                        f"{name}: {_show(value)} does not exist in time zone {timezone} (a DST gap)",
-                        name,
-                    )
-                return aware
+                return stamp.replace(tzinfo=UTC) if zone is UTC else local(stamp, value)
             return stamp.astimezone(UTC)
         except (OverflowError, ValueError):
             raise Reject(

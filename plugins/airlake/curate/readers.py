@@ -220,7 +220,7 @@ class CsvSplitter:
                 number = base
                 for line in lines:
                     number += 1
-                    row = _line_end(line).split(delimiter)
+                    row = line.rstrip("\r\n").split(delimiter)  # one line end: \n, \r\n or \r
                     if len(row) == width and (width > 1 or row[0]):
                         out.append((number, row, line))
                     else:  # blank or short: as csv reads it
