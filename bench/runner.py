@@ -404,7 +404,7 @@ class Bench:
                 )
             )
             sizes = ready["table_bytes"]
-            scanned = {
+            scanned = ready.get("scanned") or {
                 "funnel_daily": sizes["clickstream"],
                 "product_popularity_weekly": sizes["clickstream"] + sizes["products"],
             }
