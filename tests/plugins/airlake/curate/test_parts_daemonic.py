@@ -1,9 +1,10 @@
 """Curate's parallel part parsing inside a daemonic process, as a Celery prefork child runs tasks.
 
 The standard library refuses to start children from a daemonic process (whatever the start method), so
-before billiard the CeleryExecutor parsed on one core. Here the parser runs inside a daemonic child (one
-started by the standard library, one by billiard as Celery's pool does) and must use a pool of worker
-processes and give the same rows and rejects as parsing in process.
+before billiard the CeleryExecutor parsed on one core. Here the parser runs inside a daemonic child
+started by the standard library, and in a task process forked from a billiard daemonic child (Celery's
+prefork pool child, whose Airflow supervisor forks the task), and must use a pool of worker processes
+and give the same rows and rejects as parsing in process.
 """
 
 from __future__ import annotations
@@ -88,8 +89,7 @@ class _Records(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def parse_in_daemon(root: str, queue: Any) -> None:
-    """Body of the daemonic child: parse with 2 workers, report what it got and how."""
+def _parse_and_report(root: str, queue: Any) -> None:
     logger = logging.getLogger("airlake.curate.parts")
     handler = _Records()
     logger.addHandler(handler)
@@ -109,14 +109,36 @@ def parse_in_daemon(root: str, queue: Any) -> None:
         queue.put({"error": repr(problem)})
 
 
+def parse_in_daemon(root: str, queue: Any, fork_task: bool) -> None:
+    """Body of the daemonic child: parse with 2 workers, report what it got and how.
+
+    With ``fork_task`` the parse runs in a process forked from the daemonic child, as Airflow 3's Celery
+    worker runs a task: the prefork child's supervisor forks the task process (which inherits its
+    daemonic process object)."""
+    if not fork_task:
+        _parse_and_report(root, queue)
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _parse_and_report(root, queue)
+            queue.close()
+            queue.join_thread()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
 STARTERS: list[Any] = [
-    pytest.param(multiprocessing.get_context("spawn"), id="stdlib-daemon"),
-    pytest.param(billiard.get_context("spawn"), id="billiard-daemon-as-celery"),
+    pytest.param(multiprocessing.get_context("spawn"), False, id="stdlib-daemon"),
+    pytest.param(billiard.get_context("spawn"), True, id="billiard-daemon-forked-task-as-celery"),
 ]
 
 
-@pytest.mark.parametrize("context", STARTERS)
-def test_parts_parse_in_a_worker_pool_from_a_daemonic_process(context: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("context", "fork_task"), STARTERS)
+def test_parts_parse_in_a_worker_pool_from_a_daemonic_process(
+    context: Any, fork_task: bool, tmp_path: Path
+) -> None:
     reference_root = tmp_path / "in-process"
     reference_root.mkdir()
     expected = summary(parse_parts(iter(tasks_for(reference_root)), 1))
@@ -127,7 +149,7 @@ def test_parts_parse_in_a_worker_pool_from_a_daemonic_process(context: Any, tmp_
     daemon_root.mkdir()
     queue = context.Queue()
     child: Callable[..., Any] = context.Process
-    process = child(target=parse_in_daemon, args=(str(daemon_root), queue), daemon=True)
+    process = child(target=parse_in_daemon, args=(str(daemon_root), queue, fork_task), daemon=True)
     process.start()
     try:
         got = queue.get(timeout=180)
@@ -135,6 +157,7 @@ def test_parts_parse_in_a_worker_pool_from_a_daemonic_process(context: Any, tmp_
         process.join(timeout=60)
     assert "error" not in got, got.get("error")
     assert got["daemon"] is True
+    assert got["pid"] != process.pid if fork_task else got["pid"] == process.pid
     assert got["summary"] == expected
     # The pool: two worker processes started from the daemonic parent, and gone once it returned.
     pool_lines = [line for line in got["log"] if "worker processes" in line]
