@@ -2,10 +2,12 @@
 
 - ``airlake``: :func:`airlake.load.load_partitions` (clickstream: mode ``partition_replace``) into a
   freshly created target (``ensure_target_table``, untimed): per file a whole-object download from the
-  store, pyarrow batches -> CSV -> ``COPY ... FROM STDIN`` into a TEMP staging table, then the
-  de-duplication query, the partition delete and the insert, in one transaction. The files are read
-  from a :class:`~bench.localstore.LocalStore` holding the curate output (the emulator's GET cost is
-  the ``emulator`` stage's business).
+  store, one DuckDB pass over the files for repeated keys and event dates, then (unique by key, as
+  curate writes them) the delete of the event dates and pyarrow batches -> CSV (naive UTC
+  timestamps, encoded by a helper thread) -> ``COPY ... FROM STDIN`` straight into the target, in one
+  transaction; files with a repeated key would go through the staging table and the de-duplication.
+  The files are read from a :class:`~bench.localstore.LocalStore` holding the curate output (the
+  emulator's GET cost is the ``emulator`` stage's business).
 - ``psql`` (anchor): ``psql -c "\\copy <table> FROM '<rows.csv>' WITH (FORMAT csv)"`` of the same rows
   (exported untimed from the same Parquet files, with the arrival-order column Airlake's COPY adds)
   into an empty table shaped like Airlake's staging table (the target's columns + ``airlake_seq``).
@@ -173,7 +175,7 @@ def prepare_psql_sql(params: dict[str, Any]) -> Work:
 
 def describe() -> dict[str, str]:
     return {
-        "airlake": "airlake.load.load_partitions (COPY FROM STDIN via pyarrow CSV, dedup, partition replace)",
+        "airlake": "airlake.load.load_partitions (unique by key: partition delete + COPY FROM STDIN of pyarrow CSV)",
         "psql": "psql \\copy of the same rows (CSV) into an empty table",
         "psql_sql": "psql \\copy into staging + load_statements() dedup/partition replace, one transaction",
     }

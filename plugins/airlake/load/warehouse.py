@@ -363,7 +363,7 @@ def ensure_target_table(conn: DbApiConnection, contract: Contract, *, redshift: 
 def run_load(
     conn: DbApiConnection,
     contract: Contract,
-    fill_staging: Callable[[DbApiCursor, LoadStatements], None],
+    fill_staging: Callable[[DbApiCursor, LoadStatements], bool | None],
     *,
     files: int,
     statements: LoadStatements | None = None,
@@ -374,16 +374,20 @@ def run_load(
     dict.
 
     The de-duplication runs only when a dedup key repeats among the staged rows (one GROUP BY ...
-    HAVING query; curate's files of one run never repeat a key), or always with ``always_dedup``."""
+    HAVING query; curate's files of one run never repeat a key), or always with ``always_dedup``.
+    ``fill_staging`` may answer that question itself: True (no key repeats), False (some do), None
+    (not known: the query decides)."""
     warehouse = _warehouse(contract)
     sql = statements or load_statements(contract)
     inserted = updated = deleted = 0
     with transaction(conn) as cursor:
         cursor.execute(sql.create_staging)
         cursor.execute(sql.add_seq_column)
-        fill_staging(cursor, sql)
+        unique = fill_staging(cursor, sql)
         staged = _scalar(cursor, sql.count_staged)
-        if not always_dedup and _scalar(cursor, sql.count_duplicate_keys) == 0:
+        if unique is None and not always_dedup:
+            unique = _scalar(cursor, sql.count_duplicate_keys) == 0
+        if unique and not always_dedup:
             apply = sql.from_staging  # unique by key: de-duplication would keep every row
             deduplicated = staged
         else:
@@ -456,27 +460,30 @@ def _copy_columns(contract: Contract, path: Path) -> list[str]:
 
 
 def _csv_chunks(
-    path: Path, present: list[str], seq_start: int, *, naive_utc: bool
+    path: Path, present: list[str], seq_start: int | None, *, naive_utc: bool
 ) -> Iterator[tuple[bytes, int]]:
-    """One Parquet file as (CSV chunk, rows) of :data:`BATCH_ROWS` rows, the arrival order column last;
-    ``naive_utc``: timestamps with a time zone written as naive UTC (see :func:`_naive_utc`)."""
+    """One Parquet file as (CSV chunk, rows) of :data:`BATCH_ROWS` rows, the arrival order column last
+    (none when ``seq_start`` is None); ``naive_utc``: timestamps with a time zone written as naive UTC
+    (see :func:`_naive_utc`)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     options = pacsv.WriteOptions(include_header=False)
-    rows = seq_start
+    rows = seq_start or 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=present):
-        seq = pa.array(range(rows, rows + batch.num_rows), pa.int64())
-        table = pa.Table.from_batches([batch]).append_column(SEQ_COLUMN, seq)
+        table = pa.Table.from_batches([batch])
+        if seq_start is not None:
+            table = table.append_column(SEQ_COLUMN, pa.array(range(rows, rows + batch.num_rows), pa.int64()))
         buffer = io.BytesIO()
         pacsv.write_csv(_naive_utc(table) if naive_utc else table, buffer, options)
         rows += batch.num_rows
         yield buffer.getvalue(), batch.num_rows
 
 
-def _copy_statement(staging: str, present: list[str]) -> str:
-    return f"copy {quote_identifier(staging)} ({_names([*present, SEQ_COLUMN])}) from stdin with (format csv)"
+def _copy_statement(table: str, present: list[str], *, seq: bool = True) -> str:
+    columns = [*present, SEQ_COLUMN] if seq else present
+    return f"copy {quote_identifier(table)} ({_names(columns)}) from stdin with (format csv)"
 
 
 def copy_parquet_from_stdin(
@@ -543,6 +550,133 @@ class _FileFailed(Exception):
         self.key, self.error = key, error
 
 
+@dataclass(frozen=True)
+class _Survey:
+    """What the load's files hold, read with DuckDB before the COPY."""
+
+    repeated_keys: int
+    event_dates: tuple[str, ...] | None
+    """``YYYY-MM-DD`` of the rows' event dates as :func:`_event_date` computes them; None: unknown."""
+
+
+def _duckdb_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _survey(contract: Contract, paths: Sequence[Path]) -> _Survey | None:
+    """Repeated dedup keys and event dates of the files (DuckDB over the local Parquet files, all
+    cores); None when they cannot be read that way (the load then checks in SQL)."""
+    import duckdb
+
+    keys = contract.dedup.keys or contract.primary_key
+    column = contract.column(contract.event_time)
+    listed = ", ".join("'" + str(path).replace("'", "''") + "'" for path in paths)
+    source = f"read_parquet([{listed}], union_by_name = true)"
+    grouped = ", ".join(_duckdb_name(k) for k in keys)
+    base = column.column_type.base
+    try:
+        with duckdb.connect(config={"memory_limit": "1GB"}) as con:
+            con.execute("set TimeZone = 'UTC'")
+            if not paths:
+                return _Survey(0, ())
+            repeated = con.execute(
+                f"select count(*) from (select {grouped} from {source} group by {grouped} having count(*) > 1)"
+            ).fetchone()
+            dates = None
+            if base in ("timestamptz", "timestamp", "date"):
+                rows = con.execute(
+                    f"select distinct cast({_duckdb_name(column.name)} as date) from {source}"
+                ).fetchall()
+                dates = tuple(sorted(row[0].isoformat() for row in rows if row[0] is not None))
+    except Exception as exc:  # e.g. a type DuckDB reads differently: SQL decides instead
+        log.info("Could not survey the load's files with DuckDB (%s); checking in SQL", exc)
+        return None
+    return _Survey(int(repeated[0]) if repeated else 0, dates)
+
+
+def _stream_files(
+    cursor: DbApiCursor, table: str, paths: Sequence[tuple[str, Path, list[str]]], *, seq: bool
+) -> int:
+    """COPY the files into ``table`` in order (CSV encoded by a helper thread ahead of the sending;
+    with ``seq`` the arrival order column too); the rows sent. Errors name the file's key."""
+
+    def events() -> Iterator[tuple[str, Any]]:
+        sent = 0
+        for key, path, present in paths:
+            yield "file", (key, present)
+            try:
+                for chunk, rows in _csv_chunks(path, present, sent if seq else None, naive_utc=True):
+                    sent += rows
+                    yield "data", (chunk, rows)
+            except Exception as exc:
+                raise _FileFailed(key, exc) from exc
+            yield "end", path
+
+    cursor.execute("set local timezone = 'UTC'")  # the naive timestamps of the CSV are UTC
+    stream = _prefetched(events(), depth=4)
+    key, total = "", 0
+    try:
+        for _file, current in stream:
+            key, present = current
+            with cursor.copy(_copy_statement(table, present, seq=seq)) as copy:
+                for kind, value in stream:
+                    if kind == "end":
+                        value.unlink()
+                        break
+                    copy.write(value[0])
+                    total += value[1]
+    except _FileFailed:
+        raise
+    except Exception as exc:
+        raise _FileFailed(key, exc) from exc
+    finally:
+        stream.close()
+    return total
+
+
+def _load_direct(
+    conn: DbApiConnection,
+    contract: Contract,
+    paths: Sequence[tuple[str, Path, list[str]]],
+    event_dates: tuple[str, ...],
+) -> dict[str, Any]:
+    """append / partition_replace of files unique by key: the rows COPY straight into the target (no
+    staging table), after the delete of the load's event dates; one transaction."""
+    warehouse = _warehouse(contract)
+    deleted = 0
+    with transaction(conn) as cursor:
+        if warehouse.mode == "partition_replace" and event_dates:
+            literals = []
+            for day in event_dates:
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+                    raise ValueError(f"not an event date: {day!r}")
+                literals.append(f"date '{day}'")
+            cursor.execute(
+                render_sql(
+                    "redshift/delete_event_dates.sql",
+                    target=quote_identifier(warehouse.table),
+                    event_date=_event_date(contract),
+                    event_dates=", ".join(literals),
+                )
+            )
+            deleted = max(cursor.rowcount, 0)
+        rows = _stream_files(cursor, warehouse.table, paths, seq=False)
+    result = LoadResult(
+        table=warehouse.table,
+        mode=warehouse.mode,
+        files=len(paths),
+        staged=rows,
+        deduplicated=rows,
+        duplicates=0,
+        inserted=rows,
+        updated=0,
+        deleted=deleted,
+        dedup_skipped=True,
+    )
+    log.info("Loaded %s straight into the target (unique by key)", result)
+    return result.as_dict()
+
+
 def load_partitions(
     conn: DbApiConnection,
     contract: Contract,
@@ -554,52 +688,47 @@ def load_partitions(
 ) -> dict[str, Any]:
     """PostgreSQL: load the curated Parquet ``files`` (keys in ``store``) into the contract's table.
 
-    Each file is downloaded whole and streamed into the staging table in the listed order (its rows'
-    arrival order); then :func:`run_load` de-duplicates and applies, in one transaction. A helper
-    thread downloads and encodes (Parquet -> CSV, timestamps as naive UTC under ``SET LOCAL TimeZone
-    = 'UTC'``) ahead of the COPY that sends, so both overlap.
+    The files are downloaded, then DuckDB reads them once for repeated dedup keys and event dates
+    (cheap, all cores). Files unique by key (what curate writes) of an ``append`` or
+    ``partition_replace`` table COPY straight into the target after the delete of their event dates;
+    otherwise they go through the staging table of :func:`run_load` (de-duplicated only if a key
+    repeats). Either way one transaction, in the listed order (the rows' arrival order); a helper
+    thread encodes Parquet -> CSV (timestamps as naive UTC under ``SET LOCAL TimeZone = 'UTC'``)
+    ahead of the COPY that sends.
     """
     warehouse = _warehouse(contract)
-
-    def events(tmp: Path) -> Iterator[tuple[str, Any]]:
-        """Per file: ("file", (key, columns)), ("data", chunk) for each chunk, ("end", path)."""
-        staged = 0
+    with tempfile.TemporaryDirectory(prefix="airlake-load-", dir=work_dir) as tmp:
+        paths: list[tuple[str, Path, list[str]]] = []
         for index, key in enumerate(files):
-            path = tmp / f"{index:05d}.parquet"
+            path = Path(tmp) / f"{index:05d}.parquet"
             try:
                 store.download(key, path)
-                present = _copy_columns(contract, path)
-                yield "file", (key, present)
-                for chunk, rows in _csv_chunks(path, present, staged, naive_utc=True):
-                    staged += rows
-                    yield "data", chunk
-            except Exception as exc:
-                raise _FileFailed(key, exc) from exc
-            yield "end", path
-
-    def fill_staging(cursor: DbApiCursor, sql: LoadStatements) -> None:
-        cursor.execute("set local timezone = 'UTC'")  # the naive timestamps of the CSV are UTC
-        with tempfile.TemporaryDirectory(prefix="airlake-load-", dir=work_dir) as tmp:
-            stream = _prefetched(events(Path(tmp)), depth=4)
-            key = ""
-            try:
-                for _file, current in stream:
-                    key, present = current
-                    with cursor.copy(_copy_statement(sql.staging, present)) as copy:
-                        for kind, value in stream:
-                            if kind == "end":
-                                value.unlink()
-                                break
-                            copy.write(value)
-            except _FileFailed as failed:
-                raise RuntimeError(
-                    f"load of s3://{store.bucket}/{failed.key} into {warehouse.table} failed: {failed.error}"
-                ) from failed.error
+                paths.append((key, path, _copy_columns(contract, path)))
             except Exception as exc:
                 raise RuntimeError(
                     f"load of s3://{store.bucket}/{key} into {warehouse.table} failed: {exc}"
                 ) from exc
-            finally:
-                stream.close()
+        survey = None if always_dedup else _survey(contract, [path for _key, path, _cols in paths])
+        unique = None if survey is None else survey.repeated_keys == 0
 
-    return run_load(conn, contract, fill_staging, files=len(files), always_dedup=always_dedup)
+        def fill_staging(cursor: DbApiCursor, sql: LoadStatements) -> bool | None:
+            _stream_files(cursor, sql.staging, paths, seq=True)
+            return unique
+
+        try:
+            if (
+                unique
+                and survey is not None
+                and survey.event_dates is not None
+                and warehouse.mode
+                in (
+                    "append",
+                    "partition_replace",
+                )
+            ):
+                return _load_direct(conn, contract, paths, survey.event_dates)
+            return run_load(conn, contract, fill_staging, files=len(files), always_dedup=always_dedup)
+        except _FileFailed as failed:
+            raise RuntimeError(
+                f"load of s3://{store.bucket}/{failed.key} into {warehouse.table} failed: {failed.error}"
+            ) from failed.error

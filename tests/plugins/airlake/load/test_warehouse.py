@@ -214,7 +214,9 @@ def test_a_load_unique_by_key_skips_the_dedup_with_the_same_contents(conn, lake)
         assert contents[0] == contents[1]
         assert len(contents[0]) == (5 if mode == "append" else 3)
     # quotes, commas and a newline survive the CSV stream
-    assert fetch(conn, "select note from public.unique_merge_0 where order_id = 2") == [('a,"b"\nc',)]
+    for table in ("unique_merge_0", "unique_partition_replace_0"):  # staging, then straight into the target
+        assert fetch(conn, f"select note from public.{table} where order_id = 2") == [('a,"b"\nc',)]
+        assert fetch(conn, f"select note from public.{table} where order_id = 3") == [(None,)]
 
 
 def test_repeated_keys_fall_back_to_the_dedup(conn, lake):
