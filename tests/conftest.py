@@ -42,6 +42,13 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
+# AIRLAKE_CLOCK_SHIFT_DAYS=N runs the session with the wall clock N days ahead, in this process (before Airflow
+# is imported) and in every Python service it starts (tests/clockshift/sitecustomize.py on their PYTHONPATH).
+if os.environ.get("AIRLAKE_CLOCK_SHIFT_DAYS", "").strip():
+    _CLOCKSHIFT = str(ROOT / "tests" / "clockshift")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (_CLOCKSHIFT, os.environ.get("PYTHONPATH"))))
+    import tests.clockshift.sitecustomize  # noqa: F401  (shifts this process's clock on import)
+
 
 DATE_SENSITIVE = (
     "tests/dags/",
@@ -56,15 +63,22 @@ DATE_SENSITIVE = (
     "tests/plugins/airlake/report/",
     "tests/plugins/airlake/test_intervals.py",
     "tests/plugins/airlake/tiering/",
+    "tests/test_clock_shift.py",
 )
 """Tests of what reads intervals, object ages or schedules: include/local_stack/run_tests.sh runs them again
-with the clock of every process (pytest, moto, PostgreSQL) moved 30 and 365 days ahead by libfaketime, so a
-test or a DAG that follows the wall clock instead of its logical date fails in CI, not on some later day."""
+with the wall clock of the test process and its Python services (moto) moved 30 and 365 days ahead
+(AIRLAKE_CLOCK_SHIFT_DAYS), so a test or a DAG that follows the wall clock instead of its logical date fails in
+CI, not on some later day."""
+
+
+CLOCK_FREE = ("tests/dags/test_dag_integrity.py",)
+"""Under a DATE_SENSITIVE folder but reading no clock (parsing only): not rerun."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if Path(item.path).relative_to(ROOT).as_posix().startswith(DATE_SENSITIVE):
+        path = Path(item.path).relative_to(ROOT).as_posix()
+        if path.startswith(DATE_SENSITIVE) and not path.startswith(CLOCK_FREE):
             item.add_marker(pytest.mark.date_sensitive)
 
 

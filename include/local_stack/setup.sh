@@ -10,8 +10,6 @@ STAMP="$VENV/.airlake-installed"
 
 need_apt=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
-# libfaketime: the test command reruns the date-sensitive tests with the clock moved ahead.
-[ -x /usr/bin/faketime ] || need_apt+=(faketime)
 # The browser test (tests/ui) drives Debian's Chromium: Playwright must never download a browser of its own.
 need_chromium=0
 [ -x /usr/bin/chromium ] || need_chromium=1
