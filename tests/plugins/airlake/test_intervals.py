@@ -91,4 +91,3 @@ def test_an_incomplete_or_malformed_week_is_refused() -> None:
         resolve_week({"week": "last week"}, None)
     with pytest.raises(IntervalParamError, match="give the param week"):
         resolve_week({}, None)
-
