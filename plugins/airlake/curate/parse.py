@@ -217,7 +217,7 @@ def _decimal(name: str, precision: int, scale: int) -> Converter:
     return convert
 
 
-def _strptime(name: str, formats: Sequence[str], what: str) -> Callable[[Any], dt_.datetime | None]:
+def _strptime(formats: Sequence[str]) -> Callable[[Any], dt_.datetime | None]:
     """Text -> datetime by the first of ``formats`` that matches ('iso' = ISO 8601); None if none does."""
     strptime, fromisoformat = dt_.datetime.strptime, dt_.datetime.fromisoformat
 
@@ -236,7 +236,7 @@ def _strptime(name: str, formats: Sequence[str], what: str) -> Callable[[Any], d
 
 
 def _date(name: str, formats: Sequence[str] = ()) -> Converter:
-    by_format = _strptime(name, formats, "date") if formats else None
+    by_format = _strptime(formats) if formats else None
     wanted = f"a date ({', '.join(formats)})" if formats else "a date YYYY-MM-DD"
 
     def convert(value: Any) -> dt_.date:
@@ -283,7 +283,7 @@ def _timestamptz(name: str, formats: Sequence[str] = (), timezone: str | None = 
     (a DST overlap) is its first occurrence."""
     fromisoformat = dt_.datetime.fromisoformat
     zone = _zone(timezone)
-    by_format = _strptime(name, formats, "timestamp") if formats else None
+    by_format = _strptime(formats) if formats else None
     wanted = f"a timestamp ({', '.join(formats)})" if formats else "an ISO-8601 timestamp"
 
     def parse(value: Any) -> dt_.datetime:

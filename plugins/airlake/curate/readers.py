@@ -163,6 +163,7 @@ class CsvSplitter:
             "doublequote": True,
             "strict": True,
         }
+        self._dialect = csv.reader([], **self.dialect).dialect  # built once: a reader per line is cheap
         self.max_field = options.max_field_bytes
         # fields are limited in characters by csv (never lower the process-wide limit) and in UTF-8
         # bytes here: a line under max_field / 4 characters cannot hold a field over max_field bytes
@@ -230,7 +231,7 @@ class CsvSplitter:
                 carry = []
                 yield out
                 continue
-            reader = csv.reader(lines, **self.dialect)
+            reader = csv.reader(lines, self._dialect)
             prev = 0
             carry = []
             while True:
@@ -331,7 +332,7 @@ class CsvSplitter:
 
     def _parse_line(self, line: str) -> tuple[list[str] | None, str | None]:
         try:
-            return next(csv.reader([line], **self.dialect), []), None
+            return next(csv.reader([line], self._dialect), []), None
         except csv.Error as exc:
             return None, str(exc)
 
