@@ -54,3 +54,23 @@ def short_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         standard.ExponentialBackoff, "delay_amount", lambda self, context: delay(self, context) / 20
     )
+
+
+_MODELS: dict[str, Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def shared_botocore_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's JSON models parsed once for these tests, not once per client: every hook has its own
+    boto3 session, whose loader parses the S3 and Glue models again (~1 s a client on 2 busy cores, most
+    of a chaos run's time). botocore shares the same parsed dicts between the clients of one session."""
+    from botocore.loaders import JSONFileLoader
+
+    load = JSONFileLoader.load_file
+
+    def cached(self: Any, file_path: str) -> Any:
+        if file_path not in _MODELS:
+            _MODELS[file_path] = load(self, file_path)
+        return _MODELS[file_path]
+
+    monkeypatch.setattr(JSONFileLoader, "load_file", cached)

@@ -8,13 +8,8 @@ import uuid
 from typing import Any
 
 import pytest
-from airflow.providers.amazon.aws.hooks.athena import AthenaHook
-from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-from airflow.providers.amazon.aws.hooks.kinesis import KinesisHook
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.hooks.sqs import SqsHook
 
-from airlake.aws import lake_client
 from airlake.catalog import ensure_database, ensure_table, get_table, live_location_lookup, publish_partitions
 from airlake.contracts import get_contract
 from airlake.operators import glue_client_of
@@ -40,10 +35,6 @@ def _settings(client: Any) -> tuple[Any, ...]:
             ),
             id="glue-of-an-operator",
         ),
-        pytest.param(lambda conn: lake_client(GlueCatalogHook(aws_conn_id=conn)), id="glue"),
-        pytest.param(lambda conn: lake_client(AthenaHook(aws_conn_id=conn)), id="athena"),
-        pytest.param(lambda conn: lake_client(KinesisHook(aws_conn_id=conn)), id="kinesis"),
-        pytest.param(lambda conn: lake_client(SqsHook(aws_conn_id=conn)), id="sqs"),
     ],
 )
 def test_every_lake_client_has_the_retry_policy(local_services, build) -> None:
@@ -96,8 +87,6 @@ def test_the_connection_extra_overrides_option_by_option(monkeypatch, config_kwa
     monkeypatch.setenv("AIRFLOW_CONN_AWS_TUNED", json.dumps({"conn_type": "aws", "extra": extra}))
 
     assert _settings(LakeStore(S3Hook(aws_conn_id="aws_tuned"), "b").client) == expected
-    operator = CurateOperator(task_id="c", dataset="orders", bucket="b", aws_conn_id="aws_tuned")
-    assert _settings(glue_client_of(operator)) == expected
 
 
 def test_an_operators_botocore_config_wins_over_the_connection(monkeypatch) -> None:
