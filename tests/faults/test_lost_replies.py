@@ -140,3 +140,24 @@ def test_a_lifecycle_write_whose_every_reply_was_lost_is_success_when_the_bucket
     assert diff.added == ("curated/orders:transition",)
     assert [rule["ID"] for rule in get_lifecycle(lake.client, lake.bucket)["Rules"]] == [RULE["ID"]]
     assert proxy.stats.by_operation == {"lost s3:PutBucketLifecycleConfiguration": 2}
+
+
+def test_a_lost_reply_of_a_view_tables_creation_is_success(glue, database, fault_proxy, chaos_conn) -> None:
+    from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+
+    from airlake.analytics.materialise import ensure_view_table, view_table_input
+    from airlake.aws import lake_client
+    from airlake.catalog import ensure_database
+
+    ensure_database(glue, database)
+    proxy = fault_proxy()
+    proxy.script("glue:CreateTable", "lost", status=503)
+    columns = [{"Name": "revenue", "Type": "double"}]
+    chaos_glue = lake_client(GlueCatalogHook(aws_conn_id=chaos_conn(proxy)))
+
+    assert ensure_view_table(chaos_glue, database, view_table_input("daily_sales", "b", columns)) == "created"
+
+    assert glue.get_table(DatabaseName=database, Name="daily_sales")["Table"]["StorageDescriptor"][
+        "Columns"
+    ] == [{"Name": "revenue", "Type": "double"}]
+    assert proxy.stats.by_operation == {"lost glue:CreateTable": 1}

@@ -93,14 +93,12 @@ def view_table_input(view: str, bucket: str, columns: list[dict[str, Any]]) -> d
 def ensure_view_table(glue: Any, database: str, table_input: dict[str, Any]) -> str:
     """Create the table or update it when its columns, location or format differ: ``created``,
     ``updated`` or ``unchanged``. A table of the same name that is not this view's is refused."""
-    from airlake.catalog.glue import _comparable, _glue_call, get_table
+    from airlake.catalog.glue import _comparable, _glue_call, create_table, get_table
 
     name = table_input["Name"]
     current = get_table(glue, database, name)
     if current is None:
-        with _glue_call(f"create_table {database}.{name}"):
-            glue.create_table(DatabaseName=database, TableInput=table_input)
-        log.info("Created Glue table %s.%s", database, name)
+        create_table(glue, database, table_input)  # a lost reply's resend that finds it as wanted is fine
         return "created"
     owner = (current.get("Parameters") or {}).get(PARAM_VIEW)
     if owner != name:

@@ -386,6 +386,43 @@ def ensure_table(glue: Any, database: str, contract: Contract, bucket: str) -> T
     return change
 
 
+def create_table(glue: Any, database: str, table_input: Mapping[str, Any]) -> None:
+    """
+    Create a table. One already there exactly as ``table_input`` asks is success: the resend of a create
+    whose reply was lost after Glue applied it (or a concurrent run creating the same). Any other table of
+    that name is a :class:`CatalogError` naming each field that differs, as wanted and as found.
+
+    .. seealso::
+        - :external+boto3:py:meth:`Glue.Client.create_table`
+
+    :param glue: a boto3 Glue client.
+    :param database: name of the Glue database.
+    :param table_input: the ``TableInput``.
+    """
+    name = table_input["Name"]
+    try:
+        glue.create_table(DatabaseName=database, TableInput=dict(table_input))
+    except ClientError as exc:
+        if error_code(exc) != "AlreadyExistsException":
+            error = exc.response.get("Error", {})
+            raise CatalogError(
+                f"create_table {database}.{name} failed: {error.get('Code', '?')}: {error.get('Message', exc)}"
+            ) from exc
+        current = get_table(glue, database, name)
+        if current is None:
+            raise CatalogError(f"create_table {database}.{name}: it exists and does not") from exc
+        wanted, found = _comparable(table_input), _comparable(current)
+        differing = [key for key in wanted if wanted[key] != found[key]]
+        if differing:
+            lines = "; ".join(f"{key}: wanted {wanted[key]!r}, found {found[key]!r}" for key in differing)
+            raise CatalogError(
+                f"create_table {database}.{name}: another table of that name is there ({lines})"
+            ) from exc
+        log.info("Glue table %s.%s already created as wanted (a lost reply)", database, name)
+        return
+    log.info("Created Glue table %s.%s", database, name)
+
+
 def get_table(glue: Any, database: str, table: str) -> dict[str, Any] | None:
     """
     The table, or None when it (or its database) does not exist.

@@ -667,3 +667,28 @@ def test_crawler_config_targets_the_curated_prefix() -> None:
     assert config["DatabaseName"] == "airlake"
     assert config["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
     assert '"TableLevelConfiguration": 3' in config["Configuration"]
+
+
+def test_create_table_meeting_another_table_of_that_name_names_what_differs(glue, database) -> None:
+    from airlake.catalog import ensure_database
+    from airlake.catalog.glue import create_table, parquet_storage_descriptor
+
+    ensure_database(glue, database)
+    table = {
+        "Name": "view_a",
+        "TableType": "EXTERNAL_TABLE",
+        "StorageDescriptor": parquet_storage_descriptor(
+            [{"Name": "n", "Type": "bigint"}], "s3://b/analytics/a/"
+        ),
+    }
+    create_table(glue, database, table)
+    create_table(glue, database, table)  # as a resend after a lost reply: already there as wanted
+
+    other = {**table, "StorageDescriptor": {**table["StorageDescriptor"], "Location": "s3://b/elsewhere/"}}
+    with pytest.raises(CatalogError) as raised:
+        create_table(glue, database, other)
+
+    assert str(raised.value) == (
+        f"create_table {database}.view_a: another table of that name is there "
+        "(Location: wanted 's3://b/elsewhere/', found 's3://b/analytics/a/')"
+    )
