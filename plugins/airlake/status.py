@@ -110,9 +110,15 @@ def glue_partitions(glue: Any, database: str, table: str, *, limit: int = MAX_PA
             if truncated or not token:
                 break
     except glue.exceptions.EntityNotFoundException:
-        return {"table": False, "partitions": 0, "last_partition": None, "location": None, "truncated": False}
+        return {
+            "table_exists": False,
+            "partitions": 0,
+            "last_partition": None,
+            "location": None,
+            "truncated": False,
+        }
     return {
-        "table": True,
+        "table_exists": True,
         "partitions": count,
         "last_partition": newest,
         "location": location,

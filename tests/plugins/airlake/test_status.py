@@ -128,6 +128,11 @@ def test_status_equals_manifests_glue_and_reports(lake, glue, database, filled) 
     assert orders["glue"]["partitions"] == len(partitions) == 4  # 11-18, 11-19, 11-20, 11-21
     assert orders["glue"]["last_partition"] == newest["Values"][0] == "2026-11-21"
     assert orders["glue"]["location"] == newest["StorageDescriptor"]["Location"]
+    assert (orders["glue"]["database"], orders["glue"]["table"], orders["glue"]["table_exists"]) == (
+        database,
+        "orders",
+        True,
+    )
     # the last partition's day ended 12 hours before NOW; orders has no freshness check: one day (@daily)
     assert orders["freshness"] == {
         "last_partition": "2026-11-21",
@@ -136,7 +141,7 @@ def test_status_equals_manifests_glue_and_reports(lake, glue, database, filled) 
         "age_hours": 12.0,
         "status": FRESH,
     }
-    assert clickstream["freshness"]["status"] == NO_DATA and clickstream["glue"]["table"] is False
+    assert clickstream["freshness"]["status"] == NO_DATA and clickstream["glue"]["table_exists"] is False
     assert clickstream["freshness"]["rule"] == "quality check freshness" and clickstream["runs"] == []
 
     # runs, newest first, with the curate manifests' accounting
