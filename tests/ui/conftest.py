@@ -195,11 +195,14 @@ def _wait_for_dags(api: httpx.Client, dag_ids: tuple[str, ...], *, timeout: floa
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def airflow_stack(
     local_services: LocalServices, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AirflowStack]:
-    """`airflow standalone` on the project's DAGs: fresh metadata and warehouse DBs, lake bucket, Glue DB."""
+    """`airflow standalone` on the project's DAGs: fresh metadata and warehouse DBs, lake bucket, Glue DB.
+
+    One per session: starting it takes minutes, and the Lake page test reads what the trigger-form tests'
+    runs left in its lake (see ``pytest_collection_modifyitems``)."""
     state = tmp_path_factory.mktemp("ui-stack")
     pg_port = local_services.pg_dsn.rsplit(":", 1)[1]
     moto_port = local_services.moto_endpoint.rsplit(":", 1)[1]
@@ -292,6 +295,11 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The Lake page test (test_lake_page.py) runs after the other UI tests: it shows what their runs did."""
+    items.sort(key=lambda item: Path(item.path).name == "test_lake_page.py")  # stable: the rest keep order
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
