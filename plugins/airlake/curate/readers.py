@@ -544,41 +544,45 @@ class JsonLinesReader(RawReader):
     def items(self) -> Iterator[RawItem]:
         decode, values = self._decoder.decode, self.values
         with _open_binary(self.path) as handle:
-            for number, line in json_lines(handle):
-                if number == 1 and line.startswith(codecs.BOM_UTF8):
-                    line = line[3:]
-                if b"\x00" in line:
-                    raw = _line_end(line.decode("utf-8", errors=BAD_BYTES))
-                    yield number, Reject(NUL_BYTE, "line holds a NUL byte"), raw
+            if handle.peek(3)[:3] == codecs.BOM_UTF8:  # type: ignore[attr-defined]
+                handle.read(3)
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():  # the rule of json_lines, inlined: this loop is hot
                     continue
                 try:
-                    text = _line_end(line.decode("utf-8"))
+                    text = line.decode("utf-8").rstrip("\r\n")
                 except UnicodeDecodeError as exc:
-                    raw = _line_end(line.decode("utf-8", errors=BAD_BYTES))
+                    raw = line.decode("utf-8", errors=BAD_BYTES).rstrip("\r\n")
                     yield number, Reject(BAD_ENCODING, f"line is not valid UTF-8: {exc.reason}"), raw
                     continue
                 try:
                     record = decode(text)
-                except (ValueError, RecursionError) as exc:
-                    yield number, Reject(NOT_JSON, f"line is not JSON: {exc}"), text
+                except (ValueError, RecursionError) as exc:  # a raw NUL is never valid JSON: said so
+                    reason = Reject(NUL_BYTE, "line holds a NUL byte") if "\x00" in text else None
+                    yield number, reason or Reject(NOT_JSON, f"line is not JSON: {exc}"), text
                     continue
                 if type(record) is not dict:
                     kind = type(record).__name__ if record is not None else "null"
                     yield number, Reject(NOT_AN_OBJECT, f"line is JSON but not an object ({kind})"), text
                     continue
-                if "\\u" in text or "\\U" in text:  # escapes may decode to what cannot be stored
+                if "\\u" in text:  # an escape may decode to what cannot be stored (NUL, lone surrogate)
                     problem = _unstorable(record)
                     if problem is not None:
                         yield number, problem, text
                         continue
-                for name, trim, nulls in values:
-                    value = record.get(name)
-                    if type(value) is str:
-                        if trim:
-                            value = record[name] = value.strip()
-                        if value in nulls:
-                            record[name] = None
+                if values:  # only when the contract declares markers or trim
+                    self._normalise(record)
                 yield number, record, text
+
+    def _normalise(self, record: dict[str, Any]) -> None:
+        """Trim and NULL markers of the contract, on string values."""
+        for name, trim, nulls in self.values:
+            value = record.get(name)
+            if type(value) is str:
+                if trim:
+                    value = record[name] = value.strip()
+                if value in nulls:
+                    record[name] = None
 
 
 def _unstorable(value: Any, path: str = "") -> Reject | None:

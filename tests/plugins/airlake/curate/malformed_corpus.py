@@ -476,6 +476,13 @@ CASES: list[Case] = [
         fmt="jsonl",
     ),
     Case(
+        "jsonl-raw-nul-byte",
+        _jl(_j(1)) + b'{"id": 2, "name": "a\x00b", "at": "' + _u(STAMP) + b'"}\n',
+        (row(1),),
+        ((2, "nul_byte"),),
+        fmt="jsonl",
+    ),
+    Case(
         "jsonl-invalid-utf-8",
         _jl(_j(1)) + b'{"id": 2, "name": "caf\xe9", "at": "' + _u(STAMP) + b'"}\n',
         (row(1),),
