@@ -7,7 +7,9 @@ Each request is either forwarded as it is, or answered with an injected fault:
 - ``error``: an error reply without forwarding (500 InternalError, 503 SlowDown / ServiceUnavailable,
   throttling: S3's 503 SlowDown, 400 ThrottlingException for the JSON APIs);
 - ``lost``: forwarded, moto applies it, and the reply is replaced by such an error: the client cannot
-  tell it from ``error`` and resends a request that already took effect.
+  tell it from ``error`` and resends a request that already took effect;
+- ``drop``: forwarded, moto applies it, and the connection is closed without any reply (a reset or a
+  timeout after the request reached AWS): a lost reply at the TCP level.
 
 Random faults hit a share ``rate`` of all requests; :meth:`FaultProxy.script` queues faults for one
 operation (``"glue:BatchCreatePartition"``, ``"s3:CompleteMultipartUpload"``). ``stats`` counts the
@@ -85,7 +87,7 @@ class FaultStats:
         return {
             "requests": self.requests,
             "faults": self.faults,
-            "lost_replies": sum(n for kind, n in self.injected.items() if kind.startswith("lost")),
+            "lost_replies": sum(n for kind, n in self.injected.items() if kind.startswith(("lost", "drop"))),
             "retries": self.retries,
             "injected": dict(sorted(self.injected.items())),
             "by_operation": dict(sorted(self.by_operation.items())),
@@ -142,6 +144,7 @@ class FaultProxy:
     :param seed: seed of the random faults.
     :param rate: share of requests answered with a random fault (0 to 1).
     :param lost_share: share of those faults that are lost replies (forwarded, then answered with an error).
+    :param drop_share: share of the lost replies that are dropped connections instead of error replies.
     :param max_faults: most faults injected, random and scripted together; then everything passes.
     :param operations: when given, random faults hit only these operations.
     """
@@ -153,6 +156,7 @@ class FaultProxy:
         seed: int = 0,
         rate: float = 0.0,
         lost_share: float = 0.5,
+        drop_share: float = 0.0,
         max_faults: int = 200,
         operations: set[str] | None = None,
     ) -> None:
@@ -164,7 +168,12 @@ class FaultProxy:
         if not 0 <= rate <= 1 or not 0 <= lost_share <= 1:
             raise ValueError(f"rate and lost_share are shares between 0 and 1, got {rate}, {lost_share}")
         self.upstream_host, self.upstream_port = target.hostname, target.port or 80
-        self.rate, self.lost_share, self.max_faults = rate, lost_share, max_faults
+        self.rate, self.lost_share, self.drop_share, self.max_faults = (
+            rate,
+            lost_share,
+            drop_share,
+            max_faults,
+        )
         self.operations = operations
         self.stats = FaultStats()
         self._random = random.Random(seed)  # noqa: S311 (seeded faults, not secrets)
@@ -181,9 +190,9 @@ class FaultProxy:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def script(self, operation: str, mode: str = "lost", *, status: int = 500, times: int = 1) -> None:
-        """Answer the next ``times`` requests of ``operation`` with a fault (``error`` or ``lost``)."""
-        if mode not in {"error", "lost"}:
-            raise ValueError(f"mode must be 'error' or 'lost', got {mode!r}")
+        """Answer the next ``times`` requests of ``operation`` with a fault (``error``, ``lost`` or ``drop``)."""
+        if mode not in {"error", "lost", "drop"}:
+            raise ValueError(f"mode must be 'error', 'lost' or 'drop', got {mode!r}")
         with self._lock:
             self._scripted.setdefault(operation, []).extend([(mode, status)] * times)
 
@@ -230,10 +239,14 @@ class FaultProxy:
                     return None
                 mode = "lost" if self._random.random() < self.lost_share else "error"
                 fault = (mode, self._random.choice([500, 503, 429]))
+                if mode == "lost" and self.drop_share and self._random.random() < self.drop_share:
+                    fault = ("drop", 0)
             else:
                 return None
             mode, status = fault
-            if status == 429:  # throttling, as each protocol says it
+            if mode == "drop":
+                status = 0
+            elif status == 429:  # throttling, as each protocol says it
                 status = 503 if operation.startswith("s3:") else 400
             self.stats.injected[f"{mode} {status}"] += 1
             self.stats.by_operation[f"{mode} {operation}"] += 1
@@ -346,6 +359,9 @@ class FaultProxy:
                 if upload_id and status < 300 and operation in _UPLOAD_ENDS:
                     with proxy._lock:
                         proxy.gone_uploads.add(upload_id)
+                if fault is not None and fault[0] == "drop":  # applied, and the client hears nothing
+                    self.close_connection = True
+                    return
                 if fault is not None:  # lost reply: moto applied the request, the client hears an error
                     self._fault(operation, fault[1])
                     return

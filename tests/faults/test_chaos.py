@@ -1,5 +1,5 @@
 """Chaos: curate -> catalog of a small dataset through 10 % injected faults (500, 503, throttling; half of
-them lost replies applied by moto) gives the same curated content and Glue partitions as a clean run,
+them lost replies applied by moto, a third of those as connections dropped without a reply) gives the same curated content and Glue partitions as a clean run,
 with every operator run once (no task retry): the request-level retries and the idempotent writes absorb
 every fault. Two seeds, and on top of the random faults the first reply of each partition publish (create,
 then update) is lost; each test prints the proxy's counts (``pytest -s`` shows them)."""
@@ -134,7 +134,7 @@ def test_curate_and_catalog_through_ten_percent_faults_match_a_clean_run(
     local_services, glue, clean_run, fault_proxy, chaos_conn, seed: int
 ) -> None:
     store, database = _new_lake(local_services)
-    proxy = fault_proxy(seed=seed, rate=0.10, lost_share=0.5, max_faults=100)
+    proxy = fault_proxy(seed=seed, rate=0.10, lost_share=0.5, drop_share=0.3, max_faults=100)
     for publish in ("glue:BatchCreatePartition", "glue:BatchUpdatePartition"):
         proxy.script(publish, "lost", status=503)  # on top of the random ones: every publish loses a reply
 

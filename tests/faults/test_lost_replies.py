@@ -161,3 +161,28 @@ def test_a_lost_reply_of_a_view_tables_creation_is_success(glue, database, fault
         "Columns"
     ] == [{"Name": "revenue", "Type": "double"}]
     assert proxy.stats.by_operation == {"lost glue:CreateTable": 1}
+
+
+def test_a_connection_dropped_after_the_partitions_were_created_is_success(
+    lake, glue, database, fault_proxy, chaos_conn
+) -> None:
+    from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+
+    from airlake.aws import lake_client
+    from airlake.catalog import ensure_database, ensure_table, get_table, publish_partitions
+
+    contract = get_contract("orders")
+    ensure_database(glue, database)
+    ensure_table(glue, database, contract, lake.bucket)
+    manifest = write_curate_run(lake, contract, "run-1", DAYS, VERSION_1)
+    proxy = fault_proxy()
+    proxy.script("glue:BatchCreatePartition", "drop")
+    chaos_glue = lake_client(GlueCatalogHook(aws_conn_id=chaos_conn(proxy)))
+    template = get_table(glue, database, "orders")["StorageDescriptor"]
+
+    report = publish_partitions(chaos_glue, database, "orders", manifest["partitions"], template)
+
+    assert report == {"created": DAYS, "updated": [], "unchanged": []}
+    assert partitions_of(glue, database, "orders") == {p["dt"]: p["location"] for p in manifest["partitions"]}
+    assert proxy.stats.by_operation == {"drop glue:BatchCreatePartition": 1}
+    assert proxy.stats.retries == 1
