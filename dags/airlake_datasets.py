@@ -6,8 +6,10 @@ One DAG per dataset contract in `include/contracts/` (add a YAML file, get a DAG
 **Which data a run processes.** The schedule is the contract's (`@daily` for the demo) as a
 `CronDataIntervalTimetable`: the scheduled or backfilled run for 2026-11-20 covers exactly
 `[2026-11-20T00:00Z, 2026-11-21T00:00Z)`, so a backfill of past days reads exactly those days and
-gives the same lake as the daily runs did. A run triggered from the UI with **First day / Last day**
-processes those UTC days instead, whatever its logical date; without them, the last complete interval.
+gives the same lake as the daily runs did. A contract with a source event queue
+(`source.events_queue`, `source.run_on_message`) also runs within a minute of a new landing file or
+message (`airlake.events`); the cron stays as the fallback. A run triggered from the UI with
+**First day / Last day** processes those UTC days instead, whatever its logical date; without them, the last complete interval.
 
 Stages, one reusable operator each:
 
@@ -38,10 +40,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, task
+from airflow.sdk import DAG, task
 
 from airlake.assets import curated_asset
 from airlake.contracts import load_contracts
+from airlake.events import dataset_schedule
 from airlake.operators.catalog import CatalogOperator
 from airlake.operators.curate import CurateOperator
 from airlake.operators.ingest import IngestOperator
@@ -98,7 +101,7 @@ def dataset_dag(contract: Contract) -> DAG:
     with DAG(
         dag_id=f"dataset_{contract.name}",
         description=contract.description.split(".")[0][:200],
-        schedule=CronDataIntervalTimetable(contract.schedule, timezone="UTC"),
+        schedule=dataset_schedule(contract),  # the cron, or it or a source event (airlake.events)
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,

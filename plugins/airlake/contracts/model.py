@@ -408,6 +408,9 @@ class FilesSource(_Model):
     """A nullable schema column is absent from a file. null: its rows get NULL (recorded in the
     manifest); refuse: every record of that file is quarantined (missing_column). A missing NOT NULL
     column always refuses the file."""
+    events_queue: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]{1,80}$")
+    """SQS queue (name) receiving the landing prefix's S3 ObjectCreated notifications: a new file also
+    starts a run within a minute (airlake.events), the schedule stays; unset: the schedule only."""
 
     @model_validator(mode="after")
     def _check_format_options(self) -> FilesSource:
@@ -506,6 +509,9 @@ class SqsSource(_Model):
     visibility_timeout_seconds: int = Field(300, ge=0, le=43_200)
     max_batch_records: int = Field(10_000, ge=1)
     """Messages written per raw file."""
+    run_on_message: bool = False
+    """A message waiting in the queue also starts a run within a minute (airlake.events; the watcher
+    only peeks, it never deletes a message); false: the schedule only."""
 
 
 Source = Annotated[
