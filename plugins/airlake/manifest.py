@@ -198,9 +198,12 @@ def _index(store: LakeStore, dataset: str) -> dict[str, _RunKeys]:
     }
 
 
-def unpublished_raw_runs(store: LakeStore, dataset: str) -> list[dict[str, Any]]:
+def unpublished_raw_runs(
+    store: LakeStore, dataset: str, *, since: datetime | None = None
+) -> list[dict[str, Any]]:
     """
-    The complete ingest records of every raw run of ``dataset`` that is not yet published, oldest first.
+    The complete ingest records of every raw run of ``dataset`` that is not yet published, oldest first
+    (with ``since``: only those whose ingest finished at or after it).
 
     **Published** (the one definition the lake uses): a raw run R is published when some run X has a
     complete catalog record whose published curate attempt (the latest complete curate attempt of X
@@ -217,6 +220,9 @@ def unpublished_raw_runs(store: LakeStore, dataset: str) -> list[dict[str, Any]]
             continue
         ingest = store.get_json(manifest_key(dataset, folder.folder, INGEST))  # folder: a safe run id
         if not ingest or ingest.get("status", COMPLETE) != COMPLETE:
+            continue
+        finished = ingest.get("finished_at")
+        if since is not None and finished and datetime.fromisoformat(str(finished)) < since:
             continue
         raw_run = str(ingest["run_id"])
         if any(

@@ -31,7 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,9 @@ INGEST_STAGE = "ingest"
 FAILED = "failed"
 LiveLocation = Callable[[str], "str | None"]
 """``dt -> s3:// location`` of the partition version readers see now (the catalog's), None if none."""
+BACKLOG_DAYS = 30
+"""How far back the backlog looks for unpublished raw runs: older ones may be archived (Glacier) by
+tiering, and a failure that old is recovered on purpose, with ``airlake_reprocess``."""
 LOOKUP_ATTEMPTS = 5
 """Tries of one live-location lookup on a transient error: the parse before it is too dear to lose."""
 
@@ -162,6 +165,7 @@ def run_curate(
     max_file_bytes: int = MAX_FILE_BYTES,
     workers: int | None = None,
     backlog: bool = False,
+    backlog_days: int = BACKLOG_DAYS,
     compare_location: LiveLocation | None = None,
     orphan_grace: timedelta = ORPHAN_GRACE,
 ) -> dict[str, Any]:
@@ -186,6 +190,7 @@ def run_curate(
         small runs).
     :param backlog: also consume every other ingested raw run of the dataset that is not yet
         published (earlier failed runs), oldest first.
+    :param backlog_days: only raw runs ingested in the last this many days (see :data:`BACKLOG_DAYS`).
     :param compare_location: where the live version is when ``live_location`` deliberately says "none"
         (a full refresh does not merge the live rows): an output identical to it is not uploaded.
     :param orphan_grace: a version left by a killed or failed attempt is deleted once it is this much
@@ -206,7 +211,9 @@ def run_curate(
     threshold = contract.quality.reject_rate_max if reject_rate_max is None else reject_rate_max
     raw_runs = [ingest]
     if backlog:
-        others = [r for r in unpublished_raw_runs(store, dataset) if r["run_id"] != ingest["run_id"]]
+        since = datetime.now(UTC) - timedelta(days=backlog_days)
+        pending = unpublished_raw_runs(store, dataset, since=since)
+        others = [r for r in pending if r["run_id"] != ingest["run_id"]]
         if others:
             log.info(
                 "%s: also curating %d unpublished raw run(s) of earlier runs: %s",

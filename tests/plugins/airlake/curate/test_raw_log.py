@@ -108,6 +108,27 @@ def test_the_backlog_curates_every_unpublished_row_once_with_the_live_rows(lake,
     }
 
 
+def test_the_backlog_looks_back_a_bounded_number_of_days(lake, catalog, tmp_path) -> None:
+    """A raw run that failed long ago (maybe archived by tiering since) is left to airlake_reprocess."""
+    from datetime import UTC, datetime
+
+    land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(ORDERS_DAY_1[:2]))])
+    record = lake.get_json(manifest_key("orders", RUN_1, "ingest"))
+    ingested = datetime.now(UTC) - timedelta(days=40)
+    lake.put_json(manifest_key("orders", RUN_1, "ingest"), {**record, "finished_at": ingested.isoformat()})
+    land_run(lake, "orders", RUN_2, [(".jsonl.gz", jsonl(ORDERS_DAY_1[2:4]))], ingest_date=date(2026, 11, 21))
+    record = lake.get_json(manifest_key("orders", RUN_2, "ingest"))
+    lake.put_json(
+        manifest_key("orders", RUN_2, "ingest"), {**record, "finished_at": datetime.now(UTC).isoformat()}
+    )
+
+    assert _curate(lake, RUN_2, catalog, tmp_path, backlog=True)["raw_runs"] == [RUN_2]
+    assert _curate(lake, RUN_2, catalog, tmp_path, backlog=True, backlog_days=60)["raw_runs"] == [
+        RUN_1,
+        RUN_2,
+    ]
+
+
 # -- reruns change nothing ----------------------------------------------------------------------------
 
 
