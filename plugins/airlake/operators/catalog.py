@@ -197,13 +197,14 @@ class CatalogOperator(AwsBaseOperator[GlueCatalogHook]):
         from airflow.providers.amazon.aws.hooks.glue_crawler import GlueCrawlerHook
         from botocore.exceptions import ClientError
 
+        from airlake.aws import configure
         from airlake.catalog import crawler_config
 
         if not self.crawler_role:
             raise ValueError("use_crawler=True needs crawler_role (the IAM role the crawler runs as)")
         name = self.crawler_name or f"airlake-{self.database}-{contract.name}"
         config = crawler_config(contract, self.bucket, self.database, name=name, role=self.crawler_role)
-        hook = GlueCrawlerHook(**self._hook_parameters)
+        hook = configure(GlueCrawlerHook(**self._hook_parameters))
         try:
             if hook.has_crawler(name):
                 hook.update_crawler(**config)
