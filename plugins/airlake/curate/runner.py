@@ -62,7 +62,8 @@ LiveLocation = Callable[[str], "str | None"]
 """``dt -> s3:// location`` of the partition version readers see now (the catalog's), None if none."""
 BACKLOG_DAYS = 30
 """How far back the backlog looks for unpublished raw runs: older ones may be archived (Glacier) by
-tiering, and a failure that old is recovered on purpose, with ``airlake_reprocess``."""
+tiering, and a failure that old is recovered on purpose, by clearing that run (a run always curates
+its own raw run)."""
 LOOKUP_ATTEMPTS = 5
 """Tries of one live-location lookup on a transient error: the parse before it is too dear to lose."""
 
