@@ -380,7 +380,10 @@ def _csv_error(message: str) -> Reject:
 
 
 def json_lines(binary: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """(line number, line) of every record: lines end at \\n, blank lines are not records."""
+    """(line number, line) of every record: lines end at \\n, blank lines are not records, a UTF-8 BOM
+    is not part of the first line (:class:`JsonLinesReader` follows the same rules, inlined)."""
+    if binary.peek(3)[:3] == codecs.BOM_UTF8:  # type: ignore[attr-defined]
+        binary.read(3)
     for number, line in enumerate(binary, start=1):
         if line.strip():
             yield number, line

@@ -475,6 +475,7 @@ CASES: list[Case] = [
         ((2, "nul_byte"), (3, "bad_encoding")),
         fmt="jsonl",
     ),
+    Case("jsonl-bom-alone-on-the-first-line", b"\xef\xbb\xbf\n" + _jl(_j(1)), (row(1),), fmt="jsonl"),
     Case(
         "jsonl-raw-nul-byte",
         _jl(_j(1)) + b'{"id": 2, "name": "a\x00b", "at": "' + _u(STAMP) + b'"}\n',
