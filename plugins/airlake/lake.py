@@ -62,6 +62,11 @@ def state_key(dataset: str, stage: str) -> str:
     return f"_state/{dataset}/{stage}.json"
 
 
+def lock_key(dataset: str, stage: str) -> str:
+    """The lock one run of a stage holds while it reads and moves the stage's checkpoint."""
+    return f"_state/{dataset}/{stage}.lock"
+
+
 def s3_uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 

@@ -38,7 +38,18 @@ def run_ingest(
     *,
     max_part_bytes: int = DEFAULT_PART_BYTES,
 ) -> dict[str, Any]:
-    """Land everything new from ``source`` under the run's raw prefix and return the run's summary."""
+    """Land everything new from ``source`` under the run's raw prefix and return the run's summary.
+
+    One run of a dataset at a time reads and moves the checkpoint (:mod:`airlake.ingest.lock`)."""
+    from airlake.ingest.lock import ingest_lock
+
+    with ingest_lock(store, ctx.dataset, ctx.run_id):
+        return _run_ingest(source, store, ctx, max_part_bytes=max_part_bytes)
+
+
+def _run_ingest(
+    source: IngestSource, store: LakeStore, ctx: IngestContext, *, max_part_bytes: int
+) -> dict[str, Any]:
     previous = read_manifest(store, ctx.dataset, ctx.run_id, STAGE)
     if previous and previous.get("status") == COMPLETE:
         log.info("Run %s of %s already ingested; raw data is never rewritten.", ctx.run_id, ctx.dataset)
