@@ -316,6 +316,8 @@ def dataset_status(
         reverse=True,
     )[:runs]
     entries = [_run_entry(store, name, folder, folders[folder]) for _at, folder in curated]
+    # LastModified has whole seconds: the records' own finish times order runs of the same second
+    entries.sort(key=lambda e: str(e["finished_at"] or ""), reverse=True)
     reasons: Counter[str] = Counter()
     for entry in entries:
         reasons.update(entry["reasons"])
