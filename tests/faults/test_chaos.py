@@ -1,13 +1,16 @@
 """Chaos: curate -> catalog of a small dataset through 10 % injected faults (500, 503, throttling; half of
-them lost replies applied by moto, a third of those as connections dropped without a reply) gives the same curated content and Glue partitions as a clean run,
-with every operator run once (no task retry): the request-level retries and the idempotent writes absorb
-every fault. Two seeds, and on top of the random faults the first reply of each partition publish (create,
-then update) is lost; each test prints the proxy's counts (``pytest -s`` shows them)."""
+them lost replies applied by moto, a third of those as connections dropped without a reply) gives the same
+curated content and Glue partitions as a clean run, with every operator run once (no task retry): the
+request-level retries and the idempotent writes absorb every fault. Two seeds, and on top of the random
+faults the first reply of each partition publish (create, then update) is lost; each test prints the
+proxy's counts (``pytest -s`` shows them). A longer seeded run:
+``AIRLAKE_CHAOS_SEEDS=1-20 .venv/bin/python -m pytest tests/faults/test_chaos.py -q -s``."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -129,7 +132,16 @@ def clean_run(local_services: Any) -> dict[str, Any]:
     return {"results": results, "state": _lake_state(store, glue, database)}
 
 
-@pytest.mark.parametrize("seed", [11, 29])
+def _seeds() -> list[int]:
+    """``AIRLAKE_CHAOS_SEEDS`` (``1-50`` or ``3,7,11``) for a longer seeded run; two seeds in the suite."""
+    text = os.environ.get("AIRLAKE_CHAOS_SEEDS", "11,29")
+    if "-" in text:
+        first, last = (int(part) for part in text.split("-", 1))
+        return list(range(first, last + 1))
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+@pytest.mark.parametrize("seed", _seeds())
 def test_curate_and_catalog_through_ten_percent_faults_match_a_clean_run(
     local_services, glue, clean_run, fault_proxy, chaos_conn, seed: int
 ) -> None:
