@@ -185,3 +185,62 @@ def test_the_data_queue_watcher_leaves_the_messages_for_ingest(local_services) -
     assert [m["Body"] for m in event.payload["message_batch"]] == ['{"payment_id": 1}']
     left = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0)["Messages"]
     assert [m["Body"] for m in left] == ['{"payment_id": 1}']  # still there, visible at once
+
+
+# -- message -> asset event -> queued run, through Airflow's own code and metadata DB -------------
+
+
+def test_a_watcher_event_becomes_an_asset_event_that_queues_a_run_of_the_dataset_dag(airflow_db) -> None:
+    """What the DAG processor stores for the watcher, and what the triggerer's ``submit_event`` does with
+    the trigger's event: an asset event carrying the SQS messages and a queued run of the dataset DAG."""
+    import importlib
+
+    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.models.dag import DagModel
+    from airflow.models.dagbundle import DagBundleModel
+    from airflow.models.trigger import Trigger
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+    from airflow.triggers.base import TriggerEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete, select
+
+    module = importlib.import_module("dags.airlake_datasets")
+    queue = f"landing-{uuid.uuid4().hex[:8]}"
+    dag = module.dataset_dag(_with_source("products", events_queue=queue))
+    bundle = "dags-folder"
+
+    def sync() -> None:
+        with create_session() as session:
+            update_dag_parsing_results_in_db(
+                bundle, None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session=session
+            )
+
+    with create_session() as session:
+        if session.get(DagBundleModel, bundle) is None:
+            session.add(DagBundleModel(name=bundle))
+    sync()
+    with create_session() as session:
+        session.get(DagModel, dag.dag_id).is_paused = False  # a paused DAG's assets have no watcher
+    sync()
+
+    with create_session() as session:
+        asset = session.scalars(select(AssetModel).where(AssetModel.name == "events.products")).one()
+        (watcher,) = asset.watchers
+        assert watcher.trigger.classpath == "airlake.triggers.sqs_events.LakeSqsEventTrigger"
+        assert watcher.trigger.kwargs["sqs_queue"] == queue
+        trigger_id, asset_id = watcher.trigger.id, asset.id
+        session.execute(delete(AssetDagRunQueue).where(AssetDagRunQueue.asset_id == asset_id))
+
+    body = _notification("landing%2Fproducts%2F2026-11-20%2Fp.csv", "e9")
+    Trigger.submit_event(trigger_id, TriggerEvent({"status": "success", "message_batch": [{"Body": body}]}))
+
+    with create_session() as session:
+        (event,) = session.scalars(select(AssetEvent).where(AssetEvent.asset_id == asset_id)).all()
+        assert [n.key for n in triggering_notices([{"extra": event.extra}])] == [
+            "landing/products/2026-11-20/p.csv"
+        ]
+        queued = session.scalars(select(AssetDagRunQueue).where(AssetDagRunQueue.asset_id == asset_id)).all()
+        assert [q.target_dag_id for q in queued] == ["dataset_products"]
+        _, triggered = DagModel.dags_needing_dagruns(session)
+        assert "dataset_products" in triggered  # the scheduler's next loop creates the asset-triggered run
