@@ -714,8 +714,6 @@ class ParquetReader(RawReader):
         self.source_key = source_key or path.name
 
     def items(self) -> Iterator[RawItem]:
-        import pyarrow as pa
-        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         number = 0
@@ -726,19 +724,16 @@ class ParquetReader(RawReader):
                 self.header = check_header(parquet.schema_arrow.names, self.contract, self.source_key)
                 refused = self.header.refused
             for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
-                flagged: set[int] = set()
+                flagged: dict[int, str] = {}
                 if refused is None:
-                    for column in batch.columns:
-                        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-                            hits = pc.match_substring(column, "\x00")
-                            if pc.any(hits).as_py():
-                                flagged.update(pc.indices_nonzero(hits.fill_null(False)).to_pylist())
+                    batch = _flag_strings(batch, flagged)
                 for index, record in enumerate(batch.to_pylist()):
                     number += 1
                     if refused is not None:
                         yield number, refused, record
                     elif index in flagged:
-                        yield number, Reject(NUL_BYTE, _CLEAN_MESSAGES[NUL_BYTE]), record
+                        reason = flagged[index]
+                        yield number, Reject(reason, _CLEAN_MESSAGES[reason]), record
                     else:
                         yield number, record, record
         finally:
@@ -746,6 +741,41 @@ class ParquetReader(RawReader):
 
     def raw_text(self, raw: Any) -> str:
         return cut(json.dumps(raw, default=str, ensure_ascii=False))
+
+
+def _flag_strings(batch: Any, flagged: dict[int, str]) -> Any:
+    """Rows of a Parquet batch whose strings the warehouse cannot store: invalid UTF-8 (set to NULL in
+    the returned batch, so it can become Python values) or a NUL; vector checks, rows only when hit."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for position, column in enumerate(batch.columns):
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        try:
+            column.validate(full=True)
+        except pa.ArrowInvalid:
+            binary = column.view(pa.large_binary() if pa.types.is_large_string(column.type) else pa.binary())
+            bad = [i for i, value in enumerate(binary.to_pylist()) if value is not None and not _utf8(value)]
+            for index in bad:
+                flagged.setdefault(index, BAD_ENCODING)
+            wrong = set(bad)
+            mask = pa.array([i in wrong for i in range(len(column))])
+            column = pc.if_else(mask, pa.scalar(None, binary.type), binary).view(column.type)
+            batch = batch.set_column(position, batch.schema.field(position), column)
+        hits = pc.match_substring(column, "\x00")
+        if pc.any(hits).as_py():
+            for index in pc.indices_nonzero(hits.fill_null(False)).to_pylist():
+                flagged.setdefault(index, NUL_BYTE)
+    return batch
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def open_reader(

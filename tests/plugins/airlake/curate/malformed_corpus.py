@@ -114,12 +114,26 @@ def _parquet_cases() -> list[Case]:
         {"id": [1, 2], "name": ["a", "b"], "amount": ["1.00", "2.00"], "at": stamps, "x": [1, 2]}
     )
     no_at = pa.table({"id": [1, 2], "name": ["a", "b"]})
+    bad_utf8 = pa.table(
+        {
+            "id": [1, 2, 3],
+            "name": pa.array([b"ok", b"\xff\xfe", b"a\x00"], pa.binary()).view(pa.string()),
+            "at": pa.array([T, T, T], pa.timestamp("us", tz="UTC")),
+        }
+    )
     return [
         Case(
             "parquet-nul-in-string",
             _parquet(with_nul),
             (row(2, "ok", "2.00"),),
             ((1, "nul_byte"),),
+            fmt="parquet",
+        ),
+        Case(
+            "parquet-invalid-utf-8-and-nul",
+            _parquet(bad_utf8),
+            (row(1, "ok", None),),
+            ((2, "bad_encoding"), (3, "nul_byte")),
             fmt="parquet",
         ),
         Case(
