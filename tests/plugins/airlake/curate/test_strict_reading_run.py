@@ -68,11 +68,13 @@ def test_the_merged_row_file_of_the_issue_loses_nothing(lake, tmp_path) -> None:
         b'2,"b,2,2026-11-20 11:00:00\n'  # an unbalanced quote: once swallowed the rows below
         b"3,c,3,2026-11-20 11:00:00\n"
         b"4,d,4,2026-11-20 11:00:00\n"
+        b"4,d,4,2026-11-20 11:00:00\n"  # delivered twice: dropped by the merge, counted
     )
     ingested, manifest = ingest_and_curate(lake, contract(), {"f.csv": body}, tmp_path)
 
-    assert ingested["rows"] == 4 == manifest["rows"]["read"]
-    assert manifest["rows"]["written"] == 3 and manifest["rows"]["quarantined"] == 1
+    assert ingested["rows"] == 5 == manifest["rows"]["read"]
+    counts = manifest["rows"]
+    assert (counts["written"], counts["quarantined"], counts["duplicates_dropped"]) == (3, 1, 1)
     rows = [r for p in manifest["partitions"] for r in read_partition(lake, p)]
     assert sorted(r["id"] for r in rows) == [1, 3, 4]
     assert rows[0]["at"] == datetime(2026, 11, 20, 10)  # Paris wall time -> UTC
