@@ -52,8 +52,6 @@ from airlake.operators.load import WarehouseLoadOperator
 from airlake.operators.quality import QualityCheckOperator
 from airlake.operators.tiering import GlacierRestoreOperator
 from airlake.pipeline import (
-    GLUE_DATABASE,
-    LAKE_BUCKET,
     START_DATE,
     WAREHOUSE_POOL,
     deadline_alert,
@@ -112,25 +110,16 @@ def dataset_dag(contract: Contract) -> DAG:
         doc_md=f"{__doc__}\n\n#### {contract.name}\n\n{contract.description}",
     ) as dag:
         name = contract.name
-        ingest = IngestOperator(task_id="ingest", dataset=name, bucket=LAKE_BUCKET)
-        curate = CurateOperator(task_id="curate", dataset=name, bucket=LAKE_BUCKET, database=GLUE_DATABASE)
-        quality = QualityCheckOperator(
-            task_id="quality", dataset=name, bucket=LAKE_BUCKET, database=GLUE_DATABASE
-        )
-        catalog = CatalogOperator(
-            task_id="catalog",
-            dataset=name,
-            bucket=LAKE_BUCKET,
-            database=GLUE_DATABASE,
-            outlets=[curated_asset(name)],
-        )
-        load = WarehouseLoadOperator(task_id="load", dataset=name, bucket=LAKE_BUCKET, pool=WAREHOUSE_POOL)
+        # bucket and database come from default_args (airlake.pipeline.default_args)
+        ingest = IngestOperator(task_id="ingest", dataset=name)
+        curate = CurateOperator(task_id="curate", dataset=name)
+        quality = QualityCheckOperator(task_id="quality", dataset=name)
+        catalog = CatalogOperator(task_id="catalog", dataset=name, outlets=[curated_asset(name)])
+        load = WarehouseLoadOperator(task_id="load", dataset=name, pool=WAREHOUSE_POOL)
         restore = GlacierRestoreOperator(
             task_id="restore_archived",
             dataset=name,
-            bucket=LAKE_BUCKET,
             zone="curated",
-            database=GLUE_DATABASE,
             first_day=FIRST_DAY,
             last_day=LAST_DAY,
             poke_interval=60,

@@ -30,7 +30,7 @@ from airlake.operators.maintenance import (
     StorageReportOperator,
 )
 from airlake.operators.tiering import TieringOperator
-from airlake.pipeline import GLUE_DATABASE, LAKE_BUCKET, START_DATE, deadline_alert, default_args
+from airlake.pipeline import START_DATE, deadline_alert, default_args
 
 DRY_RUN = "{{ params.dry_run }}"
 
@@ -49,18 +49,12 @@ with DAG(
     deadline=deadline_alert(timedelta(hours=6)),
     doc_md=__doc__,
 ) as lake_maintenance_weekly:
-    cleanup = CleanupVersionsOperator(
-        task_id="cleanup", bucket=LAKE_BUCKET, database=GLUE_DATABASE, grace_hours=72, dry_run=DRY_RUN
-    )
-    compact = CompactPartitionsOperator(
-        task_id="compact", bucket=LAKE_BUCKET, database=GLUE_DATABASE, dry_run=DRY_RUN
-    )
+    cleanup = CleanupVersionsOperator(task_id="cleanup", grace_hours=72, dry_run=DRY_RUN)
+    compact = CompactPartitionsOperator(task_id="compact", dry_run=DRY_RUN)
     tiering = TieringOperator(
         task_id="tiering",
-        bucket=LAKE_BUCKET,
-        database=GLUE_DATABASE,
         tag_superseded=False,  # cleanup deletes superseded versions itself, with the Glue re-check
         dry_run=DRY_RUN,
     )
-    report = StorageReportOperator(task_id="storage_report", bucket=LAKE_BUCKET, report_date="{{ ds }}")
+    report = StorageReportOperator(task_id="storage_report", report_date="{{ ds }}")
     cleanup >> compact >> tiering >> report

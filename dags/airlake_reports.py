@@ -25,8 +25,6 @@ from airlake.operators.materialise import MaterialiseOperator
 from airlake.pipeline import (
     ATHENA_OUTPUT,
     ATHENA_WORKGROUP,
-    GLUE_DATABASE,
-    LAKE_BUCKET,
     QUERY_POOL,
     START_DATE,
     deadline_alert,
@@ -80,8 +78,6 @@ with DAG(
         task_id="materialise_product_popularity",
         view="product_popularity_weekly",
         ds=WEEK_START,
-        bucket=LAKE_BUCKET,
-        database=GLUE_DATABASE,
         pool=QUERY_POOL,
         athena_output_location=ATHENA_OUTPUT,
         workgroup=ATHENA_WORKGROUP,
@@ -90,8 +86,6 @@ with DAG(
     report = BusinessReportOperator(
         task_id="report",
         week_start=WEEK_START,
-        bucket=LAKE_BUCKET,
-        database=GLUE_DATABASE,
         pool=QUERY_POOL,
         athena_output_location=ATHENA_OUTPUT,
         workgroup=ATHENA_WORKGROUP,

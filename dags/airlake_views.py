@@ -21,8 +21,6 @@ from airlake.operators.materialise import MaterialiseOperator
 from airlake.pipeline import (
     ATHENA_OUTPUT,
     ATHENA_WORKGROUP,
-    GLUE_DATABASE,
-    LAKE_BUCKET,
     QUERY_POOL,
     START_DATE,
     deadline_alert,
@@ -68,8 +66,6 @@ def view_dag(view: str, datasets: tuple[str, ...]) -> DAG:
         MaterialiseOperator.partial(
             task_id="materialise",
             view=view,
-            bucket=LAKE_BUCKET,
-            database=GLUE_DATABASE,
             pool=QUERY_POOL,
             athena_output_location=ATHENA_OUTPUT,
             workgroup=ATHENA_WORKGROUP,

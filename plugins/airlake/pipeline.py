@@ -43,13 +43,17 @@ def pools() -> dict[str, dict[str, Any]]:
 
 def default_args(owner: str) -> dict[str, Any]:
     """
-    Retries with exponential backoff (sources and AWS APIs fail transiently, code rarely does), and the
-    failure callback that alerts on failed quality checks and reject budgets (:mod:`airlake.alerts`).
+    Retries with exponential backoff (sources and AWS APIs fail transiently, code rarely does), the
+    failure callback that alerts on failed quality checks and reject budgets (:mod:`airlake.alerts`),
+    and where the lake is: every :class:`~airlake.operators.base.LakeOperator` of the DAG takes its
+    ``bucket`` and ``database`` from here unless the task passes its own.
     """
     from airlake.alerts import task_failed
 
     return {
         "owner": owner,
+        "bucket": LAKE_BUCKET,
+        "database": GLUE_DATABASE,
         "retries": 2,
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": True,

@@ -6,19 +6,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from airlake.operators.base import LakeOperator
 from airlake.operators.materialise import QUERY_ENGINE
 
 if TYPE_CHECKING:
-    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airlake.lineage import Lineage
 
-
-class BusinessReportOperator(AwsBaseOperator[GlueCatalogHook]):
+class BusinessReportOperator(LakeOperator):
     """
     Query the views for the ISO week starting ``week_start`` and the week before
     (``sql/athena/reports/*.sql``: revenue by country, funnel per day, most popular products) and write
@@ -38,14 +35,11 @@ class BusinessReportOperator(AwsBaseOperator[GlueCatalogHook]):
         "week_start", "bucket", "database", "engine", "athena_output_location", "workgroup"
     )
     ui_color = "#fff1cc"
-    _lineage: Lineage | None = None
 
     def __init__(
         self,
         *,
         week_start: str,
-        bucket: str,
-        database: str,
         engine: str = QUERY_ENGINE,
         athena_output_location: str | None = None,
         workgroup: str | None = None,
@@ -53,27 +47,21 @@ class BusinessReportOperator(AwsBaseOperator[GlueCatalogHook]):
     ) -> None:
         super().__init__(**kwargs)
         self.week_start = week_start
-        self.bucket = bucket
-        self.database = database
         self.engine = engine
         self.athena_output_location = athena_output_location
         self.workgroup = workgroup
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
         from airlake.analytics.report import build_report, write_report
-        from airlake.aws import lake_client
         from airlake.lineage import region_of, report_lineage
         from airlake.operators.materialise import build_query_engine
         from airlake.paths import sql_dir
-        from airlake.store import LakeStore
 
         week_start = str(self.week_start)
-        store = LakeStore(S3Hook(**self._hook_parameters), self.bucket)
+        store = self.lake_store()
         engine = build_query_engine(
             self.engine,
-            glue=lake_client(self.hook),
+            glue=self.glue_client(),
             store=store,
             database=self.database,
             hook_parameters=self._hook_parameters,
@@ -102,9 +90,3 @@ class BusinessReportOperator(AwsBaseOperator[GlueCatalogHook]):
             self.log.info("Revenue %s: %s EUR", row["country"], row["revenue_eur"])
         self.log.info("Report written to s3://%s/%s", self.bucket, keys["html"])
         return {"week_start": week_start, **keys, "bytes_scanned": report["bytes_scanned"]}
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
-        from airlake.lineage import operator_lineage
-
-        return operator_lineage(self._lineage)

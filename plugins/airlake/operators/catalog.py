@@ -6,21 +6,21 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from airlake.operators.base import LakeOperator
+
 if TYPE_CHECKING:
-    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airlake.lineage import Lineage
     from airlake.store import LakeStore
 
-GLUE_DATABASE = "{{ var.value.get('airlake_glue_database', 'airlake') }}"
-"""The ``database`` argument DAGs pass: Variable ``airlake_glue_database``, default ``airlake``."""
+from airlake.pipeline import GLUE_DATABASE
+
+__all__ = ["GLUE_DATABASE", "CatalogOperator"]
 
 
-class CatalogOperator(AwsBaseOperator[GlueCatalogHook]):
+class CatalogOperator(LakeOperator):
     """
     Bring the Glue Data Catalog in step with one dataset's contract and the partitions a run curated.
 
@@ -50,48 +50,36 @@ class CatalogOperator(AwsBaseOperator[GlueCatalogHook]):
         "dataset", "bucket", "database", "crawler_role", "crawler_name", "kms_key_id"
     )
     ui_color = "#e8dcff"
-    _lineage: Lineage | None = None
 
     def __init__(
         self,
         *,
         dataset: str,
-        bucket: str,
-        database: str,
         use_crawler: bool = False,
         crawler_role: str | None = None,
         crawler_name: str | None = None,
         wait_for_crawler: bool = True,
         crawler_poll_interval: int = 15,
-        kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.dataset = dataset
-        self.bucket = bucket
-        self.database = database
         self.use_crawler = use_crawler
         self.crawler_role = crawler_role
         self.crawler_name = crawler_name
         self.wait_for_crawler = wait_for_crawler
         self.crawler_poll_interval = crawler_poll_interval
-        self.kms_key_id = kms_key_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        from airlake.aws import lake_client
         from airlake.catalog import ensure_database, ensure_table, get_table, publish_partitions
         from airlake.contracts import get_contract
         from airlake.lake import manifest_key
         from airlake.lineage import catalog_lineage, region_of
         from airlake.manifest import Manifest
-        from airlake.store import LakeStore
 
         contract = get_contract(self.dataset)
         run_id = context["run_id"]
-        s3_hook = S3Hook(**self._hook_parameters)
-        store = LakeStore(s3_hook, self.bucket, kms_key_id=self.kms_key_id)
+        store = self.lake_store()
         curate_key = manifest_key(self.dataset, run_id, "curate")
         curated = store.get_json(curate_key)
         if curated is None:
@@ -103,7 +91,7 @@ class CatalogOperator(AwsBaseOperator[GlueCatalogHook]):
             raise ValueError(f"curate manifest {curate_key} has status {curated['status']!r}, not 'complete'")
         partitions: list[dict[str, Any]] = list(curated.get("partitions") or [])
 
-        glue = lake_client(self.hook)
+        glue = self.glue_client()
         ensure_database(glue, self.database)
         change = ensure_table(glue, self.database, contract, self.bucket)
         table = get_table(glue, self.database, contract.name)
@@ -166,12 +154,6 @@ class CatalogOperator(AwsBaseOperator[GlueCatalogHook]):
             "unchanged": len(published["unchanged"]),
             "crawler": crawler,
         }
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
-        from airlake.lineage import operator_lineage
-
-        return operator_lineage(self._lineage)
 
     def _check_one_file(
         self, store: LakeStore, partitions: list[dict[str, Any]], table: dict[str, Any], partition_column: str

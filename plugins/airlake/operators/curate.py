@@ -6,18 +6,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from airlake.operators.base import LakeOperator
+
 if TYPE_CHECKING:
-    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airlake.lineage import Lineage
 
-
-class CurateOperator(AwsBaseOperator[S3Hook]):
+class CurateOperator(LakeOperator):
     """
     Curate what the ingest task of the same run landed and, with ``backlog`` (default), every earlier
     ingested raw run of the dataset not yet published (a run that failed after its ingest): parse by
@@ -45,35 +42,27 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
     :param kms_key_id: SSE-KMS key for every write; SSE-S3 (AES256) when not given.
     """
 
-    aws_hook_class = S3Hook
     template_fields: Sequence[str] = aws_template_fields(
         "dataset", "bucket", "database", "memory_limit", "kms_key_id"
     )
     ui_color = "#dff5e1"
-    _lineage: Lineage | None = None
 
     def __init__(
         self,
         *,
         dataset: str,
-        bucket: str,
-        database: str = "airlake",
         live_locations: Callable[[str], str | None] | None = None,
         reject_rate_max: float | None = None,
         memory_limit: str = "1GB",
         backlog: bool = True,
-        kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.dataset = dataset
-        self.bucket = bucket
-        self.database = database
         self.live_locations = live_locations
         self.reject_rate_max = reject_rate_max
         self.memory_limit = memory_limit
         self.backlog = backlog
-        self.kms_key_id = kms_key_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
@@ -83,10 +72,9 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
         from airlake.curate.spill import scratch_dir
         from airlake.intervals import interval_of
         from airlake.lineage import curate_lineage
-        from airlake.store import LakeStore
 
         contract = get_contract(self.dataset)
-        store = LakeStore(self.hook, self.bucket, kms_key_id=self.kms_key_id)
+        store = self.lake_store()
         interval = interval_of(context)
         live_location = self.live_locations or self._glue_live_locations()
         compare_location = None
@@ -113,18 +101,11 @@ class CurateOperator(AwsBaseOperator[S3Hook]):
         self._lineage = curate_lineage(store, self.dataset, summary)
         return summary
 
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
-        from airlake.lineage import operator_lineage
-
-        return operator_lineage(self._lineage)
-
     def _glue_live_locations(self) -> Callable[[str], str | None]:
         """The catalog's view: the location each Glue partition of the dataset's table points at."""
         from airlake.catalog.glue import live_location_lookup
-        from airlake.operators import glue_client_of
 
-        return live_location_lookup(glue_client_of(self), self.database, self.dataset)
+        return live_location_lookup(self.glue_client(), self.database, self.dataset)
 
 
 def _no_live_version(dt: str) -> None:

@@ -7,18 +7,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from airlake.operators.base import LakeOperator
+
 if TYPE_CHECKING:
-    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airlake.lineage import Lineage
 
-
-class IngestOperator(AwsBaseOperator[S3Hook]):
+class IngestOperator(LakeOperator):
     """
     Read what is new in a dataset's source (as its contract declares) into
     ``raw/<dataset>/ingest_date=<ds>/run=<run_id>/`` with a manifest and a checkpoint.
@@ -36,25 +33,19 @@ class IngestOperator(AwsBaseOperator[S3Hook]):
     :param kms_key_id: SSE-KMS key for every write; SSE-S3 (AES256) when not given.
     """
 
-    aws_hook_class = S3Hook
     template_fields: Sequence[str] = aws_template_fields("dataset", "bucket", "kms_key_id")
     ui_color = "#d7ecff"
-    _lineage: Lineage | None = None
 
     def __init__(
         self,
         *,
         dataset: str,
-        bucket: str,
         max_part_bytes: int = 128 * 1024 * 1024,
-        kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.dataset = dataset
-        self.bucket = bucket
         self.max_part_bytes = max_part_bytes
-        self.kms_key_id = kms_key_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
@@ -83,7 +74,6 @@ class IngestOperator(AwsBaseOperator[S3Hook]):
         from airlake.ingest.runner import run_ingest
         from airlake.intervals import interval_of
         from airlake.lineage import ingest_lineage, region_of
-        from airlake.store import LakeStore
 
         contract = get_contract(self.dataset)
         interval = interval_of(context)
@@ -92,7 +82,7 @@ class IngestOperator(AwsBaseOperator[S3Hook]):
                 f"{self.dataset}: full_refresh re-extracts a database source by event time; a "
                 f"{contract.source.kind} source cannot replay past days"
             )
-        store = LakeStore(self.hook, self.bucket, kms_key_id=self.kms_key_id)
+        store = self.lake_store()
         start, end = interval.start, interval.end
         # The source's templates (e.g. an API's ``date: "{{ data_interval_start | ds }}"``) render with the
         # interval this run processes: the trigger form's days when given, which is not the run's data
@@ -123,12 +113,6 @@ class IngestOperator(AwsBaseOperator[S3Hook]):
             summary = run_ingest(source, store, ctx, max_part_bytes=self.max_part_bytes)
         self._lineage = ingest_lineage(contract, store, summary, region=region_of(self.hook))
         return summary
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
-        from airlake.lineage import operator_lineage
-
-        return operator_lineage(self._lineage)
 
 
 def all_poison_message(summary: dict[str, Any]) -> str:

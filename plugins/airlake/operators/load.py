@@ -5,23 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from airlake.operators.base import LakeOperator
+
 if TYPE_CHECKING:
-    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Connection, Context
 
     from airlake.contracts import Contract
-    from airlake.lineage import Lineage
     from airlake.store import LakeStore
 
 POSTGRES_CONN_TYPES = frozenset({"postgres", "postgresql"})
 REDSHIFT_CONN_TYPES = frozenset({"redshift"})
 
 
-class WarehouseLoadOperator(AwsBaseOperator[S3Hook]):
+class WarehouseLoadOperator(LakeOperator):
     """
     Load exactly the Parquet files the run's curate stage wrote (never a prefix) into the contract's
     warehouse table: staging, de-duplication by the contract's rule, then MERGE (or partition replace,
@@ -35,19 +33,17 @@ class WarehouseLoadOperator(AwsBaseOperator[S3Hook]):
     :param dataset: contract name.
     :param bucket: the lake bucket.
     :param warehouse_conn_id: the warehouse connection (``redshift``, or ``postgres`` locally).
+    :param kms_key_id: SSE-KMS key for the manifest and the Redshift COPY manifest; SSE-S3 when not given.
     """
 
-    aws_hook_class = S3Hook
-    template_fields: Sequence[str] = aws_template_fields("dataset", "bucket", "warehouse_conn_id")
+    template_fields: Sequence[str] = aws_template_fields(
+        "dataset", "bucket", "warehouse_conn_id", "kms_key_id"
+    )
     ui_color = "#ffe8cc"
-    _lineage: Lineage | None = None
 
-    def __init__(
-        self, *, dataset: str, bucket: str, warehouse_conn_id: str = "airlake_warehouse", **kwargs: Any
-    ) -> None:
+    def __init__(self, *, dataset: str, warehouse_conn_id: str = "airlake_warehouse", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dataset = dataset
-        self.bucket = bucket
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -56,14 +52,13 @@ class WarehouseLoadOperator(AwsBaseOperator[S3Hook]):
         from airlake.contracts import get_contract
         from airlake.lineage import load_lineage, region_of
         from airlake.manifest import COMPLETE, Manifest, read_manifest
-        from airlake.store import LakeStore
 
         contract = get_contract(self.dataset)
         if contract.warehouse is None:
             self.log.info("%s has no warehouse target in its contract: nothing to load", self.dataset)
             return {"dataset": self.dataset, "loaded": False}
         run_id = context["run_id"]
-        store = LakeStore(self.hook, self.bucket)
+        store = self.lake_store()
         curate = read_manifest(store, self.dataset, run_id, "curate")
         if not curate or curate.get("status") != COMPLETE:
             raise RuntimeError(f"{self.dataset} run {run_id}: no complete curate manifest to load")
@@ -95,12 +90,6 @@ class WarehouseLoadOperator(AwsBaseOperator[S3Hook]):
             region=region_of(self.hook),
         )
         return {"dataset": self.dataset, "table": contract.warehouse.table, **manifest.rows}
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
-        from airlake.lineage import operator_lineage
-
-        return operator_lineage(self._lineage)
 
     def _load_postgres(
         self, connection: Connection, contract: Contract, store: LakeStore, files: list[str]

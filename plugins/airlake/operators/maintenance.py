@@ -6,17 +6,13 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airlake.operators import glue_client_of
+from airlake.operators.base import LakeOperator
 
 if TYPE_CHECKING:
-    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airlake.lineage import Lineage
 
 DEFAULT_GRACE_HOURS = 72.0
 """Superseded versions are kept three days: far above curate-to-catalog time plus the longest query."""
@@ -49,28 +45,7 @@ def dataset_names(datasets: Sequence[str] | str | None) -> list[str]:
     return names
 
 
-class _LakeOperator(AwsBaseOperator[S3Hook]):
-    """Shared plumbing: the lake store and a Glue client from the same connection."""
-
-    aws_hook_class = S3Hook
-    _lineage: Lineage | None = None
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
-        from airlake.lineage import operator_lineage
-
-        return operator_lineage(self._lineage)
-
-    def _store(self, bucket: str, kms_key_id: str | None) -> Any:
-        from airlake.store import LakeStore
-
-        return LakeStore(self.hook, bucket, kms_key_id=kms_key_id)
-
-    def _glue(self) -> Any:
-        return glue_client_of(self)
-
-
-class StorageReportOperator(_LakeOperator):
+class StorageReportOperator(LakeOperator):
     """
     Report the lake's storage and cost: bytes and objects per zone, dataset and storage class, the
     monthly storage cost from ``include/pricing/s3_prices.yaml`` and the bytes Athena scanned in the
@@ -97,23 +72,19 @@ class StorageReportOperator(_LakeOperator):
     def __init__(
         self,
         *,
-        bucket: str,
         report_date: str = "{{ ds }}",
         pricing_region: str | None = None,
         pricing_file: str | None = None,
         extra_buckets: Sequence[str] = (),
         athena_runs_per_month: int = 30,
-        kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.bucket = bucket
         self.report_date = report_date
         self.pricing_region = pricing_region
         self.pricing_file = pricing_file
         self.extra_buckets = extra_buckets
         self.athena_runs_per_month = athena_runs_per_month
-        self.kms_key_id = kms_key_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airlake.lineage import storage_report_lineage
@@ -125,7 +96,7 @@ class StorageReportOperator(_LakeOperator):
         if isinstance(extra, str):
             extra = [name for name in re.split(r"[\s,]+", extra) if name]
         document = storage_report(
-            self._store(self.bucket, self.kms_key_id),
+            self.lake_store(),
             report_date=str(self.report_date),
             region=str(region),
             price_table=prices,
@@ -150,7 +121,7 @@ class StorageReportOperator(_LakeOperator):
         }
 
 
-class CleanupVersionsOperator(_LakeOperator):
+class CleanupVersionsOperator(LakeOperator):
     """
     Delete expired curated versions: versions older than the live one whose successor was written more
     than ``grace_hours`` before the run's data interval end (the clock when there is none or it is later),
@@ -159,7 +130,7 @@ class CleanupVersionsOperator(_LakeOperator):
     Writes ``_manifests/<dataset>/<run_id>/cleanup.json`` listing the deleted prefixes and bytes.
 
     :param bucket: the lake bucket.
-    :param database: the Glue database (DAGs pass ``GLUE_DATABASE`` of :mod:`airlake.operators.catalog`).
+    :param database: the Glue database (default: the DAG's ``default_args``, :data:`airlake.pipeline.GLUE_DATABASE`).
     :param datasets: datasets to clean (list or comma separated); default every contract.
     :param grace_hours: how long superseded and unpublished versions are kept.
     :param include_unpublished: also clean partitions the catalog does not know at all.
@@ -177,23 +148,17 @@ class CleanupVersionsOperator(_LakeOperator):
     def __init__(
         self,
         *,
-        bucket: str,
-        database: str,
         datasets: Sequence[str] | str | None = None,
         grace_hours: float = DEFAULT_GRACE_HOURS,
         include_unpublished: bool = False,
         dry_run: bool = False,
-        kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.bucket = bucket
-        self.database = database
         self.datasets = datasets
         self.grace_hours = grace_hours
         self.include_unpublished = include_unpublished
         self.dry_run = dry_run
-        self.kms_key_id = kms_key_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         from datetime import UTC, datetime, timedelta
@@ -210,8 +175,8 @@ class CleanupVersionsOperator(_LakeOperator):
         if interval_end is not None:
             now = min(now, interval_end)
         result = cleanup_expired_versions(
-            self._store(self.bucket, self.kms_key_id),
-            self._glue(),
+            self.lake_store(),
+            self.glue_client(),
             self.database,
             dataset_names(self.datasets),
             grace=timedelta(hours=grace),
@@ -239,7 +204,7 @@ class CleanupVersionsOperator(_LakeOperator):
         }
 
 
-class CompactPartitionsOperator(_LakeOperator):
+class CompactPartitionsOperator(LakeOperator):
     """
     Compact curated partitions whose live version has more than ``max_files`` files or files smaller
     than ``small_file_bytes`` (when that lowers the file count): the rows are rewritten unchanged into
@@ -274,25 +239,19 @@ class CompactPartitionsOperator(_LakeOperator):
     def __init__(
         self,
         *,
-        bucket: str,
-        database: str,
         datasets: Sequence[str] | str | None = None,
         max_files: int = 8,
         small_file_bytes: int = 32 * 1024 * 1024,
         target_file_bytes: int = 256 * 1024 * 1024,
         dry_run: bool = False,
-        kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.bucket = bucket
-        self.database = database
         self.datasets = datasets
         self.max_files = max_files
         self.small_file_bytes = small_file_bytes
         self.target_file_bytes = target_file_bytes
         self.dry_run = dry_run
-        self.kms_key_id = kms_key_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         import tempfile
@@ -302,8 +261,8 @@ class CompactPartitionsOperator(_LakeOperator):
         from airlake.lineage import compaction_lineage, region_of
         from airlake.maintenance import compact_dataset
 
-        store = self._store(self.bucket, self.kms_key_id)
-        glue = self._glue()
+        store = self.lake_store()
+        glue = self.glue_client()
         dry_run = as_bool(self.dry_run)
         results: dict[str, dict[str, Any]] = {}
         with tempfile.TemporaryDirectory(prefix="airlake-compact-") as work_dir:

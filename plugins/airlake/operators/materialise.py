@@ -8,15 +8,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from airlake.operators.base import LakeOperator
+
 if TYPE_CHECKING:
-    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airlake.engines import QueryEngine
-    from airlake.lineage import Lineage
     from airlake.store import LakeStore
 
 QUERY_ENGINE = "{{ var.value.get('airlake_query_engine', 'duckdb') }}"
@@ -48,7 +47,7 @@ def view_sql_path(view: str) -> Any:
     return path
 
 
-class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
+class MaterialiseOperator(LakeOperator):
     """
     Materialise one view for the run's day: render ``sql/athena/<view>.sql`` (Jinja, ``{{ ds }}``), run
     it on DuckDB or Athena, write the result as a new version
@@ -82,21 +81,17 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
         "kms_key_id",
     )
     ui_color = "#fff1cc"
-    _lineage: Lineage | None = None
 
     def __init__(
         self,
         *,
         view: str,
-        bucket: str,
-        database: str,
         ds: str = "{{ ds }}",
         engine: str = QUERY_ENGINE,
         scan_limit_bytes: int | None = None,
         athena_output_location: str | None = None,
         workgroup: str | None = None,
         memory_limit: str | None = "1GB",
-        kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -104,30 +99,23 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
             view_sql_path(view)  # fail at parse time for a literal name
         self.view = view
         self.ds = ds
-        self.bucket = bucket
-        self.database = database
         self.engine = engine
         self.scan_limit_bytes = scan_limit_bytes
         self.athena_output_location = athena_output_location
         self.workgroup = workgroup
         self.memory_limit = memory_limit
-        self.kms_key_id = kms_key_id
         self._query_engine: QueryEngine | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
         from airlake.analytics import materialise_view
-        from airlake.aws import lake_client
         from airlake.lineage import materialise_lineage, region_of
-        from airlake.store import LakeStore
 
         path = view_sql_path(self.view)
         engine_name = str(self.engine).strip().lower()
         ds = _checked_day(self.ds)
         sql = self.render_template(path.read_text(), {**context, "ds": ds, "ds_nodash": ds.replace("-", "")})
-        glue = lake_client(self.hook)
-        store = LakeStore(S3Hook(**self._hook_parameters), self.bucket, kms_key_id=self.kms_key_id)
+        glue = self.glue_client()
+        store = self.lake_store()
         limit = None if self.scan_limit_bytes in (None, "", "None") else int(self.scan_limit_bytes)
         self._query_engine = self._build_engine(engine_name, glue, store)
         try:
@@ -162,12 +150,6 @@ class MaterialiseOperator(AwsBaseOperator[GlueCatalogHook]):
             result["bytes_scanned"],
         )
         return result
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
-        from airlake.lineage import operator_lineage
-
-        return operator_lineage(self._lineage)
 
     def _build_engine(self, engine_name: str, glue: Any, store: LakeStore) -> QueryEngine:
         return build_query_engine(

@@ -6,19 +6,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from airlake.operators.base import LakeOperator
+
 if TYPE_CHECKING:
-    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airlake.lineage import Lineage
     from airlake.store import LakeStore
 
 
-class QualityCheckOperator(AwsBaseOperator[S3Hook]):
+class QualityCheckOperator(LakeOperator):
     """
     Run the contract's ``quality.checks`` (not_null, unique, accepted_values, range, row_count_min,
     freshness) with DuckDB on the partition versions the run's curate task wrote, before the catalog task
@@ -31,18 +29,15 @@ class QualityCheckOperator(AwsBaseOperator[S3Hook]):
     :param dataset: contract name.
     :param bucket: the lake bucket.
     :param database: the Glue database that says which version of an untouched day is live.
+    :param kms_key_id: SSE-KMS key for the manifest write; SSE-S3 (AES256) when not given.
     """
 
-    aws_hook_class = S3Hook
-    template_fields: Sequence[str] = aws_template_fields("dataset", "bucket", "database")
+    template_fields: Sequence[str] = aws_template_fields("dataset", "bucket", "database", "kms_key_id")
     ui_color = "#e8f4ff"
-    _lineage: Lineage | None = None
 
-    def __init__(self, *, dataset: str, bucket: str, database: str = "airlake", **kwargs: Any) -> None:
+    def __init__(self, *, dataset: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dataset = dataset
-        self.bucket = bucket
-        self.database = database
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
@@ -53,11 +48,10 @@ class QualityCheckOperator(AwsBaseOperator[S3Hook]):
         from airlake.lineage import quality_lineage
         from airlake.manifest import COMPLETE, Manifest, read_manifest
         from airlake.quality import QualityCheckFailed, interval_dates, run_checks
-        from airlake.store import LakeStore
 
         contract = get_contract(self.dataset)
         interval = interval_of(context)
-        store = LakeStore(self.hook, self.bucket)
+        store = self.lake_store()
         run_id = context["run_id"]
         curate = read_manifest(store, self.dataset, run_id, "curate")
         if not curate or curate.get("status") != COMPLETE:
@@ -95,21 +89,14 @@ class QualityCheckOperator(AwsBaseOperator[S3Hook]):
             raise AirflowFailException(str(error)) from error  # airlake.alerts recognises the cause
         return {"dataset": self.dataset, "checks": len(results), "failed": 0}
 
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        """What the run read and wrote, as recorded by ``execute`` (see :mod:`airlake.lineage`)."""
-        from airlake.lineage import operator_lineage
-
-        return operator_lineage(self._lineage)
-
     def _live_keys(self, store: LakeStore, dts: Sequence[str]) -> dict[str, list[str]]:
         """Keys of the live version of each of ``dts`` that Glue knows, by ``dt``."""
         if not dts:
             return {}
         from airlake.catalog.glue import live_location_lookup
         from airlake.engines.base import list_parquet_objects
-        from airlake.operators import glue_client_of
 
-        lookup = live_location_lookup(glue_client_of(self), self.database, self.dataset)
+        lookup = live_location_lookup(self.glue_client(), self.database, self.dataset)
         found: dict[str, list[str]] = {}
         for dt in dts:
             location = lookup(dt)

@@ -7,12 +7,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
 
-from airlake.operators import glue_client_of
+from airlake.operators.base import LakeOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -36,7 +34,7 @@ def _run_time(context: Context, today: str | date | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class TieringOperator(AwsBaseOperator[S3Hook]):
+class TieringOperator(LakeOperator):
     """
     Tier the lake bucket by the contracts' ``tiering`` policies; meant for a weekly maintenance DAG
     (one task per bucket, ``max_active_runs=1``), run first with ``dry_run=True`` to review the diff.
@@ -59,7 +57,7 @@ class TieringOperator(AwsBaseOperator[S3Hook]):
     Objects are aged against ``today``, by default the run's data interval end: a rerun of the same
     run does the same, and reruns skip what is done already. In the maintenance DAG::
 
-        TieringOperator(task_id="tier_lake", bucket="{{ var.value.airlake_bucket }}", database=GLUE_DATABASE)
+        TieringOperator(task_id="tier_lake")  # bucket and database from default_args
 
     Query engines check :func:`airlake.tiering.archived_partitions` before reading curated partitions;
     a reprocessing DAG puts :class:`GlacierRestoreOperator` before the tasks that read old data.
@@ -81,7 +79,6 @@ class TieringOperator(AwsBaseOperator[S3Hook]):
     :param kms_key_id: SSE-KMS key for the record and for objects stored unencrypted; SSE-S3 otherwise.
     """
 
-    aws_hook_class = S3Hook
     template_fields: Sequence[str] = aws_template_fields(
         "bucket", "database", "datasets", "today", "dry_run", "kms_key_id"
     )
@@ -90,8 +87,6 @@ class TieringOperator(AwsBaseOperator[S3Hook]):
     def __init__(
         self,
         *,
-        bucket: str,
-        database: str = "airlake",
         datasets: Sequence[str] | None = None,
         today: str | date | None = None,
         zone_defaults: ZoneDefaults | None = None,
@@ -104,12 +99,9 @@ class TieringOperator(AwsBaseOperator[S3Hook]):
         multipart_part_size: int = 512 * MIB,
         max_workers: int = 4,
         dry_run: bool = False,
-        kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.bucket = bucket
-        self.database = database
         self.datasets = datasets
         self.today = today
         self.zone_defaults = zone_defaults
@@ -122,14 +114,12 @@ class TieringOperator(AwsBaseOperator[S3Hook]):
         self.multipart_part_size = multipart_part_size
         self.max_workers = max_workers
         self.dry_run = dry_run
-        self.kms_key_id = kms_key_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
         from airlake.contracts import load_contracts
         from airlake.operators.maintenance import as_bool
-        from airlake.store import LakeStore
         from airlake.tiering import TieringPolicyError, build_rule_set, run_tiering
 
         dry_run = as_bool(self.dry_run)  # a rendered "{{ params.dry_run }}" is a string
@@ -156,9 +146,9 @@ class TieringOperator(AwsBaseOperator[S3Hook]):
             else timedelta(hours=float(self.superseded_grace))
         )
         summary = run_tiering(
-            LakeStore(self.hook, self.bucket, kms_key_id=self.kms_key_id),
+            self.lake_store(),
             rule_set,
-            glue=glue_client_of(self),
+            glue=self.glue_client(),
             database=self.database,
             now=_run_time(context, self.today),
             run_id=context["run_id"],
@@ -185,7 +175,7 @@ class TieringOperator(AwsBaseOperator[S3Hook]):
         return summary
 
 
-class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
+class GlacierRestoreOperator(LakeOperator):
     """
     Make a dataset's archived partitions readable before a backfill or reprocessing reads them: put it
     upstream of the tasks that read the range, e.g.
@@ -216,7 +206,6 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
     :param kms_key_id: SSE-KMS key for the restore record; SSE-S3 (AES256) when not given.
     """
 
-    aws_hook_class = S3Hook
     template_fields: Sequence[str] = aws_template_fields(
         "bucket",
         "dataset",
@@ -233,29 +222,23 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
     def __init__(
         self,
         *,
-        bucket: str,
         dataset: str,
         first_day: str | date,
         last_day: str | date,
         zone: str = "raw",
-        database: str = "airlake",
         restore_days: int | str = 7,
         tier: str = "Standard",
         mark_catalog: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float = 300.0,
         max_wait: timedelta | float = timedelta(hours=48),
-        kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.bucket = bucket
         self.dataset = dataset
-        self.kms_key_id = kms_key_id
         self.first_day = first_day
         self.last_day = last_day
         self.zone = zone
-        self.database = database
         self.restore_days = restore_days
         self.tier = tier
         self.mark_catalog = mark_catalog
@@ -287,7 +270,7 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
             from airlake.tiering.restore import get_partitions
 
             dts = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
-            live = live_locations(get_partitions(glue_client_of(self), self.database, self.dataset, dts))
+            live = live_locations(get_partitions(self.glue_client(), self.database, self.dataset, dts))
         archived = plan_restores(client, self.bucket, self.dataset, self.zone, start, end, live=live)
         keys = [obj.key for obj in archived]
         self.log.info(
@@ -342,11 +325,10 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
     def _finish(self, context: Context, keys: list[str]) -> dict[str, Any]:
         """Every object readable: flag curated partitions restored, record and return what was restored."""
         from airlake.lake import manifest_key
-        from airlake.store import LakeStore
         from airlake.tiering.objects import partition_date
         from airlake.tiering.restore import ZONE_DATE_KEYS, check_restores, mark_restored, pending
 
-        store = LakeStore(self.hook, self.bucket, kms_key_id=self.kms_key_id)
+        store = self.lake_store()
         statuses = check_restores(store.client, self.bucket, keys)
         still = pending(statuses)
         if still:
@@ -364,7 +346,7 @@ class GlacierRestoreOperator(AwsBaseOperator[S3Hook]):
                 until.setdefault(dt, None)
         cleared: list[str] = []
         if self.zone == "curated" and self.mark_catalog and until:
-            cleared = mark_restored(glue_client_of(self), self.database, self.dataset, until)
+            cleared = mark_restored(self.glue_client(), self.database, self.dataset, until)
         expiries = [u for u in until.values() if u is not None]
         summary = {
             "dataset": self.dataset,

@@ -135,3 +135,16 @@ def test_deadline_callback_logs_the_late_run(caplog: pytest.LogCaptureFixture) -
         == "Airlake deadline missed: dataset_orders run scheduled__2026-11-20 not done 3:00:00 after it was queued"
     )
     assert message in caplog.text
+
+
+def test_lake_operators_take_bucket_and_database_from_default_args() -> None:
+    from airflow.sdk import DAG
+
+    from airlake.operators.catalog import CatalogOperator
+    from airlake.pipeline import GLUE_DATABASE, LAKE_BUCKET, default_args
+
+    with DAG("t", schedule=None, default_args=default_args("test")):
+        given = CatalogOperator(task_id="given", dataset="orders")
+        own = CatalogOperator(task_id="own", dataset="orders", bucket="other", database="db2")
+    assert (given.bucket, given.database) == (LAKE_BUCKET, GLUE_DATABASE)
+    assert (own.bucket, own.database) == ("other", "db2")

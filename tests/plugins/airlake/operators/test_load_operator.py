@@ -24,6 +24,7 @@ from tests.plugins.airlake.load.load_helpers import (
 
 RUN_ID = "manual__2026-11-21T00:00:00+00:00"
 CONN_ID = "test_warehouse"
+KMS_KEY = "alias/airlake-test"
 REDSHIFT_HOST = "airlake.abc123xyz.us-east-1.redshift.amazonaws.com"
 
 
@@ -134,6 +135,18 @@ def test_redshift_connection_takes_the_copy_path(lake, published_run, redshift, 
     logged = caplog.text + "".join(capsys.readouterr())
     for text in (json.dumps(load), json.dumps(result), logged):
         assert ROLE not in text
+
+
+def test_redshift_copy_manifest_is_written_with_the_kms_key(lake, published_run, redshift) -> None:
+    operator = WarehouseLoadOperator(
+        task_id="load", dataset="orders", bucket=lake.bucket, warehouse_conn_id=CONN_ID, kms_key_id=KMS_KEY
+    )
+    operator.execute({"run_id": RUN_ID})  # type: ignore[arg-type]
+
+    for key in (copy_manifest_key("orders", RUN_ID), manifest_key("orders", RUN_ID, "load")):
+        head = lake.client.head_object(Bucket=lake.bucket, Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms", key
+        assert head["SSEKMSKeyId"].endswith(KMS_KEY), key
 
 
 def test_redshift_connection_without_role_fails_before_connecting(lake, published_run, redshift, monkeypatch):
