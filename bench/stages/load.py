@@ -2,10 +2,11 @@
 
 - ``airlake``: :func:`airlake.load.load_partitions` (clickstream: mode ``partition_replace``) into a
   freshly created target (``ensure_target_table``, untimed): per file a whole-object download from the
-  store, one DuckDB pass over the files for repeated keys and event dates, then (unique by key, as
-  curate writes them) the delete of the event dates and pyarrow batches -> CSV (naive UTC
-  timestamps, encoded by a helper thread) -> ``COPY ... FROM STDIN`` straight into the target, in one
-  transaction; files with a repeated key would go through the staging table and the de-duplication.
+  store, DuckDB reading the event dates, then the delete of those dates and pyarrow batches -> CSV
+  (naive UTC timestamps, encoded by a helper thread) -> ``COPY ... FROM STDIN`` straight into the
+  target while DuckDB checks in another thread that no key repeats (as curate writes them), committed
+  in one transaction; files with a repeated key would be rolled back and loaded again through the
+  staging table and the de-duplication.
   The files are read from a :class:`~bench.localstore.LocalStore` holding the curate output (the
   emulator's GET cost is the ``emulator`` stage's business).
 - ``psql`` (anchor): ``psql -c "\\copy <table> FROM '<rows.csv>' WITH (FORMAT csv)"`` of the same rows
@@ -86,6 +87,11 @@ def prepare_setup(params: dict[str, Any]) -> Work:
 
 
 def prepare_airlake(params: dict[str, Any]) -> Work:
+    # first-use imports untimed, as the bench's method says (the anchors' imports are untimed too)
+    import duckdb  # noqa: F401
+    import pyarrow.csv
+    import pyarrow.parquet  # noqa: F401
+
     from airlake.load import load_partitions
 
     conn = _connect()

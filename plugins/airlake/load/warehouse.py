@@ -26,6 +26,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -550,48 +551,63 @@ class _FileFailed(Exception):
         self.key, self.error = key, error
 
 
-@dataclass(frozen=True)
-class _Survey:
-    """What the load's files hold, read with DuckDB before the COPY."""
-
-    repeated_keys: int
-    event_dates: tuple[str, ...] | None
-    """``YYYY-MM-DD`` of the rows' event dates as :func:`_event_date` computes them; None: unknown."""
-
-
 def _duckdb_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _survey(contract: Contract, paths: Sequence[Path]) -> _Survey | None:
-    """Repeated dedup keys and event dates of the files (DuckDB over the local Parquet files, all
-    cores); None when they cannot be read that way (the load then checks in SQL)."""
+def _parquet_source(paths: Sequence[Path]) -> str:
+    listed = ", ".join("'" + str(path).replace("'", "''") + "'" for path in paths)
+    return f"read_parquet([{listed}], union_by_name = true)"
+
+
+def _repeated_keys(contract: Contract, paths: Sequence[Path]) -> int | None:
+    """Dedup keys that occur more than once in the files (DuckDB over the local Parquet files, one
+    thread: it runs beside the COPY); None when DuckDB cannot tell (the load then asks SQL)."""
     import duckdb
 
-    keys = contract.dedup.keys or contract.primary_key
+    if not paths:
+        return 0
+    keys = ", ".join(_duckdb_name(k) for k in contract.dedup.keys or contract.primary_key)
+    try:
+        with duckdb.connect(config={"memory_limit": "1GB", "threads": 1}) as con:
+            row = con.execute(
+                f"select count(*) from (select {keys} from {_parquet_source(paths)} "
+                f"group by {keys} having count(*) > 1)"
+            ).fetchone()
+    except Exception as exc:  # e.g. a type DuckDB reads differently: SQL decides instead
+        log.info("Could not check the load's keys with DuckDB (%s); checking in SQL", exc)
+        return None
+    return int(row[0]) if row else 0
+
+
+def _event_dates(contract: Contract, paths: Sequence[Path]) -> tuple[str, ...] | None:
+    """``YYYY-MM-DD`` of the files' event dates as :func:`_event_date` computes them (one column read
+    by DuckDB); None when unknown (the load then goes through the staging table)."""
+    import duckdb
+
     column = contract.column(contract.event_time)
-    listed = ", ".join("'" + str(path).replace("'", "''") + "'" for path in paths)
-    source = f"read_parquet([{listed}], union_by_name = true)"
-    grouped = ", ".join(_duckdb_name(k) for k in keys)
-    base = column.column_type.base
+    if column.column_type.base not in ("timestamptz", "timestamp", "date"):
+        return None
+    if not paths:
+        return ()
     try:
         with duckdb.connect(config={"memory_limit": "1GB"}) as con:
-            con.execute("set TimeZone = 'UTC'")
-            if not paths:
-                return _Survey(0, ())
-            repeated = con.execute(
-                f"select count(*) from (select {grouped} from {source} group by {grouped} having count(*) > 1)"
-            ).fetchone()
-            dates = None
-            if base in ("timestamptz", "timestamp", "date"):
-                rows = con.execute(
-                    f"select distinct cast({_duckdb_name(column.name)} as date) from {source}"
-                ).fetchall()
-                dates = tuple(sorted(row[0].isoformat() for row in rows if row[0] is not None))
-    except Exception as exc:  # e.g. a type DuckDB reads differently: SQL decides instead
-        log.info("Could not survey the load's files with DuckDB (%s); checking in SQL", exc)
+            con.execute("set TimeZone = 'UTC'")  # a timestamptz's date in UTC, as _event_date
+            rows = con.execute(
+                f"select distinct cast({_duckdb_name(column.name)} as date) from {_parquet_source(paths)}"
+            ).fetchall()
+    except Exception as exc:
+        log.info("Could not read the load's event dates with DuckDB (%s)", exc)
         return None
-    return _Survey(int(repeated[0]) if repeated else 0, dates)
+    return tuple(sorted(row[0].isoformat() for row in rows if row[0] is not None))
+
+
+class _NotUnique(Exception):
+    """A direct load found a repeated key after its COPY: undo it and go through the staging table."""
+
+    def __init__(self, repeated: int | None) -> None:
+        super().__init__(f"{repeated} repeated key(s)")
+        self.repeated = repeated
 
 
 def _stream_files(
@@ -621,7 +637,6 @@ def _stream_files(
             with cursor.copy(_copy_statement(table, present, seq=seq)) as copy:
                 for kind, value in stream:
                     if kind == "end":
-                        value.unlink()
                         break
                     copy.write(value[0])
                     total += value[1]
@@ -639,9 +654,12 @@ def _load_direct(
     contract: Contract,
     paths: Sequence[tuple[str, Path, list[str]]],
     event_dates: tuple[str, ...],
+    repeated_keys: Callable[[], int | None],
 ) -> dict[str, Any]:
     """append / partition_replace of files unique by key: the rows COPY straight into the target (no
-    staging table), after the delete of the load's event dates; one transaction."""
+    staging table), after the delete of the load's event dates; one transaction. ``repeated_keys``
+    (computed while the COPY runs) must answer 0 before the commit, else :class:`_NotUnique` rolls
+    everything back."""
     warehouse = _warehouse(contract)
     deleted = 0
     with transaction(conn) as cursor:
@@ -661,6 +679,9 @@ def _load_direct(
             )
             deleted = max(cursor.rowcount, 0)
         rows = _stream_files(cursor, warehouse.table, paths, seq=False)
+        repeated = repeated_keys()
+        if repeated != 0:
+            raise _NotUnique(repeated)
     result = LoadResult(
         table=warehouse.table,
         mode=warehouse.mode,
@@ -688,12 +709,12 @@ def load_partitions(
 ) -> dict[str, Any]:
     """PostgreSQL: load the curated Parquet ``files`` (keys in ``store``) into the contract's table.
 
-    The files are downloaded, then DuckDB reads them once for repeated dedup keys and event dates
-    (cheap, all cores). Files unique by key (what curate writes) of an ``append`` or
-    ``partition_replace`` table COPY straight into the target after the delete of their event dates;
-    otherwise they go through the staging table of :func:`run_load` (de-duplicated only if a key
-    repeats). Either way one transaction, in the listed order (the rows' arrival order); a helper
-    thread encodes Parquet -> CSV (timestamps as naive UTC under ``SET LOCAL TimeZone = 'UTC'``)
+    The files are downloaded; DuckDB reads their event dates, and counts their repeated dedup keys in a
+    helper thread while the COPY runs. Files of an ``append`` or ``partition_replace`` table COPY
+    straight into the target after the delete of their event dates, committed only if no key repeats
+    (what curate writes); else the transaction is rolled back and the files go through the staging
+    table of :func:`run_load` (de-duplicated only if a key repeats), as ``merge`` always does. Either way one transaction, in the listed order (the rows' arrival
+    order); a helper thread encodes Parquet -> CSV (timestamps as naive UTC under ``SET LOCAL TimeZone = 'UTC'``)
     ahead of the COPY that sends.
     """
     warehouse = _warehouse(contract)
@@ -708,27 +729,31 @@ def load_partitions(
                 raise RuntimeError(
                     f"load of s3://{store.bucket}/{key} into {warehouse.table} failed: {exc}"
                 ) from exc
-        survey = None if always_dedup else _survey(contract, [path for _key, path, _cols in paths])
-        unique = None if survey is None else survey.repeated_keys == 0
+        local = [path for _key, path, _columns in paths]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="airlake-load-keys") as pool:
+            checked = None if always_dedup else pool.submit(_repeated_keys, contract, local)
 
-        def fill_staging(cursor: DbApiCursor, sql: LoadStatements) -> bool | None:
-            _stream_files(cursor, sql.staging, paths, seq=True)
-            return unique
+            def repeated_keys() -> int | None:
+                return None if checked is None else checked.result()
 
-        try:
-            if (
-                unique
-                and survey is not None
-                and survey.event_dates is not None
-                and warehouse.mode
-                in (
-                    "append",
-                    "partition_replace",
-                )
-            ):
-                return _load_direct(conn, contract, paths, survey.event_dates)
-            return run_load(conn, contract, fill_staging, files=len(files), always_dedup=always_dedup)
-        except _FileFailed as failed:
-            raise RuntimeError(
-                f"load of s3://{store.bucket}/{failed.key} into {warehouse.table} failed: {failed.error}"
-            ) from failed.error
+            def fill_staging(cursor: DbApiCursor, sql: LoadStatements) -> bool | None:
+                _stream_files(cursor, sql.staging, paths, seq=True)
+                repeated = repeated_keys()
+                return None if repeated is None else repeated == 0
+
+            try:
+                dates = _event_dates(contract, local)
+                if (
+                    not always_dedup
+                    and dates is not None
+                    and warehouse.mode in ("append", "partition_replace")
+                ):
+                    try:
+                        return _load_direct(conn, contract, paths, dates, repeated_keys)
+                    except _NotUnique as not_unique:
+                        log.info("%s: %s, loading through the staging table", warehouse.table, not_unique)
+                return run_load(conn, contract, fill_staging, files=len(files), always_dedup=always_dedup)
+            except _FileFailed as failed:
+                raise RuntimeError(
+                    f"load of s3://{store.bucket}/{failed.key} into {warehouse.table} failed: {failed.error}"
+                ) from failed.error
