@@ -39,8 +39,7 @@ DAILY_VIEWS: dict[str, tuple[str, ...]] = {
 def days_to_build(**context: Any) -> list[str]:
     """The days to rebuild: the params' range, else the days the triggering asset events published."""
     from airlake.assets import partitions_of_events
-    from airlake.intervals import interval_of
-    from airlake.quality import interval_dates
+    from airlake.intervals import interval_dates, interval_of
 
     params = context.get("params") or {}
     if params.get("start_date"):

@@ -57,15 +57,34 @@ def _date_param(params: Mapping[str, Any], name: str) -> date | None:
         raise IntervalParamError(f"param {name}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def as_bool(value: Any) -> bool:
+    """A flag that may arrive rendered from a template (``"True"``, ``"false"``, ``"0"``): the one parser
+    of the trigger form's and the operators' boolean arguments."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in {"true", "1", "yes", "on"}:
+            return True
+        if text in {"false", "0", "no", "off", "", "none"}:
+            return False
+        raise ValueError(f"not a boolean: {value!r}")
+    return bool(value)
+
+
 def _flag(params: Mapping[str, Any], name: str) -> bool:
     value = params.get(name, False)
     if isinstance(value, bool):
         return value
-    if str(value).strip().lower() in ("true", "1", "yes"):
-        return True
-    if str(value).strip().lower() in ("false", "0", "no", "", "none"):
-        return False
-    raise IntervalParamError(f"param {name}: {value!r} is not true or false")
+    try:
+        return as_bool(str(value))
+    except ValueError:
+        raise IntervalParamError(f"param {name}: {value!r} is not true or false") from None
+
+
+def interval_dates(start: datetime, end: datetime) -> list[str]:
+    """The UTC dates ``[start, end)`` touches, as ``YYYY-MM-DD``."""
+    first: date = start.date()
+    last: date = (end - timedelta(microseconds=1)).date() if end > start else first
+    return [(first + timedelta(days=offset)).isoformat() for offset in range((last - first).days + 1)]
 
 
 def resolve_interval(

@@ -139,8 +139,7 @@ def plan_run(
     Check a run's params against the contract and say what it will do: the interval, its days, the
     mode. Raises :class:`~airlake.intervals.IntervalParamError` naming the param that is wrong.
     """
-    from airlake.intervals import IntervalParamError, resolve_interval
-    from airlake.quality import interval_dates
+    from airlake.intervals import IntervalParamError, interval_dates, resolve_interval
 
     interval = resolve_interval(params, data_interval_start, data_interval_end, today=today)
     if interval.full_refresh and contract.source.kind != "database":

@@ -51,7 +51,7 @@ def test_stream_and_queue_sources_have_the_retry_policy(lake, dataset: str) -> N
 
 
 def test_the_athena_engine_has_the_retry_policy(lake) -> None:
-    from airlake.operators.materialise import build_query_engine
+    from airlake.engines.factory import build_query_engine
 
     engine = build_query_engine(
         "athena",

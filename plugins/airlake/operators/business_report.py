@@ -53,8 +53,8 @@ class BusinessReportOperator(LakeOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airlake.analytics.report import build_report, write_report
+        from airlake.engines.factory import build_query_engine
         from airlake.lineage import region_of, report_lineage
-        from airlake.operators.materialise import build_query_engine
         from airlake.paths import sql_dir
 
         week_start = str(self.week_start)

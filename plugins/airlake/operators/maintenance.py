@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from airlake.intervals import as_bool
 from airlake.operators.base import LakeOperator
 
 if TYPE_CHECKING:
@@ -17,18 +18,6 @@ if TYPE_CHECKING:
 DEFAULT_GRACE_HOURS = 72.0
 """Superseded versions are kept three days: far above curate-to-catalog time plus the longest query."""
 DEFAULT_REGION = "us-east-1"
-
-
-def as_bool(value: Any) -> bool:
-    """A flag that may arrive rendered from a template (``"True"``, ``"false"``, ``"0"``)."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in {"true", "1", "yes", "on"}:
-            return True
-        if text in {"false", "0", "no", "off", "", "none"}:
-            return False
-        raise ValueError(f"not a boolean: {value!r}")
-    return bool(value)
 
 
 def dataset_names(datasets: Sequence[str] | str | None) -> list[str]:

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 QUERY_ENGINE = "{{ var.value.get('airlake_query_engine', 'duckdb') }}"
 """The default ``engine``: Variable ``airlake_query_engine`` (``duckdb`` or ``athena``), default duckdb."""
-ENGINES = ("duckdb", "athena")
 _VIEW = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -152,6 +151,8 @@ class MaterialiseOperator(LakeOperator):
         return result
 
     def _build_engine(self, engine_name: str, glue: Any, store: LakeStore) -> QueryEngine:
+        from airlake.engines.factory import build_query_engine
+
         return build_query_engine(
             engine_name,
             glue=glue,
@@ -168,39 +169,3 @@ class MaterialiseOperator(LakeOperator):
         engine = self._query_engine
         if engine is not None and hasattr(engine, "on_kill"):
             engine.on_kill()
-
-
-def build_query_engine(
-    engine_name: str,
-    *,
-    glue: Any,
-    store: LakeStore,
-    database: str,
-    hook_parameters: dict[str, Any],
-    athena_output_location: str | None = None,
-    workgroup: str | None = None,
-    memory_limit: str | None = "1GB",
-) -> QueryEngine:
-    """The engine a task queries with: DuckDB over the Glue catalog (local) or Athena (AWS)."""
-    engine_name = str(engine_name).strip().lower()
-    if engine_name not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine_name!r}")
-    if engine_name == "duckdb":
-        from airlake.engines.duckdb_engine import DuckDBEngine
-
-        return DuckDBEngine(glue, store, database, memory_limit=memory_limit or None)
-    from airflow.providers.amazon.aws.hooks.athena import AthenaHook
-
-    from airlake.aws import configure
-    from airlake.engines.athena import AthenaEngine
-
-    if not athena_output_location or not workgroup:
-        raise ValueError("engine 'athena' needs athena_output_location and workgroup")
-    return AthenaEngine(
-        configure(AthenaHook(**hook_parameters)),
-        database,
-        output_location=athena_output_location,
-        workgroup=workgroup,
-        glue=glue,
-        s3=store,
-    )

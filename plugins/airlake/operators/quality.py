@@ -44,10 +44,10 @@ class QualityCheckOperator(LakeOperator):
 
         from airlake.contracts import get_contract
         from airlake.curate.spill import scratch_dir
-        from airlake.intervals import interval_of
+        from airlake.intervals import interval_dates, interval_of
         from airlake.lineage import quality_lineage
         from airlake.manifest import COMPLETE, Manifest, read_manifest
-        from airlake.quality import QualityCheckFailed, interval_dates, run_checks
+        from airlake.quality import QualityCheckFailed, run_checks
 
         contract = get_contract(self.dataset)
         interval = interval_of(context)

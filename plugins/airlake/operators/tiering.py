@@ -119,7 +119,7 @@ class TieringOperator(LakeOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from airlake.contracts import load_contracts
-        from airlake.operators.maintenance import as_bool
+        from airlake.intervals import as_bool
         from airlake.tiering import TieringPolicyError, build_rule_set, run_tiering
 
         dry_run = as_bool(self.dry_run)  # a rendered "{{ params.dry_run }}" is a string

@@ -5,8 +5,7 @@ from __future__ import annotations
 from airlake.quality.checks import (
     CheckResult,
     QualityCheckFailed,
-    interval_dates,
     run_checks,
 )
 
-__all__ = ["CheckResult", "QualityCheckFailed", "interval_dates", "run_checks"]
+__all__ = ["CheckResult", "QualityCheckFailed", "run_checks"]

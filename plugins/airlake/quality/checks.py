@@ -66,13 +66,6 @@ class QualityCheckFailed(RuntimeError):
         self.failed = list(failed)
 
 
-def interval_dates(start: datetime, end: datetime) -> list[str]:
-    """The UTC dates ``[start, end)`` touches, as ``YYYY-MM-DD``."""
-    first: date = start.date()
-    last: date = (end - timedelta(microseconds=1)).date() if end > start else first
-    return [(first + timedelta(days=offset)).isoformat() for offset in range((last - first).days + 1)]
-
-
 def _literal(value: Any) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
-from airlake.intervals import MAX_RANGE_DAYS, IntervalParamError, resolve_interval, resolve_week
+from airlake.intervals import (
+    MAX_RANGE_DAYS,
+    IntervalParamError,
+    as_bool,
+    interval_dates,
+    resolve_interval,
+    resolve_week,
+)
 
 START, END = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -91,3 +99,35 @@ def test_an_incomplete_or_malformed_week_is_refused() -> None:
         resolve_week({"week": "last week"}, None)
     with pytest.raises(IntervalParamError, match="give the param week"):
         resolve_week({}, None)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, True),
+        (False, False),
+        ("True", True),
+        ("false", False),
+        ("0", False),
+        ("yes", True),
+        ("", False),
+    ],
+)
+def test_as_bool(value: Any, expected: bool) -> None:
+    assert as_bool(value) is expected
+
+
+def test_as_bool_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="not a boolean"):
+        as_bool("maybe")
+
+
+def test_interval_dates() -> None:
+    assert interval_dates(datetime(2026, 11, 16, tzinfo=UTC), datetime(2026, 11, 19, tzinfo=UTC)) == [
+        "2026-11-16",
+        "2026-11-17",
+        "2026-11-18",
+    ]
+    assert interval_dates(datetime(2026, 11, 16, 6, tzinfo=UTC), datetime(2026, 11, 16, 7, tzinfo=UTC)) == [
+        "2026-11-16"
+    ]

@@ -28,7 +28,7 @@ def test_the_operator_writes_the_weeks_report_compared_with_the_week_before(
     lake: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = ViewEngine(demo_views())
-    monkeypatch.setattr("airlake.operators.materialise.build_query_engine", lambda *a, **k: engine)
+    monkeypatch.setattr("airlake.engines.factory.build_query_engine", lambda *a, **k: engine)
     operator = BusinessReportOperator(
         task_id="report", week_start=WEEK, bucket=lake.bucket, database="airlake"
     )

@@ -13,7 +13,6 @@ from airlake.operators.maintenance import (
     CleanupVersionsOperator,
     CompactPartitionsOperator,
     StorageReportOperator,
-    as_bool,
     dataset_names,
 )
 from airlake.report import report_keys
@@ -60,27 +59,6 @@ def test_template_fields_are_the_arguments(operator_class, arguments: set[str]) 
     assert {"bucket", "kms_key_id", "aws_conn_id", "region_name"} | arguments <= set(operator.template_fields)
     for name in operator.template_fields:
         assert hasattr(operator, name), name
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (True, True),
-        (False, False),
-        ("True", True),
-        ("false", False),
-        ("0", False),
-        ("yes", True),
-        ("", False),
-    ],
-)
-def test_as_bool(value: Any, expected: bool) -> None:
-    assert as_bool(value) is expected
-
-
-def test_as_bool_refuses_nonsense() -> None:
-    with pytest.raises(ValueError, match="not a boolean"):
-        as_bool("maybe")
 
 
 def test_dataset_names() -> None:

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airlake.contracts import get_contract
-from airlake.quality import QualityCheckFailed, interval_dates, run_checks
+from airlake.quality import QualityCheckFailed, run_checks
 
 END = datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -113,17 +113,6 @@ def test_freshness_compares_the_newest_event_with_the_interval_end(tmp_path: Pat
     assert freshness(events(datetime(2026, 11, 20, 23, tzinfo=UTC))).passed
     stale = freshness(events(datetime(2026, 11, 19, 23, tzinfo=UTC)))
     assert not stale.passed and "older than 24" in stale.detail
-
-
-def test_interval_dates() -> None:
-    assert interval_dates(datetime(2026, 11, 16, tzinfo=UTC), datetime(2026, 11, 19, tzinfo=UTC)) == [
-        "2026-11-16",
-        "2026-11-17",
-        "2026-11-18",
-    ]
-    assert interval_dates(datetime(2026, 11, 16, 6, tzinfo=UTC), datetime(2026, 11, 16, 7, tzinfo=UTC)) == [
-        "2026-11-16"
-    ]
 
 
 def test_day_based_checks_also_read_the_partitions_the_run_writes_outside_its_interval(
