@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airlake.curate.parse import Reject, RowParser
-from airlake.curate.readers import open_reader
+from airlake.curate.readers import CsvReader, RawReader, open_reader
 from airlake.curate.spill import PartitionSpill
+from airlake.curate.vector import VectorTyper, chunks, type_block, write_block
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -112,8 +113,14 @@ def parse_part(task: PartTask) -> PartResult:
     )
     key, base, read = task.key, task.index << PART_SHIFT, 0
     parse, partition_of, spill_add, reject = parser.parse, parser.partition_of, spill.add, rejects.add
+    typer = VectorTyper(contract) if isinstance(reader, CsvReader) else None
     try:
-        for line, record, raw in reader.items():
+        if typer is not None and typer.exact:
+            read = _parse_vector(reader, parser, typer, spill, rejects, key, base, task.flush_rows)
+            items: Iterator[Any] = iter(())
+        else:
+            items = reader.items()
+        for line, record, raw in items:
             read += 1
             if isinstance(record, Reject):
                 reject(key, line, record, reader.raw_text(raw))
@@ -139,6 +146,32 @@ def parse_part(task: PartTask) -> PartResult:
         reasons=dict(rejects.reasons),
         header=reader.header.as_dict() if reader.header is not None else None,
     )
+
+
+def _parse_vector(
+    reader: RawReader,
+    parser: RowParser,
+    typer: VectorTyper,
+    spill: PartitionSpill,
+    rejects: RejectWriter,
+    key: str,
+    base: int,
+    flush_rows: int,
+) -> int:
+    """CSV records typed a block of ``flush_rows`` at a time (:mod:`airlake.curate.vector`); rejects
+    (structural and typing) written in line order, as the row path writes them. Returns rows read."""
+    read, schema = 0, typer.schema
+    for chunk in chunks(reader.items(), max(1024, flush_rows)):
+        read += len(chunk)
+        positions = [i for i, (_, record, _) in enumerate(chunk) if not isinstance(record, Reject)]
+        block = type_block(parser, typer, [chunk[i][1] for i in positions], schema)
+        failed = {positions[i]: problem for i, problem in block.rejects}
+        for i, (line, record, raw) in enumerate(chunk):
+            problem = record if isinstance(record, Reject) else failed.get(i)
+            if problem is not None:
+                rejects.add(key, line, problem, reader.raw_text(raw))
+        write_block(spill, block, [base + chunk[i][0] for i in positions])
+    return read
 
 
 def worker_count(requested: int | None, parts: list[dict[str, Any]]) -> int:

@@ -1,0 +1,310 @@
+"""Typing of CSV records a block at a time with Arrow compute kernels; the exact row parser for the rest.
+
+:class:`~airlake.curate.parse.RowParser` stays the definition of every value and every reject. This
+module only takes a fast path where it can prove it gives the same result: each column has a strict
+*vector rule* (a regex of the common text form plus kernels that type it, and a round trip or bounds
+check where a kernel could be lenient). A row every column's rule accepts gets its values from the
+kernels; any other row (a NULL in a NOT NULL column, a value outside the common form, a failed range or
+accepted-values check) goes through ``RowParser.parse``, which types it or names its exact reason. A
+column whose rules cannot be vectorised exactly (declared formats, a range on a string, ...) sends every
+row of the block to the row parser. Flagging too much costs time, never correctness; accepting what the
+row parser would type differently is the only possible bug, and ``test_vector_identity.py`` hunts it.
+
+Only CSV records are typed here (every value a ``str`` or None); JSON Lines and Parquet keep the row path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airlake.curate.parse import Reject, RowParser, _typed_bound, converter
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from airlake.contracts import Column, Contract
+
+_DAY_US = 86_400_000_000
+_EPOCH_SHIFT_DAYS = 40_000  # keeps the floor division of 1900-2999 timestamps on positive numbers
+_YEAR = r"(?:19|2[0-9])[0-9]{2}"  # years the fast path takes; any other goes to the row parser
+_DATE = rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}$"
+_STAMP = (
+    rf"^(?P<d>{_YEAR}-[0-9]{{2}}-[0-9]{{2}})[T ](?P<t>[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}})"
+    r"(?:\.(?P<f>[0-9]{6}|[0-9]{3}))?(?P<o>Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?$"
+)
+_BOOLEANS = {"true": True, "t": True, "1": True, "false": False, "f": False, "0": False}
+
+
+@dataclass(frozen=True)
+class _Rule:
+    name: str
+    base: str
+    arrow_type: Any
+    required: bool
+    column: Column
+    accepted: tuple[Any, ...] | None
+    ranges: tuple[tuple[Any, Any], ...]
+    utc: bool
+    """Naive timestamps are UTC (else they go to the row parser: DST rules are not vectorised)."""
+
+
+class VectorTyper:
+    """The vector rules of a contract's columns; ``exact`` is False when some column has none."""
+
+    def __init__(self, contract: Contract) -> None:
+        from airlake.contracts import AcceptedValuesCheck, NotNullCheck, RangeCheck
+        from airlake.curate.parse import reading_defaults
+
+        formats, timezone = reading_defaults(contract)
+        not_null = {column.name for column in contract.columns if not column.nullable}
+        accepted: dict[str, list[Any]] = {}
+        ranges: dict[str, list[tuple[Any, Any]]] = {}
+        self.exact = True
+        for check in contract.quality.checks:
+            if isinstance(check, NotNullCheck):
+                not_null.add(check.column)
+            elif isinstance(check, AcceptedValuesCheck):
+                column = contract.column(check.column)
+                convert = converter(column)
+                accepted.setdefault(column.name, []).append(frozenset(convert(v) for v in check.values))
+            elif isinstance(check, RangeCheck):
+                column = contract.column(check.column)
+                low = None if check.min is None else _typed_bound(column, check.min)
+                high = None if check.max is None else _typed_bound(column, check.max)
+                ranges.setdefault(column.name, []).append((low, high))
+        self.rules: list[_Rule] = []
+        for column in contract.columns:
+            base = column.column_type.base
+            fmts = tuple(column.formats if column.formats is not None else formats)
+            zone = column.timezone or timezone
+            if base in ("date", "timestamp", "timestamptz") and fmts not in ((), ("iso",)):
+                self.exact = False  # strptime formats: the row parser's job
+            sets = accepted.get(column.name)
+            values: tuple[Any, ...] | None = None
+            if sets:
+                if base not in ("string", "int", "bigint") or len(sets) > 1:
+                    self.exact = False
+                values = tuple(sorted(sets[0], key=str))
+            if ranges.get(column.name) and base in ("string", "boolean"):
+                self.exact = False
+            self.rules.append(
+                _Rule(
+                    column.name,
+                    "decimal" if column.column_type.is_decimal else base,
+                    column.arrow_type(),
+                    column.name in not_null,
+                    column,
+                    values,
+                    tuple(ranges.get(column.name, ())),
+                    zone is None or zone == "UTC",
+                )
+            )
+        self.event_index = contract.column_names.index(contract.event_time)
+        self.schema = contract.arrow_schema()
+
+    def type_columns(self, records: Sequence[dict[str, Any]]) -> tuple[list[pa.Array], Any, pa.Array]:
+        """(typed arrays in schema order, rows every rule accepted as a numpy bool array, event days)."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        count = len(records)
+        ok = np.ones(count, dtype=bool)
+        typed: list[pa.Array] = []
+        for rule in self.rules:
+            name = rule.name
+            raw = pa.array([record.get(name) for record in records], type=pa.string())
+            present = pc.is_valid(raw)
+            values, good = _vector(rule, raw)
+            good = pc.fill_null(good, False)
+            if rule.accepted is not None:
+                good = pc.and_(
+                    good, pc.fill_null(pc.is_in(values, pa.array(rule.accepted, values.type)), False)
+                )
+            for low, high in rule.ranges:
+                if low is not None:
+                    good = pc.and_(
+                        good, pc.fill_null(pc.greater_equal(values, _scalar(low, values.type)), False)
+                    )
+                if high is not None:
+                    good = pc.and_(
+                        good, pc.fill_null(pc.less_equal(values, _scalar(high, values.type)), False)
+                    )
+            # a NULL is fine where the column is nullable (the row parser appends None)
+            accepted = good if rule.required else pc.or_(good, pc.invert(present))
+            ok &= accepted.to_numpy(zero_copy_only=False)
+            typed.append(values)
+        event = typed[self.event_index]
+        if pa.types.is_date32(event.type):
+            days = event
+        else:
+            micros = pc.cast(event, pa.int64())
+            shifted = pc.add(micros, _EPOCH_SHIFT_DAYS * _DAY_US)
+            days = pc.cast(pc.subtract(pc.divide(shifted, _DAY_US), _EPOCH_SHIFT_DAYS), pa.int32())
+            days = pc.cast(days, pa.date32())
+        return typed, ok, days
+
+
+def _scalar(value: Any, type_: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.scalar(value, type=type_)
+
+
+def _vector(rule: _Rule, raw: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(values of the column's Arrow type, where the fast path may take them); unsafe rows are NULL."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    base, target = rule.base, rule.arrow_type
+    none = pa.nulls(len(raw), target)
+    if base == "string":
+        return raw, pc.is_valid(raw)
+    if base in ("int", "bigint"):
+        good = pc.match_substring_regex(raw, r"^-?[0-9]{1,18}$")
+        wide = pc.cast(pc.if_else(good, raw, pa.scalar(None, pa.string())), pa.int64())
+        if base == "int":
+            good = pc.and_(good, pc.and_(pc.greater_equal(wide, -(2**31)), pc.less_equal(wide, 2**31 - 1)))
+            wide = pc.if_else(good, wide, pa.scalar(None, pa.int64()))
+        return pc.cast(wide, target), good
+    if base == "double":
+        good = pc.match_substring_regex(raw, r"^-?[0-9]{1,15}(\.[0-9]{1,15})?$")
+        return pc.cast(pc.if_else(good, raw, pa.scalar(None, pa.string())), target), good
+    if base == "decimal":
+        precision, scale = target.precision, target.scale
+        whole = precision - scale
+        if whole < 1:
+            return none, pa.array([False] * len(raw))
+        pattern = rf"^-?[0-9]{{1,{whole}}}(\.[0-9]{{1,{scale}}})?$" if scale else rf"^-?[0-9]{{1,{whole}}}$"
+        good = pc.match_substring_regex(raw, pattern)
+        return pc.cast(pc.if_else(good, raw, pa.scalar(None, pa.string())), target), good
+    if base == "boolean":
+        lowered = pc.ascii_lower(raw)
+        good = pc.is_in(lowered, pa.array(list(_BOOLEANS)))
+        truthy = pc.is_in(lowered, pa.array([k for k, v in _BOOLEANS.items() if v]))
+        return pc.if_else(good, truthy, pa.scalar(None, pa.bool_())), good
+    if base == "date":
+        good = pc.match_substring_regex(raw, _DATE)
+        text = pc.if_else(good, raw, pa.scalar(None, pa.string()))
+        stamp = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
+        good = pc.and_(good, pc.equal(pc.strftime(stamp, format="%Y-%m-%d"), text))  # no lenient dates
+        return pc.cast(pc.if_else(good, stamp, pa.scalar(None, stamp.type)), pa.date32()), good
+    if base in ("timestamp", "timestamptz"):
+        parts = pc.extract_regex(raw, _STAMP)
+        good = pc.is_valid(parts)
+        text = pc.binary_join_element_wise(
+            pc.struct_field(parts, "d"), pc.struct_field(parts, "t"), pa.scalar(" ")
+        )
+        stamp = pc.strptime(text, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
+        good = pc.and_(good, pc.equal(pc.strftime(stamp, format="%Y-%m-%d %H:%M:%S"), text))
+        fraction = pc.struct_field(parts, "f")
+        micros = pc.cast(pc.utf8_rpad(pc.if_else(pc.equal(fraction, ""), "0", fraction), 6, "0"), pa.int64())
+        offset = pc.struct_field(parts, "o")
+        aware = pc.and_(pc.not_equal(offset, ""), pc.not_equal(offset, "Z"))
+        if not rule.utc:  # a naive wall time in a zone with DST: the row parser decides
+            good = pc.and_(good, pc.not_equal(offset, ""))
+        hours = pc.cast(pc.if_else(aware, pc.utf8_slice_codeunits(offset, 1, 3), "0"), pa.int64())
+        minutes = pc.cast(pc.if_else(aware, pc.utf8_slice_codeunits(offset, 4, 6), "0"), pa.int64())
+        sign = pc.if_else(pc.starts_with(offset, "-"), -1, 1)
+        shift = pc.multiply(
+            pc.multiply(sign, pc.add(pc.multiply(hours, 3600), pc.multiply(minutes, 60))), 1_000_000
+        )
+        seconds = pc.cast(pc.cast(stamp, pa.timestamp("s")), pa.int64())
+        total = pc.subtract(pc.add(pc.multiply(seconds, 1_000_000), micros), shift)
+        total = pc.if_else(good, total, pa.scalar(None, pa.int64()))
+        return pc.cast(total, target), good
+    return none, pa.array([False] * len(raw))
+
+
+@dataclass
+class TypedBlock:
+    """The outcome of a block: accepted rows as Arrow (schema order, plus each row's block index and
+    partition date) and the rejects (block index, Reject) in block order."""
+
+    columns: list[pa.Array]
+    index: pa.Array
+    dt: list[str]
+    rejects: list[tuple[int, Reject]]
+    row_parsed: int
+
+
+def type_block(
+    parser: RowParser, typer: VectorTyper | None, records: Sequence[dict[str, Any]], schema: pa.Schema
+) -> TypedBlock:
+    """Type ``records``: by the vector rules where they accept a row, by ``parser`` for every other row
+    (``typer`` None or not exact: every row). Same values, same rejects as ``parser`` alone."""
+    import numpy as np
+    import pyarrow as pa
+
+    count = len(records)
+    ok = np.zeros(count, dtype=bool)
+    typed: list[pa.Array] = []
+    days: pa.Array | None = None
+    if typer is not None and typer.exact and count:
+        try:
+            typed, ok, days = typer.type_columns(records)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):  # never guess: all rows by the parser
+            ok = np.zeros(count, dtype=bool)
+    rejects: list[tuple[int, Reject]] = []
+    slow_rows: list[list[Any]] = []
+    slow_index: list[int] = []
+    parse = parser.parse
+    for position in np.flatnonzero(~ok).tolist():
+        try:
+            slow_rows.append(parse(records[position]))
+        except Reject as problem:
+            rejects.append((position, problem))
+            continue
+        slow_index.append(position)
+    fast = np.flatnonzero(ok)
+    columns: list[pa.Array] = []
+    for position, field in enumerate(schema):
+        slow = pa.array([row[position] for row in slow_rows], type=field.type)
+        if len(fast):
+            quick = typed[position].take(pa.array(fast)).cast(field.type)
+            columns.append(pa.concat_arrays([quick, slow]))
+        else:
+            columns.append(slow)
+    index = np.concatenate([fast, np.array(slow_index, dtype=np.int64)]).astype(np.int64)
+    dt: list[str] = []
+    if len(fast):
+        assert days is not None
+        dt.extend(day.isoformat() for day in days.take(pa.array(fast)).to_pylist())
+    dt.extend(parser.partition_of(row) for row in slow_rows)
+    order = np.argsort(index, kind="stable")
+    if len(fast) and slow_rows:  # back to block order
+        columns = [column.take(pa.array(order)) for column in columns]
+        dt = [dt[i] for i in order.tolist()]
+        index = index[order]
+    rejects.sort(key=lambda item: item[0])
+    return TypedBlock(columns, pa.array(index), dt, rejects, len(slow_rows) + len(rejects))
+
+
+def write_block(spill: Any, block: TypedBlock, seqs: Sequence[int]) -> None:
+    """Spill a typed block per partition date, each row with its ``_seq`` (``seqs`` by block index)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not block.dt:
+        return
+    seq = pa.array(seqs, pa.int64()).take(block.index)
+    dts = pa.array(block.dt, pa.string())
+    for dt in sorted(set(block.dt)):
+        mask = pc.equal(dts, dt)
+        arrays = [column.filter(mask) for column in block.columns] + [seq.filter(mask)]
+        batch = pa.RecordBatch.from_arrays(arrays, schema=spill.schema)
+        spill._writer(dt).write_batch(batch)  # the spill writer; rows counted below
+        spill.rows[dt] = spill.rows.get(dt, 0) + batch.num_rows
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
