@@ -71,6 +71,24 @@ def s3_uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://<bucket>/<key>`` (or ``s3a://``) -> ``(bucket, key)``; the key may be empty or a prefix. ValueError naming the
+    URI when it is not an ``s3://`` URI with a bucket."""
+    scheme, sep, rest = uri.partition("://") if isinstance(uri, str) else ("", "", "")
+    if not sep or scheme.lower() not in ("s3", "s3a"):
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    bucket, _, key = rest.partition("/")
+    if not bucket:
+        raise ValueError(f"s3:// URI without a bucket: {uri!r}")
+    return bucket, key
+
+
+def s3_prefix(uri: str) -> tuple[str, str]:
+    """A location ``s3://<bucket>/<prefix>`` as ``(bucket, prefix)`` with the prefix ending in one ``/``."""
+    bucket, key = split_s3_uri(uri)
+    return bucket, key.rstrip("/") + "/"
+
+
 def curated_dataset_prefix(dataset: str) -> str:
     return f"curated/{dataset}/"
 

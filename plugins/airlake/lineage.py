@@ -34,6 +34,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
+from airlake.lake import split_s3_uri
+
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
@@ -112,14 +114,6 @@ def zone_dataset(
 ) -> LineageDataset:
     """One zone's part of a dataset, e.g. ``raw/orders``; ``locations`` are the keys the run touched."""
     return s3_dataset(bucket, f"{zone}/{dataset}", locations=locations, **stats)
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> ``(bucket, key)``."""
-    parts = urlsplit(uri)
-    if parts.scheme not in ("s3", "s3a") or not parts.netloc:
-        raise ValueError(f"not an s3:// URI: {uri!r}")
-    return parts.netloc, parts.path.lstrip("/")
 
 
 def athena_namespace(region: str | None) -> str:

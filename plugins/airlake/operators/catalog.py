@@ -160,12 +160,13 @@ class CatalogOperator(LakeOperator):
     ) -> str | None:
         """Check the first written file of the run against the table; its s3:// URI, None without files."""
         from airlake.catalog import check_parquet_schema, read_parquet_schema
+        from airlake.lake import s3_uri
 
         for partition in partitions:
             for item in partition.get("files") or []:
                 key = item["key"] if isinstance(item, dict) else str(item)
                 bucket = _bucket_of(partition.get("location"), self.bucket)
-                uri = f"s3://{bucket}/{key}"
+                uri = s3_uri(bucket, key)
                 schema = read_parquet_schema(store.client, bucket, key)
                 check_parquet_schema(
                     schema, table["StorageDescriptor"]["Columns"], file=uri, ignore=[partition_column]
@@ -203,9 +204,12 @@ class CatalogOperator(LakeOperator):
 
 
 def _bucket_of(location: str | None, default: str) -> str:
-    if location and location.startswith("s3://"):
-        return location[5:].split("/", 1)[0] or default
-    return default
+    from airlake.lake import split_s3_uri
+
+    try:
+        return split_s3_uri(location or "")[0]
+    except ValueError:
+        return default
 
 
 def _location_of(partitions: list[dict[str, Any]], dt: str) -> str | None:

@@ -207,6 +207,7 @@ def athena_section(
 
 def read_scan_manifests(store: LakeStore, scan: UsageScan) -> list[dict[str, Any]]:
     """The newest materialise manifest of each view: what it scanned, when, for which run."""
+    from airlake.lake import s3_uri
     from airlake.store import LakeStore
 
     queries: list[dict[str, Any]] = []
@@ -219,7 +220,7 @@ def read_scan_manifests(store: LakeStore, scan: UsageScan) -> list[dict[str, Any
         queries.append(
             {
                 "view": str(document.get("table") or dataset),
-                "manifest": f"s3://{ref.bucket}/{ref.key}",
+                "manifest": s3_uri(ref.bucket, ref.key),
                 "run_id": document.get("run_id"),
                 "dt": (document.get("interval") or {}).get("ds"),
                 "status": document.get("status"),

@@ -106,10 +106,12 @@ class MovePlan:
 
 
 def _live_prefix(location: str | None, bucket: str) -> str | None:
+    from airlake.lake import s3_prefix
+
     if not location or not location.startswith("s3://"):
         return None
-    live_bucket, _, prefix = location[5:].partition("/")
-    return prefix.rstrip("/") + "/" if live_bucket == bucket else None
+    live_bucket, prefix = s3_prefix(location)
+    return prefix if live_bucket == bucket else None
 
 
 def plan_moves(

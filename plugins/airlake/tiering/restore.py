@@ -30,7 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from airlake.lake import curated_dataset_prefix, raw_dataset_prefix
+from airlake.lake import curated_dataset_prefix, raw_dataset_prefix, s3_prefix
 from airlake.tiering.objects import ARCHIVE_CLASSES, GLACIER, STANDARD, LakeObject, list_objects
 
 log = logging.getLogger(__name__)
@@ -134,13 +134,6 @@ def _days(start: date, end: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def _bucket_prefix(location: str) -> tuple[str, str]:
-    if not location.startswith("s3://"):
-        raise ValueError(f"not an s3:// location: {location!r}")
-    bucket, _, prefix = location[5:].partition("/")
-    return bucket, prefix.rstrip("/") + "/"
-
-
 def plan_restores(
     client: Any,
     bucket: str,
@@ -175,7 +168,7 @@ def plan_restores(
             location = live.get(day.isoformat())
             if not location:
                 continue
-            live_bucket, prefix = _bucket_prefix(location)
+            live_bucket, prefix = s3_prefix(location)
             if live_bucket != bucket:
                 log.warning(
                     "Partition %s dt=%s lives in another bucket (%s): skipped", dataset, day, location

@@ -65,20 +65,6 @@ class TestNaming:
         )
         assert lineage.s3_dataset("lake", "/landing/products/").name == "landing/products"
 
-    @pytest.mark.parametrize(
-        ("uri", "expected"),
-        [
-            pytest.param("s3://b/curated/x/dt=1/v=2/", ("b", "curated/x/dt=1/v=2/"), id="prefix"),
-            pytest.param("s3://b", ("b", ""), id="bucket"),
-        ],
-    )
-    def test_split_s3_uri(self, uri: str, expected: tuple[str, str]) -> None:
-        assert lineage.split_s3_uri(uri) == expected
-
-    def test_split_s3_uri_rejects_other_schemes(self) -> None:
-        with pytest.raises(ValueError, match="not an s3:// URI"):
-            lineage.split_s3_uri("gs://b/k")
-
     def test_glue_tables_are_named_as_athena_names_them(self, monkeypatch: pytest.MonkeyPatch) -> None:
         from airflow.providers.amazon.aws.hooks.athena_sql import AthenaSQLHook
 
