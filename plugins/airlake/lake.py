@@ -103,6 +103,24 @@ def curated_version_prefix(dataset: str, dt: str, version: str) -> str:
     return f"curated/{dataset}/dt={dt}/v={version}/"
 
 
+def parse_curated_version_prefix(prefix: str, partition_column: str = "dt") -> tuple[str, str, str]:
+    """``curated/<dataset>/<partition_column>=<value>/v=<version>/`` -> ``(dataset, value, version)``, the
+    inverse of :func:`curated_version_prefix`; ValueError naming the prefix when it is not one."""
+    parts = prefix.split("/")
+    if (
+        len(parts) == 5
+        and parts[0] == "curated"
+        and parts[4] == ""
+        and parts[1]
+        and parts[2].startswith(f"{partition_column}=")
+        and parts[3].startswith("v=")
+    ):
+        value, version = parts[2][len(partition_column) + 1 :], parts[3][2:]
+        if value and version:
+            return parts[1], value, version
+    raise ValueError(f"not a curated version prefix: {prefix!r}")
+
+
 def quarantine_key(dataset: str, ingest_date: date, run_id: str) -> str:
     """The rejects of one curate run, filed under the day the data was ingested."""
     return f"quarantine/{dataset}/dt={ingest_date.isoformat()}/run={safe_run_id(run_id)}/rejects.jsonl.gz"

@@ -16,7 +16,6 @@ from airlake.maintenance.cleanup import (
     clean_dataset,
     cleanup_expired_versions,
     delete_prefix,
-    parse_version_prefix,
 )
 from airlake.maintenance.compaction import (
     DEFAULT_MAX_FILES,
@@ -42,6 +41,5 @@ __all__ = [
     "current_location",
     "delete_prefix",
     "live_locations",
-    "parse_version_prefix",
     "plan_compaction",
 ]

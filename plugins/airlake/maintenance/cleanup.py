@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airlake.curate.versions import version_of_location, versions_to_clean
+from airlake.lake import parse_curated_version_prefix
 from airlake.store import LakeStore
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,6 @@ STAGE = "cleanup"
 DELETE_BATCH = 1000
 """Most keys one DeleteObjects call accepts."""
 _ANY_VERSION_FOLDER = re.compile(r"^[^/]+/[^/]+/.+/v=[^/]+/$")
-_VERSION_PREFIX = re.compile(r"^curated/(?P<dataset>[^/]+)/dt=(?P<dt>[^/]+)/v=(?P<version>[^/]+)/$")
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,6 @@ class ExpiredVersion:
     prefix: str
     objects: int
     bytes: int
-
-
-def parse_version_prefix(prefix: str) -> tuple[str, str, str]:
-    """``curated/<dataset>/dt=<dt>/v=<version>/`` -> (dataset, dt, version)."""
-    match = _VERSION_PREFIX.match(prefix)
-    if not match:
-        raise ValueError(f"not a curated version prefix: {prefix!r}")
-    return match.group("dataset"), match.group("dt"), match.group("version")
 
 
 def delete_prefix(store: LakeStore, prefix: str, *, dry_run: bool = False) -> tuple[int, int]:
@@ -100,7 +92,7 @@ def clean_dataset(
     deleted: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     for prefix in expired:
-        _dataset, dt, version = parse_version_prefix(prefix)
+        _dataset, dt, version = parse_curated_version_prefix(prefix)
         if not dry_run and current_location is not None:
             now_live = current_location(dt)
             if version_of_location(now_live) == version:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airlake.lake import s3_prefix, s3_uri, split_s3_uri
+from airlake.lake import curated_version_prefix, parse_curated_version_prefix, s3_prefix, s3_uri, split_s3_uri
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,24 @@ def test_s3_prefix_ends_in_one_slash_and_round_trips() -> None:
     assert s3_prefix("s3://b/curated/x/dt=1/v=2") == ("b", "curated/x/dt=1/v=2/")
     assert s3_prefix("s3://b/curated/x/dt=1/v=2/") == ("b", "curated/x/dt=1/v=2/")
     assert split_s3_uri(s3_uri("b", "curated/x/part-0.parquet")) == ("b", "curated/x/part-0.parquet")
+
+
+def test_a_curated_version_prefix_parses_back_by_the_partition_column() -> None:
+    prefix = curated_version_prefix("orders", "2026-11-01", "20261102T000000000000Z")
+    assert parse_curated_version_prefix(prefix) == ("orders", "2026-11-01", "20261102T000000000000Z")
+    assert parse_curated_version_prefix("curated/fx/day=2026-11-01/v=1/", "day") == ("fx", "2026-11-01", "1")
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "curated/orders/dt=2026-11-01/",
+        "curated/orders/dt=2026-11-01/v=1/part.parquet",
+        "raw/orders/dt=1/v=1/",
+    ],
+)
+def test_what_is_not_a_curated_version_prefix_is_named(prefix: str) -> None:
+    with pytest.raises(ValueError, match="not a curated version prefix"):
+        parse_curated_version_prefix(prefix)
+    with pytest.raises(ValueError, match="not a curated version prefix"):
+        parse_curated_version_prefix("curated/fx/dt=2026-11-01/v=1/", "day")

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airlake.lake import curated_version_prefix, manifest_key
-from airlake.maintenance import clean_dataset, cleanup_expired_versions, delete_prefix, parse_version_prefix
+from airlake.lake import curated_version_prefix, manifest_key, parse_curated_version_prefix
+from airlake.maintenance import clean_dataset, cleanup_expired_versions, delete_prefix
 from tests.plugins.airlake.maintenance.conftest import DATASET, CuratedOrders, order_rows, version_at
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
@@ -42,10 +42,8 @@ def versions(orders: CuratedOrders) -> CuratedOrders:
     return orders
 
 
-def test_parse_version_prefix() -> None:
-    assert parse_version_prefix(_prefix("2026-11-01", 20)) == (DATASET, "2026-11-01", V[20])
-    with pytest.raises(ValueError, match="not a curated version prefix"):
-        parse_version_prefix("curated/orders/dt=2026-11-01/")
+def test_cleanup_parses_the_prefixes_it_lists() -> None:
+    assert parse_curated_version_prefix(_prefix("2026-11-01", 20)) == (DATASET, "2026-11-01", V[20])
 
 
 @pytest.mark.parametrize("prefix", ["", "curated/", "curated/orders", "curated/orders/"])
