@@ -75,16 +75,16 @@ def plan(dataset: str, **context: Any) -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
     from airlake.contracts import get_contract
+    from airlake.events import event_run_interval
     from airlake.intervals import IntervalParamError
     from airlake.pipeline import plan_run
 
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None and end is None:  # an asset-triggered run: the day it was triggered in
+        start, end = event_run_interval(context) or (None, None)
     try:
         planned = plan_run(
-            get_contract(dataset),
-            context.get("params"),
-            context.get("data_interval_start"),
-            context.get("data_interval_end"),
-            today=datetime.now(UTC).date(),
+            get_contract(dataset), context.get("params"), start, end, today=datetime.now(UTC).date()
         )
     except IntervalParamError as exc:
         raise AirflowFailException(str(exc)) from exc

@@ -9,8 +9,8 @@ polling every :data:`POLL_SECONDS`).
 The event only says *run now*: what a run reads is still decided by the source's checkpoint (landing
 files are claimed by key and ETag, SQS messages deleted once landed), and the DAG's ``max_active_runs=1``
 keeps two runs from reading it at once, so a file is landed once whichever of the event run, the
-scheduled run or a manual run comes first. An event run has no data interval: like a manual run it
-processes the last complete interval (:func:`airlake.pipeline.plan_run`).
+scheduled run or a manual run comes first. Airflow gives an event run no data interval: it processes the
+UTC day it was triggered in (:func:`event_run_interval`), the cron's current interval.
 
 Light at import (the DAG file imports it): Airflow's SDK only; the trigger module is imported when a
 contract asks for a watcher.
@@ -22,6 +22,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
@@ -154,3 +155,16 @@ def triggering_notices(events: Mapping[Any, Iterable[Any]] | Iterable[Any]) -> l
         for message in payload.get("message_batch") or []:
             notices.extend(s3_notices(message.get("Body", "")))
     return notices
+
+
+def event_run_interval(context: Mapping[str, Any]) -> tuple[datetime, datetime] | None:
+    """The interval of an asset-triggered run, which Airflow gives none: the UTC day it was triggered in
+    (the cron's current interval, the one its next scheduled run covers). None for any other run."""
+    run = context.get("dag_run")
+    if run is None or str(getattr(run, "run_type", "")).rsplit(".", 1)[-1].lower() != "asset_triggered":
+        return None
+    after = getattr(run, "run_after", None) or getattr(run, "queued_at", None)
+    if after is None:
+        return None
+    start = datetime.combine(after.astimezone(UTC).date(), time(), tzinfo=UTC)
+    return start, start + timedelta(days=1)

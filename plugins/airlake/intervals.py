@@ -131,10 +131,14 @@ def resolve_interval(
 
 
 def interval_of(context: Mapping[str, Any]) -> RunInterval:
-    """The interval of a running task, from its Airflow context (params and data interval)."""
-    return resolve_interval(
-        context.get("params"), context.get("data_interval_start"), context.get("data_interval_end")
-    )
+    """The interval of a running task, from its Airflow context (params and data interval; an
+    asset-triggered run, which has none, gets the day it was triggered in: airlake.events)."""
+    from airlake.events import event_run_interval
+
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None and end is None:
+        start, end = event_run_interval(context) or (None, None)
+    return resolve_interval(context.get("params"), start, end)
 
 
 def resolve_week(

@@ -59,6 +59,10 @@ def event_stack(local_services: LocalServices, tmp_path_factory: pytest.TempPath
     shutil.copytree(services.PROJECT_ROOT / "include" / "contracts", contracts)
     products = yaml.safe_load((contracts / "products.yaml").read_text())
     products["source"]["events_queue"] = queue
+    # an event run checks row_count_min over the day it runs in (today, the wall clock's): the test's file
+    # carries 2026-11-20 rows, so that one check would make the run depend on today's date
+    checks = products["quality"]["checks"]
+    products["quality"]["checks"] = [check for check in checks if check["kind"] != "row_count_min"]
     (contracts / "products.yaml").write_text(yaml.safe_dump(products, sort_keys=False))
 
     s3, sqs = _client(local_services, "s3"), _client(local_services, "sqs")

@@ -244,3 +244,32 @@ def test_a_watcher_event_becomes_an_asset_event_that_queues_a_run_of_the_dataset
         assert [q.target_dag_id for q in queued] == ["dataset_products"]
         _, triggered = DagModel.dags_needing_dagruns(session)
         assert "dataset_products" in triggered  # the scheduler's next loop creates the asset-triggered run
+
+
+# -- the interval of an event run ------------------------------------------------------------------
+
+
+def test_an_event_run_processes_the_utc_day_it_was_triggered_in_other_runs_are_unchanged() -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from airlake.events import event_run_interval
+    from airlake.intervals import IntervalParamError, interval_of
+
+    after = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+    event_run = SimpleNamespace(run_type="asset_triggered", run_after=after)
+    assert event_run_interval({"dag_run": event_run}) == (
+        datetime(2026, 11, 20, tzinfo=UTC),
+        datetime(2026, 11, 21, tzinfo=UTC),
+    )
+    interval = interval_of({"dag_run": event_run, "params": {}})
+    assert (interval.start, interval.end) == (
+        datetime(2026, 11, 20, tzinfo=UTC),
+        datetime(2026, 11, 21, tzinfo=UTC),
+    )
+    asked = interval_of({"dag_run": event_run, "params": {"start_date": "2026-11-18"}})  # the form still wins
+    assert asked.start == datetime(2026, 11, 18, tzinfo=UTC)
+    manual = SimpleNamespace(run_type="manual", run_after=after)
+    assert event_run_interval({"dag_run": manual}) is None
+    with pytest.raises(IntervalParamError, match="no data interval"):
+        interval_of({"dag_run": manual, "params": {}})  # a manual run without dates is still refused
