@@ -174,7 +174,12 @@ def _zone_prefix(zone: str, dataset: str) -> str:
     return f"{zone}/{dataset}/"
 
 
-_DATE_KEYS = {"raw": "ingest_date", "curated": "dt", "analytics": "dt"}
+_DATE_KEYS = {"raw": "ingest_date", "analytics": "dt"}
+"""The partition key of a zone's object keys; curated keys carry the contract's own partition column."""
+
+
+def _date_key(zone: str, contract: Contract) -> str | None:
+    return contract.partition_column if zone == "curated" else _DATE_KEYS.get(zone)
 
 
 def contract_policies(contract: Contract, defaults: ZoneDefaults = ZoneDefaults()) -> list[TierPolicy]:
@@ -194,7 +199,7 @@ def contract_policies(contract: Contract, defaults: ZoneDefaults = ZoneDefaults(
             archive_class=defaults.archive_class,
             min_transition_size=defaults.min_transition_size,
             lifecycle_archive=zone != "curated" or defaults.curated_lifecycle_archive,
-            date_key=_DATE_KEYS.get(zone),
+            date_key=_date_key(zone, contract),
         )
         for zone in defaults.contract_zones
     ]

@@ -16,6 +16,16 @@ def _orders_with(**tiering: int | None):
     return get_contract("orders").model_copy(update={"tiering": Tiering(**tiering)})
 
 
+def test_curated_objects_are_dated_by_the_contracts_partition_column() -> None:
+    orders = get_contract("orders")
+    by_day = orders.model_copy(
+        update={"partitioning": orders.partitioning.model_copy(update={"column": "day"})}
+    )
+    rule_set = build_rule_set([by_day])
+    assert rule_set.policy("curated/orders").date_key == "day"
+    assert rule_set.policy("raw/orders").date_key == "ingest_date"
+
+
 def test_every_contract_gives_raw_and_curated_policies_plus_zone_rules() -> None:
     orders = get_contract("orders")
     rule_set = build_rule_set([orders, get_contract("clickstream")])
