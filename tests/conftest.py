@@ -80,6 +80,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         path = Path(item.path).relative_to(ROOT).as_posix()
         if path.startswith(DATE_SENSITIVE) and not path.startswith(CLOCK_FREE):
             item.add_marker(pytest.mark.date_sensitive)
+        # pytest-xdist (--dist loadgroup): a file's tests share one worker (module fixtures start once), and
+        # all browser tests share one, so one Airflow stack serves them (tests/ui/conftest.py).
+        item.add_marker(pytest.mark.xdist_group("ui" if path.startswith("tests/ui/") else path))
 
 
 def free_port() -> int:

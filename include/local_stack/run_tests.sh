@@ -17,9 +17,9 @@ echo "== sqlfluff"
 
 echo "== pytest"
 # A whole run spreads the test files over the machine's cores (pytest-xdist; each worker starts its own moto
-# and PostgreSQL); a run of chosen tests (arguments) stays in one process.
+# and PostgreSQL; groups in tests/conftest.py); a run of chosen tests (arguments) stays in one process.
 if [ $# -eq 0 ]; then
-  "$BIN/python" -m pytest -n "${AIRLAKE_TEST_WORKERS:-2}" --dist loadfile
+  "$BIN/python" -m pytest -n "${AIRLAKE_TEST_WORKERS:-2}" --dist loadgroup
 else
   "$BIN/python" -m pytest "$@"
   exit 0

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,14 +86,19 @@ def dead_pid() -> int:
 
 
 @pytest.fixture
-def state_dir(tmp_path: Path) -> Iterator[Path]:
-    """A fresh state folder; whatever a test leaves running in it is stopped afterwards."""
-    state = tmp_path / "state"
+def state_dir() -> Iterator[Path]:
+    """A fresh state folder; whatever a test leaves running in it is stopped afterwards.
+
+    Directly under the temp dir, not pytest's tmp_path: PostgreSQL's Unix socket path must stay under
+    107 bytes, and tmp_path under pytest-xdist (``.../pytest-N/popen-gw0/<test name>0/``) is longer.
+    """
+    state = Path(tempfile.mkdtemp(prefix="airlake-state-")) / "state"
     yield state
     stop_airflow(state_dir=state)
     services.stop_fx_api(state_dir=state)
     stop_moto(state_dir=state)
     stop_postgres(state_dir=state)
+    shutil.rmtree(state.parent, ignore_errors=True)
 
 
 def listening_addresses(port: int) -> set[str]:
