@@ -271,7 +271,9 @@ class GlacierRestoreOperator(LakeOperator):
 
             dts = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
             live = live_locations(get_partitions(self.glue_client(), self.database, self.dataset, dts))
-        archived = plan_restores(client, self.bucket, self.dataset, self.zone, start, end, live=live)
+        archived = plan_restores(
+            client, self.bucket, self.dataset, self.zone, start, end, live=live, date_key=self._date_key()
+        )
         keys = [obj.key for obj in archived]
         self.log.info(
             "%d archived object(s) of %s/%s from %s to %s", len(keys), self.zone, self.dataset, start, end
@@ -322,6 +324,17 @@ class GlacierRestoreOperator(LakeOperator):
             )
         return self._finish(context, list(event.get("keys") or []))
 
+    def _date_key(self) -> str | None:
+        """The partition key of the zone's object keys: curated ones carry the contract's partition column
+        (None for an unknown zone, which :func:`~airlake.tiering.restore.plan_restores` refuses by name)."""
+        from airlake.tiering.restore import ZONE_DATE_KEYS
+
+        if self.zone == "curated":
+            from airlake.contracts import get_contract
+
+            return get_contract(self.dataset).partition_column
+        return ZONE_DATE_KEYS.get(self.zone)
+
     def _finish(self, context: Context, keys: list[str]) -> dict[str, Any]:
         """Every object readable: flag curated partitions restored, record and return what was restored."""
         from airlake.lake import manifest_key
@@ -335,7 +348,7 @@ class GlacierRestoreOperator(LakeOperator):
             raise RuntimeError(f"{len(still)} object(s) not readable after the restore finished: {still[:5]}")
         until: dict[str, datetime | None] = {}
         for key, status in statuses.items():
-            day = partition_date(key, ZONE_DATE_KEYS[self.zone])
+            day = partition_date(key, self._date_key() or ZONE_DATE_KEYS[self.zone])
             if day is None:
                 continue
             dt = day.isoformat()

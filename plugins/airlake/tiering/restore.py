@@ -143,6 +143,7 @@ def plan_restores(
     end: date,
     *,
     live: Mapping[str, str | None] | None = None,
+    date_key: str | None = None,
 ) -> list[LakeObject]:
     """
     The archived objects of a dataset's partitions from ``start`` to ``end`` (inclusive).
@@ -157,13 +158,15 @@ def plan_restores(
     :param start: first partition date.
     :param end: last partition date.
     :param live: live location per dt (curated); partitions without one are left out.
+    :param date_key: the partition key of the zone's keys (curated: the contract's partition column);
+        default :data:`ZONE_DATE_KEYS`.
     """
     if zone not in ZONE_DATE_KEYS:
         raise ValueError(f"zone must be one of {', '.join(ZONE_DATE_KEYS)}, got {zone!r}")
     base = raw_dataset_prefix(dataset) if zone == "raw" else curated_dataset_prefix(dataset)
     found: list[LakeObject] = []
     for day in _days(start, end):
-        prefix = f"{base}{ZONE_DATE_KEYS[zone]}={day.isoformat()}/"
+        prefix = f"{base}{date_key or ZONE_DATE_KEYS[zone]}={day.isoformat()}/"
         if zone == "curated" and live is not None:
             location = live.get(day.isoformat())
             if not location:

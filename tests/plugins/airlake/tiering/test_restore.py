@@ -149,3 +149,17 @@ def test_glue_flags_are_set_cleared_and_expire(lake, glue, database, publish) ->
     assert clear_archived(glue, database, "orders", dts) == ["2025-03-01"]
     assert PARAM_ARCHIVED not in partition_parameters(glue, database, "orders", "2025-03-01")
     assert archived_partitions(glue, database, "missing_table", dts, at=NOW) == []
+
+
+def test_curated_partitions_are_found_by_the_contracts_partition_column(lake) -> None:
+    by_day = put(
+        lake,
+        f"curated/orders/day=2025-03-02/v={version_id('2025-03-02', 1)}/part-0.parquet",
+        StorageClass="GLACIER",
+    )
+    days = (date(2025, 3, 1), date(2025, 3, 3))
+
+    planned = plan_restores(lake.client, lake.bucket, "orders", "curated", *days, date_key="day")
+
+    assert [obj.key for obj in planned] == [by_day.key]
+    assert plan_restores(lake.client, lake.bucket, "orders", "curated", *days) == []
