@@ -173,7 +173,7 @@ def _landed(s3, bucket: str, run_id: str) -> list[str]:
 
 @pytest.mark.skipif(
     not os.environ.get("AIRLAKE_E2E_EVENTS"),
-    reason="about 6 minutes (its own airflow standalone: the UI tests' one switches the scheduler's job "
+    reason="about 4 minutes (its own airflow standalone: the UI tests' one switches the scheduler's job "
     "schedule off, which also stops asset-triggered runs); run with AIRLAKE_E2E_EVENTS=1",
 )
 def test_a_dropped_file_is_curated_by_an_event_run_without_a_scheduled_run(event_stack) -> None:
