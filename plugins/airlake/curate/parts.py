@@ -161,10 +161,17 @@ def _parse_vector(
     """CSV records typed a block of ``flush_rows`` at a time (:mod:`airlake.curate.vector`); rejects
     (structural and typing) written in line order, as the row path writes them. Returns rows read."""
     read, schema = 0, typer.schema
-    for chunk in chunks(reader.items(), max(1024, flush_rows)):
+    assert isinstance(reader, CsvReader)
+    records = (item for block in reader.field_blocks() for item in block)
+    for chunk in chunks(records, max(1024, flush_rows)):
         read += len(chunk)
-        positions = [i for i, (_, record, _) in enumerate(chunk) if not isinstance(record, Reject)]
-        block = type_block(parser, typer, [chunk[i][1] for i in positions], schema)
+        positions = [i for i, (_, fields, _) in enumerate(chunk) if fields.__class__ is list]
+        rows = [chunk[i][1] for i in positions]
+        if reader.plain:  # the fields straight into columns; dicts only for the rows the parser types
+            raws = _string_columns(reader, rows, schema.names)
+            block = type_block(parser, typer, _Records(rows, reader.record), schema, raws)
+        else:
+            block = type_block(parser, typer, [reader.record(fields) for fields in rows], schema)
         failed = {positions[i]: problem for i, problem in block.rejects}
         for i, (line, record, raw) in enumerate(chunk):
             problem = record if isinstance(record, Reject) else failed.get(i)
@@ -172,6 +179,37 @@ def _parse_vector(
                 rejects.add(key, line, problem, reader.raw_text(raw))
         write_block(spill, block, [base + chunk[i][0] for i in positions])
     return read
+
+
+class _Records:
+    """Records of field lists, each made when the row parser asks for it."""
+
+    def __init__(self, rows: list[list[str]], record: Any) -> None:
+        self.rows, self.record = rows, record
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.record(self.rows[index])
+
+
+def _string_columns(reader: CsvReader, rows: list[list[str]], names: list[str]) -> list[Any]:
+    """One string array per contract column of ``rows`` (a plain reader: the empty field is NULL)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    fields = list(zip(*rows, strict=True)) if rows else []  # one width: the splitter checked it
+    empty = pa.scalar(None, pa.string())
+    out = []
+    for name in names:
+        index = reader.positions.get(name)
+        if index is None:
+            out.append(pa.nulls(len(rows), pa.string()))
+            continue
+        array = pa.array(fields[index], pa.string())
+        out.append(pc.if_else(pc.equal(array, ""), empty, array))
+    return out
 
 
 def worker_count(requested: int | None, parts: list[dict[str, Any]]) -> int:

@@ -643,8 +643,28 @@ class CsvReader(RawReader):
             nulls = {name: frozenset(default_nulls) for name in self.columns}
             trimmed = frozenset(self.columns) if options.trim == "all" else frozenset()
         self._nulls, self._trimmed = nulls, trimmed
+        self.positions: dict[str, int] = {}
+        self.plain = True
+        self._pairs: tuple[tuple[str, int], ...] = ()
+        self._values: tuple[tuple[str, int, bool, frozenset[str]], ...] = ()
 
     def items(self) -> Iterator[RawItem]:
+        record = self.record
+        for block in self.field_blocks():
+            plain, pairs = self.plain, self._pairs
+            for number, fields, raw in block:
+                if fields.__class__ is not list:
+                    yield number, fields, raw  # a structural Reject (or the refused header's)
+                elif plain:
+                    yield number, {name: (fields[index] or None) for name, index in pairs}, raw
+                else:
+                    yield number, record(fields), raw
+
+    def field_blocks(self) -> Iterator[list[CsvRecord]]:
+        """The records after the header in blocks, as field lists (or Rejects), for a vector pass:
+        :meth:`record` makes a field list what :meth:`items` yields. Sets ``positions`` (column ->
+        field index) and ``plain`` (NULL is only the empty field, nothing trimmed) once the header
+        was read; a refused file yields every record as the header's Reject."""
         options = self.options
         splitter = CsvSplitter(options, None if options.header else len(self.columns))
         with _open_binary(self.path) as binary:
@@ -669,34 +689,33 @@ class CsvReader(RawReader):
                         refused = self.header.refused
             if refused is not None:
                 for block in blocks:
-                    for number, _, raw in block:
-                        yield number, refused, raw
+                    yield [(number, refused, raw) for number, _, raw in block]
                 return
             wanted = set(self.columns)
             positions: dict[str, int] = {}
             for index, name in enumerate(names):
                 if name in wanted and name not in positions:
                     positions[name] = index
-            pairs = tuple(positions.items())
-            plain = all(self._nulls.get(name) == {""} for name in positions) and not self._trimmed
-            values = tuple(
+            self.positions = positions
+            self._pairs = tuple(positions.items())
+            self.plain = all(self._nulls.get(name) == {""} for name in positions) and not self._trimmed
+            self._values = tuple(
                 (name, index, name in self._trimmed, self._nulls.get(name, frozenset()))
-                for name, index in pairs
+                for name, index in self._pairs
             )
-            for block in blocks:
-                for number, fields, raw in block:
-                    if fields.__class__ is not list:
-                        yield number, fields, raw  # a structural Reject
-                    elif plain:
-                        yield number, {name: (fields[index] or None) for name, index in pairs}, raw
-                    else:
-                        record: dict[str, Any] = {}
-                        for name, index, trim, nulls in values:
-                            value = fields[index]
-                            if trim:
-                                value = value.strip()
-                            record[name] = None if value in nulls else value
-                        yield number, record, raw
+            yield from blocks
+
+    def record(self, fields: list[str]) -> dict[str, Any]:
+        """``{column: text or None}`` of a field list, by the NULL markers and trimming."""
+        if self.plain:
+            return {name: (fields[index] or None) for name, index in self._pairs}
+        record: dict[str, Any] = {}
+        for name, index, trim, nulls in self._values:
+            value = fields[index]
+            if trim:
+                value = value.strip()
+            record[name] = None if value in nulls else value
+        return record
 
     def raw_text(self, raw: Any) -> str:
         return cut(_line_end(raw))

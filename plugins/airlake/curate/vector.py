@@ -106,16 +106,22 @@ class VectorTyper:
 
     def type_columns(self, records: Sequence[dict[str, Any]]) -> tuple[list[pa.Array], Any, pa.Array]:
         """(typed arrays in schema order, rows every rule accepted as a numpy bool array, event days)."""
+        import pyarrow as pa
+
+        return self.type_arrays(
+            [pa.array([record.get(rule.name) for record in records], type=pa.string()) for rule in self.rules]
+        )
+
+    def type_arrays(self, raws: Sequence[pa.Array]) -> tuple[list[pa.Array], Any, pa.Array]:
+        """:meth:`type_columns` of the records' values as one string array per column (NULL = None)."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        count = len(records)
+        count = len(raws[0]) if raws else 0
         ok = np.ones(count, dtype=bool)
         typed: list[pa.Array] = []
-        for rule in self.rules:
-            name = rule.name
-            raw = pa.array([record.get(name) for record in records], type=pa.string())
+        for rule, raw in zip(self.rules, raws, strict=True):
             present = pc.is_valid(raw)
             values, good = _vector(rule, raw)
             good = pc.fill_null(good, False)
@@ -225,18 +231,25 @@ class TypedBlock:
 
     columns: list[pa.Array]
     index: pa.Array
-    dt: list[str]
+    dt: pa.Array
     rejects: list[tuple[int, Reject]]
     row_parsed: int
 
 
 def type_block(
-    parser: RowParser, typer: VectorTyper | None, records: Sequence[dict[str, Any]], schema: pa.Schema
+    parser: RowParser,
+    typer: VectorTyper | None,
+    records: Sequence[dict[str, Any]],
+    schema: pa.Schema,
+    raws: Sequence[pa.Array] | None = None,
 ) -> TypedBlock:
     """Type ``records``: by the vector rules where they accept a row, by ``parser`` for every other row
-    (``typer`` None or not exact: every row). Same values, same rejects as ``parser`` alone."""
+    (``typer`` None or not exact: every row). Same values, same rejects as ``parser`` alone.
+    ``raws``: the same records' values as string arrays, one per column (then ``records`` is only
+    indexed for the rows the parser types)."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     count = len(records)
     ok = np.zeros(count, dtype=bool)
@@ -244,7 +257,7 @@ def type_block(
     days: pa.Array | None = None
     if typer is not None and typer.exact and count:
         try:
-            typed, ok, days = typer.type_columns(records)
+            typed, ok, days = typer.type_arrays(raws) if raws is not None else typer.type_columns(records)
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):  # never guess: all rows by the parser
             ok = np.zeros(count, dtype=bool)
     rejects: list[tuple[int, Reject]] = []
@@ -268,16 +281,15 @@ def type_block(
         else:
             columns.append(slow)
     index = np.concatenate([fast, np.array(slow_index, dtype=np.int64)]).astype(np.int64)
-    dt: list[str] = []
+    dt = pa.array([parser.partition_of(row) for row in slow_rows], pa.string())
     if len(fast):
         assert days is not None
-        dt.extend(day.isoformat() for day in days.take(pa.array(fast)).to_pylist())
-    dt.extend(parser.partition_of(row) for row in slow_rows)
-    order = np.argsort(index, kind="stable")
+        dt = pa.concat_arrays([pc.cast(days.take(pa.array(fast)), pa.string()), dt])  # YYYY-MM-DD
     if len(fast) and slow_rows:  # back to block order
-        columns = [column.take(pa.array(order)) for column in columns]
-        dt = [dt[i] for i in order.tolist()]
-        index = index[order]
+        order = pa.array(np.argsort(index, kind="stable"))
+        columns = [column.take(order) for column in columns]
+        dt = dt.take(order)
+        index = index[order.to_numpy()]
     rejects.sort(key=lambda item: item[0])
     return TypedBlock(columns, pa.array(index), dt, rejects, len(slow_rows) + len(rejects))
 
@@ -287,11 +299,11 @@ def write_block(spill: Any, block: TypedBlock, seqs: Sequence[int]) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not block.dt:
+    if not len(block.dt):
         return
     seq = pa.array(seqs, pa.int64()).take(block.index)
-    dts = pa.array(block.dt, pa.string())
-    for dt in sorted(set(block.dt)):
+    dts = block.dt
+    for dt in sorted(pc.unique(dts).to_pylist()):
         mask = pc.equal(dts, dt)
         arrays = [column.filter(mask) for column in block.columns] + [seq.filter(mask)]
         batch = pa.RecordBatch.from_arrays(arrays, schema=spill.schema)

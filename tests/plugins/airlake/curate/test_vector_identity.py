@@ -123,7 +123,7 @@ def _assert_same(contract: Contract, records: list[dict[str, Any]]) -> int:
     block = type_block(parser, typer, records, schema)
     columns, index, dts, rejects = _row_path(parser, records, schema)
     assert block.index.to_pylist() == index
-    assert block.dt == dts
+    assert block.dt.to_pylist() == dts
     for field, got, want in zip(schema, block.columns, columns, strict=True):
         assert got.type == want.type, field.name
         assert [repr(v) for v in got.to_pylist()] == [repr(v) for v in want.to_pylist()], field.name
