@@ -47,7 +47,7 @@ class QualityCheckOperator(LakeOperator):
         from airlake.intervals import interval_dates, interval_of
         from airlake.lineage import quality_lineage
         from airlake.manifest import COMPLETE, Manifest, read_manifest
-        from airlake.quality import QualityCheckFailed, run_checks
+        from airlake.quality import QualityCheckFailed, header_findings, run_checks
 
         contract = get_contract(self.dataset)
         interval = interval_of(context)
@@ -77,12 +77,17 @@ class QualityCheckOperator(LakeOperator):
         manifest.inputs = [
             {"dt": dt, "keys": keys, "new": dt in new_keys} for dt, keys in {**live, **new_keys}.items()
         ]
-        manifest.extra = {"checks": [result.as_dict() for result in results]}
+        headers = header_findings(curate)
+        manifest.extra = {"checks": [result.as_dict() for result in results], "headers": headers}
         failed = [result for result in results if not result.passed]
         manifest.rows = {"checks": len(results), "failed": len(failed)}
         manifest.write(store)
         for result in results:
             self.log.info("%s %s: %s", "PASS" if result.passed else "FAIL", result.check, result.detail)
+        for finding in headers:
+            self.log.warning(
+                "header of %s: %s", finding["key"], finding.get("refused") or finding["warnings"]
+            )
         self._lineage = quality_lineage(contract, self.bucket, {**live, **new_keys}, results)
         if failed:
             error = QualityCheckFailed(self.dataset, failed)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from airlake.quality.checks import (
     CheckResult,
     QualityCheckFailed,
+    header_findings,
     run_checks,
 )
 
-__all__ = ["CheckResult", "QualityCheckFailed", "run_checks"]
+__all__ = ["CheckResult", "QualityCheckFailed", "header_findings", "run_checks"]

@@ -57,6 +57,26 @@ class CheckResult:
         return asdict(self)
 
 
+def header_findings(curate: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The header drift curate found (readers.py's header contract), one entry per raw part that had any:
+    the quality results carry it beside the checks, so a refused file or a drifting partner is visible
+    where a run's outcome is read, not only in the curate manifest."""
+    found = []
+    for item in curate.get("inputs", []):
+        header = item.get("header") or {}
+        if header.get("refused") or header.get("warnings"):
+            found.append(
+                {
+                    "key": item.get("key"),
+                    "missing": header.get("missing", []),
+                    "extra": header.get("extra", []),
+                    "refused": header.get("refused"),
+                    "warnings": header.get("warnings", []),
+                }
+            )
+    return found
+
+
 class QualityCheckFailed(RuntimeError):
     """One or more checks failed; the message lists each with what was observed."""
 

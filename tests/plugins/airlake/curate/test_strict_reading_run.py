@@ -13,6 +13,7 @@ from airlake.curate.runner import run_curate
 from airlake.ingest.base import IngestContext
 from airlake.ingest.factory import build_source
 from airlake.ingest.runner import run_ingest
+from airlake.quality import header_findings
 from tests.plugins.airlake.curate.curate_helpers import Catalog, read_partition, read_rejects
 
 DAY = date(2026, 11, 20)
@@ -110,3 +111,9 @@ def test_declared_markers_encoding_and_header_drift_are_recorded(lake, tmp_path)
     assert any("legacy" in w for w in manifest["warnings"]) and any(
         "id, at" in w for w in manifest["warnings"]
     )
+
+    # the quality results carry the same findings (QualityCheckOperator writes them beside its checks)
+    findings = {f["key"].rsplit("/", 1)[-1]: f for f in header_findings(manifest)}
+    assert sorted(findings) == sorted(name for name, h in headers.items() if h["missing"] or h["extra"])
+    assert [f["missing"] for f in findings.values()] == [["qty"], ["id", "at"]]
+    assert [bool(f["refused"]) for f in findings.values()] == [False, True]
