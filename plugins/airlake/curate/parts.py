@@ -38,6 +38,10 @@ PART_SHIFT = 40
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 """Below this much compressed input (~2 s of parsing), starting worker processes costs more than it saves."""
 MAX_WORKERS = 4
+VECTOR_TYPING = False
+"""Type CSV blocks with Arrow kernels (:mod:`airlake.curate.vector`, proven identical to the row path by
+``test_vector_identity.py``). Off: measured on the 1M clickstream bench it used more CPU and memory than
+the row path (bench/results/2026-12-03-curate.md), so it stays a tested option until it pays."""
 _QUARANTINE_GZIP_LEVEL = 6
 
 
@@ -113,7 +117,7 @@ def parse_part(task: PartTask) -> PartResult:
     )
     key, base, read = task.key, task.index << PART_SHIFT, 0
     parse, partition_of, spill_add, reject = parser.parse, parser.partition_of, spill.add, rejects.add
-    typer = VectorTyper(contract) if isinstance(reader, CsvReader) else None
+    typer = VectorTyper(contract) if VECTOR_TYPING and isinstance(reader, CsvReader) else None
     try:
         if typer is not None and typer.exact:
             read = _parse_vector(reader, parser, typer, spill, rejects, key, base, task.flush_rows)

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airlake.contracts import Contract
+from airlake.curate import parts
 from airlake.curate.parse import Reject, RowParser
 from airlake.curate.parts import PartResult, PartTask, parse_part
 from airlake.curate.readers import open_reader
@@ -221,6 +222,7 @@ def test_a_part_spills_and_quarantines_the_same_on_both_paths(tmp_path: Any, mon
     lines.insert(40, '"unterminated,1')
     lines.insert(900, "1,2,3")
     body = "\n".join(lines) + "\n"
+    monkeypatch.setattr(parts, "VECTOR_TYPING", True)
     vector = _part(tmp_path, "vector", body, contract)
     monkeypatch.setattr(VectorTyper, "__init__", _no_vectors)
     rows = _part(tmp_path, "rows", body, contract)
