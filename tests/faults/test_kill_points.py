@@ -242,7 +242,16 @@ KILL_POINTS = {
     "after_upload_before_manifest": (_kill_before_complete_manifest, ("curate", "catalog"), "curate", "old"),
     "after_manifest_before_publish": (_kill_before_publish, ("curate", "catalog"), "catalog", "old"),
     "mid_copy": (_kill_mid_copy, ("load",), "load", "new_lake_old_warehouse"),
+    # the same kill, then the whole run cleared (curate again): it reuses the version the killed attempt wrote
+    "after_manifest_before_publish_then_cleared": (
+        _kill_before_publish,
+        ("curate", "catalog"),
+        "catalog",
+        "old",
+    ),
 }
+CLEARED = {"after_manifest_before_publish_then_cleared"}
+"""Kill points whose rerun is the whole run (a clear of the DAG run), not the killed task's retry."""
 
 
 @pytest.mark.parametrize("point", list(KILL_POINTS))
@@ -250,7 +259,8 @@ def test_a_kill_at_a_stage_boundary_leaves_old_or_new_and_the_rerun_converges(
     local_services: Any, glue: Any, warehouse: str, clean: dict[str, Any], point: str
 ) -> None:
     install, killed_stages, killed_in, expected = KILL_POINTS[point]
-    rerun_stages = STAGES[STAGES.index(killed_in) :]  # the killed task's retry, then what follows
+    # the killed task's retry, then what follows; or the whole run again
+    rerun_stages = STAGES if point in CLEARED else STAGES[STAGES.index(killed_in) :]
     old, new = clean["old"], clean["new"]
     store, database = _new_lake(local_services)
     _run(store, database, RUN_1)

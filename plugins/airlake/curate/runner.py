@@ -413,6 +413,7 @@ def _run(
     dts = sorted(spill_files)
     previous = _resolve_live(live_location, dts)
     compare = _resolve_live(options.compare_location, dts) if options.compare_location else previous
+    pending = _pending_versions(store, dataset, run_id, compare)
     live_versions = [v for v in (version_of_location(loc) for loc in compare.values()) if v]
     version = new_version_id(after=max(live_versions, default=None))
     manifest.extra["version"] = version
@@ -428,7 +429,16 @@ def _run(
         for dt in dts:
             manifest.extra["partitions"].append(
                 _curate_partition(
-                    store, merger, contract, dt, version, spill_files[dt], previous[dt], compare[dt], work_dir
+                    store,
+                    merger,
+                    contract,
+                    dt,
+                    version,
+                    spill_files[dt],
+                    previous[dt],
+                    compare[dt],
+                    work_dir,
+                    pending=pending.get(dt),
                 )
             )
             if manifest.extra["partitions"][-1]["rows_new"] != spill_rows[dt]:
@@ -573,15 +583,39 @@ def _curate_partition(
     previous: str | None,
     live: str | None,
     work_dir: Path,
+    *,
+    pending: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Merge one partition and upload it under its new version prefix, unless it equals the live version
-    ``live`` byte for byte (then it is reported ``unchanged`` at the live location); its manifest entry."""
+    ``live`` byte for byte (then it is reported ``unchanged`` at the live location) or the version an
+    earlier complete attempt of this run wrote and the catalog never published, ``pending`` (then that
+    version is reused); its manifest entry."""
     folder = work_dir / "partitions" / f"dt={dt}"
     existing = _download_live(store, previous, folder / "live") if previous else []
     result = merger.merge(new_files, existing, folder / "out")
     same = _same_as_live(
         store, result.parts, live, existing if live == previous else None, folder / "compare"
     )
+    if same is None and pending is not None and _same_as_pending(store, result.parts, pending):
+        shutil.rmtree(folder, ignore_errors=True)
+        for path in new_files:
+            path.unlink(missing_ok=True)
+        log.info(
+            "dt=%s: the result equals %s, written by an earlier attempt; reused", dt, pending["location"]
+        )
+        return {
+            **{key: pending[key] for key in ("version", "location", "files", "sha256")},
+            "dt": dt,
+            "previous_location": previous,
+            "reused": True,
+            "rows": result.rows,
+            "bytes": sum(part.bytes for part in result.parts),
+            "rows_new": result.rows_new,
+            "rows_new_kept": result.rows_new_kept,
+            "rows_existing": result.rows_existing,
+            "rows_existing_kept": result.rows_existing_kept,
+            "_outputs": [],
+        }
     if same is not None:
         shutil.rmtree(folder, ignore_errors=True)
         for path in new_files:
@@ -631,6 +665,36 @@ def _curate_partition(
         "rows_existing_kept": result.rows_existing_kept,
         "_outputs": outputs,
     }
+
+
+def _pending_versions(
+    store: LakeStore, dataset: str, run_id: str, live: dict[str, str | None]
+) -> dict[str, dict[str, Any]]:
+    """The partitions the run's latest complete curate attempt wrote that are not live: an attempt killed
+    or failed between its manifest and the publish. A rerun with the same result reuses them instead of
+    writing an identical version (reruns change nothing)."""
+    earlier = read_manifest(store, dataset, run_id, STAGE, status=COMPLETE)
+    if not earlier:
+        return {}
+    return {
+        entry["dt"]: entry
+        for entry in earlier.get("partitions", [])
+        if not entry.get("unchanged") and entry.get("location") and entry["location"] != live.get(entry["dt"])
+    }
+
+
+def _same_as_pending(store: LakeStore, parts: list[Any], pending: dict[str, Any]) -> bool:
+    """The new files equal the pending version's (names and sha256 its manifest recorded) and its objects
+    are all still there with their sizes."""
+    recorded = pending.get("sha256") or {}
+    if sorted(key.rsplit("/", 1)[-1] for key in recorded) != sorted(part.path.name for part in parts):
+        return False
+    by_name = {key.rsplit("/", 1)[-1]: digest for key, digest in recorded.items()}
+    if any(by_name[part.path.name] != part.sha256 for part in parts):
+        return False
+    bucket, prefix = split_location(pending["location"])
+    sizes = {obj.key.rsplit("/", 1)[-1]: obj.size for obj in _store_for(store, bucket).list(prefix)}
+    return all(sizes.get(part.path.name) == part.bytes for part in parts)
 
 
 def _same_as_live(
