@@ -278,8 +278,8 @@ def test_a_kill_at_a_stage_boundary_leaves_old_or_new_and_the_rerun_converges(
     lake_side = new if expected == "new_lake_old_warehouse" else old
     assert seen["lake"] == lake_side["lake"] and seen["rows"] == lake_side["rows"]
     assert seen["warehouse"] == old["warehouse"]
-    scratch = f"airlake-curate-orders-p{pid}-*"
-    if killed_in == "curate":  # SIGKILL skips every finally: the killed run's scratch is there
+    scratch = f"airlake-{'load' if killed_in == 'load' else 'curate'}-orders-p{pid}-*"
+    if killed_in in ("curate", "load"):  # SIGKILL skips every finally: the killed run's scratch is there
         assert list(Path(tempfile.gettempdir()).glob(scratch))
 
     _run(store, database, RUN_2, rerun_stages)

@@ -22,7 +22,6 @@ import io
 import logging
 import queue
 import re
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -718,7 +717,10 @@ def load_partitions(
     ahead of the COPY that sends.
     """
     warehouse = _warehouse(contract)
-    with tempfile.TemporaryDirectory(prefix="airlake-load-", dir=work_dir) as tmp:
+    from airlake.curate.spill import scratch_dir
+
+    # airlake-load-<dataset>-p<pid>-*: a killed load's download folder is removed by the next load
+    with scratch_dir(contract.name, work_dir, stage="load") as tmp:
         paths: list[tuple[str, Path, list[str]]] = []
         for index, key in enumerate(files):
             path = Path(tmp) / f"{index:05d}.parquet"
