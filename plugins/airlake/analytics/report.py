@@ -116,8 +116,15 @@ def compare(current: float | None, previous: float | None) -> dict[str, Any]:
 def compare_weeks(
     current: Mapping[str, Any], previous: Mapping[str, Any], summary: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """This week against the week before: the totals, each country's revenue, each product's rank."""
+    """This week against the week before: the totals, each country's revenue, each product's rank.
+
+    A week before with data on fewer days than this week (the lake's first days, a gap) is not compared:
+    its totals would show a first partial week as a jump of thousands of percent.
+    """
     before = previous.get("summary") or {}
+    if before and before.get("days", 0) < (summary or {}).get("days", 0):
+        previous = {"summary": None}
+        before = {}
     revenue_before = {r["country"]: r.get("revenue_eur") for r in previous.get("top_countries") or []}
     rank_before = {r["product_id"]: rank for rank, r in enumerate(previous.get("top_products") or [], 1)}
     return {
@@ -154,6 +161,10 @@ def build_report(engine: QueryEngine, render: Render, *, week_start: str) -> dic
         "summary": summarise(previous),
         **previous,
     }
+    before_days, days = (previous_week["summary"] or {}).get("days", 0), (summary or {}).get("days", 0)
+    previous_week["comparable"] = bool(previous_week["summary"]) and before_days >= days
+    if previous_week["summary"] and not previous_week["comparable"]:
+        previous_week["note"] = f"data on {before_days} of this week's {days} days: not compared"
     return {
         "week_start": week_start,
         "week_end": (date.fromisoformat(week_start) + timedelta(days=6)).isoformat(),

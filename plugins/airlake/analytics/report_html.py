@@ -313,7 +313,11 @@ def render_page(report: Mapping[str, Any]) -> str:
     previous = report.get("previous_week") or {}
     compared = (
         f"Changes against the week of {fmt_day(previous['week_start'])}"
-        + ("" if previous.get("summary") else " (no data in the views for that week)")
+        + (
+            f" ({previous['note']})"
+            if previous.get("note")
+            else ("" if previous.get("summary") else " (no data in the views for that week)")
+        )
         if previous.get("week_start")
         else ""
     )

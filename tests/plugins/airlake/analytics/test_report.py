@@ -316,3 +316,24 @@ def test_write_and_read_the_report(lake: Any) -> None:
     body = lake.client.get_object(Bucket=lake.bucket, Key=keys["html"])["Body"].read().decode()
     assert body == render_html(report)
     assert read_report(lake, PREVIOUS) is None
+
+
+def test_a_partial_week_before_is_not_compared() -> None:
+    """The lake's first days (as in the demo): a week before with data on 2 days is no baseline."""
+    views = demo_views()
+    kept = {f"2026-11-{d:02d}" for d in (14, 15)}  # the Saturday and Sunday of the week before
+    partial = {
+        name: [r for r in rows if _in_week(r["dt"], WEEK) or r["dt"] in kept] for name, rows in views.items()
+    }
+    report = build_report(ViewEngine(partial), render_sql, week_start=WEEK)
+
+    previous = report["previous_week"]
+    assert previous["summary"]["days"] == 2 and report["summary"]["days"] == 7
+    assert (
+        previous["comparable"] is False
+        and previous["note"] == "data on 2 of this week's 7 days: not compared"
+    )
+    assert all(c["previous"] is None and c["ratio"] is None for c in report["change"]["summary"].values())
+    assert all(c["previous"] is None for c in report["change"]["countries"])
+    assert "(data on 2 of this week&#x27;s 7 days: not compared)" in render_html(report)  # escaped
+    assert build_report(ViewEngine(views), render_sql, week_start=WEEK)["previous_week"]["comparable"] is True
