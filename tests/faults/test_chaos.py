@@ -1,6 +1,6 @@
-"""Chaos: curate -> catalog of a small dataset through 10 % injected faults (500, 503, throttling; half of
+"""Chaos: curate -> quality -> catalog -> load of a small dataset through 10 % injected faults (500, 503, throttling; half of
 them lost replies applied by moto, a third of those as connections dropped without a reply) gives the same
-curated content and Glue partitions as a clean run, with every operator run once (no task retry): the
+curated content, Glue partitions and warehouse checksum as a clean run, with every operator run once (no task retry): the
 request-level retries and the idempotent writes absorb every fault. Two seeds, and on top of the random
 faults the first reply of each partition publish (create, then update) is lost; each test prints the
 proxy's counts (``pytest -s`` shows them). A longer seeded run:
@@ -16,12 +16,15 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
 from airlake.catalog.tables import comparable_table
 from airlake.operators.catalog import CatalogOperator
 from airlake.operators.curate import CurateOperator
+from airlake.operators.load import WarehouseLoadOperator
+from airlake.operators.quality import QualityCheckOperator
 from airlake.store import LakeStore
 from tests.plugins.airlake.curate.curate_helpers import jsonl, land_run
 from tests.plugins.airlake.curate.test_curate import order
@@ -73,8 +76,12 @@ def _new_lake(local_services: Any) -> tuple[LakeStore, str]:
     return store, f"airlake_{uuid.uuid4().hex[:10]}"
 
 
+WAREHOUSE_CONN = "airlake_chaos_warehouse"
+
+
 def _pipeline(store: LakeStore, database: str, conn: str) -> list[dict[str, Any]]:
-    """Two daily runs of curate then catalog, each operator executed once."""
+    """Two daily runs of curate, quality, catalog and load (into ``WAREHOUSE_CONN``), each operator
+    executed once, all S3 and Glue calls through ``conn``."""
     results = []
     for run_id, day in ((RUN_1, date(2026, 11, 20)), (RUN_2, date(2026, 11, 21))):
         if run_id == RUN_2:
@@ -89,13 +96,45 @@ def _pipeline(store: LakeStore, database: str, conn: str) -> list[dict[str, Any]
             task_id="curate", dataset="orders", bucket=store.bucket, database=database, aws_conn_id=conn
         )
         summary = curate.execute(_context(run_id, day))  # type: ignore[arg-type]
+        quality = QualityCheckOperator(
+            task_id="quality", dataset="orders", bucket=store.bucket, database=database, aws_conn_id=conn
+        )
+        checked = quality.execute(_context(run_id, day))  # type: ignore[arg-type]
         catalog = CatalogOperator(
             task_id="catalog", dataset="orders", bucket=store.bucket, database=database, aws_conn_id=conn
         )
         published = catalog.execute({"run_id": run_id})  # type: ignore[arg-type]
         published.pop("database")  # each run has its own
-        results.append({"rows": summary["rows"], "catalog": published})
+        load = WarehouseLoadOperator(
+            task_id="load",
+            dataset="orders",
+            bucket=store.bucket,
+            warehouse_conn_id=WAREHOUSE_CONN,
+            aws_conn_id=conn,
+        )
+        load.execute({"run_id": run_id})  # type: ignore[arg-type]
+        results.append({"rows": summary["rows"], "quality": checked, "catalog": published})
     return results
+
+
+def _warehouse(monkeypatch: pytest.MonkeyPatch, local_services: Any) -> str:
+    """A fresh PostgreSQL database as ``WAREHOUSE_CONN``; its DSN."""
+    name = f"chaos_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(local_services.pg_database_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    dsn = local_services.pg_database_dsn(name)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{WAREHOUSE_CONN.upper()}", dsn.replace("postgresql://", "postgres://"))
+    return dsn
+
+
+def _warehouse_checksum(dsn: str) -> tuple[int, str]:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "select count(*), md5(coalesce(string_agg(t::text, '|' order by t.order_id), '')) "
+            "from public.orders as t"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), str(row[1])
 
 
 def _lake_state(store: LakeStore, glue: Any, database: str) -> dict[str, Any]:
@@ -127,9 +166,18 @@ def clean_run(local_services: Any) -> dict[str, Any]:
     import boto3
 
     glue = boto3.client("glue", endpoint_url=local_services.moto_endpoint, region_name="us-east-1")
-    store, database = _new_lake(local_services)
-    results = _pipeline(store, database, "aws_default")
-    return {"results": results, "state": _lake_state(store, glue, database)}
+    patch = pytest.MonkeyPatch()
+    try:
+        dsn = _warehouse(patch, local_services)
+        store, database = _new_lake(local_services)
+        results = _pipeline(store, database, "aws_default")
+    finally:
+        patch.undo()
+    return {
+        "results": results,
+        "state": _lake_state(store, glue, database),
+        "warehouse": _warehouse_checksum(dsn),
+    }
 
 
 def _seeds() -> list[int]:
@@ -142,9 +190,10 @@ def _seeds() -> list[int]:
 
 
 @pytest.mark.parametrize("seed", _seeds())
-def test_curate_and_catalog_through_ten_percent_faults_match_a_clean_run(
-    local_services, glue, clean_run, fault_proxy, chaos_conn, seed: int
+def test_the_dataset_stages_through_ten_percent_faults_match_a_clean_run(
+    local_services, glue, clean_run, fault_proxy, chaos_conn, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
+    dsn = _warehouse(monkeypatch, local_services)
     store, database = _new_lake(local_services)
     proxy = fault_proxy(seed=seed, rate=0.10, lost_share=0.5, drop_share=0.3, max_faults=100)
     for publish in ("glue:BatchCreatePartition", "glue:BatchUpdatePartition"):
@@ -156,6 +205,7 @@ def test_curate_and_catalog_through_ten_percent_faults_match_a_clean_run(
     print(f"\nchaos seed={seed}: {json.dumps(summary, sort_keys=True)}")
     assert results == clean_run["results"]
     assert _lake_state(store, glue, database) == clean_run["state"]
+    assert _warehouse_checksum(dsn) == clean_run["warehouse"] and clean_run["warehouse"][0] > 0
     assert len(clean_run["state"]["partitions"]) == 6
     assert summary["by_operation"]["lost glue:BatchCreatePartition"] >= 1
     assert summary["by_operation"]["lost glue:BatchUpdatePartition"] >= 1
