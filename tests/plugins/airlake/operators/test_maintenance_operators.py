@@ -94,7 +94,9 @@ def test_storage_report_operator(lake) -> None:
 
 
 def test_cleanup_operator(orders: CuratedOrders, lake, database) -> None:
-    now = datetime.now(UTC)
+    # the versions' ages count back from the run's interval end, the operator's "now" (it never looks past
+    # the wall clock either): a wall-clock anchor made the test fail once the interval end was in the past
+    now = _context()["data_interval_end"]
     old, live, young = (version_at(now - timedelta(days=d)) for d in (20, 10, 1))
     dt = "2026-11-01"
     for version in (old, live, young):
