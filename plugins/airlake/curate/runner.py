@@ -760,6 +760,7 @@ def _summary(manifest: Manifest, key: str) -> dict[str, Any]:
                 "previous_location": p["previous_location"],
                 "rows": p["rows"],
                 "unchanged": bool(p.get("unchanged")),
+                "reused": bool(p.get("reused")),
             }
             for p in manifest.extra.get("partitions", [])
         ],

@@ -113,7 +113,8 @@ def test_a_crash_before_publishing_leaves_the_old_version_and_a_rerun_repairs_it
     lake, local_services
 ) -> None:
     """Curate wrote v2 but the task died before the catalog published it: readers keep v1; the
-    retried run writes another version from the same inputs and publishing it makes the update live."""
+    retried run gets the same files from the same inputs, so it reuses v2 (uploads nothing, writes no
+    third version) and publishing it makes the update live."""
     from airlake.operators.catalog import CatalogOperator
 
     database = f"airlake_{uuid.uuid4().hex[:10]}"
@@ -147,8 +148,10 @@ def test_a_crash_before_publishing_leaves_the_old_version_and_a_rerun_repairs_it
     publish(RUN_2)
 
     [crashed_partition], [retried_partition] = crashed["partitions"], retried["partitions"]
-    assert retried_partition["location"] != crashed_partition["location"]  # never rewrites a version
-    assert retried_partition["previous_location"] == v1
+    assert retried_partition["location"] == crashed_partition["location"]  # reused, not rewritten
+    assert retried_partition["reused"] is True and retried_partition["previous_location"] == v1
+    versions = {key.split("/")[3] for key in (o.key for o in lake.list("curated/orders/dt=2026-11-20/"))}
+    assert len(versions) == 2  # v1 and the crashed attempt's, nothing more
     assert live_location().rstrip("/") == retried_partition["location"].rstrip("/")
     live_rows = read_partition(lake, lake.get_json(retried["manifest"])["partitions"][0])
     assert {row["order_id"]: row["status"] for row in live_rows}[1] == "shipped"
