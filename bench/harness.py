@@ -69,6 +69,11 @@ class Run:
 class TaskFailed(RuntimeError):
     """The worker process of a task exited with an error."""
 
+    def __init__(self, message: str, *, crashed: bool = False) -> None:
+        super().__init__(message)
+        self.crashed = crashed
+        """Killed by a signal (e.g. an engine's C++ abort at exit), not a failure the task reported."""
+
 
 def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a worker: the project's import paths, no developer stack settings."""
@@ -114,8 +119,24 @@ def run_task(
 ) -> Run:
     """Run ``task`` once in a fresh worker process; raise :class:`TaskFailed` with its stderr tail.
 
+    A worker killed by a signal is run once more, with a warning: seen once in CI, pandas' process
+    aborted at exit ("terminate called without an active exception", SIGABRT) and did not on rerun. A
+    failure the task reports (an exit code) or a second crash is final.
+
     ``services`` (name -> pid) are sampled too: their peak memory during the run is reported apart.
     """
+    try:
+        return _run_task_once(task, env=env, timeout=timeout, services=services)
+    except TaskFailed as exc:
+        if not exc.crashed:
+            raise
+        print(f"warning: {str(exc).splitlines()[0]}; running it once more", file=sys.stderr, flush=True)
+        return _run_task_once(task, env=env, timeout=timeout, services=services)
+
+
+def _run_task_once(
+    task: Task, *, env: dict[str, str], timeout: float, services: dict[str, int] | None
+) -> Run:
     watched = _watched(services)
     service_peak = dict.fromkeys(watched, 0)
     with tempfile.TemporaryDirectory(prefix="airlake-bench-task-") as tmp:
@@ -159,7 +180,10 @@ def run_task(
         process_seconds = time.perf_counter() - started
         if proc.returncode != 0 or not out.exists():
             tail = err.read_text(errors="replace")[-4000:]
-            raise TaskFailed(f"{task.stage}/{task.engine} {task.case}: exit {proc.returncode}\n{tail}")
+            raise TaskFailed(
+                f"{task.stage}/{task.engine} {task.case}: exit {proc.returncode}\n{tail}",
+                crashed=proc.returncode < 0,
+            )
         payload = json.loads(out.read_text())
     return Run(
         seconds=float(payload.pop("seconds")),
