@@ -60,6 +60,15 @@ _RUNNERS: dict[str, Callable[[LakeStore, str, str], None]] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def private_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Scratch folders go to this test's own temp dir: a stage running in another xdist worker sweeps
+    the shared temp dir of dead runs' scratch (as it should), which would remove the killed child's
+    folder before this test looks for it."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
 def _run(store: LakeStore, database: str, run_id: str, stages: tuple[str, ...] = STAGES) -> None:
     for stage in stages:
         _RUNNERS[stage](store, database, run_id)
