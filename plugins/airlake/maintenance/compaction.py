@@ -213,7 +213,7 @@ def compact_partition(
 ) -> dict[str, Any]:
     """
     Rewrite one partition's live files as a NEW version (not published); its entry for the manifest
-    and :func:`~airlake.catalog.glue.publish_partitions`.
+    and :func:`~airlake.catalog.publish_partitions`.
 
     :raises CompactionError: a file does not fit the contract, or the row count changed.
     """
@@ -309,7 +309,7 @@ def compact_dataset(
     :param run_id: when given (and not a dry run), ``_manifests/<dataset>/<run_id>/compact.json``.
     :return: ``{dataset, dry_run, live_partitions, planned, compacted, skipped, manifest}``.
     """
-    from airlake.catalog.glue import get_table, publish_partitions
+    from airlake.catalog import get_table, publish_partitions
     from airlake.maintenance.cleanup import delete_prefix
     from airlake.maintenance.live import current_location, live_locations
     from airlake.maintenance.records import write_run_manifest

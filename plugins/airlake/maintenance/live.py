@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from airlake.catalog.glue import CatalogError, live_location_lookup
+from airlake.catalog import CatalogError, live_location_lookup
 
 
 def live_locations(glue: Any, database: str, table: str) -> dict[str, str]:

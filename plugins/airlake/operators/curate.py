@@ -103,7 +103,7 @@ class CurateOperator(LakeOperator):
 
     def _glue_live_locations(self) -> Callable[[str], str | None]:
         """The catalog's view: the location each Glue partition of the dataset's table points at."""
-        from airlake.catalog.glue import live_location_lookup
+        from airlake.catalog import live_location_lookup
 
         return live_location_lookup(self.glue_client(), self.database, self.dataset)
 

@@ -98,7 +98,7 @@ class QualityCheckOperator(LakeOperator):
         """Keys of the live version of each of ``dts`` that Glue knows, by ``dt``."""
         if not dts:
             return {}
-        from airlake.catalog.glue import live_location_lookup
+        from airlake.catalog import live_location_lookup
         from airlake.engines.base import list_parquet_objects
 
         lookup = live_location_lookup(self.glue_client(), self.database, self.dataset)

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from airlake.catalog.glue import ensure_database, ensure_table, publish_partitions, table_input
+from airlake.catalog import ensure_database, ensure_table, publish_partitions, table_input
 from airlake.contracts import get_contract
 from airlake.curate.versions import format_version
 from airlake.lake import curated_version_prefix

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from airlake.catalog.glue import PARAM_VERSION
+from airlake.catalog import PARAM_VERSION
 from airlake.curate.versions import split_location, version_of_location
 from airlake.lake import manifest_key
 from airlake.maintenance import CompactionError, compact_dataset, plan_compaction
