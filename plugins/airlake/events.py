@@ -157,14 +157,20 @@ def triggering_notices(events: Mapping[Any, Iterable[Any]] | Iterable[Any]) -> l
     return notices
 
 
-def event_run_interval(context: Mapping[str, Any]) -> tuple[datetime, datetime] | None:
-    """The interval of an asset-triggered run, which Airflow gives none: the UTC day it was triggered in
-    (the cron's current interval, the one its next scheduled run covers). None for any other run."""
+def event_run_moment(context: Mapping[str, Any]) -> datetime | None:
+    """When an asset-triggered run was triggered (UTC); None for any other run."""
     run = context.get("dag_run")
     if run is None or str(getattr(run, "run_type", "")).rsplit(".", 1)[-1].lower() != "asset_triggered":
         return None
     after = getattr(run, "run_after", None) or getattr(run, "queued_at", None)
+    return None if after is None else after.astimezone(UTC)
+
+
+def event_run_interval(context: Mapping[str, Any]) -> tuple[datetime, datetime] | None:
+    """The interval of an asset-triggered run, which Airflow gives none: the UTC day it was triggered in
+    (the cron's current interval, the one its next scheduled run covers). None for any other run."""
+    after = event_run_moment(context)
     if after is None:
         return None
-    start = datetime.combine(after.astimezone(UTC).date(), time(), tzinfo=UTC)
+    start = datetime.combine(after.date(), time(), tzinfo=UTC)
     return start, start + timedelta(days=1)

@@ -9,7 +9,7 @@ days they mean, not for "the interval before some timestamp".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -28,10 +28,18 @@ class RunInterval:
     from_params: bool
     full_refresh: bool = False
     dry_run: bool = False
+    as_of: datetime | None = None
+    """Set for an event run: the moment it was triggered, before its day ends. The data of the interval is
+    only what has arrived by then, so day-based checks wait for the day's scheduled run (airlake.quality)."""
 
     @property
     def ds(self) -> str:
         return self.start.date().isoformat()
+
+    @property
+    def complete(self) -> bool:
+        """False while the interval is still filling (an event run's own day)."""
+        return self.as_of is None or self.as_of >= self.end
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +48,7 @@ class RunInterval:
             "from_params": self.from_params,
             "full_refresh": self.full_refresh,
             "dry_run": self.dry_run,
+            **({"as_of": self.as_of.isoformat()} if self.as_of is not None else {}),
         }
 
 
@@ -133,12 +142,17 @@ def resolve_interval(
 def interval_of(context: Mapping[str, Any]) -> RunInterval:
     """The interval of a running task, from its Airflow context (params and data interval; an
     asset-triggered run, which has none, gets the day it was triggered in: airlake.events)."""
-    from airlake.events import event_run_interval
+    from airlake.events import event_run_interval, event_run_moment
 
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    as_of = None
     if start is None and end is None:
         start, end = event_run_interval(context) or (None, None)
-    return resolve_interval(context.get("params"), start, end)
+        as_of = event_run_moment(context)
+    interval = resolve_interval(context.get("params"), start, end)
+    if as_of is not None and not interval.from_params:
+        interval = replace(interval, as_of=as_of)
+    return interval
 
 
 def resolve_week(

@@ -6,13 +6,16 @@ partition version. The day-based checks, ``row_count_min`` and ``freshness``, lo
 **and** every partition the run writes (late files, or the backlog of an earlier failed run, land in
 their own older days): the new version where the run wrote one, else the live one, so re-running a day
 whose data already landed passes. Their messages give each day, its row count and why it is there.
+An event run sees its own day only up to the moment it was triggered (``as_of``): ``row_count_min`` leaves
+that day to the day's scheduled run (the result says it is deferred, and which day), and ``freshness`` is
+measured against the trigger moment instead of the day's end.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airlake.sql_text import quote_identifier
@@ -52,6 +55,8 @@ class CheckResult:
     observed: Any
     detail: str
     partitions: list[str] = field(default_factory=list)
+    deferred: bool = False
+    """Not evaluated yet: the days it needs are not complete (an event run); the scheduled run checks them."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -152,9 +157,21 @@ def _interval_level(
     contract: Contract,
     partitions: Sequence[PartitionData],
     interval_end: datetime,
+    as_of: datetime | None = None,
 ) -> CheckResult:
-    dts = [p.dt for p in partitions]
     name = _name(check)
+    if check.kind == "row_count_min" and as_of is not None:
+        filling = [p for p in partitions if _day_end(p.dt) > as_of]
+        if filling:
+            days = ", ".join(p.dt for p in filling)
+            partitions = [p for p in partitions if p not in filling]
+            if not partitions:
+                detail = (
+                    f"deferred: dt={days} is not complete at {as_of.isoformat()} (an event run); the "
+                    f"scheduled run of the day checks at least {check.value} row(s)"
+                )
+                return CheckResult(name, True, None, detail, [p.dt for p in filling], deferred=True)
+    dts = [p.dt for p in partitions]
     if check.kind == "row_count_min":
         counts = {
             p.dt: int(_scalar(conn, f"SELECT count(*) FROM {_relation(p.files)}") or 0) if p.files else 0
@@ -172,7 +189,8 @@ def _interval_level(
         p.dt: _scalar(conn, f"SELECT max({column}) FROM {_relation(p.files)}") for p in partitions if p.files
     }
     found = {dt: moment for dt, moment in newest_by_day.items() if moment is not None}
-    oldest_allowed = interval_end - timedelta(hours=check.max_delay_hours)
+    reference = interval_end if as_of is None else min(as_of, interval_end)
+    oldest_allowed = reference - timedelta(hours=check.max_delay_hours)
     days = "; ".join(f"dt={p.dt} ({p.role()})" for p in partitions) or "no day"
     if not found:
         return CheckResult(
@@ -183,10 +201,15 @@ def _interval_level(
     ok = newest >= oldest_allowed
     detail = (
         f"newest {contract.event_time} {newest.isoformat()} (dt={newest_dt}) is "
-        f"{'within' if ok else 'older than'} {check.max_delay_hours} h of the interval end "
-        f"{interval_end.isoformat()}; days checked: {days}"
+        f"{'within' if ok else 'older than'} {check.max_delay_hours} h of the "
+        f"{'interval end' if reference == interval_end else 'event run trigger'} "
+        f"{reference.isoformat()}; days checked: {days}"
     )
     return CheckResult(name, ok, newest.isoformat(), detail, dts)
+
+
+def _day_end(dt: str) -> datetime:
+    return datetime.combine(date.fromisoformat(dt) + timedelta(days=1), time(), tzinfo=UTC)
 
 
 def _aware(moment: datetime, reference: datetime) -> datetime:
@@ -207,6 +230,7 @@ def run_checks(
     interval_partitions: Mapping[str, Sequence[str]],
     *,
     interval_end: datetime,
+    as_of: datetime | None = None,
     memory_limit: str = "512MB",
 ) -> list[CheckResult]:
     """
@@ -216,6 +240,7 @@ def run_checks(
     :param interval_partitions: the interval's days: dt -> local files of the live version for the days
         the run did not rewrite (empty when the partition does not exist).
     :param interval_end: the end of the run's interval (freshness reference).
+    :param as_of: an event run's trigger moment (``RunInterval.as_of``): its day is still filling.
     """
     import duckdb
 
@@ -236,5 +261,5 @@ def run_checks(
             if check.kind in ROW_LEVEL:
                 results.append(_row_level(conn, check, contract, partitions))
             else:
-                results.append(_interval_level(conn, check, contract, interval, interval_end))
+                results.append(_interval_level(conn, check, contract, interval, interval_end, as_of))
     return results

@@ -267,8 +267,11 @@ def test_an_event_run_processes_the_utc_day_it_was_triggered_in_other_runs_are_u
         datetime(2026, 11, 20, tzinfo=UTC),
         datetime(2026, 11, 21, tzinfo=UTC),
     )
+    assert interval.as_of == after and not interval.complete  # its day is still filling
+    assert interval.as_dict()["as_of"] == "2026-11-20T23:30:00+00:00"
     asked = interval_of({"dag_run": event_run, "params": {"start_date": "2026-11-18"}})  # the form still wins
     assert asked.start == datetime(2026, 11, 18, tzinfo=UTC)
+    assert asked.as_of is None and asked.complete
     manual = SimpleNamespace(run_type="manual", run_after=after)
     assert event_run_interval({"dag_run": manual}) is None
     with pytest.raises(IntervalParamError, match="no data interval"):

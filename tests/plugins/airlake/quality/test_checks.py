@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -142,3 +143,66 @@ def test_row_count_below_the_minimum_says_which_days_hold_what(tmp_path: Path) -
     assert row_count.detail.startswith("3 row(s) over 2 day(s), below the minimum 5: ")
     assert "dt=2026-11-18: 2 (outside the interval, written by the run)" in row_count.detail
     assert "dt=2026-11-20: 1 (interval day, live version)" in row_count.detail
+
+
+def test_an_event_run_defers_row_count_min_of_its_own_unfinished_day(tmp_path: Path) -> None:
+    """An event run triggered at 10:05 holds two rows of a day that is still filling: below the minimum, but
+    the day is not over, so the check is deferred to the day's scheduled run (and says so), not failed."""
+    contract = get_contract("orders").model_copy(deep=True)
+    [check] = [c for c in contract.quality.checks if c.kind == "row_count_min"]
+    object.__setattr__(check, "value", 5)
+    as_of = datetime(2026, 11, 20, 10, 5, tzinfo=UTC)
+    new = {"2026-11-20": [_file(tmp_path, "event", [_order(1), _order(2)])]}
+
+    [row_count] = [
+        r for r in run_checks(contract, new, new, interval_end=END, as_of=as_of) if r.check == "row_count_min"
+    ]
+    assert row_count.passed and row_count.deferred and row_count.observed is None
+    assert row_count.partitions == ["2026-11-20"]
+    assert "deferred: dt=2026-11-20 is not complete at 2026-11-20T10:05:00+00:00" in row_count.detail
+    assert row_count.as_dict()["deferred"] is True
+
+    # the day's scheduled run (no as_of) evaluates it: two rows are below five
+    [scheduled] = [r for r in run_checks(contract, new, new, interval_end=END) if r.check == "row_count_min"]
+    assert not scheduled.passed and not scheduled.deferred and scheduled.observed == 2
+
+
+def test_an_event_run_still_counts_the_finished_days_it_writes(tmp_path: Path) -> None:
+    """A late file of an older, finished day brought by an event run is counted; only the open day waits."""
+    contract = get_contract("orders").model_copy(deep=True)
+    [check] = [c for c in contract.quality.checks if c.kind == "row_count_min"]
+    object.__setattr__(check, "value", 3)
+    late = datetime(2026, 11, 17, 9, tzinfo=UTC)
+    new = {
+        "2026-11-17": [_file(tmp_path, "late", [_order(1, ordered_at=late), _order(2, ordered_at=late)])],
+        "2026-11-20": [_file(tmp_path, "today", [_order(3)] * 1)],
+    }
+    as_of = datetime(2026, 11, 20, 10, 5, tzinfo=UTC)
+    [row_count] = [
+        r
+        for r in run_checks(contract, new, {"2026-11-20": []}, interval_end=END, as_of=as_of)
+        if r.check == "row_count_min"
+    ]
+    assert not row_count.deferred and not row_count.passed and row_count.observed == 2
+    assert row_count.partitions == ["2026-11-17"]
+
+
+def test_an_event_runs_freshness_is_measured_against_its_trigger_moment(tmp_path: Path) -> None:
+    """A run triggered at 10:05 has seen what arrived by 10:05: the newest event at 23:00 the evening before
+    is within 24 h of the trigger (against the day's end, still 14 h ahead, it would look stale)."""
+    contract = get_contract("clickstream")
+    schema = contract.arrow_schema()
+    as_of = datetime(2026, 11, 20, 10, 5, tzinfo=UTC)
+
+    def freshness(moment: datetime) -> Any:
+        row = {name: None for name in schema.names}
+        row.update(event_id="e1", session_id="s1", event_type="page_view", platform="web", event_time=moment)
+        path = tmp_path / f"{moment:%d%H%M}.parquet"
+        pq.write_table(pa.Table.from_pylist([row], schema=schema), path)
+        files = {"2026-11-20": [str(path)]}
+        results = run_checks(contract, files, files, interval_end=END, as_of=as_of)
+        return next(r for r in results if r.check == "freshness")
+
+    fresh = freshness(datetime(2026, 11, 19, 23, tzinfo=UTC))
+    assert fresh.passed and "of the event run trigger 2026-11-20T10:05:00+00:00" in fresh.detail
+    assert not freshness(datetime(2026, 11, 19, 9, tzinfo=UTC)).passed  # 25 h before the trigger
