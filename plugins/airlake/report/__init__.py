@@ -1,9 +1,18 @@
-"""Storage and cost report of the lake: bytes and objects per zone, dataset and storage class, priced.
+"""The lake's reports, one home for both, drawn with the same charts (:mod:`airlake.report.charts`).
+
+- the storage and cost report (exported here): bytes and objects per zone, dataset and storage class, priced;
+- the weekly business report, :mod:`airlake.report.business` (document) and
+  :mod:`airlake.report.business_html` (page): the shop's answers for an ISO week from the views.
 
     from airlake.report import load_price_table, storage_report
 
     document = storage_report(store, report_date="2026-11-22", region="eu-west-1")
     # wrote reports/storage/2026-11-22/report.json and report.html (SSE), listing page by page
+
+    from airlake.report.business import build_report, write_report
+
+    write_report(store, build_report(engine, render, week_start="2026-11-16"))
+    # wrote reports/business/week=2026-11-16/report.json and report.html (SSE)
 
 Light to import: pyyaml and pydantic when the price table is loaded, nothing heavy.
 """

@@ -3,7 +3,7 @@
 Runs the queries of ``sql/athena/reports/`` (Athena SQL over the view tables, DuckDB locally) for the
 week starting ``week_start`` and for the week before, and writes
 ``reports/business/week=<week_start>/report.json`` and ``report.html`` (self-contained, see
-:mod:`airlake.analytics.report_html`) into the lake.
+:mod:`airlake.report.business_html`) into the lake.
 
 The week before is read from the same views, not from its old ``report.json``: the views are the lake's
 truth (a late day or a reprocess rebuilds them), a report is a snapshot of what they said on its Monday,
@@ -178,8 +178,8 @@ def build_report(engine: QueryEngine, render: Render, *, week_start: str) -> dic
 
 
 def render_html(report: Mapping[str, Any]) -> str:
-    """The report's self-contained HTML page (see :mod:`airlake.analytics.report_html`)."""
-    from airlake.analytics.report_html import render_page
+    """The report's self-contained HTML page (see :mod:`airlake.report.business_html`)."""
+    from airlake.report.business_html import render_page
 
     return render_page(report)
 

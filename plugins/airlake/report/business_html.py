@@ -304,7 +304,7 @@ def _products(report: Mapping[str, Any], currency: str) -> str:
 
 
 def render_page(report: Mapping[str, Any]) -> str:
-    """The whole page for a report document (see :func:`airlake.analytics.report.build_report`)."""
+    """The whole page for a report document (see :func:`airlake.report.business.build_report`)."""
     currency = str(report.get("currency") or "EUR")
     week_start = str(report["week_start"])
     week_end = str(report.get("week_end") or week_start)

@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from airlake.analytics.report import (
+from airlake.paths import sql_dir
+from airlake.report.business import (
     build_report,
     compare,
     read_report,
@@ -24,8 +25,7 @@ from airlake.analytics.report import (
     summarise,
     write_report,
 )
-from airlake.analytics.report_html import fmt_change, fmt_money, fmt_percent, fmt_value
-from airlake.paths import sql_dir
+from airlake.report.business_html import fmt_change, fmt_money, fmt_percent, fmt_value
 
 WEEK = "2026-11-16"
 PREVIOUS = "2026-11-09"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from airlake.analytics.report import render_html
 from airlake.operators.business_report import BusinessReportOperator
-from tests.plugins.airlake.analytics.test_report import PREVIOUS, WEEK, ViewEngine, demo_views
+from airlake.report.business import render_html
+from tests.plugins.airlake.report.test_business import PREVIOUS, WEEK, ViewEngine, demo_views
 
 
 def _context() -> dict[str, Any]:
