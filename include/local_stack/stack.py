@@ -4,8 +4,9 @@ Ports and the state folder come from the environment that ``include/local_stack/
 (AIRLAKE_MOTO_PORT, AIRLAKE_PG_PORT, AIRLAKE_FX_API_PORT, AIRFLOW_PORT, AIRLAKE_STATE); whatever is not set takes
 env.sh's default, because the CLI sources env.sh on top of the current environment.
 
-To add a service, write its start/stop/pid functions in services.py and add one ``Service``
-to ``SERVICES`` below (in start order; ``down`` stops in reverse order).
+To add a service, write its start/stop/pid functions in a module of ``services/`` (re-exported by
+``services/__init__.py``) and add one ``Service`` to ``SERVICES`` below (in start order; ``down`` stops
+in reverse order).
 """
 
 from __future__ import annotations

@@ -1,0 +1,250 @@
+"""Airflow standalone of the local stack: AIRFLOW_HOME under ``<state>/airflow``, API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import time
+import urllib.error
+from collections.abc import Mapping
+from pathlib import Path
+
+import psutil
+
+from include.local_stack.services.common import (
+    _HTTP,
+    AIRFLOW_PORT_VAR,
+    PROJECT_ROOT,
+    VENV_BIN,
+    StackError,
+    _dirs,
+    _ensure_port_free,
+    _executable,
+    _locked,
+    _tail,
+    log,
+)
+from include.local_stack.services.process import (
+    _cmdline,
+    _live_pid,
+    _read_pid,
+    _spawn,
+    _stop_detached,
+    pid_alive,
+)
+
+
+def _airflow_pid_file(state_dir: Path) -> Path:
+    return state_dir / "run" / "airflow.pid"
+
+
+def airflow_home(state_dir: Path) -> Path:
+    """Return AIRFLOW_HOME of ``state_dir`` (as env.sh sets it)."""
+    return Path(state_dir) / "airflow"
+
+
+def airflow_pid(*, state_dir: Path) -> int | None:
+    """Return the pid of the running ``airflow standalone`` of ``state_dir``, or None."""
+    pid = _read_pid(_airflow_pid_file(Path(state_dir)))
+    return pid if pid is not None and pid_alive(pid) and "standalone" in _cmdline(pid) else None
+
+
+def airflow_health_url(port: int) -> str:
+    """Return the URL of Airflow 3's health endpoint."""
+    return f"http://127.0.0.1:{port}/api/v2/monitor/health"
+
+
+def _airflow_env(*, port: int, state_dir: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """Return the environment of Airflow: ``env`` with home, API address and PATH made consistent."""
+    full = dict(env)
+    base_url = f"http://127.0.0.1:{port}"
+    full.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home(state_dir)),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": base_url,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+        }
+    )
+    # `airflow standalone` starts its components as `airflow ...` found on PATH: use ours.
+    path = full.get("PATH", os.environ.get("PATH", "/usr/bin:/bin"))
+    if not path.startswith(f"{VENV_BIN}{os.pathsep}"):
+        full["PATH"] = f"{VENV_BIN}{os.pathsep}{path}"
+    return full
+
+
+def _log_server_ports(env: Mapping[str, str]) -> list[tuple[int, str]]:
+    """Return the log-server ports the scheduler and triggerer of standalone bind (all interfaces)."""
+    ports = []
+    for variable, default in (
+        ("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", 8793),
+        ("AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT", 8794),
+    ):
+        try:
+            ports.append((int(env.get(variable, default)), variable))
+        except ValueError as exc:
+            raise StackError(f"{variable} must be a port number, not {env.get(variable)!r}") from exc
+    return ports
+
+
+def _airflow_migrate(env: Mapping[str, str], *, log_path: Path, home: Path) -> None:
+    """Run ``airflow db migrate`` unless this AIRFLOW_HOME was migrated by this Airflow version."""
+    from importlib.metadata import version
+
+    marker = home / ".airlake-db-migrated"
+    airflow_version = version("apache-airflow-core")
+    sqlite_db = home / "airflow.db"
+    uses_default_sqlite = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env
+    # A server database may have been recreated under an old marker: migrating it again is cheap.
+    if (
+        uses_default_sqlite
+        and marker.exists()
+        and marker.read_text().strip() == airflow_version
+        and sqlite_db.exists()
+    ):
+        return
+    log.info("airflow: running `airflow db migrate` (first start of %s)", home)
+    _airflow_cli(["db", "migrate"], env, log_path=log_path)
+    # the pools the DAGs use (Athena and warehouse concurrency), from the same file every environment imports
+    _airflow_cli(
+        ["pools", "import", str(PROJECT_ROOT / "include" / "airflow" / "pools.json")], env, log_path=log_path
+    )
+    marker.write_text(f"{airflow_version}\n")
+
+
+def _airflow_cli(args: list[str], env: Mapping[str, str], *, log_path: Path) -> None:
+    """Run one ``airflow`` CLI command with its output appended to the stack's Airflow log."""
+    with open(log_path, "ab") as log_file:
+        log_file.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} airflow {' '.join(args)}\n".encode())
+        log_file.flush()
+        result = subprocess.run(
+            [_executable("airflow"), *args],
+            env=dict(env),
+            cwd=env.get("AIRLAKE_ROOT", str(PROJECT_ROOT)),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            check=False,
+            timeout=900,
+        )
+    if result.returncode != 0:
+        raise StackError(f"`airflow {' '.join(args)}` failed; last lines of {log_path}:\n{_tail(log_path)}")
+
+
+def airflow_health(port: int, *, timeout: float = 5.0) -> dict[str, str] | None:
+    """Return {component: status} from the health endpoint, or None when the API does not answer."""
+    try:
+        with _HTTP.open(airflow_health_url(port), timeout=timeout) as response:
+            payload = json.load(response)
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return {
+        name: str(value.get("status"))
+        for name, value in payload.items()
+        if isinstance(value, dict) and "status" in value
+    }
+
+
+def _wait_airflow(port: int, pid: int, *, timeout: float, log_path: Path) -> None:
+    """Wait until the API answers and the metadatabase and scheduler report healthy."""
+    deadline = time.monotonic() + timeout
+    health: dict[str, str] | None = None
+    while time.monotonic() < deadline:
+        health = airflow_health(port)
+        if health and health.get("metadatabase") == "healthy" and health.get("scheduler") == "healthy":
+            return
+        if not pid_alive(pid):
+            raise StackError(
+                f"airflow standalone exited while starting; last lines of {log_path}:\n{_tail(log_path)}"
+            )
+        time.sleep(1.0)
+    raise StackError(
+        f"Airflow did not become healthy on {airflow_health_url(port)} within {timeout:.0f} s "
+        f"(last health: {health}); see {log_path}"
+    )
+
+
+def start_airflow(*, port: int, state_dir: Path, env: Mapping[str, str], timeout: float = 180.0) -> int:
+    """Start ``airflow standalone`` on 127.0.0.1:``port`` (idempotent) and return its pid once healthy.
+
+    ``env`` is the complete environment for Airflow (see :func:`load_env`); AIRFLOW_HOME is
+    ``state_dir/airflow`` and the API address follows ``port`` whatever ``env`` says.
+    """
+    state_dir = Path(state_dir).absolute()
+    with _locked(state_dir, "airflow"):
+        return _start_airflow(port=port, state_dir=state_dir, env=env, timeout=timeout)
+
+
+def _start_airflow(*, port: int, state_dir: Path, env: Mapping[str, str], timeout: float) -> int:
+    logs, _ = _dirs(state_dir)
+    pid_file, log_path = _airflow_pid_file(state_dir), logs / "airflow.log"
+    home = airflow_home(state_dir)
+    full_env = _airflow_env(port=port, state_dir=state_dir, env=env)
+
+    pid = _live_pid(pid_file, marker="airflow", service="airflow")
+    if pid is not None and "standalone" not in _cmdline(pid):
+        log.warning("airflow: pid file %s points at another airflow command; removing it", pid_file)
+        pid_file.unlink(missing_ok=True)
+        pid = None
+    if pid is not None:
+        with contextlib.suppress(psutil.Error):
+            running_port = psutil.Process(pid).environ().get("AIRFLOW__API__PORT")
+            if running_port is not None and running_port != str(port):
+                raise StackError(
+                    f"Airflow is already running (pid {pid}) on port {running_port}, not {port}; "
+                    f"stop it first (python -m include.local_stack.stack down --only airflow)"
+                )
+        _wait_airflow(port, pid, timeout=timeout, log_path=log_path)
+        return pid
+
+    _ensure_port_free(port, "Airflow", AIRFLOW_PORT_VAR)
+    for log_port, variable in _log_server_ports(full_env):
+        if log_port == port:
+            raise StackError(f"{variable}={log_port} is the Airflow API port too; choose another")
+        _ensure_port_free(log_port, "Airflow (its log server)", variable)
+    home.mkdir(parents=True, exist_ok=True)
+    _airflow_migrate(full_env, log_path=log_path, home=home)
+    pid = _spawn(
+        [_executable("airflow"), "standalone"],
+        log_path=log_path,
+        env=full_env,
+        cwd=Path(full_env.get("AIRLAKE_ROOT", str(PROJECT_ROOT))),
+    )
+    pid_file.write_text(f"{pid}\n")
+    try:
+        _wait_airflow(port, pid, timeout=timeout, log_path=log_path)
+    except StackError:
+        _stop_detached(pid_file, marker="airflow", service="airflow", grace=20.0)
+        raise
+    log.info("airflow: started pid %d on http://127.0.0.1:%d", pid, port)
+    return pid
+
+
+def stop_airflow(*, state_dir: Path, grace: float = 30.0) -> bool:
+    """Stop ``airflow standalone`` and every process it spawned; return False when it was not running."""
+    state_dir = Path(state_dir).absolute()
+    with _locked(state_dir, "airflow"):
+        return _stop_detached(_airflow_pid_file(state_dir), marker="airflow", service="airflow", grace=grace)
+
+
+def airflow_login(state_dir: Path, *, username: str = "admin") -> tuple[str, str]:
+    """Return (username, password) generated by the Simple auth manager for ``username``.
+
+    Airflow 3 writes the passwords of ``[core] simple_auth_manager_users`` as JSON to
+    ``$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated`` on first start.
+    """
+    password_file = airflow_home(state_dir) / "simple_auth_manager_passwords.json.generated"
+    try:
+        passwords = json.loads(password_file.read_text() or "{}")
+    except FileNotFoundError as exc:
+        raise StackError(f"{password_file} does not exist yet: start Airflow first") from exc
+    except ValueError as exc:
+        raise StackError(f"{password_file} is not valid JSON: {exc}") from exc
+    if username not in passwords:
+        raise StackError(
+            f"no password for user {username!r} in {password_file} (users: {', '.join(passwords)})"
+        )
+    return username, str(passwords[username])
