@@ -58,7 +58,7 @@ def _publish_history(glue: Any, days: int, locations: dict[str, str], storage: d
     files, every earlier day at one of the other curated days' files (no bytes copied)."""
     from datetime import date, timedelta
 
-    from airlake.catalog.glue import ensure_database, ensure_table, publish_partitions
+    from airlake.catalog import ensure_database, ensure_table, publish_partitions
     from airlake.contracts import get_contract
 
     database = _case(f"funnel_daily@{days}d")[1]
@@ -80,7 +80,7 @@ def prepare_setup(params: dict[str, Any]) -> Work:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from airlake.catalog.glue import ensure_database, ensure_table, publish_partitions, table_input
+        from airlake.catalog import ensure_database, ensure_table, publish_partitions, table_input
         from airlake.contracts import get_contract
         from airlake.engines.duckdb_engine import DuckDBEngine
         from airlake.lake import curated_version_prefix
@@ -150,7 +150,7 @@ def prepare_airlake(params: dict[str, Any]) -> Work:
     import sqlglot.optimizer.qualify
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    import airlake.catalog.glue
+    import airlake.catalog
     import airlake.curate.versions
     import airlake.engines.pruning
     import airlake.manifest  # noqa: F401

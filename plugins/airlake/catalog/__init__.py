@@ -7,13 +7,49 @@
     table = get_table(glue, "airlake", contract.name)
     publish_partitions(glue, "airlake", contract.name, manifest["partitions"], table["StorageDescriptor"])
 
+Plain functions over a boto3 ``glue`` client (``airlake.aws.lake_client(GlueCatalogHook(...))`` in the
+operators, ``boto3.client("glue", endpoint_url=...)`` in tests), so everything here runs without Airflow.
+One module per concern, each name importable from here:
+
+- :mod:`airlake.catalog.errors`: the errors, and ``ClientError`` -> :class:`CatalogError`;
+- :mod:`airlake.catalog.database`: the database;
+- :mod:`airlake.catalog.tables`: the table of a contract, schema evolution;
+- :mod:`airlake.catalog.partitions`: partition reads, publishing, the live-version lookup, archive flags;
+- :mod:`airlake.catalog.parquet`: Parquet footers checked against the table;
+- :mod:`airlake.catalog.crawler`: the optional crawler.
+
 Light to import (botocore only); pyarrow is imported by the Parquet footer functions when called.
 """
 
 from __future__ import annotations
 
-from airlake.catalog.glue import (
+from airlake.catalog.crawler import crawler_config
+from airlake.catalog.database import ensure_database
+from airlake.catalog.errors import (
+    CatalogError,
+    ColumnChange,
+    ParquetSchemaError,
+    PartitionPublishError,
+    SchemaEvolutionError,
+    error_code,
+    glue_call,
+)
+from airlake.catalog.parquet import (
+    FOOTER_TAIL_BYTES,
+    arrow_to_glue_type,
+    check_parquet_schema,
+    read_parquet_schema,
+)
+from airlake.catalog.partitions import (
+    BATCH_GET_SIZE,
+    BATCH_SIZE,
+    live_location_lookup,
+    publish_partitions,
+)
+from airlake.catalog.tables import (
     COLUMN_PARAM_NULLABLE,
+    MAX_COMMENT,
+    MAX_TABLE_DESCRIPTION,
     PARAM_CONTRACT,
     PARAM_SCHEMA_HASH,
     PARAM_VERSION,
@@ -21,28 +57,25 @@ from airlake.catalog.glue import (
     PARQUET_OUTPUT_FORMAT,
     PARQUET_SERDE,
     SAFE_WIDENINGS,
-    CatalogError,
-    ColumnChange,
-    ParquetSchemaError,
-    PartitionPublishError,
-    SchemaEvolutionError,
     TableChange,
-    arrow_to_glue_type,
-    check_parquet_schema,
-    crawler_config,
+    comparable_table,
+    create_table,
     curated_location,
-    ensure_database,
     ensure_table,
     get_table,
-    live_location_lookup,
+    normalize_glue_type,
+    parquet_storage_descriptor,
     plan_table,
-    publish_partitions,
-    read_parquet_schema,
     table_input,
 )
 
 __all__ = [
+    "BATCH_GET_SIZE",
+    "BATCH_SIZE",
     "COLUMN_PARAM_NULLABLE",
+    "FOOTER_TAIL_BYTES",
+    "MAX_COMMENT",
+    "MAX_TABLE_DESCRIPTION",
     "PARAM_CONTRACT",
     "PARAM_SCHEMA_HASH",
     "PARAM_VERSION",
@@ -58,12 +91,18 @@ __all__ = [
     "TableChange",
     "arrow_to_glue_type",
     "check_parquet_schema",
+    "comparable_table",
     "crawler_config",
+    "create_table",
     "curated_location",
     "ensure_database",
     "ensure_table",
+    "error_code",
     "get_table",
+    "glue_call",
     "live_location_lookup",
+    "normalize_glue_type",
+    "parquet_storage_descriptor",
     "plan_table",
     "publish_partitions",
     "read_parquet_schema",

@@ -28,7 +28,7 @@ from airlake.catalog import (
     read_parquet_schema,
     table_input,
 )
-from airlake.catalog.glue import _S3TailFile
+from airlake.catalog.parquet import _S3TailFile
 from airlake.contracts import Column, get_contract
 from tests.plugins.airlake.catalog.catalog_helpers import (
     VERSION_1,
@@ -670,8 +670,7 @@ def test_crawler_config_targets_the_curated_prefix() -> None:
 
 
 def test_create_table_meeting_another_table_of_that_name_names_what_differs(glue, database) -> None:
-    from airlake.catalog import ensure_database
-    from airlake.catalog.glue import create_table, parquet_storage_descriptor
+    from airlake.catalog import create_table, ensure_database, parquet_storage_descriptor
 
     ensure_database(glue, database)
     table = {

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from airlake.catalog.glue import ensure_database, ensure_table, publish_partitions, table_input
+from airlake.catalog import ensure_database, ensure_table, publish_partitions, table_input
 from airlake.contracts import get_contract
 from airlake.lake import curated_version_prefix
 

@@ -155,7 +155,7 @@ def typed(lake, glue, database) -> str:
     from datetime import date
     from decimal import Decimal
 
-    from airlake.catalog.glue import ensure_database, parquet_storage_descriptor
+    from airlake.catalog import ensure_database, parquet_storage_descriptor
 
     values = {
         "m": [Decimal("12.34"), Decimal("1.01")],
