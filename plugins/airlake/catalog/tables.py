@@ -205,8 +205,9 @@ def _columns_of(table: Mapping[str, Any]) -> list[dict[str, Any]]:
     return list((table.get("StorageDescriptor") or {}).get("Columns") or [])
 
 
-def _comparable(table: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a table (GetTable output or TableInput) this module manages, normalised."""
+def comparable_table(table: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a table (GetTable output or TableInput) the lake manages, normalised: equal when the
+    table is what a ``TableInput`` asks for."""
     sd = table.get("StorageDescriptor") or {}
     serde = sd.get("SerdeInfo") or {}
 
@@ -317,7 +318,7 @@ def plan_table(
     if current_sd.get("Parameters"):
         new_input["StorageDescriptor"]["Parameters"] = dict(current_sd["Parameters"])
 
-    before, after = _comparable(current), _comparable(new_input)
+    before, after = comparable_table(current), comparable_table(new_input)
     details = tuple(key for key in after if before[key] != after[key] and key != "Columns")
     columns_changed = before["Columns"] != after["Columns"]
     change = TableChange(
@@ -363,7 +364,7 @@ def ensure_table(glue: Any, database: str, contract: Contract, bucket: str) -> T
             current = get_table(glue, database, contract.name)
             if current is None:
                 raise CatalogError(f"table {database}.{contract.name} exists and does not") from exc
-            if _comparable(current) == _comparable(wanted):
+            if comparable_table(current) == comparable_table(wanted):
                 # the resend of a create whose reply was lost (or a concurrent run of the same contract)
                 log.info("Glue table %s.%s already created as wanted (a lost reply)", database, contract.name)
                 return TableChange(database, contract.name, "created", schema_hash=contract.schema_hash)
@@ -411,7 +412,7 @@ def create_table(glue: Any, database: str, table_input: Mapping[str, Any]) -> No
         current = get_table(glue, database, name)
         if current is None:
             raise CatalogError(f"create_table {database}.{name}: it exists and does not") from exc
-        wanted, found = _comparable(table_input), _comparable(current)
+        wanted, found = comparable_table(table_input), comparable_table(current)
         differing = [key for key in wanted if wanted[key] != found[key]]
         if differing:
             lines = "; ".join(f"{key}: wanted {wanted[key]!r}, found {found[key]!r}" for key in differing)
@@ -442,6 +443,4 @@ def get_table(glue: Any, database: str, table: str) -> dict[str, Any] | None:
         raise CatalogError(f"get_table {database}.{table} failed: {exc}") from exc
 
 
-comparable_table = _comparable
-"""The fields of a table (GetTable output or TableInput) the lake manages, normalised: equal when the
-table is what a ``TableInput`` asks for."""
+_comparable = comparable_table  # only until analytics/materialise.py imports comparable_table (issue 17)
