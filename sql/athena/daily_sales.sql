@@ -2,6 +2,8 @@
 -- Cancelled orders are left out of orders and revenue and counted apart.
 -- EUR conversion: fx_rates of the same day (base EUR, rate = units of the quote currency per EUR),
 -- the latest publication of each rate winning; EUR converts at 1. No rate: revenue_eur is null.
+-- Every computed column is cast to its declared type: the view table's Glue types (on Athena and
+-- locally) are these.
 with fx as (
     select
         quote_currency,
@@ -31,22 +33,26 @@ select
     o.dt,
     o.country,
     o.currency,
-    count_if(o.status <> 'cancelled') as orders,
-    count_if(o.status = 'cancelled') as cancelled_orders,
-    coalesce(sum(case when o.status <> 'cancelled' then o.amount end), 0) as revenue,
-    round(
-        coalesce(
-            sum(
-                case
-                    when o.status <> 'cancelled'
-                        then
-                            cast(o.amount as double)
-                            / cast(case when o.currency = 'EUR' then 1 else fx.rate end as double)
-                end
+    cast(count_if(o.status <> 'cancelled') as bigint) as orders,
+    cast(count_if(o.status = 'cancelled') as bigint) as cancelled_orders,
+    cast(
+        coalesce(sum(case when o.status <> 'cancelled' then o.amount end), 0) as decimal(38, 2)
+    ) as revenue,
+    cast(
+        round(
+            coalesce(
+                sum(
+                    case
+                        when o.status <> 'cancelled'
+                            then
+                                cast(o.amount as double)
+                                / cast(case when o.currency = 'EUR' then 1 else fx.rate end as double)
+                    end
+                ),
+                0
             ),
-            0
-        ),
-        2
+            2
+        ) as double
     ) as revenue_eur
 from day_orders as o
 left join fx

@@ -1,5 +1,6 @@
 -- Shopping funnel of {{ ds }} from the clickstream: sessions reaching each step, and conversion
--- (sessions with a purchase / sessions with a product view).
+-- (sessions with a purchase / sessions with a product view). Every computed column is cast to its
+-- declared type: the view table's Glue types (on Athena and locally) are these.
 with session_steps as (
     select
         dt,
@@ -15,11 +16,11 @@ with session_steps as (
 
 select
     dt,
-    count(*) as sessions,
-    sum(viewed) as product_view_sessions,
-    sum(added) as add_to_cart_sessions,
-    sum(checked_out) as checkout_sessions,
-    sum(purchased) as purchase_sessions,
-    cast(sum(purchased) as double) / nullif(sum(viewed), 0) as conversion_rate
+    cast(count(*) as bigint) as sessions,
+    cast(sum(viewed) as bigint) as product_view_sessions,
+    cast(sum(added) as bigint) as add_to_cart_sessions,
+    cast(sum(checked_out) as bigint) as checkout_sessions,
+    cast(sum(purchased) as bigint) as purchase_sessions,
+    cast(cast(sum(purchased) as double) / nullif(sum(viewed), 0) as double) as conversion_rate
 from session_steps
 group by dt

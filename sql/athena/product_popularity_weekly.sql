@@ -1,5 +1,7 @@
 -- Product popularity in the ISO week (Monday to Sunday) holding {{ ds }}: product views, add-to-cart
 -- and purchase events per product, with the product's latest name and category from the catalogue.
+-- Every computed column is cast to its declared type: the view table's Glue types (on Athena and
+-- locally) are these.
 with week_events as (
     select
         product_id,
@@ -29,12 +31,12 @@ select
     e.product_id,
     p.name as product_name,
     p.category,
-    date(e.week_start) as week_start,
-    year_of_week(e.week_start) as iso_year,
-    week_of_year(e.week_start) as iso_week,
-    count_if(e.event_type = 'product_view') as product_views,
-    count_if(e.event_type = 'add_to_cart') as add_to_cart,
-    count_if(e.event_type = 'purchase') as purchases
+    cast(e.week_start as date) as week_start,
+    cast(year_of_week(e.week_start) as bigint) as iso_year,
+    cast(week_of_year(e.week_start) as bigint) as iso_week,
+    cast(count_if(e.event_type = 'product_view') as bigint) as product_views,
+    cast(count_if(e.event_type = 'add_to_cart') as bigint) as add_to_cart,
+    cast(count_if(e.event_type = 'purchase') as bigint) as purchases
 from week_events as e
 left join latest_products as p
     on

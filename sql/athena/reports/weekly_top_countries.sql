@@ -1,8 +1,8 @@
 -- Revenue per shipping country in the ISO week starting {{ ds }} (a Monday), from the daily_sales view.
 select
     country,
-    sum(orders) as orders,
-    round(sum(revenue_eur), 2) as revenue_eur
+    cast(sum(orders) as bigint) as orders,
+    cast(round(sum(revenue_eur), 2) as double) as revenue_eur
 from daily_sales
 where
     dt >= '{{ ds }}'
