@@ -1,7 +1,7 @@
 """Redshift load: one ``COPY ... FORMAT AS PARQUET`` of a manifest listing exactly the run's files.
 
 Plain functions over a DB-API connection (redshift_connector in production, a recording double in
-tests); the de-duplication and MERGE are the shared statements of :mod:`airlake.load.warehouse`.
+tests); the de-duplication and MERGE are the shared statements of :mod:`airlake.load.statements`.
 
 - :func:`write_copy_manifest` writes the COPY manifest (``mandatory`` entries with the
   ``content_length`` Redshift needs for Parquet) to the lake, server-side encrypted;
@@ -20,15 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airlake.lake import copy_manifest_key, s3_uri
-from airlake.load.warehouse import (
-    IAM_ROLE_ARN,
-    DbApiConnection,
-    DbApiCursor,
-    LoadStatements,
-    load_statements,
-    redshift_copy_sql,
-    run_load,
-)
+from airlake.load.dbapi import DbApiConnection, DbApiCursor
+from airlake.load.statements import IAM_ROLE_ARN, LoadStatements, load_statements, redshift_copy_sql
+from airlake.load.warehouse import run_load
 from airlake.sql_text import render_sql
 
 if TYPE_CHECKING:

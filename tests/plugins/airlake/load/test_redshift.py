@@ -18,8 +18,8 @@ import sqlfluff
 
 from airlake.lake import copy_manifest_key
 from airlake.load import ensure_target_table, load_manifest, load_partitions, write_copy_manifest
+from airlake.load.csv_copy import copy_parquet_from_stdin
 from airlake.load.redshift import RedshiftCopyError, copy_iam_role, copy_manifest, redact
-from airlake.load.warehouse import copy_parquet_from_stdin
 from tests.plugins.airlake.load.load_helpers import (
     ROLE,
     RecordingConnection,

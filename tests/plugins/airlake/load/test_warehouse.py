@@ -11,7 +11,7 @@ import sqlfluff
 
 from airlake.contracts import get_contract
 from airlake.load import ensure_target_table, load_partitions, redshift_copy_sql
-from airlake.load.warehouse import create_table_sql
+from airlake.load.statements import create_table_sql
 from tests.plugins.airlake.load.load_helpers import (
     UTC,
     checksum,

@@ -1,0 +1,200 @@
+"""The PostgreSQL load path: download the run's files, then COPY them straight or through staging.
+
+Files of an ``append`` or ``partition_replace`` table that are unique by key (what curate writes) COPY
+straight into the target after the delete of their event dates; anything else goes through the staging
+table of :func:`airlake.load.warehouse.run_load`. DuckDB reads the files' event dates and counts their
+repeated keys beside the COPY.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airlake.load.csv_copy import _copy_columns, _FileFailed, _stream_files
+from airlake.load.dbapi import DbApiConnection, DbApiCursor, transaction
+from airlake.load.statements import LoadStatements, _event_date, _warehouse
+from airlake.load.warehouse import LoadResult, run_load
+from airlake.sql_text import quote_identifier, render_sql
+
+if TYPE_CHECKING:
+    from airlake.contracts import Contract
+    from airlake.store import LakeStore
+
+log = logging.getLogger(__name__)
+
+
+def _duckdb_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _parquet_source(paths: Sequence[Path]) -> str:
+    listed = ", ".join("'" + str(path).replace("'", "''") + "'" for path in paths)
+    return f"read_parquet([{listed}], union_by_name = true)"
+
+
+def _repeated_keys(contract: Contract, paths: Sequence[Path]) -> int | None:
+    """Dedup keys that occur more than once in the files (DuckDB over the local Parquet files, one
+    thread: it runs beside the COPY); None when DuckDB cannot tell (the load then asks SQL)."""
+    import duckdb
+
+    if not paths:
+        return 0
+    keys = ", ".join(_duckdb_name(k) for k in contract.dedup.keys or contract.primary_key)
+    try:
+        with duckdb.connect(config={"memory_limit": "1GB", "threads": 1}) as con:
+            row = con.execute(
+                f"select count(*) from (select {keys} from {_parquet_source(paths)} "
+                f"group by {keys} having count(*) > 1)"
+            ).fetchone()
+    except Exception as exc:  # e.g. a type DuckDB reads differently: SQL decides instead
+        log.info("Could not check the load's keys with DuckDB (%s); checking in SQL", exc)
+        return None
+    return int(row[0]) if row else 0
+
+
+def _event_dates(contract: Contract, paths: Sequence[Path]) -> tuple[str, ...] | None:
+    """``YYYY-MM-DD`` of the files' event dates as :func:`_event_date` computes them (one column read
+    by DuckDB); None when unknown (the load then goes through the staging table)."""
+    import duckdb
+
+    column = contract.column(contract.event_time)
+    if column.column_type.base not in ("timestamptz", "timestamp", "date"):
+        return None
+    if not paths:
+        return ()
+    try:
+        with duckdb.connect(config={"memory_limit": "1GB"}) as con:
+            con.execute("set TimeZone = 'UTC'")  # a timestamptz's date in UTC, as _event_date
+            rows = con.execute(
+                f"select distinct cast({_duckdb_name(column.name)} as date) from {_parquet_source(paths)}"
+            ).fetchall()
+    except Exception as exc:
+        log.info("Could not read the load's event dates with DuckDB (%s)", exc)
+        return None
+    return tuple(sorted(row[0].isoformat() for row in rows if row[0] is not None))
+
+
+class _NotUnique(Exception):
+    """A direct load found a repeated key after its COPY: undo it and go through the staging table."""
+
+    def __init__(self, repeated: int | None) -> None:
+        super().__init__(f"{repeated} repeated key(s)")
+        self.repeated = repeated
+
+
+def _load_direct(
+    conn: DbApiConnection,
+    contract: Contract,
+    paths: Sequence[tuple[str, Path, list[str]]],
+    event_dates: tuple[str, ...],
+    repeated_keys: Callable[[], int | None],
+) -> dict[str, Any]:
+    """append / partition_replace of files unique by key: the rows COPY straight into the target (no
+    staging table), after the delete of the load's event dates; one transaction. ``repeated_keys``
+    (computed while the COPY runs) must answer 0 before the commit, else :class:`_NotUnique` rolls
+    everything back."""
+    warehouse = _warehouse(contract)
+    deleted = 0
+    with transaction(conn) as cursor:
+        if warehouse.mode == "partition_replace" and event_dates:
+            literals = []
+            for day in event_dates:
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+                    raise ValueError(f"not an event date: {day!r}")
+                literals.append(f"date '{day}'")
+            cursor.execute(
+                render_sql(
+                    "redshift/delete_event_dates.sql",
+                    target=quote_identifier(warehouse.table),
+                    event_date=_event_date(contract),
+                    event_dates=", ".join(literals),
+                )
+            )
+            deleted = max(cursor.rowcount, 0)
+        rows = _stream_files(cursor, warehouse.table, paths, seq=False)
+        repeated = repeated_keys()
+        if repeated != 0:
+            raise _NotUnique(repeated)
+    result = LoadResult(
+        table=warehouse.table,
+        mode=warehouse.mode,
+        files=len(paths),
+        staged=rows,
+        deduplicated=rows,
+        duplicates=0,
+        inserted=rows,
+        updated=0,
+        deleted=deleted,
+        dedup_skipped=True,
+    )
+    log.info("Loaded %s straight into the target (unique by key)", result)
+    return result.as_dict()
+
+
+def load_partitions(
+    conn: DbApiConnection,
+    contract: Contract,
+    store: LakeStore,
+    files: list[str],
+    *,
+    work_dir: Path | None = None,
+    always_dedup: bool = False,
+) -> dict[str, Any]:
+    """PostgreSQL: load the curated Parquet ``files`` (keys in ``store``) into the contract's table.
+
+    The files are downloaded; DuckDB reads their event dates, and counts their repeated dedup keys in a
+    helper thread while the COPY runs. Files of an ``append`` or ``partition_replace`` table COPY
+    straight into the target after the delete of their event dates, committed only if no key repeats
+    (what curate writes); else the transaction is rolled back and the files go through the staging
+    table of :func:`run_load` (de-duplicated only if a key repeats), as ``merge`` always does. Either way one transaction, in the listed order (the rows' arrival
+    order); a helper thread encodes Parquet -> CSV (timestamps as naive UTC under ``SET LOCAL TimeZone = 'UTC'``)
+    ahead of the COPY that sends.
+    """
+    warehouse = _warehouse(contract)
+    from airlake.curate.spill import scratch_dir
+
+    # airlake-load-<dataset>-p<pid>-*: a killed load's download folder is removed by the next load
+    with scratch_dir(contract.name, work_dir, stage="load") as tmp:
+        paths: list[tuple[str, Path, list[str]]] = []
+        for index, key in enumerate(files):
+            path = Path(tmp) / f"{index:05d}.parquet"
+            try:
+                store.download(key, path)
+                paths.append((key, path, _copy_columns(contract, path)))
+            except Exception as exc:
+                raise RuntimeError(
+                    f"load of s3://{store.bucket}/{key} into {warehouse.table} failed: {exc}"
+                ) from exc
+        local = [path for _key, path, _columns in paths]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="airlake-load-keys") as pool:
+            checked = None if always_dedup else pool.submit(_repeated_keys, contract, local)
+
+            def repeated_keys() -> int | None:
+                return None if checked is None else checked.result()
+
+            def fill_staging(cursor: DbApiCursor, sql: LoadStatements) -> bool | None:
+                _stream_files(cursor, sql.staging, paths, seq=True)
+                repeated = repeated_keys()
+                return None if repeated is None else repeated == 0
+
+            try:
+                dates = _event_dates(contract, local)
+                if (
+                    not always_dedup
+                    and dates is not None
+                    and warehouse.mode in ("append", "partition_replace")
+                ):
+                    try:
+                        return _load_direct(conn, contract, paths, dates, repeated_keys)
+                    except _NotUnique as not_unique:
+                        log.info("%s: %s, loading through the staging table", warehouse.table, not_unique)
+                return run_load(conn, contract, fill_staging, files=len(files), always_dedup=always_dedup)
+            except _FileFailed as failed:
+                raise RuntimeError(
+                    f"load of s3://{store.bucket}/{failed.key} into {warehouse.table} failed: {failed.error}"
+                ) from failed.error
