@@ -36,8 +36,10 @@ from airlake.catalog.errors import (
 )
 from airlake.catalog.parquet import (
     FOOTER_TAIL_BYTES,
+    S3TailFile,
     arrow_to_glue_type,
     check_parquet_schema,
+    read_parquet_metadata,
     read_parquet_schema,
 )
 from airlake.catalog.partitions import (
@@ -87,6 +89,7 @@ __all__ = [
     "ColumnChange",
     "ParquetSchemaError",
     "PartitionPublishError",
+    "S3TailFile",
     "SchemaEvolutionError",
     "TableChange",
     "arrow_to_glue_type",
@@ -105,6 +108,7 @@ __all__ = [
     "parquet_storage_descriptor",
     "plan_table",
     "publish_partitions",
+    "read_parquet_metadata",
     "read_parquet_schema",
     "table_input",
 ]

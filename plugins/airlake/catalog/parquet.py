@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -16,6 +16,9 @@ from airlake.catalog.tables import normalize_glue_type
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import pyarrow.parquet as pq
+
+_T = TypeVar("_T")
 
 FOOTER_TAIL_BYTES = 1024 * 1024
 """Bytes fetched from the end of a Parquet file to read its footer (one ranged GET in the common case)."""
@@ -91,7 +94,7 @@ def check_parquet_schema(
         raise ParquetSchemaError(file, mismatches)
 
 
-class _S3TailFile(io.RawIOBase):
+class S3TailFile(io.RawIOBase):
     """A read-only file over an S3 object that fetches the tail in one ranged GET, more only on demand.
 
     Reading a Parquet footer touches only the end of the file: one request, whatever the file's size
@@ -153,8 +156,32 @@ def read_parquet_schema(s3: Any, bucket: str, key: str) -> pa.Schema:
     """
     import pyarrow.parquet as pq
 
+    return _read_footer(s3, bucket, key, pq.read_schema)
+
+
+def read_parquet_metadata(s3: Any, bucket: str, key: str) -> pq.FileMetaData:
+    """
+    The footer (``FileMetaData``: schema, rows, row groups) of a Parquet object, from one ranged GET of its
+    tail.
+
+    .. seealso::
+        - :external+boto3:py:meth:`S3.Client.get_object`
+
+    :param s3: a boto3 S3 client.
+    :param bucket: the bucket.
+    :param key: the Parquet object's key.
+    """
+    import pyarrow.parquet as pq
+
+    return _read_footer(s3, bucket, key, pq.read_metadata)
+
+
+def _read_footer(s3: Any, bucket: str, key: str, read: Callable[[Any], _T]) -> _T:
     try:
-        with _S3TailFile(s3, bucket, key) as handle:
-            return pq.read_schema(handle)
+        with S3TailFile(s3, bucket, key) as handle:
+            return read(handle)
     except ClientError as exc:
         raise CatalogError(f"cannot read the Parquet footer of s3://{bucket}/{key}: {exc}") from exc
+
+
+_S3TailFile = S3TailFile  # only until analytics/materialise.py imports a public name (issue 17)

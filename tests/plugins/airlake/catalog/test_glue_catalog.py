@@ -17,6 +17,7 @@ from airlake.catalog import (
     CatalogError,
     ParquetSchemaError,
     PartitionPublishError,
+    S3TailFile,
     SchemaEvolutionError,
     check_parquet_schema,
     crawler_config,
@@ -25,10 +26,10 @@ from airlake.catalog import (
     get_table,
     live_location_lookup,
     publish_partitions,
+    read_parquet_metadata,
     read_parquet_schema,
     table_input,
 )
-from airlake.catalog.parquet import _S3TailFile
 from airlake.contracts import Column, get_contract
 from tests.plugins.airlake.catalog.catalog_helpers import (
     VERSION_1,
@@ -636,7 +637,7 @@ def test_footer_of_a_large_file_is_read_from_its_tail(lake) -> None:
     key = _put_parquet(lake, sample_table(schema, rows=5000))
     size = lake.head(key)["ContentLength"]
 
-    with _S3TailFile(lake.client, lake.bucket, key, tail_bytes=64) as handle:
+    with S3TailFile(lake.client, lake.bucket, key, tail_bytes=64) as handle:
         read = pq.read_schema(handle)
         assert handle.size == size
         assert handle.requests == 2  # the tail, then the rest of the footer
@@ -645,11 +646,14 @@ def test_footer_of_a_large_file_is_read_from_its_tail(lake) -> None:
     assert read.names == schema.names
     buffer = io.BytesIO(lake.client.get_object(Bucket=lake.bucket, Key=key)["Body"].read())
     assert read_parquet_schema(lake.client, lake.bucket, key).equals(pq.read_schema(buffer))
+    assert read_parquet_metadata(lake.client, lake.bucket, key).num_rows == 5000
 
 
 def test_missing_file_is_a_clear_error(lake) -> None:
     with pytest.raises(CatalogError, match=r"cannot read the Parquet footer of s3://.*/nope\.parquet"):
         read_parquet_schema(lake.client, lake.bucket, "nope.parquet")
+    with pytest.raises(CatalogError, match=r"cannot read the Parquet footer of s3://.*/nope\.parquet"):
+        read_parquet_metadata(lake.client, lake.bucket, "nope.parquet")
 
 
 # --------------------------------------------------------------------------------------------------
