@@ -2,22 +2,24 @@
 
 DAG files call :func:`load_contracts` at parse time; files are read and validated once and then
 served from memory until one of them changes (mtime, size or inode) or a file is added or removed.
+The YAML is read by :mod:`airlake.contracts.yaml_loader`; validation errors become issues in
+:mod:`airlake.contracts.validation`.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, NamedTuple, get_args
+from typing import NamedTuple
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from airlake.contracts.errors import ContractError, ContractIssue, FieldIssues, Loc, format_loc
-from airlake.contracts.model import CHECK_KINDS, SOURCE_KINDS, Contract, json_schema
+from airlake.contracts.errors import ContractError, ContractIssue
+from airlake.contracts.model import Contract, json_schema
+from airlake.contracts.validation import _describe, _issues_from_validation
+from airlake.contracts.yaml_loader import _line_of, _parse_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 """The project root (the folder holding plugins/, dags/ and include/)."""
@@ -45,251 +47,6 @@ def display_path(path: str | os.PathLike[str]) -> str:
         except ValueError:
             continue
     return str(path)
-
-
-# --------------------------------------------------------------------------------------------------
-# YAML
-# --------------------------------------------------------------------------------------------------
-
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """Safe loader that rejects duplicate keys (plain PyYAML keeps the last one silently)."""
-
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
-        if isinstance(node, yaml.MappingNode):
-            self.flatten_mapping(node)
-            first_line: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    duplicate = key in first_line
-                except TypeError:  # unhashable key: the base class reports it
-                    continue
-                if duplicate:
-                    raise yaml.constructor.ConstructorError(
-                        None,
-                        None,
-                        f"duplicate key {key!r} (first defined on line {first_line[key]})",
-                        key_node.start_mark,
-                    )
-                first_line[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
-
-    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
-        """An impossible date (2026-13-40) stays a string, so validation reports it at its field."""
-        try:
-            return super().construct_yaml_timestamp(node)
-        except ValueError:
-            return self.construct_scalar(node)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
-
-
-def _parse_yaml(text: str, file: str) -> tuple[Any, yaml.Node | None]:
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = exc.problem or "syntax error"
-        if exc.context:
-            message = f"{message} ({exc.context})"
-        raise ContractError(
-            [
-                ContractIssue(
-                    file,
-                    "",
-                    f"invalid YAML: {message}",
-                    line=mark.line + 1 if mark else None,
-                    column=mark.column + 1 if mark else None,
-                )
-            ]
-        ) from None
-    except (yaml.YAMLError, ValueError, TypeError) as exc:
-        raise ContractError([ContractIssue(file, "", f"invalid YAML: {exc}")]) from None
-    finally:
-        loader.dispose()
-    return data, node
-
-
-def _line_of(node: yaml.Node | None, loc: Loc) -> int | None:
-    """1-based line of the deepest YAML node along ``loc`` (the key's line for mapping entries)."""
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
-                    line, node = key_node.start_mark.line + 1, value_node
-                    break
-            else:
-                break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
-# --------------------------------------------------------------------------------------------------
-# pydantic errors -> issues
-# --------------------------------------------------------------------------------------------------
-
-
-def _clean_loc(loc: tuple[Any, ...], data: Any) -> Loc:
-    """Drop the parts pydantic adds that are not in the file: union tags (``source.database``) and members."""
-    out: list[str | int] = []
-    node = data
-    for part in loc:
-        if isinstance(node, dict):
-            if part in node:
-                out.append(part)
-                node = node[part]
-            elif part == node.get("kind"):
-                continue  # discriminator tag
-            else:
-                out.append(part)  # a missing or unknown key
-                node = None
-        elif isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node):
-            out.append(part)
-            node = node[part]
-        elif node is not None and isinstance(part, str):
-            continue  # a union member name under a scalar value
-        else:
-            out.append(part)
-            node = None
-    return tuple(out)
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    models: list[type[BaseModel]] = []
-    for arg in get_args(annotation):
-        models.extend(_models_in(arg))
-    return models
-
-
-def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
-    """The model validating the mapping at ``loc`` of the input (following discriminators)."""
-    candidates: list[type[BaseModel]] = [Contract]
-    node = data
-    for part in loc:
-        if isinstance(part, int):
-            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
-            continue
-        model = _pick(candidates, node)
-        if model is None:
-            return None
-        field = next(
-            (f for name, f in model.model_fields.items() if part in (name, f.alias)),
-            None,
-        )
-        if field is None:
-            return None
-        candidates = _models_in(field.annotation)
-        node = node.get(part) if isinstance(node, dict) else None
-    return _pick(candidates, node)
-
-
-def _pick(candidates: list[type[BaseModel]], node: Any) -> type[BaseModel] | None:
-    if len(candidates) == 1:
-        return candidates[0]
-    kind = node.get("kind") if isinstance(node, dict) else None
-    for model in candidates:
-        field = model.model_fields.get("kind")
-        if field is not None and kind in get_args(field.annotation):
-            return model
-    return None
-
-
-def _describe(value: Any) -> str:
-    names = {
-        "str": "string",
-        "int": "integer",
-        "float": "number",
-        "bool": "boolean",
-        "NoneType": "null",
-        "dict": "mapping",
-        "list": "list",
-        "datetime": "timestamp",
-    }
-    kind = names.get(type(value).__name__, type(value).__name__)
-    if isinstance(value, dict | list):
-        return kind
-    text = repr(value)
-    return f"{kind} {text if len(text) <= 60 else text[:57] + '...'}"
-
-
-def _unknown_field(loc: Loc, data: Any) -> str:
-    key = loc[-1]
-    model = _model_at(loc[:-1], data)
-    if model is None:
-        return f"unknown field {key!r}"
-    allowed = [field.alias or name for name, field in model.model_fields.items()]
-    close = difflib.get_close_matches(str(key), allowed, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown field {key!r} ({hint}allowed: {', '.join(allowed)})"
-
-
-def _messages(err: dict[str, Any], loc: Loc, data: Any) -> list[tuple[Loc, str]]:
-    etype: str = err["type"]
-    ctx: dict[str, Any] = err.get("ctx") or {}
-    value = err.get("input")
-    if etype in ("value_error", "assertion_error"):
-        error = ctx.get("error")
-        if isinstance(error, FieldIssues):
-            return [((*loc, *sub), message) for sub, message in error.issues]
-        return [(loc, str(error) if error is not None else err["msg"])]
-    if etype == "extra_forbidden":
-        return [(loc, _unknown_field(loc, data))]
-    if etype == "missing":
-        return [(loc, "required field missing")]
-    kinds = SOURCE_KINDS if loc == ("source",) else CHECK_KINDS
-    expected_kinds = ", ".join(repr(kind) for kind in kinds)
-    if etype == "union_tag_invalid":
-        return [((*loc, "kind"), f"unknown kind {ctx.get('tag')!r} (expected one of {expected_kinds})")]
-    if etype == "union_tag_not_found":
-        if isinstance(value, dict):
-            return [((*loc, "kind"), f"required field missing (one of {expected_kinds})")]
-        return [(loc, f"expected a mapping with a kind (one of {expected_kinds}), got {_describe(value)}")]
-    if etype == "literal_error":
-        return [(loc, f"invalid value {_describe(value)} (expected {ctx.get('expected')})")]
-    if etype in ("model_type", "model_attributes_type", "dict_type"):
-        return [(loc, f"expected a mapping, got {_describe(value)}")]
-    if etype in ("tuple_type", "list_type"):
-        return [(loc, f"expected a list, got {_describe(value)}")]
-    if etype == "too_short":
-        return [(loc, f"must have at least {ctx.get('min_length')} item(s)")]
-    message: str = err["msg"]
-    if message.startswith("Input should"):
-        message = "must" + message[len("Input should") :]
-    elif message.startswith("String should"):
-        message = "must" + message[len("String should") :]
-    else:
-        message = message[:1].lower() + message[1:]
-    return [(loc, f"{message}, got {_describe(value)}")]
-
-
-def _issues_from_validation(
-    exc: ValidationError, data: Any, node: yaml.Node | None, file: str
-) -> list[ContractIssue]:
-    issues: list[ContractIssue] = []
-    seen: set[tuple[str, str]] = set()
-    for err in exc.errors(include_url=False):
-        for loc, message in _messages(dict(err), _clean_loc(err["loc"], data), data):
-            path = format_loc(loc)
-            if (path, message) in seen:
-                continue
-            seen.add((path, message))
-            issues.append(ContractIssue(file, path, message, line=_line_of(node, loc)))
-    return issues
 
 
 # --------------------------------------------------------------------------------------------------
