@@ -1,10 +1,16 @@
 """Every Python and shell example of the README and the package READMEs runs, as written, against the test stack.
 
 A fenced ``python``/``bash``/``sh``/``shell`` block is run unless the line before its fence says why it is not
-(``<!-- example: not run: <reason> -->``: it starts the whole stack, needs Docker or a real AWS account, runs
-for minutes). Python runs with the repository's interpreter, shell with bash, both from the repository root
-and with the session's environment (moto and PostgreSQL as ``aws_default`` and the warehouse). A Python line
-``print(...)  # <expected>`` also checks that ``<expected>`` is printed, in order.
+(``<!-- example: not run: <reason> -->``), and the blocks allowed to say so are listed here, command by
+command, in :data:`NOT_RUN_EXAMPLES` (those that start the whole stack, run the demo, the whole suite or the
+benchmarks, or need Docker or a real AWS account): a new example, or a new command in a listed one, is run
+or fails this test. Python runs with the repository's interpreter, shell with bash, both from the repository
+root with the session's environment (moto and PostgreSQL as ``aws_default`` and the warehouse); shell gets a
+stack state folder of its own (``AIRLAKE_STATE``), so ``make down`` and friends never touch a developer's
+running stack. A Python line ``print(...)  # <expected>`` also checks that ``<expected>`` is printed, in order.
+
+The README's Layout block is checked against the tree: every path it names exists, and it names every
+top-level folder, every folder of ``include/`` and every package and module of ``plugins/airlake/``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,40 @@ LANGUAGES = {"python": "python", "py": "python", "bash": "shell", "sh": "shell",
 NOT_RUN = re.compile(r"^<!--\s*example:\s*not run:\s*(?P<reason>\S.*?)\s*-->$")
 FENCE = re.compile(r"^```(?P<info>[^`]*)$")
 EXPECTED = re.compile(r"^\s*print\(.*\)\s+#\s*(?P<expected>\S.*)$")
+TRAILING_COMMENT = re.compile(r"\s+#(\s.*)?$")
+README_FOLDERS = ("plugins", "include", "dags", "bench")
+"""Folders whose README.md files are package or tool READMEs (the top-level README.md besides)."""
+
+NOT_RUN_EXAMPLES: dict[tuple[str, tuple[str, ...]], str] = {
+    ("README.md", ("make demo", "make test")): "the demo starts the whole stack; make test runs the whole "
+    "suite, this test included",
+    (
+        "README.md",
+        (
+            "docker build --target deploy --build-arg AIRLAKE_CODE_REVISION=$(git rev-parse --short HEAD) "
+            "-t airlake:rev .",
+        ),
+    ): "needs a Docker daemon and pulls the official Airflow image",
+    (
+        "README.md",
+        (
+            "aws athena update-work-group --work-group airlake --configuration-updates BytesScannedCutoffPerQuery=10000000000",
+        ),
+    ): "moto has no UpdateWorkGroup; it is for a real AWS account",
+    ("README.md", ("make bench", 'make bench BENCH_ARGS="--quick"')): "minutes to an hour of benchmarks",
+    (
+        "bench/README.md",
+        (
+            ".venv/bin/python -m bench run",
+            ".venv/bin/python -m bench run --sizes 1M,4M --out bench/results/<date>-results",
+            ".venv/bin/python -m bench run --sizes 16M --stages curate --out bench/results/<date>-results --append",
+            ".venv/bin/python -m bench run --quick",
+            ".venv/bin/python -m bench profile --stages curate --sizes 1M --formats csv --engines airlake",
+            ".venv/bin/python -m bench report bench/results/<date>-results.json --analysis notes.md",
+        ),
+    ): "minutes to an hour of benchmarks (and placeholders for a results file)",
+}
+"""The examples that are not run: (README, its commands without comments) -> why, in this test's words."""
 
 
 @dataclass(frozen=True)
@@ -37,10 +77,23 @@ class Example:
     def id(self) -> str:
         return f"{self.path}:{self.line}"
 
+    @property
+    def commands(self) -> tuple[str, ...]:
+        """The example's commands: continued lines joined, blank lines and ``#`` comments left out."""
+        joined = re.sub(r"\\\n\s*", "", self.code)
+        lines = (TRAILING_COMMENT.sub("", line).strip() for line in joined.splitlines())
+        return tuple(line for line in lines if line and not line.startswith("#"))
 
-def readmes() -> list[Path]:
-    """The README and every README.md of a package or tool folder tracked beside the code."""
-    found = [ROOT / "README.md", *sorted((ROOT / "plugins").rglob("README.md")), ROOT / "bench" / "README.md"]
+
+def readmes(root: Path = ROOT) -> list[Path]:
+    """The README and every README.md of a package or tool folder beside the code."""
+    found = [root / "README.md"]
+    for folder in README_FOLDERS:
+        found.extend(
+            path
+            for path in sorted((root / folder).rglob("README.md"))
+            if not any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(root).parts)
+        )
     return [path for path in found if path.is_file()]
 
 
@@ -80,25 +133,50 @@ RUN = [example for example in ALL if example.not_run is None]
 
 def test_the_readmes_have_examples_to_run() -> None:
     assert any(e.path == "README.md" and e.language == "python" for e in RUN)
-    assert any(e.language == "shell" for e in RUN)
+    assert any(e.path == "README.md" and e.language == "shell" for e in RUN)
+    assert any(e.path.startswith("plugins/") for e in RUN)
 
 
-def test_an_example_that_is_not_run_says_why() -> None:
-    for example in ALL:
-        if example.not_run is not None:
-            assert len(example.not_run) >= 10, f"{example.id}: give the reason it is not run"
+def test_only_the_listed_examples_are_not_run() -> None:
+    """A marker alone does not skip an example: the skip is listed here too, with every command."""
+    not_run = {(e.path, e.commands): e for e in ALL if e.not_run is not None}
+    assert sorted(not_run) == sorted(NOT_RUN_EXAMPLES), (
+        "not run but not listed: "
+        + ", ".join(not_run[key].id for key in set(not_run) - set(NOT_RUN_EXAMPLES))
+        + "; listed but run or gone: "
+        + "; ".join(f"{path}: {commands}" for path, commands in set(NOT_RUN_EXAMPLES) - set(not_run))
+    )
+    for example in not_run.values():
+        assert len(example.not_run or "") >= 10, f"{example.id}: give the reason it is not run"
 
 
-def test_the_extractor_finds_markers_and_languages(tmp_path: Path) -> None:
+def test_the_extractor_finds_markers_languages_and_commands(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(
         "text\n```python\nprint(1)  # 1\n```\n<!-- example: not run: needs Docker running -->\n"
-        "```bash\ndocker ps\n```\n```\nnot code\n```\n"
+        "```bash\n# list them\ndocker ps   # the containers\n\naws s3 ls \\\n  s3://b\n```\n```\nnot code\n```\n"
     )
     found = examples(readme, root=tmp_path)
     assert [(e.line, e.language, e.not_run) for e in found] == [
         (2, "python", None),
         (6, "shell", "needs Docker running"),
+    ]
+    assert found[1].commands == ("docker ps", "aws s3 ls s3://b")
+
+
+def test_the_package_readmes_are_found(tmp_path: Path) -> None:
+    for relative in (
+        "README.md",
+        "plugins/pkg/README.md",
+        "include/tool/README.md",
+        "plugins/.hidden/README.md",
+    ):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("# x\n")
+    assert [p.relative_to(tmp_path).as_posix() for p in readmes(tmp_path)] == [
+        "README.md",
+        "plugins/pkg/README.md",
+        "include/tool/README.md",
     ]
 
 
@@ -108,6 +186,7 @@ def test_example_runs_as_written(example: Example, local_services, tmp_path: Pat
     if example.language == "python":
         command = [sys.executable, "-c", example.code]
     else:
+        env["AIRLAKE_STATE"] = str(tmp_path / "stack")
         command = ["bash", "-euo", "pipefail", "-c", example.code]
     done = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
@@ -123,3 +202,106 @@ def test_example_runs_as_written(example: Example, local_services, tmp_path: Pat
             at = output.find(expected["expected"])
             assert at >= 0, f"{example.id}: expected {expected['expected']!r} in the output:\n{done.stdout}"
             output = output[at + len(expected["expected"]) :]
+
+
+# -- the Layout section -------------------------------------------------------------------------------
+
+LAYOUT_ENTRY = re.compile(r"^(?P<indent> *)(?P<path>[\w.-]+(?:/[\w.-]+)*/?)(?:\s{2,}(?P<about>.*))?$")
+NAMED = re.compile(
+    r"(?<![\w/.])(?P<path>[\w-]+(?:[./][\w-]+)*\.(?:py|md|sh|sql|yaml|json|html)\b|[\w-]+(?:/[\w-]+)*/(?!\w))"
+)
+"""A file (``name.py``, ``a/b.sql``...) or a folder (``sources/``) named in an entry's description."""
+
+
+def layout(readme: Path = ROOT / "README.md") -> dict[str, str]:
+    """The README's Layout block as {path: what it says about it}; an indented entry is inside the one above."""
+    text = readme.read_text()
+    section = text.split("\n## Layout\n", 1)[1]
+    block = section.split("```\n", 2)[1]
+    entries: dict[str, str] = {}
+    parents: list[tuple[int, str]] = []
+    path, about_column = "", 0
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if path and about_column and indent >= about_column:  # the description goes on
+            entries[path] += " " + line.strip()
+            continue
+        match = LAYOUT_ENTRY.match(line)
+        assert match, f"Layout: not an entry: {line!r}"
+        while parents and parents[-1][0] >= indent:
+            parents.pop()
+        path = (parents[-1][1] if parents else "") + match["path"]
+        entries[path] = (match["about"] or "").strip()
+        about_column = match.start("about") if match["about"] else 0
+        if path.endswith("/"):
+            parents.append((indent, path))
+    return entries
+
+
+def _children(folder: Path) -> set[str]:
+    return {
+        path.name + ("/" if path.is_dir() else "")
+        for path in folder.iterdir()
+        if not path.name.startswith((".", "__"))
+    }
+
+
+def unknown_in_layout(root: Path = ROOT) -> list[str]:
+    """What the Layout block names that is not in the tree."""
+    unknown = []
+    for path, about in layout(root / "README.md").items():
+        if not (root / path).exists():
+            unknown.append(path)
+            continue
+        base = root / path if path.endswith("/") else (root / path).parent
+        unknown.extend(
+            f"{path}: {named['path']}"
+            for named in NAMED.finditer(about)
+            if not (base / named["path"]).exists() and not (root / named["path"]).exists()
+        )
+    return unknown
+
+
+def missing_from_layout(root: Path = ROOT) -> list[str]:
+    """The top-level folders, include/ folders and plugins/airlake packages and modules the block leaves out."""
+    wanted = {name for name in _children(root) if name.endswith("/")}
+    wanted |= {f"include/{name}" for name in _children(root / "include") if name.endswith("/")}
+    wanted |= {f"plugins/{name}" for name in _children(root / "plugins")}
+    package = root / "plugins" / "airlake"
+    wanted |= {
+        f"plugins/airlake/{name}"
+        for name in _children(package)
+        if name.endswith(".py") or (package / name / "__init__.py").exists()
+    }
+    return sorted(wanted - set(layout(root / "README.md")))
+
+
+def test_the_layout_names_only_what_exists() -> None:
+    assert unknown_in_layout() == []
+
+
+def test_the_layout_names_every_folder_package_and_module() -> None:
+    assert missing_from_layout() == []
+
+
+def test_the_layout_check_finds_what_is_missing_or_gone(tmp_path: Path) -> None:
+    for relative in (
+        "plugins/airlake/lake.py",
+        "plugins/airlake/catalog/__init__.py",
+        "plugins/airlake/new.py",
+    ):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("")
+    (tmp_path / "include" / "demo").mkdir(parents=True)
+    (tmp_path / "README.md").write_text(
+        "# x\n\n## Layout\n\ntext\n\n```\nplugins/     code\n  airlake/   the package\n"
+        "    catalog/  Glue: partitions.py\n    lake.py   keys\n    gone.py   was split\n"
+        "include/     run time\n```\n"
+    )
+    assert unknown_in_layout(tmp_path) == [
+        "plugins/airlake/catalog/: partitions.py",
+        "plugins/airlake/gone.py",
+    ]
+    assert missing_from_layout(tmp_path) == ["include/demo/", "plugins/airlake/new.py"]
