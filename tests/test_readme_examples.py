@@ -204,6 +204,38 @@ def test_example_runs_as_written(example: Example, local_services, tmp_path: Pat
             output = output[at + len(expected["expected"]) :]
 
 
+CITED_NAME = re.compile(r"(?<![\w.])airlake(?:\.\w+)+")
+
+
+def resolves(name: str) -> bool:
+    """Whether a dotted ``airlake.`` name is a module, or an attribute of one."""
+    import importlib
+
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            if not hasattr(found, attribute):
+                return False
+            found = getattr(found, attribute)
+        return True
+    return False
+
+
+def test_the_airlake_names_the_docs_cite_exist() -> None:
+    """``airlake.x.y`` in a README or in pyproject.toml names a module or an attribute that is there."""
+    cited = {
+        (path.relative_to(ROOT).as_posix(), name)
+        for path in [*readmes(), ROOT / "pyproject.toml"]
+        for name in CITED_NAME.findall(path.read_text())
+    }
+    assert any(path == "pyproject.toml" for path, _name in cited)
+    assert sorted(f"{path}: {name}" for path, name in cited if not resolves(name)) == []
+
+
 # -- the Layout section -------------------------------------------------------------------------------
 
 LAYOUT_ENTRY = re.compile(r"^(?P<indent> *)(?P<path>[\w.-]+(?:/[\w.-]+)*/?)(?:\s{2,}(?P<about>.*))?$")
