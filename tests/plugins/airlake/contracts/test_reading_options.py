@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airlake.contracts import ContractError, clear_cache, get_contract, json_schema, load_contract
+from airlake.contracts import ContractError, get_contract, json_schema, load_contract
 
 FILES = textwrap.dedent(
     """\
@@ -36,13 +36,6 @@ FILES = textwrap.dedent(
     event_time: at
     """
 )
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    clear_cache()
-    yield
-    clear_cache()
 
 
 def load(tmp_path: Path, source_extra: str = "", column_extra: str = ""):
