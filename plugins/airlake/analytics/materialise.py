@@ -1,10 +1,21 @@
 """Materialise one view of sql/athena for one day: query, one Parquet version, Glue table + partition.
 
 The result of a view for day ``ds`` is written as a NEW version
-``analytics/<view>/dt=<ds>/v=<version>/part-00000.parquet`` (zstd, server-side encrypted), then the Glue
+``analytics/<view>/dt=<ds>/v=<version>/part-NNNNN.parquet`` (zstd, server-side encrypted), then the Glue
 table ``<view>`` is created or brought in step with the result's columns, and its partition
 ``dt=<ds>`` is pointed at the new version: that move is the atomic publish. Older versions stay where
 they are (readers that started on them finish on them).
+
+Two ways to write the version, both typed as the SQL's result:
+
+- an engine with an ``unload`` method (Athena) writes the files itself: ``UNLOAD (SELECT ...) TO
+  '<version>/_unload/' WITH (format = 'PARQUET', compression = 'ZSTD', partitioned_by = ARRAY['dt'])``,
+  then the files are copied server-side to ``part-NNNNN.parquet`` and the staging folder removed. The
+  Glue columns come from the written files' Parquet footers: the types readers will parse, whatever
+  Athena's result metadata says (GetQueryResults would hand back decimals and dates as strings, 1,000
+  rows a page, through the worker); no row passes through the worker.
+- any other engine (DuckDB locally) returns the rows as Arrow, written here as ``part-00000.parquet``
+  with the Arrow types as Glue columns.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -27,8 +39,11 @@ ANALYTICS_PREFIX = "analytics"
 PARAM_VIEW = "airlake.view"
 PARTITION_COLUMN = "dt"
 PART_FILE = "part-00000.parquet"
+UNLOAD_FOLDER = "_unload/"
+"""Staging folder of Athena's UNLOAD inside the version prefix (readers skip ``_`` names); removed after."""
 _VIEW = re.compile(r"^[a-z][a-z0-9_]*$")
 _DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _GLUE_TYPE = re.compile(
     r"^(boolean|tinyint|smallint|int|bigint|float|double|date|timestamp|binary|string|decimal\(\d+,\d+\))$"
 )
@@ -69,6 +84,53 @@ def view_columns(schema: pa.Schema) -> list[dict[str, Any]]:
             )
         columns.append({"Name": field.name, "Type": glue_type})
     return columns
+
+
+def part_file(index: int) -> str:
+    """``part-00000.parquet``, ``part-00001.parquet``, ...: the files of one version."""
+    return f"part-{index:05d}.parquet"
+
+
+def result_column_names(sql: str) -> list[str]:
+    """
+    The output column names of a view's SQL, in order, from its final SELECT (sqlglot).
+
+    Every column must be named: a column reference or an alias (Athena would call an unnamed
+    expression ``_col<n>``, and UNLOAD needs the names to put ``dt`` last).
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    from airlake.engines.base import SQL_DIALECT
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=SQL_DIALECT) if s is not None]
+    except sqlglot.errors.ParseError as exc:
+        raise MaterialiseError(f"cannot parse the view's SQL as {SQL_DIALECT}: {exc}") from exc
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise MaterialiseError("a view's SQL must be exactly one SELECT")
+    names: list[str] = []
+    for projection in statements[0].selects:
+        if isinstance(projection, exp.Alias | exp.Column) and not isinstance(projection, exp.Star):
+            name = projection.alias_or_name
+        else:
+            name = ""
+        if not name or name == "*" or not _COLUMN.match(name):
+            raise MaterialiseError(
+                f"the view's output column {projection.sql(dialect=SQL_DIALECT)!r} needs a plain name "
+                "(a column or an alias): name every column of the final SELECT"
+            )
+        names.append(name)
+    if len(set(names)) != len(names):
+        raise MaterialiseError(f"the view's output columns repeat a name: {names}")
+    return names
+
+
+def unload_encryption(store: LakeStore) -> dict[str, str]:
+    """The Athena EncryptionConfiguration matching the lake's server-side encryption (SSE-KMS or SSE-S3)."""
+    if store.sse.get("ServerSideEncryption") == "aws:kms":
+        return {"EncryptionOption": "SSE_KMS", "KmsKey": store.sse["SSEKMSKeyId"]}
+    return {"EncryptionOption": "SSE_S3"}
 
 
 def view_table_input(view: str, bucket: str, columns: list[dict[str, Any]]) -> dict[str, Any]:
@@ -156,11 +218,9 @@ def materialise_view(
         and pass it to the engine's own cutoff (:meth:`~airlake.engines.QueryEngine.apply_scan_limit`);
         None: no check.
     :param run_id: when given, ``_manifests/analytics_<view>/<run_id>/materialise.json`` is written.
-    :return: ``{view, dt, rows, location, bytes_scanned}`` (plus ``version``, ``table_change``,
-        ``partition``, ``bytes``).
+    :return: ``{view, dt, rows, location, bytes_scanned}`` (plus ``version``, ``previous_location``,
+        ``table_change``, ``bytes``, ``files``).
     """
-    import pyarrow.parquet as pq
-
     from airlake.catalog.glue import ensure_database, live_location_lookup, publish_partitions
     from airlake.curate.versions import new_version_id, version_of_location
     from airlake.engines import check_scan_budget
@@ -175,25 +235,36 @@ def materialise_view(
         # engine's own cutoff where it has one (Athena: the workgroup's bytes-scanned cutoff)
         estimates = check_scan_budget(engine, sql, int(scan_limit_bytes))
         engine.apply_scan_limit(int(scan_limit_bytes))
-    result = engine.run(sql)
-    data = _drop_partition_column(result, ds)
-    columns = view_columns(data.schema)
-    if not columns:
-        raise MaterialiseError(f"view {view} returns no column besides {PARTITION_COLUMN}")
 
-    ensure_database(glue, database)
-    previous = live_location_lookup(glue, database, view)(ds)
-    version = new_version_id(after=version_of_location(previous))
-    prefix = analytics_version_prefix(view, ds, version)
-    key = f"{prefix}{PART_FILE}"
-    with tempfile.TemporaryDirectory(prefix=f"airlake-materialise-{view}-") as work_dir:
-        path = Path(work_dir) / PART_FILE
-        pq.write_table(data, path, compression="zstd")
-        size = path.stat().st_size
-        store.put_file(key, path)
+    def new_version() -> tuple[str | None, str, str]:
+        """(live location, new version, its prefix) of the view's partition ``dt=<ds>``."""
+        ensure_database(glue, database)
+        live = live_location_lookup(glue, database, view)(ds)
+        made = new_version_id(after=version_of_location(live))
+        return live, made, analytics_version_prefix(view, ds, made)
+
+    if callable(getattr(engine, "unload", None)):  # Athena writes the files itself, typed
+        previous, version, prefix = new_version()
+        columns, written, rows, bytes_scanned = _unload_version(engine, store, sql=sql, ds=ds, prefix=prefix)
+    else:  # the rows come back as Arrow (DuckDB): one file written here
+        data = _drop_partition_column(engine.run(sql), ds)
+        bytes_scanned = engine.bytes_scanned
+        columns = view_columns(data.schema)
+        if not columns:
+            raise MaterialiseError(f"view {view} returns no column besides {PARTITION_COLUMN}")
+        previous, version, prefix = new_version()
+        written = [_write_part(store, data, f"{prefix}{PART_FILE}")]
+        rows = data.num_rows
+    size = sum(item_size for _, item_size in written)
     location = f"s3://{store.bucket}/{prefix}"
     log.info(
-        "Wrote %d row(s) of %s dt=%s to %s%s (%d bytes)", data.num_rows, view, ds, location, PART_FILE, size
+        "Wrote %d row(s) of %s dt=%s to %s in %d file(s) (%d bytes)",
+        rows,
+        view,
+        ds,
+        location,
+        len(written),
+        size,
     )
 
     table_input = view_table_input(view, store.bucket, columns)
@@ -208,13 +279,14 @@ def materialise_view(
     outcome = {
         "view": view,
         "dt": ds,
-        "rows": data.num_rows,
+        "rows": rows,
         "location": location,
-        "bytes_scanned": engine.bytes_scanned,
+        "bytes_scanned": bytes_scanned,
         "version": version,
         "previous_location": previous,
         "table_change": table_change,
         "bytes": size,
+        "files": len(written),
     }
     if run_id:
         from airlake.manifest import Manifest
@@ -225,19 +297,113 @@ def materialise_view(
             {"table": name, "live_bytes": (estimates or {}).get(name)}
             for name in engine.referenced_tables(sql)
         )
-        manifest.outputs.append(
-            {"dt": ds, "location": location, "key": key, "bytes": size, "version": version}
+        manifest.outputs.extend(
+            {"dt": ds, "location": location, "key": key, "bytes": key_size, "version": version}
+            for key, key_size in written
         )
-        manifest.rows = {"written": data.num_rows}
+        manifest.rows = {"written": rows}
         manifest.extra.update(
             {
                 "database": database,
                 "table": view,
                 "table_change": table_change,
                 "partitions": published,
-                "bytes_scanned": engine.bytes_scanned,
+                "bytes_scanned": bytes_scanned,
                 "scan_limit_bytes": scan_limit_bytes,
             }
         )
         outcome["manifest"] = manifest.write(store)
     return outcome
+
+
+def _write_part(store: LakeStore, data: pa.Table, key: str) -> tuple[str, int]:
+    """One zstd Parquet file of ``data`` at ``key``; (key, bytes)."""
+    import pyarrow.parquet as pq
+
+    with tempfile.TemporaryDirectory(prefix="airlake-materialise-") as work_dir:
+        path = Path(work_dir) / PART_FILE
+        pq.write_table(data, path, compression="zstd")
+        size = path.stat().st_size
+        store.put_file(key, path)
+    return key, size
+
+
+def _footer(store: LakeStore, key: str) -> Any:
+    """The Parquet footer (FileMetaData: schema and rows) of one object, from a ranged GET of its tail."""
+    import pyarrow.parquet as pq
+
+    from airlake.catalog.parquet import _S3TailFile  # the catalog's footer reader (a public name: lead)
+
+    with _S3TailFile(store.client, store.bucket, key) as handle:
+        return pq.read_metadata(handle)
+
+
+def _unload_version(
+    engine: Any, store: LakeStore, *, sql: str, ds: str, prefix: str
+) -> tuple[list[dict[str, Any]], list[tuple[str, int]], int, int | None]:
+    """
+    Have the engine UNLOAD the view's result as Parquet into ``<prefix>_unload/`` (``dt`` as the
+    partition folder), check that ``dt`` held only ``ds``, take the Glue columns from the files'
+    footers, copy the files to ``<prefix>part-NNNNN.parquet`` and remove the staging folder.
+
+    :return: (Glue columns, [(key, bytes)] written, rows, bytes scanned by the UNLOAD).
+    """
+    names = result_column_names(sql)
+    has_dt = PARTITION_COLUMN in names
+    others = [name for name in names if name != PARTITION_COLUMN]
+    if not others:
+        raise MaterialiseError(f"the view returns no column besides {PARTITION_COLUMN}: {names}")
+    ordered = others + ([PARTITION_COLUMN] if has_dt else [])  # UNLOAD: partition columns last
+    body = sql.strip().rstrip(";").rstrip()
+    listed = ", ".join(f'"{name}"' for name in ordered)
+    select = f"select {listed}\nfrom (\n{body}\n) as view_result"
+    staging = f"{prefix}{UNLOAD_FOLDER}"
+    engine.unload(
+        select,
+        f"s3://{store.bucket}/{staging}",
+        partitioned_by=[PARTITION_COLUMN] if has_dt else [],
+        encryption=unload_encryption(store),
+    )
+    bytes_scanned = engine.bytes_scanned
+    staged = list(store.list(staging))
+    try:
+        files = []
+        folders: set[str] = set()
+        for item in staged:
+            relative = item.key[len(staging) :]
+            folder, _, name = relative.rpartition("/")
+            if name.startswith(("_", ".")) or not name:
+                continue
+            folders.add(folder)
+            files.append(item)
+        expected_folder = f"{PARTITION_COLUMN}={ds}" if has_dt else ""
+        if folders - {expected_folder}:
+            shown = sorted(
+                unquote(f.partition("=")[2]).replace("__HIVE_DEFAULT_PARTITION__", "NULL")
+                for f in folders
+                if f != expected_folder
+            )
+            raise MaterialiseError(f"the result's dt column holds {shown[:5]}, not only {ds!r}")
+        columns: list[dict[str, Any]] | None = None
+        rows = 0
+        for item in files:
+            footer = _footer(store, item.key)
+            file_columns = view_columns(footer.schema.to_arrow_schema())
+            if columns is not None and file_columns != columns:
+                raise MaterialiseError(
+                    f"UNLOAD wrote files of different schemas: {columns} and {file_columns} ({item.key})"
+                )
+            columns = file_columns
+            rows += footer.num_rows
+        written: list[tuple[str, int]] = []
+        if columns is None:  # no row, no file: the columns from the result metadata of the SELECT
+            empty = _drop_partition_column(engine.run(f"{select}\nlimit 0"), ds)
+            columns = view_columns(empty.schema)
+            written.append(_write_part(store, empty, f"{prefix}{PART_FILE}"))
+        for index, item in enumerate(files):
+            key = f"{prefix}{part_file(index)}"
+            store.copy(item.key, key)  # server-side, re-encrypted as the lake's other writes
+            written.append((key, item.size))
+    finally:
+        store.delete([item.key for item in staged])
+    return columns, written, rows, bytes_scanned
