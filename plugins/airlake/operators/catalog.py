@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airlake.operators.base import LakeOperator
+from airlake.operators.base import DatasetOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -20,7 +19,7 @@ from airlake.pipeline import GLUE_DATABASE
 __all__ = ["GLUE_DATABASE", "CatalogOperator"]
 
 
-class CatalogOperator(LakeOperator):
+class CatalogOperator(DatasetOperator):
     """
     Bring the Glue Data Catalog in step with one dataset's contract and the partitions a run curated.
 
@@ -34,27 +33,24 @@ class CatalogOperator(LakeOperator):
     (created or updated, then started) instead of explicit registration. moto never finishes a
     crawler: locally set ``wait_for_crawler=False`` (or keep the default, explicit registration).
 
-    :param dataset: contract name (a file ``include/contracts/<dataset>.yaml``); also the table name.
-    :param bucket: the lake bucket.
-    :param database: the Glue database (DAGs pass :data:`GLUE_DATABASE`).
+    The dataset (also the table name) and the lake's arguments (``database`` defaults to
+    :data:`GLUE_DATABASE` through the DAGs' ``default_args``; ``kms_key_id`` for the manifest write):
+    :class:`~airlake.operators.base.DatasetOperator`.
+
     :param use_crawler: register partitions with a Glue crawler instead of explicitly.
     :param crawler_role: IAM role of the crawler (required with ``use_crawler``).
     :param crawler_name: name of the crawler; default ``airlake-<database>-<dataset>``.
     :param wait_for_crawler: wait until the crawl finishes.
     :param crawler_poll_interval: seconds between two checks of the crawler's state.
-    :param kms_key_id: SSE-KMS key for the manifest write; SSE-S3 (AES256) when not given.
     """
 
     aws_hook_class = GlueCatalogHook
-    template_fields: Sequence[str] = aws_template_fields(
-        "dataset", "bucket", "database", "crawler_role", "crawler_name", "kms_key_id"
-    )
+    template_fields: Sequence[str] = (*DatasetOperator.template_fields, "crawler_role", "crawler_name")
     ui_color = "#e8dcff"
 
     def __init__(
         self,
         *,
-        dataset: str,
         use_crawler: bool = False,
         crawler_role: str | None = None,
         crawler_name: str | None = None,
@@ -63,7 +59,6 @@ class CatalogOperator(LakeOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.dataset = dataset
         self.use_crawler = use_crawler
         self.crawler_role = crawler_role
         self.crawler_name = crawler_name

@@ -6,15 +6,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-
-from airlake.operators.base import LakeOperator
+from airlake.operators.base import DatasetOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class CurateOperator(LakeOperator):
+class CurateOperator(DatasetOperator):
     """
     Curate what the ingest task of the same run landed and, with ``backlog`` (default), every earlier
     ingested raw run of the dataset not yet published (a run that failed after its ingest): parse by
@@ -30,27 +28,22 @@ class CurateOperator(LakeOperator):
     Fails without retrying when the reject rate is above ``reject_rate_max`` (after quarantine and
     manifest are written): a retry would reject the same rows.
 
-    :param dataset: contract name (a file ``include/contracts/<dataset>.yaml``).
-    :param bucket: the lake bucket.
-    :param database: Glue database whose table ``<dataset>`` says which version of a partition is live
-        (used when ``live_locations`` is not given).
+    The lake's arguments: :class:`~airlake.operators.base.LakeOperator` (``database``: its table
+    ``<dataset>`` says which version of a partition is live, when ``live_locations`` is not given).
+
     :param live_locations: ``dt -> s3:// location`` of the live version (or None); default: the Glue
         partition's location.
     :param reject_rate_max: overrides the contract's ``quality.reject_rate_max``.
     :param memory_limit: DuckDB memory limit of the per-partition merge (it spills to disk beyond it).
     :param backlog: also curate the dataset's unpublished raw runs of earlier runs.
-    :param kms_key_id: SSE-KMS key for every write; SSE-S3 (AES256) when not given.
     """
 
-    template_fields: Sequence[str] = aws_template_fields(
-        "dataset", "bucket", "database", "memory_limit", "kms_key_id"
-    )
+    template_fields: Sequence[str] = (*DatasetOperator.template_fields, "memory_limit")
     ui_color = "#dff5e1"
 
     def __init__(
         self,
         *,
-        dataset: str,
         live_locations: Callable[[str], str | None] | None = None,
         reject_rate_max: float | None = None,
         memory_limit: str = "1GB",
@@ -58,7 +51,6 @@ class CurateOperator(LakeOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.dataset = dataset
         self.live_locations = live_locations
         self.reject_rate_max = reject_rate_max
         self.memory_limit = memory_limit

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-
-from airlake.operators.base import LakeOperator
+from airlake.operators.base import DatasetOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class IngestOperator(LakeOperator):
+class IngestOperator(DatasetOperator):
     """
     Read what is new in a dataset's source (as its contract declares) into
     ``raw/<dataset>/ingest_date=<ds>/run=<run_id>/`` with a manifest and a checkpoint.
@@ -27,24 +24,15 @@ class IngestOperator(LakeOperator):
     permissions, bad config) fail at once without retries; transient ones (throttling, 5xx, timeouts,
     lost connections) are retried (:func:`airlake.errors.is_transient`).
 
-    :param dataset: contract name (a file ``include/contracts/<dataset>.yaml``).
-    :param bucket: the lake bucket.
+    The dataset and the lake's arguments: :class:`~airlake.operators.base.DatasetOperator`.
+
     :param max_part_bytes: uncompressed bytes per raw part before it rolls.
-    :param kms_key_id: SSE-KMS key for every write; SSE-S3 (AES256) when not given.
     """
 
-    template_fields: Sequence[str] = aws_template_fields("dataset", "bucket", "kms_key_id")
     ui_color = "#d7ecff"
 
-    def __init__(
-        self,
-        *,
-        dataset: str,
-        max_part_bytes: int = 128 * 1024 * 1024,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, max_part_bytes: int = 128 * 1024 * 1024, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.dataset = dataset
         self.max_part_bytes = max_part_bytes
 
     def execute(self, context: Context) -> dict[str, Any]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-
-from airlake.operators.base import LakeOperator
+from airlake.operators.base import DatasetOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection, Context
@@ -19,7 +17,7 @@ POSTGRES_CONN_TYPES = frozenset({"postgres", "postgresql"})
 REDSHIFT_CONN_TYPES = frozenset({"redshift"})
 
 
-class WarehouseLoadOperator(LakeOperator):
+class WarehouseLoadOperator(DatasetOperator):
     """
     Load exactly the Parquet files the run's curate stage wrote (never a prefix) into the contract's
     warehouse table: staging, de-duplication by the contract's rule, then MERGE (or partition replace,
@@ -30,20 +28,17 @@ class WarehouseLoadOperator(LakeOperator):
     RedshiftSQLHook; COPY of a manifest of the files, with the IAM role from the connection's extra
     ``copy_iam_role`` or ``iam_role``) or ``postgres`` (the local stand-in; the files are streamed).
 
-    :param dataset: contract name.
-    :param bucket: the lake bucket.
+    The dataset and the lake's arguments (``kms_key_id`` also for the Redshift COPY manifest):
+    :class:`~airlake.operators.base.DatasetOperator`.
+
     :param warehouse_conn_id: the warehouse connection (``redshift``, or ``postgres`` locally).
-    :param kms_key_id: SSE-KMS key for the manifest and the Redshift COPY manifest; SSE-S3 when not given.
     """
 
-    template_fields: Sequence[str] = aws_template_fields(
-        "dataset", "bucket", "warehouse_conn_id", "kms_key_id"
-    )
+    template_fields: Sequence[str] = (*DatasetOperator.template_fields, "warehouse_conn_id")
     ui_color = "#ffe8cc"
 
-    def __init__(self, *, dataset: str, warehouse_conn_id: str = "airlake_warehouse", **kwargs: Any) -> None:
+    def __init__(self, *, warehouse_conn_id: str = "airlake_warehouse", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.dataset = dataset
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:

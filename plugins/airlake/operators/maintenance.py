@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-
 from airlake.intervals import as_bool
-from airlake.operators.base import LakeOperator
+from airlake.operators.base import LakeOperator, SweepOperator, dataset_names, split_names
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -19,19 +16,7 @@ DEFAULT_GRACE_HOURS = 72.0
 """Superseded versions are kept three days: far above curate-to-catalog time plus the longest query."""
 DEFAULT_REGION = "us-east-1"
 
-
-def dataset_names(datasets: Sequence[str] | str | None) -> list[str]:
-    """The datasets to work on: given as a list or a comma/space separated string; default every contract."""
-    from airlake.contracts import get_contract, load_contracts
-
-    if isinstance(datasets, str):
-        datasets = [name for name in re.split(r"[\s,]+", datasets) if name]
-    if not datasets:
-        return sorted(load_contracts())
-    names = list(dict.fromkeys(str(name) for name in datasets))
-    for name in names:
-        get_contract(name)  # KeyError naming the known datasets
-    return names
+__all__ = ["CleanupVersionsOperator", "CompactPartitionsOperator", "StorageReportOperator", "dataset_names"]
 
 
 class StorageReportOperator(LakeOperator):
@@ -42,19 +27,24 @@ class StorageReportOperator(LakeOperator):
     ``reports/storage/<report_date>/report.json`` and ``report.html`` (inline SVG charts, no script) and
     logs a summary. The bucket is listed page by page: memory stays flat for millions of objects.
 
-    :param bucket: the lake bucket (listed, and where the report is written).
+    The lake's arguments: :class:`~airlake.operators.base.LakeOperator` (``bucket`` is listed, and
+    where the report is written; ``kms_key_id`` for the report's puts).
+
     :param report_date: the report's day (default the run's ``ds``); a rerun replaces that day's report.
     :param pricing_region: region of the price table; default the connection's region, else us-east-1.
     :param pricing_file: price table YAML; default ``$AIRLAKE_PRICING_FILE`` or include/pricing.
     :param extra_buckets: further buckets to list when zones live in buckets of their own.
     :param athena_runs_per_month: view runs per month, to turn the last run's scan into a monthly cost.
-    :param kms_key_id: SSE-KMS key for the report's puts; SSE-S3 (AES256) when not given.
     :return: ``{date, json_key, html_key, objects, bytes, monthly_cost_usd, storage_monthly_cost_usd,
         athena_monthly_cost_usd, region, warnings}``.
     """
 
-    template_fields: Sequence[str] = aws_template_fields(
-        "bucket", "report_date", "pricing_region", "pricing_file", "extra_buckets", "kms_key_id"
+    template_fields: Sequence[str] = (
+        *LakeOperator.template_fields,
+        "report_date",
+        "pricing_region",
+        "pricing_file",
+        "extra_buckets",
     )
     ui_color = "#e3f0ff"
 
@@ -81,15 +71,12 @@ class StorageReportOperator(LakeOperator):
 
         prices = load_price_table(self.pricing_file or None)
         region = self.pricing_region or self.region_name or self.hook.conn_region_name or DEFAULT_REGION
-        extra = self.extra_buckets
-        if isinstance(extra, str):
-            extra = [name for name in re.split(r"[\s,]+", extra) if name]
         document = storage_report(
             self.lake_store(),
             report_date=str(self.report_date),
             region=str(region),
             price_table=prices,
-            buckets=[self.bucket, *extra],
+            buckets=[self.bucket, *split_names(self.extra_buckets)],
             runs_per_month=int(self.athena_runs_per_month),
         )
         for line in summary_lines(document):
@@ -110,7 +97,7 @@ class StorageReportOperator(LakeOperator):
         }
 
 
-class CleanupVersionsOperator(LakeOperator):
+class CleanupVersionsOperator(SweepOperator):
     """
     Delete expired curated versions: versions older than the live one whose successor was written more
     than ``grace_hours`` before the run's data interval end (the clock when there is none or it is later),
@@ -118,36 +105,24 @@ class CleanupVersionsOperator(LakeOperator):
     Glue partition points at) is never deleted; each partition is looked up again just before deleting.
     Writes ``_manifests/<dataset>/<run_id>/cleanup.json`` listing the deleted prefixes and bytes.
 
-    :param bucket: the lake bucket.
-    :param database: the Glue database (default: the DAG's ``default_args``, :data:`airlake.pipeline.GLUE_DATABASE`).
-    :param datasets: datasets to clean (list or comma separated); default every contract.
+    The datasets to clean, ``dry_run`` (only list and count what would be deleted: nothing deleted, no
+    manifest) and the lake's arguments: :class:`~airlake.operators.base.SweepOperator`.
+
     :param grace_hours: how long superseded and unpublished versions are kept.
     :param include_unpublished: also clean partitions the catalog does not know at all.
-    :param dry_run: only list and count what would be deleted (nothing deleted, no manifest).
-    :param kms_key_id: SSE-KMS key for the manifest writes; SSE-S3 (AES256) when not given.
     :return: ``{dry_run, grace_hours, versions, objects, bytes, datasets: {dataset: {versions, objects,
         bytes, skipped}}}``.
     """
 
-    template_fields: Sequence[str] = aws_template_fields(
-        "bucket", "database", "datasets", "grace_hours", "dry_run", "kms_key_id"
-    )
+    template_fields: Sequence[str] = (*SweepOperator.template_fields, "grace_hours")
     ui_color = "#fde8e8"
 
     def __init__(
-        self,
-        *,
-        datasets: Sequence[str] | str | None = None,
-        grace_hours: float = DEFAULT_GRACE_HOURS,
-        include_unpublished: bool = False,
-        dry_run: bool = False,
-        **kwargs: Any,
+        self, *, grace_hours: float = DEFAULT_GRACE_HOURS, include_unpublished: bool = False, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        self.datasets = datasets
         self.grace_hours = grace_hours
         self.include_unpublished = include_unpublished
-        self.dry_run = dry_run
 
     def execute(self, context: Context) -> dict[str, Any]:
         from datetime import UTC, datetime, timedelta
@@ -170,7 +145,7 @@ class CleanupVersionsOperator(LakeOperator):
             dataset_names(self.datasets),
             grace=timedelta(hours=grace),
             now=now,
-            dry_run=as_bool(self.dry_run),
+            dry_run=self.is_dry_run,
             include_unpublished=as_bool(self.include_unpublished),
             run_id=context["run_id"],
         )
@@ -193,7 +168,7 @@ class CleanupVersionsOperator(LakeOperator):
         }
 
 
-class CompactPartitionsOperator(LakeOperator):
+class CompactPartitionsOperator(SweepOperator):
     """
     Compact curated partitions whose live version has more than ``max_files`` files or files smaller
     than ``small_file_bytes`` (when that lowers the file count): the rows are rewritten unchanged into
@@ -201,46 +176,36 @@ class CompactPartitionsOperator(LakeOperator):
     partition a curate run moved meanwhile is left to the newer data. Rerunning finds nothing to do.
     Writes ``_manifests/<dataset>/<run_id>/compact.json``.
 
-    :param bucket: the lake bucket.
-    :param database: the Glue database.
-    :param datasets: datasets to compact (list or comma separated); default every contract.
+    The datasets to compact, ``dry_run`` (only plan: nothing written or published) and the lake's
+    arguments: :class:`~airlake.operators.base.SweepOperator`.
+
     :param max_files: more files than this in a partition calls for compaction.
     :param small_file_bytes: a file smaller than this calls for compaction.
     :param target_file_bytes: a rewritten partition rolls to its next file at this size.
-    :param dry_run: only plan (nothing written or published).
-    :param kms_key_id: SSE-KMS key for the writes; SSE-S3 (AES256) when not given.
     :return: ``{dry_run, planned, compacted, skipped, files_before, files_after, datasets: {dataset:
         {planned, compacted, skipped}}}``.
     """
 
-    template_fields: Sequence[str] = aws_template_fields(
-        "bucket",
-        "database",
-        "datasets",
+    template_fields: Sequence[str] = (
+        *SweepOperator.template_fields,
         "max_files",
         "small_file_bytes",
         "target_file_bytes",
-        "dry_run",
-        "kms_key_id",
     )
     ui_color = "#efe6ff"
 
     def __init__(
         self,
         *,
-        datasets: Sequence[str] | str | None = None,
         max_files: int = 8,
         small_file_bytes: int = 32 * 1024 * 1024,
         target_file_bytes: int = 256 * 1024 * 1024,
-        dry_run: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.datasets = datasets
         self.max_files = max_files
         self.small_file_bytes = small_file_bytes
         self.target_file_bytes = target_file_bytes
-        self.dry_run = dry_run
 
     def execute(self, context: Context) -> dict[str, Any]:
         import tempfile
@@ -252,7 +217,7 @@ class CompactPartitionsOperator(LakeOperator):
 
         store = self.lake_store()
         glue = self.glue_client()
-        dry_run = as_bool(self.dry_run)
+        dry_run = self.is_dry_run
         results: dict[str, dict[str, Any]] = {}
         with tempfile.TemporaryDirectory(prefix="airlake-compact-") as work_dir:
             for name in dataset_names(self.datasets):

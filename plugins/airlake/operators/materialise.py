@@ -7,19 +7,13 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-
-from airlake.operators.base import LakeOperator
+from airlake.operators.query import QUERY_ENGINE, QueryOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airlake.engines import QueryEngine
-    from airlake.store import LakeStore
+__all__ = ["QUERY_ENGINE", "MaterialiseOperator", "view_sql_path"]
 
-QUERY_ENGINE = "{{ var.value.get('airlake_query_engine', 'duckdb') }}"
-"""The default ``engine``: Variable ``airlake_query_engine`` (``duckdb`` or ``athena``), default duckdb."""
 _VIEW = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -46,38 +40,29 @@ def view_sql_path(view: str) -> Any:
     return path
 
 
-class MaterialiseOperator(LakeOperator):
+class MaterialiseOperator(QueryOperator):
     """
     Materialise one view for the run's day: render ``sql/athena/<view>.sql`` (Jinja, ``{{ ds }}``), run
     it on DuckDB or Athena, write the result as a new version
     ``analytics/<view>/dt=<ds>/v=<version>/part-00000.parquet`` and publish it as partition ``dt=<ds>``
     of the Glue table ``<database>.<view>``. Writes ``_manifests/analytics_<view>/<run_id>/materialise.json``.
 
+    The lake's arguments (``bucket``, ``database``: of the view table and the tables the SQL reads,
+    ``kms_key_id``) and the engine's: :class:`~airlake.operators.query.QueryOperator`.
+
     :param view: name of ``sql/athena/<view>.sql`` (``^[a-z][a-z0-9_]*$``); also the table name.
-    :param bucket: the lake bucket.
-    :param database: the Glue database (of the view table and the tables the SQL reads).
     :param ds: the day (``YYYY-MM-DD``) to materialise; default the run's ``ds``. Asset-triggered runs
         map it over the days their triggering events published.
-    :param engine: ``duckdb`` or ``athena`` (default: Variable ``airlake_query_engine``, else duckdb).
     :param scan_limit_bytes: refuse to run when the live partitions read are larger; None: no check.
-    :param athena_output_location: ``s3://...`` for Athena's result files (required with athena).
-    :param workgroup: the Athena workgroup (required with athena).
     :param memory_limit: DuckDB memory limit.
-    :param kms_key_id: SSE-KMS key for the writes; SSE-S3 (AES256) when not given.
     """
 
-    aws_hook_class = GlueCatalogHook
-    template_fields: Sequence[str] = aws_template_fields(
+    template_fields: Sequence[str] = (
+        *QueryOperator.template_fields,
         "view",
         "ds",
-        "bucket",
-        "database",
-        "engine",
         "scan_limit_bytes",
-        "athena_output_location",
-        "workgroup",
         "memory_limit",
-        "kms_key_id",
     )
     ui_color = "#fff1cc"
 
@@ -86,10 +71,7 @@ class MaterialiseOperator(LakeOperator):
         *,
         view: str,
         ds: str = "{{ ds }}",
-        engine: str = QUERY_ENGINE,
         scan_limit_bytes: int | None = None,
-        athena_output_location: str | None = None,
-        workgroup: str | None = None,
         memory_limit: str | None = "1GB",
         **kwargs: Any,
     ) -> None:
@@ -98,12 +80,8 @@ class MaterialiseOperator(LakeOperator):
             view_sql_path(view)  # fail at parse time for a literal name
         self.view = view
         self.ds = ds
-        self.engine = engine
         self.scan_limit_bytes = scan_limit_bytes
-        self.athena_output_location = athena_output_location
-        self.workgroup = workgroup
         self.memory_limit = memory_limit
-        self._query_engine: QueryEngine | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airlake.analytics import materialise_view
@@ -116,10 +94,9 @@ class MaterialiseOperator(LakeOperator):
         glue = self.glue_client()
         store = self.lake_store()
         limit = None if self.scan_limit_bytes in (None, "", "None") else int(self.scan_limit_bytes)
-        self._query_engine = self._build_engine(engine_name, glue, store)
-        try:
+        with self.query_engine(glue, store, memory_limit=self.memory_limit) as engine:
             result = materialise_view(
-                self._query_engine,
+                engine,
                 glue,
                 store,
                 database=self.database,
@@ -129,10 +106,6 @@ class MaterialiseOperator(LakeOperator):
                 scan_limit_bytes=limit,
                 run_id=context["run_id"],
             )
-        finally:
-            close = getattr(self._query_engine, "close", None)
-            if close is not None:
-                close()
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = {"view": self.view, "partitions": [result["dt"]]}
         self._lineage = materialise_lineage(
@@ -149,23 +122,3 @@ class MaterialiseOperator(LakeOperator):
             result["bytes_scanned"],
         )
         return result
-
-    def _build_engine(self, engine_name: str, glue: Any, store: LakeStore) -> QueryEngine:
-        from airlake.engines.factory import build_query_engine
-
-        return build_query_engine(
-            engine_name,
-            glue=glue,
-            store=store,
-            database=self.database,
-            hook_parameters=self._hook_parameters,
-            athena_output_location=self.athena_output_location,
-            workgroup=self.workgroup,
-            memory_limit=self.memory_limit,
-        )
-
-    def on_kill(self) -> None:
-        """Stop the running Athena query, if any."""
-        engine = self._query_engine
-        if engine is not None and hasattr(engine, "on_kill"):
-            engine.on_kill()

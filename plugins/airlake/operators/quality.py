@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-
-from airlake.operators.base import LakeOperator
+from airlake.operators.base import DatasetOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -16,7 +14,7 @@ if TYPE_CHECKING:
     from airlake.store import LakeStore
 
 
-class QualityCheckOperator(LakeOperator):
+class QualityCheckOperator(DatasetOperator):
     """
     Run the contract's ``quality.checks`` (not_null, unique, accepted_values, range, row_count_min,
     freshness) with DuckDB on the partition versions the run's curate task wrote, before the catalog task
@@ -26,18 +24,11 @@ class QualityCheckOperator(LakeOperator):
     rewrite), and their messages name each day, its rows and why it was checked. The results go to
     ``_manifests/<dataset>/<run_id>/quality.json`` (each attempt kept) either way.
 
-    :param dataset: contract name.
-    :param bucket: the lake bucket.
-    :param database: the Glue database that says which version of an untouched day is live.
-    :param kms_key_id: SSE-KMS key for the manifest write; SSE-S3 (AES256) when not given.
+    The dataset and the lake's arguments (``database`` says which version of an untouched day is live):
+    :class:`~airlake.operators.base.DatasetOperator`.
     """
 
-    template_fields: Sequence[str] = aws_template_fields("dataset", "bucket", "database", "kms_key_id")
     ui_color = "#e8f4ff"
-
-    def __init__(self, *, dataset: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dataset = dataset
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException

@@ -7,10 +7,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
 
-from airlake.operators.base import LakeOperator
+from airlake.operators.base import DatasetOperator, SweepOperator, split_names
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -34,7 +33,7 @@ def _run_time(context: Context, today: str | date | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class TieringOperator(LakeOperator):
+class TieringOperator(SweepOperator):
     """
     Tier the lake bucket by the contracts' ``tiering`` policies; meant for a weekly maintenance DAG
     (one task per bucket, ``max_active_runs=1``), run first with ``dry_run=True`` to review the diff.
@@ -62,9 +61,10 @@ class TieringOperator(LakeOperator):
     Query engines check :func:`airlake.tiering.archived_partitions` before reading curated partitions;
     a reprocessing DAG puts :class:`GlacierRestoreOperator` before the tasks that read old data.
 
-    :param bucket: the lake bucket.
-    :param database: the Glue database (which curated version is live; archived flags).
-    :param datasets: contract names to tier (a list, or comma-separated text); default every contract.
+    The datasets to tier, ``dry_run`` (log and return what would change; write nothing) and the lake's
+    arguments (``database``: which curated version is live; archived flags; ``kms_key_id`` for the
+    record and for objects stored unencrypted): :class:`~airlake.operators.base.SweepOperator`.
+
     :param today: the date to age against (``YYYY-MM-DD``); default the data interval end.
     :param zone_defaults: zone-wide settings (:class:`airlake.tiering.ZoneDefaults`).
     :param policy_overrides: ``{"raw/orders" | "curated" | "quarantine" | ...: {field: value}}``.
@@ -75,19 +75,14 @@ class TieringOperator(LakeOperator):
     :param multipart_threshold: bytes above which a move copies in parts (at most 5 GiB).
     :param multipart_part_size: bytes per part (at least 5 MiB).
     :param max_workers: objects moved in parallel.
-    :param dry_run: log and return what would change; write nothing.
-    :param kms_key_id: SSE-KMS key for the record and for objects stored unencrypted; SSE-S3 otherwise.
     """
 
-    template_fields: Sequence[str] = aws_template_fields(
-        "bucket", "database", "datasets", "today", "dry_run", "kms_key_id"
-    )
+    template_fields: Sequence[str] = (*SweepOperator.template_fields, "today")
     ui_color = "#d6e9f8"
 
     def __init__(
         self,
         *,
-        datasets: Sequence[str] | None = None,
         today: str | date | None = None,
         zone_defaults: ZoneDefaults | None = None,
         policy_overrides: Mapping[str, Mapping[str, Any]] | None = None,
@@ -98,11 +93,9 @@ class TieringOperator(LakeOperator):
         multipart_threshold: int = 5 * GIB,
         multipart_part_size: int = 512 * MIB,
         max_workers: int = 4,
-        dry_run: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.datasets = datasets
         self.today = today
         self.zone_defaults = zone_defaults
         self.policy_overrides = policy_overrides
@@ -113,20 +106,16 @@ class TieringOperator(LakeOperator):
         self.multipart_threshold = multipart_threshold
         self.multipart_part_size = multipart_part_size
         self.max_workers = max_workers
-        self.dry_run = dry_run
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
         from airlake.contracts import load_contracts
-        from airlake.intervals import as_bool
         from airlake.tiering import TieringPolicyError, build_rule_set, run_tiering
 
-        dry_run = as_bool(self.dry_run)  # a rendered "{{ params.dry_run }}" is a string
-
+        dry_run = self.is_dry_run
         contracts = load_contracts()
-        chosen = self.datasets.split(",") if isinstance(self.datasets, str) else self.datasets
-        names = [name.strip() for name in chosen or () if name.strip()] or sorted(contracts)
+        names = split_names(self.datasets) or sorted(contracts)
         unknown = sorted(set(names) - set(contracts))
         if unknown:
             raise AirflowFailException(
@@ -175,7 +164,7 @@ class TieringOperator(LakeOperator):
         return summary
 
 
-class GlacierRestoreOperator(LakeOperator):
+class GlacierRestoreOperator(DatasetOperator):
     """
     Make a dataset's archived partitions readable before a backfill or reprocessing reads them: put it
     upstream of the tasks that read the range, e.g.
@@ -191,38 +180,33 @@ class GlacierRestoreOperator(LakeOperator):
     ``airlake.restored_until``) so queries read them again until the copies expire. Safe to rerun:
     restores in progress are not requested twice. Nothing archived: returns at once.
 
-    :param bucket: the lake bucket.
-    :param dataset: the dataset (contract name; the Glue table for curated).
+    The dataset (the Glue table for curated) and the lake's arguments (``database`` for curated;
+    ``kms_key_id`` for the restore record): :class:`~airlake.operators.base.DatasetOperator`.
+
     :param first_day: first partition date (``YYYY-MM-DD``).
     :param last_day: last partition date, inclusive.
     :param zone: ``raw`` or ``curated``.
-    :param database: the Glue database (curated).
     :param restore_days: days the restored copies stay readable.
     :param tier: ``Standard`` (hours), ``Bulk`` (cheapest) or ``Expedited`` (minutes; Glacier only).
     :param mark_catalog: flag curated Glue partitions restored once readable.
     :param deferrable: wait in the triggerer; default ``[operators] default_deferrable``.
     :param poke_interval: seconds between two checks.
     :param max_wait: give up after this long (timedelta or seconds).
-    :param kms_key_id: SSE-KMS key for the restore record; SSE-S3 (AES256) when not given.
     """
 
-    template_fields: Sequence[str] = aws_template_fields(
-        "bucket",
-        "dataset",
+    template_fields: Sequence[str] = (
+        *DatasetOperator.template_fields,
         "first_day",
         "last_day",
         "zone",
-        "database",
         "restore_days",
         "tier",
-        "kms_key_id",
     )
     ui_color = "#cfe3f0"
 
     def __init__(
         self,
         *,
-        dataset: str,
         first_day: str | date,
         last_day: str | date,
         zone: str = "raw",
@@ -235,7 +219,6 @@ class GlacierRestoreOperator(LakeOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.dataset = dataset
         self.first_day = first_day
         self.last_day = last_day
         self.zone = zone

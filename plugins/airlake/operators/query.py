@@ -1,0 +1,81 @@
+"""QueryOperator: the stages that query the lake's tables (materialised views, the business report)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+
+from airlake.operators.base import LakeOperator
+
+if TYPE_CHECKING:
+    from airlake.engines import QueryEngine
+    from airlake.store import LakeStore
+
+QUERY_ENGINE = "{{ var.value.get('airlake_query_engine', 'duckdb') }}"
+"""The default ``engine``: Variable ``airlake_query_engine`` (``duckdb`` or ``athena``), default duckdb."""
+
+
+class QueryOperator(LakeOperator):
+    """
+    A stage that runs SQL on DuckDB over the Glue catalog (local) or on Athena (AWS); killing the task
+    stops the running Athena query.
+
+    :param engine: ``duckdb`` or ``athena`` (default: Variable ``airlake_query_engine``, else duckdb).
+    :param athena_output_location: ``s3://...`` for Athena's result files (required with athena).
+    :param workgroup: the Athena workgroup (required with athena).
+    """
+
+    aws_hook_class = GlueCatalogHook
+    template_fields: Sequence[str] = (
+        *LakeOperator.template_fields,
+        "engine",
+        "athena_output_location",
+        "workgroup",
+    )
+    _query_engine: QueryEngine | None = None
+
+    def __init__(
+        self,
+        *,
+        engine: str = QUERY_ENGINE,
+        athena_output_location: str | None = None,
+        workgroup: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.engine = engine
+        self.athena_output_location = athena_output_location
+        self.workgroup = workgroup
+
+    @contextmanager
+    def query_engine(
+        self, glue: Any, store: LakeStore, *, memory_limit: str | None = "1GB"
+    ) -> Iterator[QueryEngine]:
+        """The task's engine (:func:`airlake.engines.factory.build_query_engine`), closed on exit."""
+        from airlake.engines.factory import build_query_engine
+
+        self._query_engine = build_query_engine(
+            self.engine,
+            glue=glue,
+            store=store,
+            database=self.database,
+            hook_parameters=self._hook_parameters,
+            athena_output_location=self.athena_output_location,
+            workgroup=self.workgroup,
+            memory_limit=memory_limit,
+        )
+        try:
+            yield self._query_engine
+        finally:
+            close = getattr(self._query_engine, "close", None)
+            if close is not None:
+                close()
+
+    def on_kill(self) -> None:
+        """Stop the running Athena query, if any."""
+        engine = self._query_engine
+        if engine is not None and hasattr(engine, "on_kill"):
+            engine.on_kill()
