@@ -207,31 +207,34 @@ def contract_policies(contract: Contract, defaults: ZoneDefaults = ZoneDefaults(
 
 def zone_policies(defaults: ZoneDefaults = ZoneDefaults()) -> list[TierPolicy]:
     """Zone-wide policies: quarantine expiry and expiry of tagged superseded curated versions."""
-    policies: list[TierPolicy] = []
-    if defaults.quarantine_expire_after_days is not None:
-        policies.append(
-            TierPolicy(
-                name="quarantine",
-                zone="quarantine",
-                dataset=None,
-                prefix="quarantine/",
-                source="zone defaults: quarantine_expire_after_days",
-                expire_after_days=defaults.quarantine_expire_after_days,
-            )
-        )
-    if defaults.superseded_expire_after_days is not None:
-        policies.append(
-            TierPolicy(
-                name="curated-superseded",
-                zone="curated",
-                dataset=None,
-                prefix="curated/",
-                source="zone defaults: superseded_expire_after_days",
-                expire_after_days=defaults.superseded_expire_after_days,
-                tag=SUPERSEDED_TAG,
-            )
-        )
-    return policies
+    quarantine = _zone_expiry(
+        "quarantine", "quarantine", "quarantine_expire_after_days", defaults.quarantine_expire_after_days
+    )
+    superseded = _zone_expiry(
+        "curated-superseded",
+        "curated",
+        "superseded_expire_after_days",
+        defaults.superseded_expire_after_days,
+        tag=SUPERSEDED_TAG,
+    )
+    return [policy for policy in (quarantine, superseded) if policy is not None]
+
+
+def _zone_expiry(
+    name: str, zone: str, setting: str, days: int | None, *, tag: tuple[str, str] | None = None
+) -> TierPolicy | None:
+    """Expiry of the zone's objects (only those tagged ``tag``) after the zone default ``setting``; None unset."""
+    if days is None:
+        return None
+    return TierPolicy(
+        name=name,
+        zone=zone,
+        dataset=None,
+        prefix=f"{zone}/",
+        source=f"zone defaults: {setting}",
+        expire_after_days=days,
+        tag=tag,
+    )
 
 
 def build_rule_set(
