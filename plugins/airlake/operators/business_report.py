@@ -16,7 +16,7 @@ class BusinessReportOperator(QueryOperator):
     Query the views for the ISO week starting ``week_start`` and the week before
     (``sql/athena/reports/*.sql``: revenue by country, funnel per day, most popular products) and write
     ``reports/business/week=<week_start>/report.json`` and ``report.html`` (charts, formatted numbers,
-    the change against the week before; see :mod:`airlake.analytics.report`).
+    the change against the week before; see :mod:`airlake.report.business`).
 
     The lake's arguments (``bucket``, ``database``: of the view tables) and the engine's:
     :class:`~airlake.operators.query.QueryOperator`.
@@ -32,9 +32,9 @@ class BusinessReportOperator(QueryOperator):
         self.week_start = week_start
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airlake.analytics.report import build_report, write_report
         from airlake.lineage import region_of, report_lineage
         from airlake.paths import sql_dir
+        from airlake.report.business import build_report, write_report
 
         week_start = str(self.week_start)
         store = self.lake_store()
