@@ -61,9 +61,9 @@ def _digest(demo: DemoDay) -> str:
 
 def test_same_seed_and_day_give_identical_data() -> None:
     first = generate_day(AFTER, seed=42)
-    shop._orders_placed.cache_clear()
-    shop._catalog.cache_clear()
-    shop._new_products.cache_clear()
+    shop.orders._orders_placed.cache_clear()
+    shop.products._catalog.cache_clear()
+    shop.products._new_products.cache_clear()
     second = generate_day(AFTER, seed=42)
     assert first == second
     assert _digest(first) == _digest(second)
