@@ -35,31 +35,14 @@ def _run_time(context: Context, today: str | date | None) -> datetime:
 
 class TieringOperator(SweepOperator):
     """
-    Tier the lake bucket by the contracts' ``tiering`` policies; meant for a weekly maintenance DAG
-    (one task per bucket, ``max_active_runs=1``), run first with ``dry_run=True`` to review the diff.
-
-    1. Validates every policy against S3's rules (Standard-IA >= 30 days and > 128 KiB, transitions in
-       order, expiry outside the last class's minimum storage duration); a bad policy fails the task
-       without retry, naming the zone/dataset and field.
-    2. Writes the bucket's lifecycle configuration: rules ``airlake:...`` (raw: Standard-IA, Glacier,
-       expiry; curated: Standard-IA, expiry; quarantine: expiry; tagged superseded versions: expiry;
-       incomplete multipart uploads: abort), keeping every other rule as it is, and logging the diff.
-       Nothing is written when the rules already match.
-    3. Moves objects whose partition date (``ingest_date=``, ``dt=``) is past the policy to their
-       class (lifecycle only counts from the upload, so backfilled data would stay hot): copies in
-       place, encryption kept, multipart above ``multipart_threshold``. Curated partitions are archived
-       only here, flagged in Glue first (``airlake.archived=true``) so queries can skip them
-       (:func:`airlake.tiering.archived_partitions`).
-    4. Tags superseded curated versions older than ``superseded_grace`` for the lifecycle expiry.
-    5. Records what it did in ``_manifests/_tiering/<run_id>/tiering.json``; returns a summary.
-
-    Objects are aged against ``today``, by default the run's data interval end: a rerun of the same
-    run does the same, and reruns skip what is done already. In the maintenance DAG::
+    Tier the lake bucket by the contracts' ``tiering`` policies with :func:`airlake.tiering.run_tiering`
+    (lifecycle rules, moves by partition date, Glue archive flags, tags on superseded versions, a record
+    under ``_manifests/_tiering/<run_id>/``); meant for a weekly maintenance DAG (one task per bucket,
+    ``max_active_runs=1``), run first with ``dry_run=True`` to review the diff. A policy S3 would refuse
+    fails the task without retry, naming the zone/dataset and field. Objects are aged against
+    ``today``, by default the run's data interval end, so a rerun does the same and skips what is done::
 
         TieringOperator(task_id="tier_lake")  # bucket and database from default_args
-
-    Query engines check :func:`airlake.tiering.archived_partitions` before reading curated partitions;
-    a reprocessing DAG puts :class:`GlacierRestoreOperator` before the tasks that read old data.
 
     The datasets to tier, ``dry_run`` (log and return what would change; write nothing) and the lake's
     arguments (``database``: which curated version is live; archived flags; ``kms_key_id`` for the
