@@ -1,45 +1,13 @@
-"""Old name of :mod:`airlake.report.business`, where the weekly business report lives with the storage report.
+"""Old name of :mod:`airlake.report.business`, where the weekly business report lives beside the storage report.
 
-Kept only so that importers of ``airlake.analytics.report`` keep working until they import
-``airlake.report.business``; nothing is defined here.
+Importing it gives that very module (same object, so a monkeypatch through either name is seen by both);
+kept only until the last importers of ``airlake.analytics.report`` import ``airlake.report.business``.
 """
 
 from __future__ import annotations
 
-from airlake.report.business import (
-    CURRENCY,
-    FUNNEL_STEPS,
-    PREVIOUS_SOURCE,
-    REPORT_QUERIES,
-    SECTIONS,
-    SUMMARY_METRICS,
-    Render,
-    build_report,
-    compare,
-    compare_weeks,
-    previous_week_start,
-    read_report,
-    render_html,
-    report_prefix,
-    summarise,
-    write_report,
-)
+import sys
 
-__all__ = [
-    "CURRENCY",
-    "FUNNEL_STEPS",
-    "PREVIOUS_SOURCE",
-    "REPORT_QUERIES",
-    "SECTIONS",
-    "SUMMARY_METRICS",
-    "Render",
-    "build_report",
-    "compare",
-    "compare_weeks",
-    "previous_week_start",
-    "read_report",
-    "render_html",
-    "report_prefix",
-    "summarise",
-    "write_report",
-]
+from airlake.report import business
+
+sys.modules[__name__] = business

@@ -1,43 +1,13 @@
 """Old name of :mod:`airlake.report.business_html`, the business report's page.
 
-Kept only so that importers of ``airlake.analytics.report_html`` keep working until they import
-``airlake.report.business_html``; nothing is defined here.
+Importing it gives that very module (same object); kept only until the last importers of
+``airlake.analytics.report_html`` import ``airlake.report.business_html``.
 """
 
 from __future__ import annotations
 
-from airlake.report.business_html import (
-    COLUMNS,
-    CURRENCY_SYMBOLS,
-    DOWN,
-    METRICS,
-    PRODUCT_COLOR,
-    REVENUE_COLOR,
-    STEP_COLORS,
-    UP,
-    fmt_change,
-    fmt_day,
-    fmt_int,
-    fmt_money,
-    fmt_percent,
-    fmt_value,
-    render_page,
-)
+import sys
 
-__all__ = [
-    "COLUMNS",
-    "CURRENCY_SYMBOLS",
-    "DOWN",
-    "METRICS",
-    "PRODUCT_COLOR",
-    "REVENUE_COLOR",
-    "STEP_COLORS",
-    "UP",
-    "fmt_change",
-    "fmt_day",
-    "fmt_int",
-    "fmt_money",
-    "fmt_percent",
-    "fmt_value",
-    "render_page",
-]
+from airlake.report import business_html
+
+sys.modules[__name__] = business_html
