@@ -236,6 +236,49 @@ def test_the_airlake_names_the_docs_cite_exist() -> None:
     assert sorted(f"{path}: {name}" for path, name in cited if not resolves(name)) == []
 
 
+LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
+HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*$", re.MULTILINE)
+
+
+def slug(title: str) -> str:
+    """A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+def broken_links(path: Path, root: Path = ROOT) -> list[str]:
+    """The relative links of a Markdown file whose file or heading is not there."""
+    text = path.read_text()
+    broken = []
+    for match in LINK.finditer(text):
+        target = match["target"]
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # http:, https:, mailto:
+            continue
+        file_part, _, anchor = target.partition("#")
+        linked = (path.parent / file_part) if file_part else path
+        if not linked.exists() or (
+            anchor
+            and linked.suffix == ".md"
+            and anchor not in {slug(t) for t in HEADING.findall(linked.read_text())}
+        ):
+            broken.append(target)
+    return broken
+
+
+@pytest.mark.parametrize("readme", readmes(), ids=lambda path: path.relative_to(ROOT).as_posix())
+def test_the_readmes_links_lead_somewhere(readme: Path) -> None:
+    assert broken_links(readme) == []
+
+
+def test_the_link_check_finds_a_missing_file_or_heading(tmp_path: Path) -> None:
+    (tmp_path / "lake.py").write_text("")
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# Top\n## Failed runs, reruns and recovery\n[a](lake.py) [b](gone.py) [c](#failed-runs-reruns-and-recovery)"
+        " [d](#nowhere) [e](https://example.org/x)\n"
+    )
+    assert broken_links(readme, tmp_path) == ["gone.py", "#nowhere"]
+
+
 # -- the Layout section -------------------------------------------------------------------------------
 
 LAYOUT_ENTRY = re.compile(r"^(?P<indent> *)(?P<path>[\w.-]+(?:/[\w.-]+)*/?)(?:\s{2,}(?P<about>.*))?$")
