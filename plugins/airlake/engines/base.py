@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -69,12 +67,15 @@ def s3_client_of(store_or_client: Any) -> Any:
     return getattr(store_or_client, "client", store_or_client)
 
 
-def referenced_tables(sql: str, database: str) -> list[str]:
+def table_references(sql: str, database: str) -> list[tuple[str, Any]]:
     """
-    ``database.table`` of every table a query reads, sorted; names of the query's CTEs are left out.
+    ``(database.table, sqlglot Table node)`` of each reference of a table in a query, in query order: the one
+    walk over a query's tables (what it reads, and where pruning looks for its ``dt`` predicates). Names of
+    the query's CTEs are left out.
 
     :param sql: Athena (Trino) SQL.
     :param database: the database of bare table names.
+    :raises QueryEngineError: when the SQL does not parse.
     """
     import sqlglot
     from sqlglot import exp
@@ -83,7 +84,7 @@ def referenced_tables(sql: str, database: str) -> list[str]:
         statements = sqlglot.parse(sql, read=SQL_DIALECT)
     except sqlglot.errors.ParseError as exc:
         raise QueryEngineError(f"cannot parse the query as {SQL_DIALECT} SQL: {exc}") from exc
-    names: list[str] = []
+    references: list[tuple[str, Any]] = []
     for statement in statements:
         if statement is None:
             continue
@@ -91,17 +92,26 @@ def referenced_tables(sql: str, database: str) -> list[str]:
         for table in statement.find_all(exp.Table):
             if not table.name or (not table.db and table.name.lower() in ctes):
                 continue
-            name = f"{(table.db or database).lower()}.{table.name.lower()}"
-            if name not in names:
-                names.append(name)
-    return sorted(names)
+            references.append((f"{(table.db or database).lower()}.{table.name.lower()}", table))
+    return references
+
+
+def referenced_tables(sql: str, database: str) -> list[str]:
+    """
+    ``database.table`` of every table a query reads, sorted; names of the query's CTEs are left out.
+
+    :param sql: Athena (Trino) SQL.
+    :param database: the database of bare table names.
+    """
+    return sorted({name for name, _table in table_references(sql, database)})
 
 
 def live_partitions(
     glue: Any, database: str, table: str, selection: PartitionSelection | None = None
 ) -> list[LivePartition]:
     """
-    The partitions of a Glue table with their live location (get_partitions, all pages), by ``dt``.
+    The partitions of a Glue table with their live location and archive flag, by ``dt``
+    (:func:`airlake.catalog.partitions.table_partitions`); none when the table does not exist.
 
     With a ``selection``, only its partitions: Glue filters by the selection's Expression (when it
     has one) and the values returned are filtered again here.
@@ -114,26 +124,20 @@ def live_partitions(
     :param table: the table, partitioned by one key (``dt``).
     :param selection: the partitions a query selects; None: every partition.
     """
-    from airlake.tiering.restore import is_archived
+    from airlake.catalog import CatalogError, is_archived, partition_location, table_partitions
 
     now = datetime.now(UTC)
-    partitions: list[LivePartition] = []
-    arguments: dict[str, Any] = {"DatabaseName": database, "TableName": table}
     expression = selection.glue_expression() if selection is not None else None
-    if expression:
-        arguments["Expression"] = expression
     try:
-        for page in glue.get_paginator("get_partitions").paginate(**arguments):
-            for partition in page.get("Partitions", []):
-                location = (partition.get("StorageDescriptor") or {}).get("Location")
-                if selection is not None and not selection.matches(partition["Values"][0]):
-                    continue
-                if location:
-                    archived = is_archived(partition.get("Parameters"), now)
-                    partitions.append(LivePartition(partition["Values"][0], location, archived))
-    except ClientError as exc:
+        found = table_partitions(glue, database, table, expression=expression)
+    except CatalogError as exc:
         raise QueryEngineError(f"cannot list the partitions of {database}.{table}: {exc}") from exc
-    return sorted(partitions, key=lambda p: p.dt)
+    partitions: list[LivePartition] = []
+    for dt, partition in sorted(found.items()):
+        location = partition_location(partition)
+        if location and (selection is None or selection.matches(dt)):
+            partitions.append(LivePartition(dt, location, is_archived(partition.get("Parameters"), now)))
+    return partitions
 
 
 def list_parquet_objects(s3: Any, location: str) -> Iterator[tuple[str, str, int]]:
@@ -155,13 +159,17 @@ def estimate_live_bytes(
 ) -> dict[str, int]:
     """``{database.table: bytes}``: total size of the Parquet files of each table's live partitions
     (only the partitions of its selection, when ``selections`` names one)."""
+    from airlake.catalog import CatalogError, get_table
+
     estimates: dict[str, int] = {}
     for name in tables:
         database, _, table = name.partition(".")
         try:
-            glue_table = glue.get_table(DatabaseName=database, Name=table)["Table"]
-        except ClientError as exc:
+            glue_table = get_table(glue, database, table)
+        except CatalogError as exc:
             raise QueryEngineError(f"Glue table {name} cannot be read: {exc}") from exc
+        if glue_table is None:
+            raise QueryEngineError(f"Glue table {name} cannot be read: it does not exist")
         if glue_table.get("PartitionKeys"):
             selection = (selections or {}).get(name)
             locations = [

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from airlake.engines.base import SQL_DIALECT, QueryEngineError
+from airlake.engines.base import SQL_DIALECT, table_references
 
 PARTITION_KEY = "dt"
 GLUE_EXPRESSION_MAX = 2048
@@ -214,23 +214,9 @@ def partition_selections(sql: str, database: str, key: str = PARTITION_KEY) -> S
     :param database: the database of bare table names.
     :param key: the partition column.
     """
-    import sqlglot
-    from sqlglot import exp
-
-    try:
-        statements = sqlglot.parse(sql, read=SQL_DIALECT)
-    except sqlglot.errors.ParseError as exc:
-        raise QueryEngineError(f"cannot parse the query as {SQL_DIALECT} SQL: {exc}") from exc
     references: dict[str, list[list[tuple[str, list[Any]]] | None]] = {}
-    for statement in statements:
-        if statement is None:
-            continue
-        ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
-        for table in statement.find_all(exp.Table):
-            if not table.name or (not table.db and table.name.lower() in ctes):
-                continue
-            name = f"{(table.db or database).lower()}.{table.name.lower()}"
-            references.setdefault(name, []).append(_reference_constraints(table, key))
+    for name, table in table_references(sql, database):
+        references.setdefault(name, []).append(_reference_constraints(table, key))
     constants = [e for refs in references.values() for ref in refs if ref for _op, es in ref for e in es]
     values = iter(_evaluate(constants))
     selections: Selections = {}
