@@ -1,7 +1,24 @@
-"""Partition publishing: each Glue partition points at exactly one version ``.../dt=<dt>/v=<version>/``.
+"""Glue partitions: the one place that reads, pages, publishes and flags them.
 
-Moving the pointer (:func:`publish_partitions`) is the atomic publish of a new version; readers see the old
-or the new one, never half of one. Publishing is idempotent, also when a reply was lost after Glue applied it.
+Each partition points at exactly one version ``.../dt=<dt>/v=<version>/``. Moving the pointer
+(:func:`publish_partitions`) is the atomic publish of a new version; readers see the old or the new one,
+never half of one. Publishing is idempotent, also when a reply was lost after Glue applied it.
+
+Reads: every partition of a table (:func:`table_partitions`, all pages, optionally a Glue Expression),
+given ones (:func:`get_partitions`, batched), one at a time (:func:`live_location_lookup`). A missing
+database or table reads as no partitions; other failures are a :class:`CatalogError`.
+
+Archive flags (partition parameters, set by tiering) let a query engine leave archived partitions out
+instead of failing mid-way (:func:`is_archived`, :func:`archived_partitions`):
+
+* ``airlake.archived`` = ``true`` when some of the live version's objects are archived and not restored
+  (set *before* they are archived), ``false`` while they are restored;
+* ``airlake.storage_class``: the archive class;
+* ``airlake.restored_until``: when the restored copies expire (UTC, ISO 8601); after it the partition
+  counts as archived again, and the next tiering run sets the flag back.
+
+Publishing a new version of a partition replaces its parameters, so a re-curated (hot) partition is
+never flagged by mistake.
 """
 
 from __future__ import annotations
@@ -9,6 +26,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -23,6 +41,11 @@ BATCH_SIZE = 100
 BATCH_GET_SIZE = 1000
 """Most partitions one batch_get_partition call accepts."""
 
+PARAM_ARCHIVED = "airlake.archived"
+PARAM_STORAGE_CLASS = "airlake.storage_class"
+PARAM_RESTORED_UNTIL = "airlake.restored_until"
+_PARTITION_INPUT_KEYS = ("Values", "LastAccessTime", "StorageDescriptor", "Parameters", "LastAnalyzedTime")
+
 
 def _normalize_location(location: str) -> str:
     if not location.startswith("s3://"):
@@ -35,21 +58,101 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _current_locations(glue: Any, database: str, table: str, dts: Sequence[str]) -> dict[str, str]:
-    """{dt: location} of the partitions among ``dts`` that exist (batch_get_partition)."""
-    found: dict[str, str] = {}
-    for chunk in _chunks(dts, BATCH_GET_SIZE):
+# --------------------------------------------------------------------------------------------------
+# Reads
+# --------------------------------------------------------------------------------------------------
+
+
+def partition_location(partition: Mapping[str, Any]) -> str | None:
+    """The location a Glue partition points at (its live version); None when it has none."""
+    return (partition.get("StorageDescriptor") or {}).get("Location") or None
+
+
+def partition_locations(partitions: Mapping[str, Mapping[str, Any]]) -> dict[str, str | None]:
+    """``{dt: location}`` of partitions as :func:`table_partitions` or :func:`get_partitions` return them."""
+    return {dt: partition_location(partition) for dt, partition in partitions.items()}
+
+
+def table_partitions(
+    glue: Any, database: str, table: str, *, expression: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """
+    Every partition of a table by its (single) value: get_partitions, all pages. ``{}`` when the database
+    or the table does not exist (nothing was ever published).
+
+    .. seealso::
+        - :external+boto3:py:meth:`Glue.Client.get_partitions`
+
+    :param glue: a boto3 Glue client.
+    :param database: name of the Glue database.
+    :param table: name of the table, partitioned by one key.
+    :param expression: a Glue partition Expression; only the partitions it selects (None: every one).
+    """
+    arguments: dict[str, Any] = {"DatabaseName": database, "TableName": table}
+    if expression:
+        arguments["Expression"] = expression
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        for page in glue.get_paginator("get_partitions").paginate(**arguments):
+            for partition in page.get("Partitions", []):
+                found[str(partition["Values"][0])] = partition
+    except ClientError as exc:
+        if error_code(exc) == "EntityNotFoundException":
+            return {}
+        raise CatalogError(f"get_partitions {database}.{table} failed: {exc}") from exc
+    return found
+
+
+def get_partitions(glue: Any, database: str, table: str, dts: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """
+    The partitions among ``dts`` that exist, by value (batch_get_partition, 1000 a call, unprocessed keys
+    asked again). ``{}`` when the database or the table does not exist.
+
+    .. seealso::
+        - :external+boto3:py:meth:`Glue.Client.batch_get_partition`
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(set(dts)), BATCH_GET_SIZE):
         to_get = [{"Values": [dt]} for dt in chunk]
         while to_get:
-            with glue_call(f"batch_get_partition {database}.{table}"):
+            try:
                 response = glue.batch_get_partition(
                     DatabaseName=database, TableName=table, PartitionsToGet=to_get
                 )
+            except ClientError as exc:
+                if error_code(exc) == "EntityNotFoundException":
+                    return {}
+                raise CatalogError(f"batch_get_partition {database}.{table} failed: {exc}") from exc
             for partition in response.get("Partitions", []):
-                location = (partition.get("StorageDescriptor") or {}).get("Location") or ""
-                found[partition["Values"][0]] = location
+                found[str(partition["Values"][0])] = partition
             to_get = response.get("UnprocessedKeys") or []
     return found
+
+
+def live_locations(glue: Any, database: str, table: str) -> dict[str, str]:
+    """
+    ``{dt: location}`` of every partition of the table that points somewhere, by ``dt``; ``{}`` when the
+    database or the table does not exist (nothing was ever published, so nothing is live).
+
+    :param glue: a boto3 Glue client.
+    :param database: the Glue database.
+    :param table: the table (the dataset).
+    """
+    located = partition_locations(table_partitions(glue, database, table))
+    return {dt: location for dt, location in sorted(located.items()) if location}
+
+
+def _current_locations(glue: Any, database: str, table: str, dts: Sequence[str]) -> dict[str, str]:
+    """{dt: location} of the partitions among ``dts`` that exist (``""``: one without a location)."""
+    return {
+        dt: partition_location(partition) or ""
+        for dt, partition in get_partitions(glue, database, table, dts).items()
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Publishing
+# --------------------------------------------------------------------------------------------------
 
 
 def _batch_errors(errors: Iterable[Mapping[str, Any]]) -> dict[tuple[str, ...], str]:
@@ -211,6 +314,143 @@ def publish_partitions(
         len(report["unchanged"]),
     )
     return report
+
+
+# --------------------------------------------------------------------------------------------------
+# Archive flags
+# --------------------------------------------------------------------------------------------------
+
+
+def update_partition_parameters(
+    glue: Any, database: str, table: str, changes: Mapping[str, Mapping[str, str | None]]
+) -> list[str]:
+    """
+    Set (or, with None, remove) parameters of existing partitions, keeping everything else.
+
+    Each partition is read right before it is written back, because Glue updates a whole partition:
+    a partition published in between would otherwise lose its new location. Partitions that do not
+    exist are skipped.
+
+    .. seealso::
+        - :external+boto3:py:meth:`Glue.Client.batch_update_partition`
+
+    :return: the dts whose parameters changed.
+    """
+    current = get_partitions(glue, database, table, changes)
+    entries: list[dict[str, Any]] = []
+    for dt, partition in sorted(current.items()):
+        params = dict(partition.get("Parameters") or {})
+        updated = dict(params)
+        for name, value in changes[dt].items():
+            if value is None:
+                updated.pop(name, None)
+            else:
+                updated[name] = value
+        if updated == params:
+            continue
+        partition_input = {k: partition[k] for k in _PARTITION_INPUT_KEYS if k in partition}
+        partition_input["Parameters"] = updated
+        entries.append({"PartitionValueList": [dt], "PartitionInput": partition_input})
+    for chunk in _chunks(entries, BATCH_SIZE):
+        with glue_call(f"batch_update_partition {database}.{table}"):
+            response = glue.batch_update_partition(
+                DatabaseName=database, TableName=table, Entries=list(chunk)
+            )
+        if response.get("Errors"):
+            raise PartitionPublishError(database, table, "update", _batch_errors(response["Errors"]))
+    return [entry["PartitionValueList"][0] for entry in entries]
+
+
+def mark_archived(
+    glue: Any, database: str, table: str, dts: Iterable[str], *, storage_class: str = "GLACIER"
+) -> list[str]:
+    """Flag partitions as archived (before their objects are archived); the dts changed."""
+    changed = update_partition_parameters(
+        glue,
+        database,
+        table,
+        {
+            dt: {PARAM_ARCHIVED: "true", PARAM_STORAGE_CLASS: storage_class, PARAM_RESTORED_UNTIL: None}
+            for dt in dts
+        },
+    )
+    if changed:
+        log.info(
+            "Flagged %d partition(s) of %s.%s archived (%s)", len(changed), database, table, storage_class
+        )
+    return changed
+
+
+def mark_restored(glue: Any, database: str, table: str, until: Mapping[str, datetime | None]) -> list[str]:
+    """Flag partitions readable until their restored copies expire; the dts changed."""
+    changed = update_partition_parameters(
+        glue,
+        database,
+        table,
+        {
+            dt: {
+                PARAM_ARCHIVED: "false",
+                PARAM_RESTORED_UNTIL: expiry.astimezone(UTC).isoformat() if expiry else None,
+            }
+            for dt, expiry in until.items()
+        },
+    )
+    if changed:
+        log.info("Flagged %d partition(s) of %s.%s restored", len(changed), database, table)
+    return changed
+
+
+def clear_archived(glue: Any, database: str, table: str, dts: Iterable[str]) -> list[str]:
+    """Remove the flags of partitions that are no longer archived; the dts changed."""
+    return update_partition_parameters(
+        glue,
+        database,
+        table,
+        {dt: {PARAM_ARCHIVED: None, PARAM_STORAGE_CLASS: None, PARAM_RESTORED_UNTIL: None} for dt in dts},
+    )
+
+
+def is_archived(parameters: Mapping[str, str] | None, at: datetime) -> bool:
+    """Whether partition parameters say the partition cannot be read at ``at``."""
+    params = parameters or {}
+    if params.get(PARAM_ARCHIVED) == "true":
+        return True
+    until = params.get(PARAM_RESTORED_UNTIL)
+    if params.get(PARAM_ARCHIVED) == "false" and until:
+        try:
+            expiry = datetime.fromisoformat(until)
+        except ValueError:
+            return True  # unreadable flag: assume the worst
+        return (expiry if expiry.tzinfo else expiry.replace(tzinfo=UTC)) <= at
+    return False
+
+
+def archived_partitions(
+    glue: Any, database: str, table: str, dts: Sequence[str] | None = None, *, at: datetime | None = None
+) -> list[str]:
+    """
+    The partitions a query must leave out (or restore first): flagged archived, or restored copies
+    expired by ``at``. For the query engines and DAGs to call before they read.
+
+    :param glue: a boto3 Glue client.
+    :param database: the Glue database.
+    :param table: the table (dataset).
+    :param dts: the partition values the query reads; None: every partition of the table.
+    :param at: the time the query runs (default: now, UTC).
+    :return: sorted partition values.
+    """
+    moment = at or datetime.now(UTC)
+    partitions = (
+        table_partitions(glue, database, table) if dts is None else get_partitions(glue, database, table, dts)
+    )
+    return sorted(
+        dt for dt, partition in partitions.items() if is_archived(partition.get("Parameters"), moment)
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# One partition at a time
+# --------------------------------------------------------------------------------------------------
 
 
 def live_location_lookup(glue: Any, database: str, table: str) -> Callable[[str], str | None]:

@@ -1,28 +1,20 @@
-"""Glacier restore of archived partitions, and the catalog flags that say which partitions are archived.
+"""Glacier restore of archived partitions.
 
 Objects in Glacier Flexible Retrieval or Deep Archive cannot be read until restored: a restore makes a
 temporary readable copy for some days (the object stays in its class). A backfill or reprocessing
 run that needs archived partitions requests their restore (:func:`request_restores`), waits until
 :func:`check_restores` finds them all readable, then proceeds (``GlacierRestoreOperator``).
 
-Curated partitions carry Glue partition parameters so a query engine can leave archived partitions
-out instead of failing mid-way (:func:`archived_partitions`):
-
-* ``airlake.archived`` = ``true`` when some of the live version's objects are archived and not restored
-  (set by the tiering operator *before* it archives them), ``false`` while they are restored;
-* ``airlake.storage_class``: the archive class;
-* ``airlake.restored_until``: when the restored copies expire (UTC, ISO 8601); after it the partition
-  counts as archived again, and the next tiering run sets the flag back.
-
-Publishing a new version of a partition replaces its parameters, so a re-curated (hot) partition is
-never flagged by mistake.
+The Glue partition flags that say which partitions are archived (``airlake.archived``,
+``airlake.storage_class``, ``airlake.restored_until``) live in :mod:`airlake.catalog.partitions`, with
+the partition reads; their names are importable from here too, for the tiering stage's importers.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -30,19 +22,53 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from airlake.catalog.partitions import (
+    PARAM_ARCHIVED,
+    PARAM_RESTORED_UNTIL,
+    PARAM_STORAGE_CLASS,
+    archived_partitions,
+    clear_archived,
+    get_partitions,
+    is_archived,
+    mark_archived,
+    mark_restored,
+    table_partitions,
+    update_partition_parameters,
+)
+from airlake.catalog.partitions import partition_locations as live_locations
 from airlake.lake import curated_dataset_prefix, raw_dataset_prefix, s3_prefix
-from airlake.tiering.objects import ARCHIVE_CLASSES, GLACIER, STANDARD, LakeObject, list_objects
+from airlake.tiering.objects import ARCHIVE_CLASSES, STANDARD, LakeObject, list_objects
 
 log = logging.getLogger(__name__)
 
-PARAM_ARCHIVED = "airlake.archived"
-PARAM_STORAGE_CLASS = "airlake.storage_class"
-PARAM_RESTORED_UNTIL = "airlake.restored_until"
+__all__ = [
+    "PARAM_ARCHIVED",
+    "PARAM_RESTORED_UNTIL",
+    "PARAM_STORAGE_CLASS",
+    "RESTORE_TIERS",
+    "ZONE_DATE_KEYS",
+    "RestoreError",
+    "RestoreStatus",
+    "archived_partitions",
+    "check_restores",
+    "clear_archived",
+    "get_partitions",
+    "is_archived",
+    "live_locations",
+    "mark_archived",
+    "mark_restored",
+    "pending",
+    "plan_restores",
+    "request_restores",
+    "restore_status",
+    "table_partitions",
+    "update_partition_parameters",
+]
+""":data:`PARAM_ARCHIVED` ... :func:`update_partition_parameters` are :mod:`airlake.catalog.partitions`'s
+(``live_locations`` is its ``partition_locations``): re-exported until the tiering importers use it."""
+
 RESTORE_TIERS = ("Expedited", "Standard", "Bulk")
 ZONE_DATE_KEYS = {"raw": "ingest_date", "curated": "dt"}
-_BATCH_GET = 1000
-_BATCH_UPDATE = 100
-_PARTITION_INPUT_KEYS = ("Values", "LastAccessTime", "StorageDescriptor", "Parameters", "LastAnalyzedTime")
 
 
 class RestoreError(RuntimeError):
@@ -228,192 +254,3 @@ def request_restores(
         counts[value] = counts.get(value, 0) + 1
     log.info("Restore of %d object(s) in s3://%s (%s, %d days): %s", len(outcome), bucket, tier, days, counts)
     return outcome
-
-
-# --------------------------------------------------------------------------------------------------
-# Catalog flags
-# --------------------------------------------------------------------------------------------------
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def table_partitions(glue: Any, database: str, table: str) -> dict[str, dict[str, Any]]:
-    """Every partition of a table by its (single) value; empty when the table does not exist.
-
-    .. seealso::
-        - :external+boto3:py:meth:`Glue.Client.get_partitions`
-    """
-    found: dict[str, dict[str, Any]] = {}
-    try:
-        for page in glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table):
-            for partition in page.get("Partitions", []):
-                found[partition["Values"][0]] = partition
-    except ClientError as exc:
-        if _code(exc) == "EntityNotFoundException":
-            return {}
-        raise RestoreError(f"get_partitions {database}.{table} failed: {exc}") from exc
-    return found
-
-
-def get_partitions(glue: Any, database: str, table: str, dts: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """The partitions among ``dts`` that exist, by value (batches of 1000).
-
-    .. seealso::
-        - :external+boto3:py:meth:`Glue.Client.batch_get_partition`
-    """
-    wanted = sorted(set(dts))
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(wanted), _BATCH_GET):
-        to_get = [{"Values": [dt]} for dt in wanted[start : start + _BATCH_GET]]
-        while to_get:
-            try:
-                response = glue.batch_get_partition(
-                    DatabaseName=database, TableName=table, PartitionsToGet=to_get
-                )
-            except ClientError as exc:
-                if _code(exc) == "EntityNotFoundException":
-                    return {}
-                raise RestoreError(f"batch_get_partition {database}.{table} failed: {exc}") from exc
-            for partition in response.get("Partitions", []):
-                found[partition["Values"][0]] = partition
-            to_get = response.get("UnprocessedKeys") or []
-    return found
-
-
-def live_locations(partitions: Mapping[str, Mapping[str, Any]]) -> dict[str, str | None]:
-    """``{dt: location}`` of partitions as returned by Glue."""
-    return {
-        dt: (partition.get("StorageDescriptor") or {}).get("Location") or None
-        for dt, partition in partitions.items()
-    }
-
-
-def update_partition_parameters(
-    glue: Any, database: str, table: str, changes: Mapping[str, Mapping[str, str | None]]
-) -> list[str]:
-    """
-    Set (or, with None, remove) parameters of existing partitions, keeping everything else.
-
-    Each partition is read right before it is written back, because Glue updates a whole partition:
-    a partition published in between would otherwise lose its new location. Partitions that do not
-    exist are skipped.
-
-    .. seealso::
-        - :external+boto3:py:meth:`Glue.Client.batch_update_partition`
-
-    :return: the dts whose parameters changed.
-    """
-    current = get_partitions(glue, database, table, changes)
-    entries: list[dict[str, Any]] = []
-    for dt, partition in sorted(current.items()):
-        params = dict(partition.get("Parameters") or {})
-        updated = dict(params)
-        for name, value in changes[dt].items():
-            if value is None:
-                updated.pop(name, None)
-            else:
-                updated[name] = value
-        if updated == params:
-            continue
-        partition_input = {k: partition[k] for k in _PARTITION_INPUT_KEYS if k in partition}
-        partition_input["Parameters"] = updated
-        entries.append({"PartitionValueList": [dt], "PartitionInput": partition_input})
-    for start in range(0, len(entries), _BATCH_UPDATE):
-        try:
-            response = glue.batch_update_partition(
-                DatabaseName=database, TableName=table, Entries=entries[start : start + _BATCH_UPDATE]
-            )
-        except ClientError as exc:
-            raise RestoreError(f"batch_update_partition {database}.{table} failed: {exc}") from exc
-        if response.get("Errors"):
-            raise RestoreError(f"batch_update_partition {database}.{table} refused: {response['Errors']}")
-    return [entry["PartitionValueList"][0] for entry in entries]
-
-
-def mark_archived(
-    glue: Any, database: str, table: str, dts: Iterable[str], *, storage_class: str = GLACIER
-) -> list[str]:
-    """Flag partitions as archived (before their objects are archived); the dts changed."""
-    changed = update_partition_parameters(
-        glue,
-        database,
-        table,
-        {
-            dt: {PARAM_ARCHIVED: "true", PARAM_STORAGE_CLASS: storage_class, PARAM_RESTORED_UNTIL: None}
-            for dt in dts
-        },
-    )
-    if changed:
-        log.info(
-            "Flagged %d partition(s) of %s.%s archived (%s)", len(changed), database, table, storage_class
-        )
-    return changed
-
-
-def mark_restored(glue: Any, database: str, table: str, until: Mapping[str, datetime | None]) -> list[str]:
-    """Flag partitions readable until their restored copies expire; the dts changed."""
-    changed = update_partition_parameters(
-        glue,
-        database,
-        table,
-        {
-            dt: {
-                PARAM_ARCHIVED: "false",
-                PARAM_RESTORED_UNTIL: expiry.astimezone(UTC).isoformat() if expiry else None,
-            }
-            for dt, expiry in until.items()
-        },
-    )
-    if changed:
-        log.info("Flagged %d partition(s) of %s.%s restored", len(changed), database, table)
-    return changed
-
-
-def clear_archived(glue: Any, database: str, table: str, dts: Iterable[str]) -> list[str]:
-    """Remove the flags of partitions that are no longer archived; the dts changed."""
-    return update_partition_parameters(
-        glue,
-        database,
-        table,
-        {dt: {PARAM_ARCHIVED: None, PARAM_STORAGE_CLASS: None, PARAM_RESTORED_UNTIL: None} for dt in dts},
-    )
-
-
-def is_archived(parameters: Mapping[str, str] | None, at: datetime) -> bool:
-    """Whether partition parameters say the partition cannot be read at ``at``."""
-    params = parameters or {}
-    if params.get(PARAM_ARCHIVED) == "true":
-        return True
-    until = params.get(PARAM_RESTORED_UNTIL)
-    if params.get(PARAM_ARCHIVED) == "false" and until:
-        try:
-            expiry = datetime.fromisoformat(until)
-        except ValueError:
-            return True  # unreadable flag: assume the worst
-        return (expiry if expiry.tzinfo else expiry.replace(tzinfo=UTC)) <= at
-    return False
-
-
-def archived_partitions(
-    glue: Any, database: str, table: str, dts: Sequence[str] | None = None, *, at: datetime | None = None
-) -> list[str]:
-    """
-    The partitions a query must leave out (or restore first): flagged archived, or restored copies
-    expired by ``at``. For the query engines and DAGs to call before they read.
-
-    :param glue: a boto3 Glue client.
-    :param database: the Glue database.
-    :param table: the table (dataset).
-    :param dts: the partition values the query reads; None: every partition of the table.
-    :param at: the time the query runs (default: now, UTC).
-    :return: sorted partition values.
-    """
-    moment = at or datetime.now(UTC)
-    partitions = (
-        table_partitions(glue, database, table) if dts is None else get_partitions(glue, database, table, dts)
-    )
-    return sorted(
-        dt for dt, partition in partitions.items() if is_archived(partition.get("Parameters"), moment)
-    )

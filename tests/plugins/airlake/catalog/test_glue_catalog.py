@@ -552,6 +552,27 @@ def test_live_location_lookup(glue, database) -> None:
     )
 
 
+def test_partition_reads_page_select_and_treat_a_missing_table_as_empty(glue, database) -> None:
+    from airlake.catalog import get_partitions, live_locations, partition_locations, table_partitions
+
+    assert table_partitions(glue, database, "orders") == {}  # no database yet
+    ensure_database(glue, database)
+    assert get_partitions(glue, database, "orders", DAYS) == {}  # no table yet
+    assert live_locations(glue, database, "orders") == {}
+    ensure_table(glue, database, get_contract("orders"), BUCKET)
+    sd = _table(glue, database, "orders")["StorageDescriptor"]
+    publish_partitions(glue, database, "orders", _entries(DAYS, VERSION_1), sd)
+    located = {day: location(BUCKET, "orders", day, VERSION_1) for day in DAYS}
+
+    assert partition_locations(table_partitions(glue, database, "orders")) == located
+    selected = table_partitions(glue, database, "orders", expression=f"dt >= '{DAYS[1]}'")
+    assert sorted(selected) == DAYS[1:]
+    assert partition_locations(get_partitions(glue, database, "orders", [DAYS[0], "2026-11-30"])) == {
+        DAYS[0]: located[DAYS[0]]
+    }
+    assert live_locations(glue, database, "orders") == located
+
+
 # --------------------------------------------------------------------------------------------------
 # Parquet schema check
 # --------------------------------------------------------------------------------------------------
