@@ -663,6 +663,15 @@ class Warehouse(_Model):
     dist_key: str | None = None
 
 
+class Curate(_Model):
+    """Where the curate stage runs."""
+
+    engine: Literal["worker", "athena"] = "worker"
+    """worker: inside the Airflow worker (every raw format); athena: as SQL on the query engine (Athena
+    on AWS, DuckDB on the same SQL locally) for days too big for one worker; JSON Lines raw parts
+    only (:func:`airlake.curate.sql.sql_unsupported` lists what the SQL path does not cover)."""
+
+
 # --------------------------------------------------------------------------------------------------
 # The contract
 # --------------------------------------------------------------------------------------------------
@@ -719,6 +728,8 @@ class Contract(_Model):
     tiering: Tiering = Field(default_factory=Tiering)
     warehouse: Warehouse | None = None
     """Warehouse target; none: the dataset stays in the lake only."""
+    curate: Curate = Field(default_factory=Curate)
+    """Curate engine: worker (default) or athena."""
 
     # ---- defaults that depend on other fields ---------------------------------------------------
 
@@ -859,6 +870,11 @@ class Contract(_Model):
 
         if len(set(self.tags)) != len(self.tags):
             issues.append((("tags",), "duplicate tags"))
+
+        if self.curate.engine == "athena":
+            from airlake.curate.sql import sql_unsupported
+
+            issues.extend((loc, f"{text} (curate.engine athena)") for loc, text in sql_unsupported(self))
 
         if issues:
             raise FieldIssues(issues)

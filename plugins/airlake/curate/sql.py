@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 _NUMBER = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)\s*$"
 _INTEGER = r"^\s*[+-]?[0-9]+\s*$"
 _DATE = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$"
+_Branch = tuple[str, str, "str | None"]
+"""One reject rule: (SQL condition, reason code, the column it is about or None for the whole line)."""
 
 
 def _q(name: str) -> str:
@@ -98,54 +100,79 @@ def _typed(column: Column) -> tuple[str, str]:
     )
 
 
-def _column_reasons(contract: Contract, column: Column, required: bool) -> list[str]:
-    """CASE branches for one column, in the worker's order: missing/null, type, decimal fit, checks."""
+def _column_reasons(contract: Contract, column: Column, required: bool) -> list[_Branch]:
+    """Reject rules of one column, in the worker's order: missing/null, type, decimal fit, checks."""
     from airlake.contracts import AcceptedValuesCheck, RangeCheck
 
     j, s, v = _q(f"_j_{column.name}"), _q(f"_s_{column.name}"), _q(column.name)
     is_null = f"json_format({j}) = 'null'"
     present = f"({j} IS NOT NULL AND NOT {is_null})"
-    branches = []
+    branches: list[_Branch] = []
+    name = column.name
     if required:
-        branches.append(f"WHEN {j} IS NULL THEN '{reasons.MISSING_FIELD}'")
-        branches.append(f"WHEN {is_null} THEN '{reasons.NULL_VALUE}'")
+        branches.append((f"{j} IS NULL", reasons.MISSING_FIELD, name))
+        branches.append((f"{is_null}", reasons.NULL_VALUE, name))
     non_scalar = f"substr(json_format({j}), 1, 1) IN ('{{', '[')"
-    branches.append(f"WHEN {present} AND {non_scalar} THEN '{reasons.WRONG_TYPE}'")
+    branches.append((f"{present} AND {non_scalar}", reasons.WRONG_TYPE, name))
     if column.column_type.base == "string":
-        branches.append(
-            f"WHEN {present} AND json_format({j}) IN ('true', 'false') THEN '{reasons.WRONG_TYPE}'"
-        )
+        branches.append((f"{present} AND json_format({j}) IN ('true', 'false')", reasons.WRONG_TYPE, name))
     ctype = column.column_type
     if ctype.is_decimal:
         assert ctype.precision is not None and ctype.scale is not None
         whole = ctype.precision - ctype.scale
-        branches.append(f"WHEN {present} AND NOT regexp_like({s}, '{_NUMBER}') THEN '{reasons.WRONG_TYPE}'")
-        branches.append(
-            f"WHEN {present} AND regexp_like({s}, '\\.[0-9]{{{ctype.scale}}}0*[1-9]') "
-            f"THEN '{reasons.DECIMAL_TOO_PRECISE}'"
-        )
-        branches.append(
-            f"WHEN {present} AND regexp_like({s}, '^\\s*[+-]?0*[1-9][0-9]{{{whole}}}') "
-            f"THEN '{reasons.DECIMAL_TOO_LARGE}'"
-        )
+        branches.append((f"{present} AND NOT regexp_like({s}, '{_NUMBER}')", reasons.WRONG_TYPE, name))
+        precise = f"{present} AND regexp_like({s}, '\\.[0-9]{{{ctype.scale}}}0*[1-9]')"
+        large = f"{present} AND regexp_like({s}, '^\\s*[+-]?0*[1-9][0-9]{{{whole}}}')"
+        branches.append((precise, reasons.DECIMAL_TOO_PRECISE, name))
+        branches.append((large, reasons.DECIMAL_TOO_LARGE, name))
     _, type_reason = _typed(column)
-    branches.append(f"WHEN {present} AND {v} IS NULL THEN '{type_reason}'")
+    branches.append((f"{present} AND {v} IS NULL", type_reason, name))
     for check in contract.quality.checks:
         if getattr(check, "column", None) != column.name:
             continue
         if isinstance(check, AcceptedValuesCheck):
             values = ", ".join(_literal(column, value) for value in check.values)
-            branches.append(f"WHEN {v} IS NOT NULL AND {v} NOT IN ({values}) THEN '{reasons.NOT_ACCEPTED}'")
+            branches.append((f"{v} IS NOT NULL AND {v} NOT IN ({values})", reasons.NOT_ACCEPTED, name))
         elif isinstance(check, RangeCheck):
             if check.min is not None:
                 branches.append(
-                    f"WHEN {v} IS NOT NULL AND {v} < {_literal(column, check.min)} THEN '{reasons.OUT_OF_RANGE}'"
+                    (f"{v} IS NOT NULL AND {v} < {_literal(column, check.min)}", reasons.OUT_OF_RANGE, name)
                 )
             if check.max is not None:
                 branches.append(
-                    f"WHEN {v} IS NOT NULL AND {v} > {_literal(column, check.max)} THEN '{reasons.OUT_OF_RANGE}'"
+                    (f"{v} IS NOT NULL AND {v} > {_literal(column, check.max)}", reasons.OUT_OF_RANGE, name)
                 )
     return branches
+
+
+def _case(branches: list[_Branch], item: int) -> str:
+    """CASE over the reject rules giving the first matching rule's reason (1) or column (2)."""
+    whens = "\n      ".join(
+        f"WHEN {branch[0]} THEN {_text(branch[item]) if branch[item] else 'NULL'}" for branch in branches
+    )
+    return f"CASE\n      {whens}\n    END"
+
+
+def sql_unsupported(contract: Contract) -> list[tuple[tuple[str | int, ...], str]]:
+    """What of the contract the SQL path does not implement, as ``(location in the contract, why)``;
+    empty when :func:`curate_sql` curates it like the worker path (JSON Lines raw parts, the default
+    text rules)."""
+    from airlake.contracts import FilesSource
+
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    source = contract.source
+    if isinstance(source, FilesSource):
+        if source.format != "jsonl":
+            found.append((("source", "format"), f"the SQL curate reads JSON Lines only, not {source.format}"))
+        if source.jsonl.null_values or source.jsonl.trim != "none":
+            found.append((("source", "jsonl"), "the SQL curate has no text NULL markers or trimming"))
+        if source.timestamp_formats or source.timezone != "UTC":
+            found.append((("source", "timestamp_formats"), "the SQL curate reads ISO-8601 times in UTC only"))
+    for index, column in enumerate(contract.columns):
+        for name in ("formats", "timezone", "null_values"):
+            if getattr(column, name) is not None:
+                found.append((("schema", index, name), f"the SQL curate has no per-column {name}"))
+    return found
 
 
 def curate_sql(
@@ -156,6 +183,9 @@ def curate_sql(
     order_column: str | None = "seq",
     existing: str | None = None,
     rejects: bool = False,
+    carry: tuple[str, ...] = (),
+    with_source: bool = False,
+    counts: bool = False,
 ) -> str:
     """
     Trino (Athena) SQL of the curate transformation over a table of raw JSON lines.
@@ -175,10 +205,18 @@ def curate_sql(
 
     Names are validated and quoted (:func:`airlake.sql_text.quote_identifier`); values never come from
     outside the contract.
-    :param rejects: return the rejected lines instead (``raw``, ``ordinal``, ``reason``).
+    :param rejects: return the rejected lines instead (``raw``, ``ordinal``, ``reason``, ``field``,
+        then the ``carry`` columns), in input order.
+    :param carry: columns of ``source`` carried into the rejects (where a line came from: the raw
+        part's key and line number, or Athena's ``"$path"``).
+    :param with_source: add ``_src`` to the rows: 1 for a row of this run, 0 for a kept live row (the
+        per-partition accounting of the curate manifest).
+    :param counts: return ``(partition, rows_new, rows_existing)`` per touched partition instead:
+        accepted rows of this run and live rows merged with them, before de-duplication.
     """
     part = _q(contract.partition_column)
     source, line = _q(source), _q(line_column)
+    carried = "".join(f", {_q(name)}" for name in carry)
     ordinal = _q(order_column) if order_column else "0"
     required = {c.name for c in contract.columns if not c.nullable}
     required |= {
@@ -190,31 +228,39 @@ def curate_sql(
         for c in contract.columns
     )
     typed = ",\n    ".join(f"{_typed(c)[0]} AS {_q(c.name)}" for c in contract.columns)
-    branches = [
-        f"WHEN _j IS NULL THEN '{reasons.NOT_JSON}'",
-        f"WHEN substr(json_format(_j), 1, 1) <> '{{' THEN '{reasons.NOT_AN_OBJECT}'",
+    branches: list[_Branch] = [
+        (f"strpos(_line, {_text(chr(0xFFFD))}) > 0", reasons.BAD_ENCODING, None),
+        ("strpos(_line, chr(0)) > 0", reasons.NUL_BYTE, None),
+        ("_j IS NULL", reasons.NOT_JSON, None),
+        ("substr(json_format(_j), 1, 1) <> '{'", reasons.NOT_AN_OBJECT, None),
     ]
+    # an escaped NUL (the warehouse cannot store it): named by its column, as the worker does
+    branches += [
+        (f"strpos({_q('_s_' + c.name)}, chr(0)) > 0", reasons.NUL_BYTE, c.name) for c in contract.columns
+    ]
+    branches.append((f"strpos(_line, {_text(chr(92) + 'u0000')}) > 0", reasons.NUL_BYTE, None))
     for column in contract.columns:
         branches += _column_reasons(contract, column, column.name in required)
     event = _q(contract.event_time)
     names = ", ".join(_q(c.name) for c in contract.columns)
     checked = (
         "WITH parsed AS (\n"
-        f"  SELECT {line} AS _line, {ordinal} AS _ord, TRY(json_parse({line})) AS _j\n"
+        f"  SELECT {line} AS _line, {ordinal} AS _ord, TRY(json_parse({line})) AS _j{carried}\n"
         f"  FROM {source}\n"
         f"  WHERE trim({line}) <> ''\n"
         "),\n"
-        f"fields AS (\n  SELECT _line, _ord, _j,\n    {extract}\n  FROM parsed\n),\n"
+        f"fields AS (\n  SELECT _line, _ord, _j{carried},\n    {extract}\n  FROM parsed\n),\n"
         f"typed AS (\n  SELECT *,\n    {typed}\n  FROM fields\n),\n"
         "checked AS (\n"
         "  SELECT *,\n"
-        "    CASE\n      " + "\n      ".join(branches) + "\n    END AS _reason\n"
+        f"    {_case(branches, 1)} AS _reason,\n"
+        f"    {_case(branches, 2)} AS _field\n"
         "  FROM typed\n"
         ")\n"
     )
     if rejects:
         return (
-            checked + "SELECT _line AS raw, _ord AS ordinal, _reason AS reason\n"
+            checked + f"SELECT _line AS raw, _ord AS ordinal, _reason AS reason, _field AS field{carried}\n"
             "FROM checked\nWHERE _reason IS NOT NULL\nORDER BY _ord"
         )
     keys = ", ".join(_q(k) for k in contract.dedup.keys)
@@ -233,8 +279,14 @@ def curate_sql(
             f"    WHERE {part} IN (SELECT DISTINCT {part} FROM new_rows)"
         )
     checked = checked.rstrip("\n") + ",\n" + incoming
+    if counts:
+        return (
+            checked + f"SELECT {part}, count_if(_src = 1) AS rows_new, count_if(_src = 0) AS rows_existing\n"
+            f"FROM (\n{union}\n) AS incoming\nGROUP BY {part}\nORDER BY {part}"
+        )
+    output = f"{names}, {part}, _src" if with_source else f"{names}, {part}"
     return (
-        checked + f"SELECT {names}, {part}\nFROM (\n"
+        checked + f"SELECT {output}\nFROM (\n"
         f"  SELECT *, row_number() OVER (PARTITION BY {part}, {keys} ORDER BY {', '.join(order)}) AS _rn\n"
         f"  FROM (\n{union}\n  ) AS incoming\n"
         ") AS ranked\n"

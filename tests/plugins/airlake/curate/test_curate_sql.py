@@ -78,8 +78,8 @@ def test_sql_path_gives_the_worker_rows_and_rejects(lake, catalog, tmp_path) -> 
 
     sql_rejects = con.sql(to_duckdb(curate_sql(contract, rejects=True))).fetchall()
     worker_rejects = read_rejects(lake, summary["quarantine"])
-    assert [(raw, line, reason) for raw, line, reason in sql_rejects] == [
-        (r["raw"], r["line"], r["reason"]) for r in worker_rejects
+    assert [(raw, line, reason, field) for raw, line, reason, field in sql_rejects] == [
+        (r["raw"], r["line"], r["reason"], r["field"]) for r in worker_rejects
     ]
 
 
