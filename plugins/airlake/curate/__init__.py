@@ -15,8 +15,11 @@ Light to import: pyarrow and duckdb are imported when a run starts.
 
 from __future__ import annotations
 
+from airlake.curate.errors import CurateError, RejectRateExceeded
 from airlake.curate.parse import REASONS, Reject, RowParser
-from airlake.curate.runner import STAGE, CurateError, LiveLocation, RejectRateExceeded, run_curate
+from airlake.curate.partitions import LiveLocation
+from airlake.curate.record import STAGE
+from airlake.curate.runner import run_curate
 from airlake.curate.sql import curate_sql, to_duckdb
 from airlake.curate.versions import (
     list_versions,

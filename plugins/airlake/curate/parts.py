@@ -47,7 +47,7 @@ _QUARANTINE_GZIP_LEVEL = 6
 
 class RejectWriter:
     """Rejects as gzip JSON Lines: source key, physical line number, reason code, field, message and the
-    raw text of the record (cut at :data:`~airlake.curate.readers.RAW_TEXT_MAX` characters; bytes invalid
+    raw text of the record (cut at :data:`~airlake.curate.rawfile.RAW_TEXT_MAX` characters; bytes invalid
     in the file's encoding appear as U+DC00 + byte, e.g. ``\\udcff`` for 0xFF)."""
 
     def __init__(self, path: Path) -> None:

@@ -3,51 +3,33 @@
 Reading is two passes kept apart, so the first can later run as a vector pass (e.g. pyarrow.csv with
 all-string columns and an ``invalid_row_handler``) without changing what the second sees:
 
-1. **structure** (:class:`CsvSplitter`, :func:`json_lines`): the file's *physical records*, each
-   either a list of field texts or a :class:`Reject` naming why it is not one (unterminated or bad
-   quoting, wrong field count, bytes invalid in the declared encoding, a NUL, a field over
-   ``max_field_bytes``). A broken record is never merged with its neighbours: a record that spans
-   lines and then breaks is split back into its physical lines, each judged on its own.
+1. **structure** (:class:`~airlake.curate.csv_split.CsvSplitter`, :func:`json_lines`): the file's
+   *physical records*, each either a list of field texts or a :class:`Reject` naming why it is not one.
    :func:`count_records` counts the same records, so ingest's count and curate's "read" agree by
    construction and a merged row cannot hide in the accounting;
 2. **header and values** (:class:`CsvReader` and friends): the header is checked against the schema
-   (:class:`HeaderCheck`: a refused file quarantines every record, naming file and column), then
+   (:mod:`airlake.curate.header`: a refused file quarantines every record, naming file and column), then
    fields become ``{column: text or None}`` by the contract's NULL markers and trimming. Typing is
    :mod:`airlake.curate.parse`'s job.
 
 Readers never hold a whole file: lines are read one at a time from the local copy of the part (gzip or
-plain), Parquet in record batches.
+plain, :mod:`airlake.curate.rawfile`), Parquet in record batches.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
-import gzip
-import io
 import itertools
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from airlake.curate.parse import (
-    BAD_CSV_ROW,
-    BAD_ENCODING,
-    BAD_HEADER,
-    BAD_QUOTING,
-    EMPTY_ROW,
-    EXTRA_COLUMN,
-    FIELD_TOO_LARGE,
-    MISSING_COLUMN,
-    NOT_AN_OBJECT,
-    NOT_JSON,
-    NUL_BYTE,
-    UNTERMINATED_QUOTE,
-    Reject,
-)
+from airlake.curate.csv_split import CsvRecord, CsvSplitter, line_end
+from airlake.curate.header import HeaderCheck, check_header, null_sets, trimmed_columns
+from airlake.curate.parse import BAD_ENCODING, BAD_HEADER, NOT_AN_OBJECT, NOT_JSON, NUL_BYTE, Reject
+from airlake.curate.rawfile import BAD_BYTES, PROBLEM_MESSAGES, cut, open_binary, raw_format, text_problem
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract, CsvOptions
@@ -55,328 +37,7 @@ if TYPE_CHECKING:
 RawItem = tuple[int, "dict[str, Any] | Reject", Any]
 """(line number, record or Reject, raw) where raw becomes text with :meth:`RawReader.raw_text`."""
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_BATCH_ROWS = 8192
-_BATCH_CHARS = 1 << 16
-RAW_TEXT_MAX = 4096
-"""Characters of a rejected record's raw text kept in quarantine (the rest is cut, and said so)."""
-BAD_BYTES = "airlake.badbytes"
-"""Decode error handler: each invalid byte becomes U+DC00 + byte (like surrogateescape, any codec)."""
-
-
-def _bad_bytes(error: UnicodeError) -> tuple[str, int]:
-    if isinstance(error, UnicodeDecodeError):
-        bad = error.object[error.start : error.end]
-        return "".join(chr(0xDC00 + byte) for byte in bad), error.end
-    raise error
-
-
-codecs.register_error(BAD_BYTES, _bad_bytes)
-
-
-def raw_format(key: str) -> str:
-    """``jsonl``, ``csv`` or ``parquet`` from a raw part's key (``.jsonl.gz``, ``.csv.gz``, ``.parquet``)."""
-    name = key.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-    if name.endswith(".parquet"):
-        return "parquet"
-    if name.endswith(".csv"):
-        return "csv"
-    if name.endswith((".jsonl", ".json", ".ndjson")):
-        return "jsonl"
-    raise ValueError(f"cannot tell the format of raw part {key!r} (expected .jsonl.gz, .csv.gz or .parquet)")
-
-
-def _open_binary(path: Path) -> BinaryIO:
-    with path.open("rb") as probe:
-        gzipped = probe.read(2) == _GZIP_MAGIC
-    if gzipped:
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return path.open("rb")
-
-
-def _text_codec(encoding: str) -> str:
-    """utf-8 reads an optional byte order mark (utf-16/32 handle theirs)."""
-    name = codecs.lookup(encoding).name
-    return "utf-8-sig" if name == "utf-8" else name
-
-
-def _clean(text: str) -> str | None:
-    """The reason a decoded text cannot be stored (invalid bytes, NUL), None if it can."""
-    if "\x00" in text:
-        return NUL_BYTE
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates: bytes invalid in the encoding (or JSON \ud800)
-            return BAD_ENCODING
-    return None
-
-
-_CLEAN_MESSAGES = {
-    NUL_BYTE: "record holds a NUL byte (the warehouse cannot store it)",
-    BAD_ENCODING: "record holds bytes that are invalid in the declared encoding",
-}
-
-
-def cut(text: str) -> str:
-    """Raw text as kept in quarantine: at most :data:`RAW_TEXT_MAX` characters."""
-    if len(text) <= RAW_TEXT_MAX:
-        return text
-    return f"{text[:RAW_TEXT_MAX]}... [cut: {len(text)} characters]"
-
-
-# --------------------------------------------------------------------------------------------------
-# Structure: physical records of a CSV file
-# --------------------------------------------------------------------------------------------------
-
-CsvRecord = tuple[int, "list[str] | Reject", str]
-"""(first physical line, fields or Reject, raw text of its lines with their line ends)."""
-
-
-def _line_end(text: str) -> str:
-    """``text`` without its final line end (\\n, \\r\\n or \\r)."""
-    if text.endswith("\n"):
-        return text[:-2] if text.endswith("\r\n") else text[:-1]
-    return text[:-1] if text.endswith("\r") else text
-
-
-class CsvSplitter:
-    """Physical records of a CSV text by the contract's dialect, checked for structure only.
-
-    A physical line ends at \\n, \\r\\n or \\r. A record is one line, or several when a quoted field
-    holds line breaks (``newlines_in_values``). Comment lines and the ``skip_rows`` preamble are not
-    records; blank lines are (``empty_row``). After the header (the first record, if any) every
-    record must have the header's field count (without a header: ``width``).
-    """
-
-    def __init__(self, options: CsvOptions, width: int | None = None) -> None:
-        self.options = options
-        self.width = width
-        self.encoding = _text_codec(options.encoding)
-        self.dialect: dict[str, Any] = {
-            "delimiter": options.delimiter,
-            "quotechar": options.quote or '"',
-            "quoting": csv.QUOTE_MINIMAL if options.quote else csv.QUOTE_NONE,
-            "escapechar": options.escape,
-            "doublequote": True,
-            "strict": True,
-        }
-        self._dialect = csv.reader([], **self.dialect).dialect  # built once: a reader per line is cheap
-        self.max_field = options.max_field_bytes
-        # fields are limited in characters by csv (never lower the process-wide limit) and in UTF-8
-        # bytes here: a line under max_field / 4 characters cannot hold a field over max_field bytes
-        csv.field_size_limit(max(csv.field_size_limit(), self.max_field))
-        self._quick = self.max_field // 4
-
-    def open(self, binary: BinaryIO) -> io.TextIOWrapper:
-        return io.TextIOWrapper(binary, encoding=self.encoding, errors=BAD_BYTES, newline="")
-
-    def records(self, text: io.TextIOWrapper) -> Iterator[CsvRecord]:
-        """Every physical record in file order (the header first, if the contract has one)."""
-        for block in self.blocks(text):
-            yield from block
-
-    def blocks(self, text: io.TextIOWrapper) -> Iterator[list[CsvRecord]]:
-        """The records in blocks (about :data:`_BATCH_CHARS` of text each), in file order."""
-        consumed = 0
-        for _ in range(self.options.skip_rows):
-            if not text.readline():
-                return
-            consumed += 1
-        if self.options.comment is None:
-            yield from self._batched(text, consumed)
-            return
-        block: list[CsvRecord] = []
-        for record in self._line_by_line(text, consumed, self.options.comment):
-            block.append(record)
-            if len(block) >= 1024:
-                yield block
-                block = []
-        if block:
-            yield block
-
-    def _batched(self, text: io.TextIOWrapper, consumed: int) -> Iterator[list[CsvRecord]]:
-        """The fast path: lines are read in batches and each batch is checked once (encoding, NUL,
-        line length). A clean batch without quote or escape characters is split by the delimiter;
-        any other is parsed by csv, a reader per batch, and a record still open at the end of a
-        batch is carried into the next one (at the end of the file it is an unterminated quote)."""
-        options = self.options
-        delimiter, quick = options.delimiter, self._quick
-        specials = [char for char in (options.quote, options.escape) if char is not None]
-        header = options.header
-        base = consumed  # lines before the batch
-        carry: list[str] = []
-        following = text.readlines(_BATCH_CHARS)
-        while following:
-            lines = carry + following if carry else following
-            following = text.readlines(_BATCH_CHARS)
-            last = not following
-            joined = "".join(lines)
-            clean = max(map(len, lines)) <= quick and _clean(joined) is None
-            width = self.width
-            out: list[CsvRecord] = []
-            if clean and not header and width is not None and not any(c in joined for c in specials):
-                number = base
-                for line in lines:
-                    number += 1
-                    row = line.rstrip("\r\n").split(delimiter)  # one line end: \n, \r\n or \r
-                    if len(row) == width and (width > 1 or row[0]):
-                        out.append((number, row, line))
-                    else:  # blank or short: as csv reads it
-                        parsed, error = self._parse_line(line)
-                        out.append(self._verdict(number, line, parsed, error))
-                base = number
-                carry = []
-                yield out
-                continue
-            reader = csv.reader(lines, self._dialect)
-            prev = 0
-            carry = []
-            while True:
-                error: str | None = None
-                try:
-                    row: list[str] | None = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as exc:
-                    row, error = None, str(exc)
-                end = reader.line_num
-                if error is not None and not last and end == len(lines) and "unexpected end of data" in error:
-                    carry = lines[prev:]  # the record goes on in the next batch
-                    break
-                if clean and end - prev == 1 and error is None and not header and len(row) == width:  # type: ignore[arg-type]
-                    out.append((base + end, row, lines[prev]))  # type: ignore[arg-type]
-                    prev = end
-                    continue
-                record = lines[prev:end]
-                start, prev = base + prev + 1, end
-                if header:
-                    header = False
-                    out.extend(self._header(start, record, row, error))
-                    width = self.width
-                    continue
-                out.extend(self._judge(start, record, row, error))
-            base += prev
-            if out:
-                yield out
-
-    def _line_by_line(self, text: io.TextIOWrapper, consumed: int, comment: str) -> Iterator[CsvRecord]:
-        """With comments: csv reads line by line, and a line starting a record may be a comment."""
-        lines: list[str] = []
-        skipped = [0]
-
-        def feed() -> Iterator[str]:
-            for line in text:
-                if not lines and line.startswith(comment):
-                    skipped[0] += 1
-                    continue
-                lines.append(line)
-                yield line
-
-        reader = csv.reader(feed(), **self.dialect)
-        header = self.options.header
-        while True:
-            lines.clear()
-            error: str | None = None
-            try:
-                row: list[str] | None = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                row, error = None, str(exc)
-            start = consumed + skipped[0] + 1
-            consumed += skipped[0] + len(lines)
-            skipped[0] = 0
-            if header:
-                header = False
-                yield from self._header(start, list(lines), row, error)
-                continue
-            yield from self._judge(start, list(lines), row, error)
-
-    def _header(
-        self, start: int, lines: list[str], row: list[str] | None, error: str | None
-    ) -> Iterator[CsvRecord]:
-        raw = "".join(lines)
-        if error is not None or len(lines) > 1:  # the header is its first line; the others are records
-            problem = _csv_error(error).message if error is not None else "it spans lines"
-            yield start, Reject(BAD_HEADER, f"the header cannot be read ({problem})"), lines[0]
-            for offset, line in enumerate(lines[1:], start=1):
-                parsed, line_error = self._parse_line(line)
-                yield self._verdict(start + offset, line, parsed, line_error)
-            return
-        problem = _clean(raw)
-        if problem is not None:
-            yield start, Reject(BAD_HEADER, f"the header: {_CLEAN_MESSAGES[problem]}"), raw
-            return
-        assert row is not None
-        self.width = len(row)
-        yield start, row, raw
-
-    def _judge(
-        self, start: int, lines: list[str], row: list[str] | None, error: str | None
-    ) -> Iterator[CsvRecord]:
-        """The slow path: one record that is not plainly fine; broken multi-line records are split."""
-        raw = "".join(lines)
-        if len(lines) > 1 and (
-            error is not None
-            or not self.options.newlines_in_values
-            or (row is not None and len(row) != self.width)
-        ):
-            for offset, line in enumerate(lines):
-                parsed, line_error = self._parse_line(line)
-                yield self._verdict(start + offset, line, parsed, line_error)
-            return
-        yield self._verdict(start, raw, row, error)
-
-    def _parse_line(self, line: str) -> tuple[list[str] | None, str | None]:
-        try:
-            return next(csv.reader([line], self._dialect), []), None
-        except csv.Error as exc:
-            return None, str(exc)
-
-    def _verdict(self, start: int, raw: str, row: list[str] | None, error: str | None) -> CsvRecord:
-        if error is not None or row is None:
-            return start, _csv_error(error or "no fields"), raw
-        problem = _clean(raw)
-        if problem is not None:
-            return start, Reject(problem, _CLEAN_MESSAGES[problem]), raw
-        if not row:
-            return start, Reject(EMPTY_ROW, "empty CSV row"), raw
-        if len(raw) > self._quick:
-            for index, value in enumerate(row):
-                if len(value) > self._quick and len(value.encode("utf-8")) > self.max_field:
-                    return (
-                        start,
-                        Reject(
-                            FIELD_TOO_LARGE,
-                            f"field {index + 1} has {len(value.encode('utf-8'))} bytes, more than "
-                            f"max_field_bytes ({self.max_field})",
-                        ),
-                        raw,
-                    )
-        if self.width is not None and len(row) != self.width:
-            expected = "the header has" if self.options.header else "the schema has"
-            return (
-                start,
-                Reject(BAD_CSV_ROW, f"CSV row has {len(row)} field(s), {expected} {self.width}"),
-                raw,
-            )
-        return start, row, raw
-
-
-def _csv_error(message: str) -> Reject:
-    if "unexpected end of data" in message:
-        return Reject(UNTERMINATED_QUOTE, "a quoted field is not closed before the end of the record")
-    if "field larger than field limit" in message:
-        return Reject(FIELD_TOO_LARGE, "a field is larger than max_field_bytes")
-    return Reject(BAD_QUOTING, f"bad quoting: {message}")
-
-
-# --------------------------------------------------------------------------------------------------
-# Structure: physical records of a JSON Lines file
-# --------------------------------------------------------------------------------------------------
 
 
 def json_lines(binary: BinaryIO) -> Iterator[tuple[int, bytes]]:
@@ -401,7 +62,7 @@ def count_records(
         import pyarrow.parquet as pq  # heavy: only when a Parquet file arrives
 
         return pq.ParquetFile(path).metadata.num_rows
-    with _open_binary(path) as binary:
+    with open_binary(path) as binary:
         if file_format != "csv":
             return sum(1 for _ in json_lines(binary))
         if options is None:
@@ -411,100 +72,6 @@ def count_records(
         splitter = CsvSplitter(options, None if options.header else columns)
         records = sum(len(block) for block in splitter.blocks(splitter.open(binary)))
     return max(records - 1, 0) if options.header else records
-
-
-# --------------------------------------------------------------------------------------------------
-# Header contract and values
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class HeaderCheck:
-    """What one file's header (or Parquet columns) says against the schema, and whether it is refused.
-
-    ``as_dict()`` is what the curate manifest records for the part.
-    """
-
-    columns: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    extra: list[str] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
-    refused: Reject | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"missing": self.missing, "extra": self.extra}
-        if self.duplicates:
-            out["duplicates"] = self.duplicates
-        if self.refused is not None:
-            out["refused"] = {"reason": self.refused.reason, "message": self.refused.message}
-        if self.warnings:
-            out["warnings"] = self.warnings
-        return out
-
-
-def check_header(names: Sequence[str], contract: Contract, source_key: str) -> HeaderCheck:
-    """The header ``names`` of file ``source_key`` against the schema and the contract's policies."""
-    on_extra, on_missing = "warn", "null"
-    if contract.source.kind == "files":
-        on_extra, on_missing = contract.source.on_extra_columns, contract.source.on_missing_nullable
-    found = HeaderCheck(columns=list(names))
-    seen: set[str] = set()
-    for name in names:
-        if name in seen and name not in found.duplicates:
-            found.duplicates.append(name)
-        seen.add(name)
-    schema = {column.name: column for column in contract.columns}
-    found.missing = [name for name in schema if name not in seen]
-    found.extra = [name for name in dict.fromkeys(names) if name not in schema]
-    required = [name for name in found.missing if not schema[name].nullable]
-    nullable = [name for name in found.missing if schema[name].nullable]
-    where = f"the header of {source_key}"
-    if required:
-        found.refused = Reject(
-            MISSING_COLUMN,
-            f"NOT NULL column(s) {', '.join(required)} missing from {where}: the file is refused",
-            required[0],
-        )
-    elif nullable and on_missing == "refuse":
-        found.refused = Reject(
-            MISSING_COLUMN,
-            f"column(s) {', '.join(nullable)} missing from {where} (on_missing_nullable: refuse)",
-            nullable[0],
-        )
-    elif found.extra and on_extra == "refuse":
-        found.refused = Reject(
-            EXTRA_COLUMN,
-            f"column(s) {', '.join(found.extra)} in {where} are not in the schema (on_extra_columns: refuse)",
-            found.extra[0],
-        )
-    if found.refused is None:
-        if nullable:
-            found.warnings.append(f"{where} lacks nullable column(s) {', '.join(nullable)}: NULL in its rows")
-        if found.extra and on_extra == "warn":
-            found.warnings.append(
-                f"{where} has column(s) {', '.join(found.extra)} not in the schema: dropped"
-            )
-        if found.duplicates:
-            found.warnings.append(
-                f"{where} names column(s) {', '.join(found.duplicates)} twice: the first one is read"
-            )
-    return found
-
-
-def _null_sets(contract: Contract, default: Sequence[str]) -> dict[str, frozenset[str]]:
-    return {
-        column.name: frozenset(column.null_values if column.null_values is not None else default)
-        for column in contract.columns
-    }
-
-
-def _trimmed(contract: Contract, trim: str) -> frozenset[str]:
-    if trim == "all":
-        return frozenset(contract.column_names)
-    if trim == "strings":
-        return frozenset(c.name for c in contract.columns if c.column_type.base == "string")
-    return frozenset()
 
 
 class RawReader:
@@ -536,8 +103,8 @@ class JsonLinesReader(RawReader):
         self.values: tuple[tuple[str, bool, frozenset[str]], ...] = ()
         if contract is not None and contract.source.kind == "files":
             options = contract.source.jsonl
-            nulls = _null_sets(contract, options.null_values)
-            trimmed = _trimmed(contract, options.trim)
+            nulls = null_sets(contract, options.null_values)
+            trimmed = trimmed_columns(contract, options.trim)
             self.values = tuple(
                 (name, name in trimmed, nulls[name])
                 for name in contract.column_names
@@ -546,7 +113,7 @@ class JsonLinesReader(RawReader):
 
     def items(self) -> Iterator[RawItem]:
         decode, values = self._decoder.decode, self.values
-        with _open_binary(self.path) as handle:
+        with open_binary(self.path) as handle:
             if handle.peek(3)[:3] == codecs.BOM_UTF8:  # type: ignore[attr-defined]
                 handle.read(3)
             for number, line in enumerate(handle, start=1):
@@ -590,7 +157,7 @@ class JsonLinesReader(RawReader):
 
 def _unstorable(value: Any, path: str = "") -> Reject | None:
     if isinstance(value, str):
-        problem = _clean(value)
+        problem = text_problem(value)
         if problem is not None:
             what = "a NUL character" if problem == NUL_BYTE else "an invalid (lone surrogate) character"
             return Reject(problem, f"{path or 'value'} holds {what}", path.split(".")[0] or None)
@@ -637,8 +204,8 @@ class CsvReader(RawReader):
         self.options = options
         default_nulls = options.null_values
         if contract is not None:
-            nulls = _null_sets(contract, default_nulls)
-            trimmed = _trimmed(contract, options.trim)
+            nulls = null_sets(contract, default_nulls)
+            trimmed = trimmed_columns(contract, options.trim)
         else:
             nulls = {name: frozenset(default_nulls) for name in self.columns}
             trimmed = frozenset(self.columns) if options.trim == "all" else frozenset()
@@ -667,7 +234,7 @@ class CsvReader(RawReader):
         was read; a refused file yields every record as the header's Reject."""
         options = self.options
         splitter = CsvSplitter(options, None if options.header else len(self.columns))
-        with _open_binary(self.path) as binary:
+        with open_binary(self.path) as binary:
             blocks = splitter.blocks(splitter.open(binary))
             names: list[str] = list(self.columns)
             refused: Reject | None = None
@@ -718,7 +285,7 @@ class CsvReader(RawReader):
         return record
 
     def raw_text(self, raw: Any) -> str:
-        return cut(_line_end(raw))
+        return cut(line_end(raw))
 
 
 class ParquetReader(RawReader):
@@ -752,7 +319,7 @@ class ParquetReader(RawReader):
                         yield number, refused, record
                     elif index in flagged:
                         reason = flagged[index]
-                        yield number, Reject(reason, _CLEAN_MESSAGES[reason]), record
+                        yield number, Reject(reason, PROBLEM_MESSAGES[reason]), record
                     else:
                         yield number, record, record
         finally:

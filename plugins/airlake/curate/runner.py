@@ -25,29 +25,47 @@ Order of work, chosen so that nothing is lost and nothing live is ever overwritt
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airlake.curate.merge import MAX_FILE_BYTES, ROW_GROUP_ROWS, PartitionMerger
-from airlake.curate.parts import PartTask, concat_rejects, parse_parts, worker_count
-from airlake.curate.readers import raw_format
-from airlake.curate.versions import (
-    ORPHAN_GRACE,
-    new_version_id,
-    orphan_versions,
-    split_location,
-    version_of_location,
+from airlake.curate.errors import CurateError, RejectRateExceeded
+from airlake.curate.inputs import (
+    BACKLOG_DAYS,
+    ingest_date_of,
+    ingested_at,
+    parse_raw_parts,
+    raw_parts,
+    raw_runs_to_curate,
+    read_ingest,
 )
-from airlake.errors import is_transient
-from airlake.lake import curated_version_prefix, manifest_key, quarantine_key, s3_uri, state_key
-from airlake.manifest import COMPLETE, Manifest, mark_consumed, read_manifest, unpublished_raw_runs
+from airlake.curate.merge import MAX_FILE_BYTES, ROW_GROUP_ROWS, PartitionMerger
+from airlake.curate.partitions import (
+    LiveLocation,
+    curate_partition,
+    pending_versions,
+    remove_orphans,
+    resolve_live,
+    same_as_live,
+    same_as_pending,
+)
+from airlake.curate.record import (
+    FAILED,
+    INGEST_STAGE,
+    STAGE,
+    add_partition_counts,
+    advance_state,
+    check_accounting,
+    mark_raw_runs_consumed,
+    new_manifest,
+    summary,
+)
+from airlake.curate.versions import ORPHAN_GRACE, download_version_files, new_version_id, version_of_location
+from airlake.lake import quarantine_key, s3_uri
+from airlake.manifest import COMPLETE, Manifest
 from airlake.store import LakeStore, file_sha256
 
 if TYPE_CHECKING:
@@ -55,47 +73,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STAGE = "curate"
-INGEST_STAGE = "ingest"
-FAILED = "failed"
-LiveLocation = Callable[[str], "str | None"]
-"""``dt -> s3:// location`` of the partition version readers see now (the catalog's), None if none."""
-BACKLOG_DAYS = 30
-"""How far back the backlog looks for unpublished raw runs: older ones may be archived (Glacier) by
-tiering, and a failure that old is recovered on purpose, by clearing that run (a run always curates
-its own raw run)."""
-LOOKUP_ATTEMPTS = 5
-"""Tries of one live-location lookup on a transient error: the parse before it is too dear to lose."""
-
-_INGEST_DATE_IN_KEY = re.compile(r"/ingest_date=(\d{4}-\d{2}-\d{2})/")
-
-
-class CurateError(RuntimeError):
-    """A curate run could not complete (missing input, changed raw data, unbalanced accounting)."""
-
-
-class RejectRateExceeded(CurateError):
-    """More rows were rejected than the contract allows; quarantine and manifest are already written."""
-
-    def __init__(
-        self,
-        dataset: str,
-        run_id: str,
-        rejected: int,
-        read: int,
-        threshold: float,
-        quarantine: str,
-        manifest: str,
-    ) -> None:
-        self.dataset, self.run_id = dataset, run_id
-        self.rejected, self.read, self.threshold = rejected, read, threshold
-        self.rate = rejected / read if read else 0.0
-        self.quarantine, self.manifest = quarantine, manifest
-        super().__init__(
-            f"{dataset}: reject rate {self.rate:.2%} ({rejected} of {read} rows) is above the threshold "
-            f"{threshold:.2%} (quality.reject_rate_max) in run {run_id}; nothing was curated. "
-            f"Rejects with reasons: {quarantine}; manifest: {manifest}"
-        )
+# run_curate and its options; the rest stays importable from here for its importers (alerts, the SQL path)
+__all__ = [
+    "BACKLOG_DAYS",
+    "FAILED",
+    "INGEST_STAGE",
+    "STAGE",
+    "CurateError",
+    "CurateOptions",
+    "LiveLocation",
+    "RejectRateExceeded",
+    "run_curate",
+]
 
 
 @dataclass(frozen=True)
@@ -111,43 +100,6 @@ class CurateOptions:
     workers: int | None = None
     compare_location: LiveLocation | None = None
     orphan_grace: timedelta = ORPHAN_GRACE
-
-
-def _ingest_date(ingest: dict[str, Any]) -> date:
-    start = (ingest.get("interval") or {}).get("start")
-    if start:
-        return date.fromisoformat(str(start)[:10])
-    for item in ingest.get("outputs") or []:
-        match = _INGEST_DATE_IN_KEY.search(item["key"])
-        if match:
-            return date.fromisoformat(match.group(1))
-    raise CurateError("cannot tell the ingest date of the run: pass ingest_date")
-
-
-def _store_for(store: LakeStore, bucket: str) -> LakeStore:
-    if bucket == store.bucket:
-        return store
-    other = LakeStore(store.hook, bucket)
-    other.sse = dict(store.sse)
-    return other
-
-
-def _download_live(store: LakeStore, location: str, folder: Path) -> list[Path]:
-    """Whole-object downloads of the Parquet files of a live partition version (moto is slow at ranges)."""
-    bucket, prefix = split_location(location)
-    source = _store_for(store, bucket)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-    for obj in sorted(source.list(prefix), key=lambda item: item.key):
-        name = obj.key[len(prefix) :]
-        if "/" in name or not name.endswith(".parquet"):
-            continue
-        path = folder / f"live-{len(paths):05d}.parquet"
-        source.download(obj.key, path)
-        paths.append(path)
-    if not paths:
-        log.warning("Live location %s holds no Parquet files: the partition starts empty", location)
-    return paths
 
 
 def run_curate(
@@ -200,54 +152,10 @@ def run_curate(
     :raises CurateError: no complete ingest manifest, a raw part changed, or accounting does not balance.
     """
     dataset = contract.name
-    ingest_key = manifest_key(dataset, run_id, INGEST_STAGE)
-    ingest = read_manifest(store, dataset, run_id, INGEST_STAGE)
-    if ingest is None:
-        raise CurateError(
-            f"no ingest manifest s3://{store.bucket}/{ingest_key}: "
-            f"the ingest task of run {run_id} must succeed before curate"
-        )
-    if ingest.get("status", COMPLETE) != COMPLETE:
-        raise CurateError(f"ingest manifest {ingest_key} has status {ingest.get('status')!r}, not 'complete'")
+    ingest = read_ingest(store, dataset, run_id)
     threshold = contract.quality.reject_rate_max if reject_rate_max is None else reject_rate_max
-    raw_runs = [ingest]
-    if backlog:
-        since = datetime.now(UTC) - timedelta(days=backlog_days)
-        pending = unpublished_raw_runs(store, dataset, since=since)
-        others = [r for r in pending if r["run_id"] != ingest["run_id"]]
-        if others:
-            log.info(
-                "%s: also curating %d unpublished raw run(s) of earlier runs: %s",
-                dataset,
-                len(others),
-                ", ".join(r["run_id"] for r in others),
-            )
-        raw_runs = sorted([*others, ingest], key=_ingested_at)
-    manifest = Manifest(dataset=dataset, run_id=run_id, stage=STAGE)
-    manifest.source = {
-        "ingest_manifest": ingest_key,
-        "ingest_manifests": [manifest_key(dataset, r["run_id"], INGEST_STAGE) for r in raw_runs],
-    }
-    manifest.interval = dict(ingest.get("interval") or {})
-    manifest.extra = {
-        "raw_runs": [str(r["run_id"]) for r in raw_runs],
-        "version": None,
-        "partitions": [],
-        "quarantine": None,
-        "schema_hash": contract.schema_hash,
-        "dedup": {
-            "keys": list(contract.dedup.keys),
-            "keep": contract.dedup.keep,
-            "order_by": contract.dedup.order_by,
-            "scope": "partition",
-        },
-        "reject_rate": 0.0,
-        "reject_rate_max": threshold,
-        "warnings": [],
-        "unchanged": [],
-        "removed_versions": [],
-        "timings": {},
-    }
+    raw_runs = raw_runs_to_curate(store, dataset, ingest, backlog=backlog, backlog_days=backlog_days)
+    manifest = new_manifest(contract, run_id, ingest, raw_runs, threshold)
     options = CurateOptions(
         ingest_date=ingest_date,
         memory_limit=memory_limit,
@@ -260,7 +168,7 @@ def run_curate(
         orphan_grace=orphan_grace,
     )
     work_dir.mkdir(parents=True, exist_ok=True)
-    parts = [{**part, "raw_run": str(r["run_id"])} for r in raw_runs for part in r.get("outputs") or []]
+    parts = raw_parts(raw_runs)
     try:
         return _run(contract, store, manifest, ingest, parts, live_location, work_dir, options)
     except RejectRateExceeded:
@@ -279,29 +187,6 @@ def _write(store: LakeStore, manifest: Manifest, status: str) -> str:
     return manifest.write(store, status)
 
 
-def _ingested_at(ingest: dict[str, Any]) -> tuple[str, str]:
-    """Log order of raw runs: when their ingest finished (the run id breaks a tie)."""
-    return str(ingest.get("finished_at") or ""), str(ingest["run_id"])
-
-
-def _resolve_live(
-    lookup: LiveLocation, dts: list[str], *, attempts: int = LOOKUP_ATTEMPTS, pause: float = 0.5
-) -> dict[str, str | None]:
-    """``{dt: live location}``, each lookup retried on transient errors so the parse is not lost to one."""
-    found: dict[str, str | None] = {}
-    for dt in dts:
-        for attempt in range(1, attempts + 1):
-            try:
-                found[dt] = lookup(dt)
-                break
-            except Exception as exc:
-                if attempt == attempts or not is_transient(exc):
-                    raise
-                log.warning("Live location of dt=%s: %s; try %d of %d", dt, exc, attempt + 1, attempts)
-                time.sleep(pause * 2 ** (attempt - 1))
-    return found
-
-
 def _run(
     contract: Contract,
     store: LakeStore,
@@ -314,63 +199,26 @@ def _run(
 ) -> dict[str, Any]:
     dataset, run_id = contract.name, manifest.run_id
     timings: dict[str, float] = manifest.extra["timings"]
-    rows: dict[str, int] = dict.fromkeys(
-        (
-            "read",
-            "accepted",
-            "quarantined",
-            "written",
-            "duplicates_dropped",
-            "existing",
-            "existing_kept",
-            "existing_replaced",
-            "output",
-        ),
-        0,
-    )
-    manifest.rows = rows
+    rows = manifest.rows
     if not parts:
-        _mark_consumed(store, manifest)
+        mark_raw_runs_consumed(store, manifest)
         key = _write(store, manifest, COMPLETE)
         log.info(
             "Ingest run(s) %s of %s landed nothing: nothing to curate", manifest.extra["raw_runs"], dataset
         )
-        return _summary(manifest, key)
+        return summary(manifest, key)
 
     # 1. stream raw parts -> spill + rejects ---------------------------------------------------------
     started = time.monotonic()
-    workers = worker_count(options.workers, parts)
-    results = parse_parts(_part_tasks(contract, store, parts, work_dir, options, manifest), workers)
-    rejects_path = work_dir / "rejects.jsonl.gz"
-    concat_rejects(results, rejects_path)
-    spill_files: dict[str, list[Path]] = {}
-    spill_rows: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-    for result, item in zip(results, manifest.inputs, strict=True):
-        item["rows"] = result.rows_read
-        ingested = parts[result.index].get("rows")
-        if ingested is not None and int(ingested) != result.rows_read:
-            warning = f"{result.key}: read {result.rows_read} rows, the ingest manifest counted {ingested}"
-            log.warning(warning)
-            manifest.extra["warnings"].append(warning)
-        if result.header is not None:  # the header contract: what the file's header said (readers.py)
-            item["header"] = result.header
-            refused = result.header.get("refused")
-            for finding in [refused["message"]] if refused else result.header.get("warnings", []):
-                log.warning(finding)
-                manifest.extra["warnings"].append(finding)
-        rows["read"] += result.rows_read
-        rows["quarantined"] += result.rejects_rows
-        reasons.update(result.reasons)
-        spill_rows.update(result.rows_by_dt)
-        for dt, files in result.spill_files.items():
-            spill_files.setdefault(dt, []).extend(files)
-    rows["accepted"] = sum(spill_rows.values())
+    parsed = parse_raw_parts(
+        contract, store, manifest, parts, work_dir, flush_rows=options.flush_rows, workers=options.workers
+    )
+    rejects_path, spill_files, spill_rows = parsed.rejects_path, parsed.spill_files, parsed.spill_rows
     timings["parse_seconds"] = round(time.monotonic() - started, 3)
-    timings["parse_workers"] = workers
+    timings["parse_workers"] = parsed.workers
 
     # 2. quarantine, then the reject budget -------------------------------------------------------------
-    ingest_day: date = options.ingest_date or _ingest_date(ingest)
+    ingest_day: date = options.ingest_date or ingest_date_of(ingest)
     quarantined = rows["quarantined"]
     if quarantined:
         qkey = quarantine_key(dataset, ingest_day, run_id)
@@ -388,7 +236,7 @@ def _run(
             "key": qkey,
             "location": s3_uri(store.bucket, qkey),
             "rows": quarantined,
-            "reasons": dict(sorted(reasons.items())),
+            "reasons": dict(sorted(parsed.reasons.items())),
         }
     rate = quarantined / rows["read"] if rows["read"] else 0.0
     threshold = manifest.extra["reject_rate_max"]
@@ -411,9 +259,9 @@ def _run(
     # 3. per partition: live rows + new rows -> de-duplicated new version ------------------------------
     started = time.monotonic()
     dts = sorted(spill_files)
-    previous = _resolve_live(live_location, dts)
-    compare = _resolve_live(options.compare_location, dts) if options.compare_location else previous
-    pending = _pending_versions(store, dataset, run_id, compare)
+    previous = resolve_live(live_location, dts)
+    compare = resolve_live(options.compare_location, dts) if options.compare_location else previous
+    pending = pending_versions(store, dataset, run_id, compare)
     live_versions = [v for v in (version_of_location(loc) for loc in compare.values()) if v]
     version = new_version_id(after=max(live_versions, default=None))
     manifest.extra["version"] = version
@@ -428,7 +276,7 @@ def _run(
     try:
         for dt in dts:
             manifest.extra["partitions"].append(
-                _curate_partition(
+                curate_partition(
                     store,
                     merger,
                     contract,
@@ -451,25 +299,13 @@ def _run(
     timings["merge_seconds"] = round(time.monotonic() - started, 3)
 
     # 4. accounting, manifest ---------------------------------------------------------------------------
-    for entry in manifest.extra["partitions"]:
-        rows["written"] += entry["rows_new_kept"]
-        rows["duplicates_dropped"] += entry["rows_new"] - entry["rows_new_kept"]
-        rows["existing"] += entry["rows_existing"]
-        rows["existing_kept"] += entry["rows_existing_kept"]
-        rows["output"] += entry["rows"]
-        manifest.outputs.extend(
-            {"kind": "curated", "dt": entry["dt"], **item} for item in entry.pop("_outputs")
-        )
-    rows["existing_replaced"] = rows["existing"] - rows["existing_kept"]
-    _check_accounting(rows)
-    manifest.extra["accounting"] = "read = written + quarantined + duplicates_dropped"
-    manifest.extra["unchanged"] = [p["dt"] for p in manifest.extra["partitions"] if p.get("unchanged")]
-    manifest.extra["removed_versions"] = _remove_orphans(
+    add_partition_counts(manifest)
+    manifest.extra["removed_versions"] = remove_orphans(
         store, dataset, version, options.compare_location or live_location, options.orphan_grace
     )
-    _mark_consumed(store, manifest)
+    mark_raw_runs_consumed(store, manifest)
     key = _write(store, manifest, COMPLETE)
-    _advance_state(store, dataset, run_id, version)
+    advance_state(store, dataset, run_id, version)
     log.info(
         "Curated %s run %s (raw runs %s): read %d, written %d, quarantined %d, duplicates dropped %d; "
         "%d partition(s) at version %s, %d unchanged",
@@ -484,287 +320,20 @@ def _run(
         version,
         len(manifest.extra["unchanged"]),
     )
-    return _summary(manifest, key)
+    return summary(manifest, key)
 
 
-def _mark_consumed(store: LakeStore, manifest: Manifest) -> None:
-    """Index the log: beside each other raw run this attempt consumed, a marker naming this run."""
-    for raw_run in manifest.extra["raw_runs"]:
-        if raw_run != manifest.run_id:
-            mark_consumed(store, manifest.dataset, raw_run, manifest.run_id)
-
-
-def _remove_orphans(
-    store: LakeStore, dataset: str, version: str, live_location: LiveLocation, grace: timedelta
-) -> list[str]:
-    """Delete the version prefixes attempts left behind since the last complete curate (see
-    :func:`orphan_versions`); a partition the catalog points at is never touched."""
-    state = store.get_json(state_key(dataset, STAGE)) or {}
-    since = state.get("version")
-    if not since:
-        return []  # no complete curate recorded yet: leave them to maintenance
-    prefixes = []
-    for dt, orphan in orphan_versions(store, dataset, after=since, before=version, grace=grace):
-        live = _resolve_live(live_location, [dt])[dt]
-        if version_of_location(live) == orphan:
-            continue
-        prefixes.append(curated_version_prefix(dataset, dt, orphan))
-    for prefix in prefixes:
-        keys = [obj.key for obj in store.list(prefix)]
-        log.warning(
-            "Removing %d object(s) of %s, left by a killed or failed curate attempt", len(keys), prefix
-        )
-        store.delete(keys)
-    return prefixes
-
-
-def _advance_state(store: LakeStore, dataset: str, run_id: str, version: str) -> None:
-    """The version id of the dataset's latest complete curate: versions after it are an attempt's."""
-    state = store.get_json(state_key(dataset, STAGE)) or {}
-    store.put_json(
-        state_key(dataset, STAGE),
-        {"version": max(version, str(state.get("version") or "")), "run_id": run_id},
-    )
-
-
-def _part_tasks(
-    contract: Contract,
-    store: LakeStore,
-    parts: list[dict[str, Any]],
-    work_dir: Path,
-    options: CurateOptions,
-    manifest: Manifest,
-) -> Iterator[PartTask]:
-    """Download each raw part whole (moto is slow at ranged reads), check it, and hand it out to parse."""
-    csv_delimiter, csv_header = ",", True
-    if contract.source.kind == "files":
-        csv_delimiter, csv_header = contract.source.csv.delimiter, contract.source.csv.header
-    for index, part in enumerate(parts):
-        key = part["key"]
-        folder = work_dir / "parts" / f"{index:05d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        local = folder / "raw"
-        sha256 = store.download(key, local)
-        if part.get("sha256") and part["sha256"] != sha256:
-            raise CurateError(
-                f"raw part s3://{store.bucket}/{key} changed since it was ingested "
-                f"(sha256 {sha256}, ingest manifest says {part['sha256']}): raw data is immutable"
-            )
-        manifest.inputs.append(
-            {
-                "key": key,
-                "format": raw_format(key),
-                "bytes": local.stat().st_size,
-                "sha256": sha256,
-                "rows": None,
-                "rows_ingested": part.get("rows"),
-            }
-        )
-        manifest.inputs[-1]["raw_run"] = part.get("raw_run")
-        yield PartTask(
-            index=index,
-            key=key,
-            path=local,
-            out_dir=folder,
-            contract=contract,
-            flush_rows=options.flush_rows,
-            csv_delimiter=csv_delimiter,
-            csv_header=csv_header,
-        )
-
-
-def _curate_partition(
-    store: LakeStore,
-    merger: PartitionMerger,
-    contract: Contract,
-    dt: str,
-    version: str,
-    new_files: list[Path],
-    previous: str | None,
-    live: str | None,
-    work_dir: Path,
-    *,
-    pending: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Merge one partition and upload it under its new version prefix, unless it equals the live version
-    ``live`` byte for byte (then it is reported ``unchanged`` at the live location) or the version an
-    earlier complete attempt of this run wrote and the catalog never published, ``pending`` (then that
-    version is reused); its manifest entry."""
-    folder = work_dir / "partitions" / f"dt={dt}"
-    existing = _download_live(store, previous, folder / "live") if previous else []
-    result = merger.merge(new_files, existing, folder / "out")
-    same = _same_as_live(
-        store, result.parts, live, existing if live == previous else None, folder / "compare"
-    )
-    if same is None and pending is not None and _same_as_pending(store, result.parts, pending):
-        shutil.rmtree(folder, ignore_errors=True)
-        for path in new_files:
-            path.unlink(missing_ok=True)
-        log.info(
-            "dt=%s: the result equals %s, written by an earlier attempt; reused", dt, pending["location"]
-        )
-        return {
-            **{key: pending[key] for key in ("version", "location", "files", "sha256")},
-            "dt": dt,
-            "previous_location": previous,
-            "reused": True,
-            "rows": result.rows,
-            "bytes": sum(part.bytes for part in result.parts),
-            "rows_new": result.rows_new,
-            "rows_new_kept": result.rows_new_kept,
-            "rows_existing": result.rows_existing,
-            "rows_existing_kept": result.rows_existing_kept,
-            "_outputs": [],
-        }
-    if same is not None:
-        shutil.rmtree(folder, ignore_errors=True)
-        for path in new_files:
-            path.unlink(missing_ok=True)
-        log.info("dt=%s: the result equals the live version %s; nothing uploaded", dt, live)
-        return {
-            "dt": dt,
-            "version": version_of_location(live),
-            "location": live,
-            "previous_location": previous,
-            "unchanged": True,
-            "files": list(same),
-            "rows": result.rows,
-            "bytes": sum(part.bytes for part in result.parts),
-            "sha256": same,
-            "rows_new": result.rows_new,
-            "rows_new_kept": result.rows_new_kept,
-            "rows_existing": result.rows_existing,
-            "rows_existing_kept": result.rows_existing_kept,
-            "_outputs": [],
-        }
-    prefix = curated_version_prefix(contract.name, dt, version)
-    files: list[str] = []
-    checksums: dict[str, str] = {}
-    outputs: list[dict[str, Any]] = []
-    for part in result.parts:
-        key = prefix + part.path.name
-        store.put_file(key, part.path)
-        files.append(key)
-        checksums[key] = part.sha256
-        outputs.append({"key": key, "rows": part.rows, "bytes": part.bytes, "sha256": part.sha256})
-    shutil.rmtree(folder, ignore_errors=True)
-    for path in new_files:
-        path.unlink(missing_ok=True)
-    return {
-        "dt": dt,
-        "version": version,
-        "location": s3_uri(store.bucket, prefix),
-        "previous_location": previous,
-        "files": files,
-        "rows": result.rows,
-        "bytes": sum(part.bytes for part in result.parts),
-        "sha256": checksums,
-        "rows_new": result.rows_new,
-        "rows_new_kept": result.rows_new_kept,
-        "rows_existing": result.rows_existing,
-        "rows_existing_kept": result.rows_existing_kept,
-        "_outputs": outputs,
-    }
-
-
-def _pending_versions(
-    store: LakeStore, dataset: str, run_id: str, live: dict[str, str | None]
-) -> dict[str, dict[str, Any]]:
-    """The partitions the run's latest complete curate attempt wrote that are not live: an attempt killed
-    or failed between its manifest and the publish. A rerun with the same result reuses them instead of
-    writing an identical version (reruns change nothing)."""
-    earlier = read_manifest(store, dataset, run_id, STAGE, status=COMPLETE)
-    if not earlier:
-        return {}
-    return {
-        entry["dt"]: entry
-        for entry in earlier.get("partitions", [])
-        if not entry.get("unchanged") and entry.get("location") and entry["location"] != live.get(entry["dt"])
-    }
-
-
-def _same_as_pending(store: LakeStore, parts: list[Any], pending: dict[str, Any]) -> bool:
-    """The new files equal the pending version's (names and sha256 its manifest recorded) and its objects
-    are all still there with their sizes."""
-    recorded = pending.get("sha256") or {}
-    if sorted(key.rsplit("/", 1)[-1] for key in recorded) != sorted(part.path.name for part in parts):
-        return False
-    by_name = {key.rsplit("/", 1)[-1]: digest for key, digest in recorded.items()}
-    if any(by_name[part.path.name] != part.sha256 for part in parts):
-        return False
-    bucket, prefix = split_location(pending["location"])
-    sizes = {obj.key.rsplit("/", 1)[-1]: obj.size for obj in _store_for(store, bucket).list(prefix)}
-    return all(sizes.get(part.path.name) == part.bytes for part in parts)
-
-
-def _same_as_live(
-    store: LakeStore, parts: list[Any], live: str | None, downloaded: list[Path] | None, folder: Path
-) -> dict[str, str] | None:
-    """``{key: sha256}`` of the live version when the new files equal it (names, count, bytes); else None.
-
-    The content digest is the sha256 of each Parquet file: the merge writes byte-identical files for
-    identical rows, so equal digests mean a rerun with unchanged inputs and code.
-    """
-    if not live or not parts:
-        return None
-    bucket, prefix = split_location(live)
-    source = _store_for(store, bucket)
-    objects = sorted(
-        (
-            obj
-            for obj in source.list(prefix)
-            if "/" not in obj.key[len(prefix) :] and obj.key.endswith(".parquet")
-        ),
-        key=lambda obj: obj.key,
-    )
-    names = [obj.key[len(prefix) :] for obj in objects]
-    if names != [part.path.name for part in parts] or [o.size for o in objects] != [p.bytes for p in parts]:
-        return None
-    if downloaded is None:  # not merged in (full refresh): fetch the live files to compare
-        folder.mkdir(parents=True, exist_ok=True)
-        digests = [
-            source.download(obj.key, folder / f"live-{i:05d}.parquet") for i, obj in enumerate(objects)
-        ]
-    else:
-        digests = [file_sha256(path) for path in downloaded]
-    if digests != [part.sha256 for part in parts]:
-        return None
-    return {obj.key: digest for obj, digest in zip(objects, digests, strict=True)}
-
-
-def _check_accounting(rows: dict[str, int]) -> None:
-    problems = []
-    if rows["read"] != rows["written"] + rows["quarantined"] + rows["duplicates_dropped"]:
-        problems.append("read != written + quarantined + duplicates_dropped")
-    if rows["read"] != rows["accepted"] + rows["quarantined"]:
-        problems.append("read != accepted + quarantined")
-    if rows["output"] != rows["written"] + rows["existing_kept"]:
-        problems.append("output != written + existing_kept")
-    if problems:
-        raise CurateError(f"row accounting does not balance ({'; '.join(problems)}): {rows}")
-
-
-def _summary(manifest: Manifest, key: str) -> dict[str, Any]:
-    """The small XCom value: counts, versions and locations, never data."""
-    quarantine = manifest.extra.get("quarantine")
-    return {
-        "dataset": manifest.dataset,
-        "run_id": manifest.run_id,
-        "version": manifest.extra.get("version"),
-        "rows": dict(manifest.rows),
-        "partitions": [
-            {
-                "dt": p["dt"],
-                "version": p["version"],
-                "location": p["location"],
-                "previous_location": p["previous_location"],
-                "rows": p["rows"],
-                "unchanged": bool(p.get("unchanged")),
-                "reused": bool(p.get("reused")),
-            }
-            for p in manifest.extra.get("partitions", [])
-        ],
-        "raw_runs": list(manifest.extra.get("raw_runs") or []),
-        "quarantine": quarantine["key"] if quarantine else None,
-        "manifest": key,
-    }
+# The names airlake.curate.athena imports from here today (and compaction's ``_download_live``), until
+# they import them from their homes: errors, inputs, partitions, record, versions.
+_advance_state = advance_state
+_check_accounting = check_accounting
+_download_live = download_version_files
+_ingest_date = ingest_date_of
+_ingested_at = ingested_at
+_mark_consumed = mark_raw_runs_consumed
+_pending_versions = pending_versions
+_remove_orphans = remove_orphans
+_resolve_live = resolve_live
+_same_as_live = same_as_live
+_same_as_pending = same_as_pending
+_summary = summary

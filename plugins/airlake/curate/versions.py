@@ -1,4 +1,5 @@
-"""Partition versions: ids, where they live, and which superseded ones maintenance may delete.
+"""Partition versions: ids, where they live (and their files' download), and which superseded ones
+maintenance may delete.
 
 Curate never overwrites what readers may be reading: every attempt writes a new version prefix
 ``curated/<dataset>/dt=<dt>/v=<version>/`` and the catalog stage publishes it by pointing the Glue
@@ -8,16 +9,20 @@ for every attempt and sortable as text, so "newer" is a string comparison.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airlake.lake import curated_dataset_prefix
 
 if TYPE_CHECKING:
     from airlake.store import LakeStore
+
+log = logging.getLogger(__name__)
 
 VERSION_FORMAT = "%Y%m%dT%H%M%S%fZ"
 _VERSION = re.compile(r"^\d{8}T\d{12}Z$")
@@ -58,6 +63,36 @@ def split_location(location: str) -> tuple[str, str]:
         raise ValueError(f"not an s3:// location: {location!r}")
     prefix = match.group("prefix")
     return match.group("bucket"), (prefix.rstrip("/") + "/") if prefix else ""
+
+
+def location_store(store: LakeStore, location: str) -> tuple[LakeStore, str]:
+    """(the store of the location's bucket, with ``store``'s encryption settings; the ``prefix/``)."""
+    bucket, prefix = split_location(location)
+    if bucket == store.bucket:
+        return store, prefix
+    from airlake.store import LakeStore
+
+    other = LakeStore(store.hook, bucket)
+    other.sse = dict(store.sse)
+    return other, prefix
+
+
+def download_version_files(store: LakeStore, location: str, folder: Path) -> list[Path]:
+    """Whole-object downloads (moto is slow at ranges) of the Parquet files directly under a partition
+    version's ``location``, in key order, as ``folder/live-<n>.parquet``; [] when it holds none."""
+    source, prefix = location_store(store, location)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for obj in sorted(source.list(prefix), key=lambda item: item.key):
+        name = obj.key[len(prefix) :]
+        if "/" in name or not name.endswith(".parquet"):
+            continue
+        path = folder / f"live-{len(paths):05d}.parquet"
+        source.download(obj.key, path)
+        paths.append(path)
+    if not paths:
+        log.warning("Live location %s holds no Parquet files: the partition starts empty", location)
+    return paths
 
 
 def version_of_location(location: str | None) -> str | None:

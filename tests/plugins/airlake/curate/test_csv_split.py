@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from airlake.contracts import CsvOptions
+from airlake.curate.csv_split import BATCH_CHARS, CsvSplitter
 from airlake.curate.parse import Reject
-from airlake.curate.readers import _BATCH_CHARS, CsvSplitter, count_records
+from airlake.curate.readers import count_records
 
 
 def records(path: Path, **options: object) -> list[tuple[int, object]]:
@@ -32,7 +33,7 @@ def lines_to(size: int) -> list[str]:
 
 @pytest.mark.parametrize("comment", [None, "#"], ids=["batched", "line-by-line"])
 def test_a_quoted_value_across_a_batch_boundary_is_one_record(tmp_path: Path, comment: str | None) -> None:
-    before = lines_to(_BATCH_CHARS - 10)
+    before = lines_to(BATCH_CHARS - 10)
     value = "a" * 30 + "\n" + "b" * 30
     path = tmp_path / "f.csv"
     path.write_text("id,v\n" + "".join(before) + f'0,"{value}"\nlast,y\n')
@@ -45,7 +46,7 @@ def test_a_quoted_value_across_a_batch_boundary_is_one_record(tmp_path: Path, co
 
 @pytest.mark.parametrize("comment", [None, "#"], ids=["batched", "line-by-line"])
 def test_a_broken_quote_swallows_nothing_across_batches(tmp_path: Path, comment: str | None) -> None:
-    after = lines_to(2 * _BATCH_CHARS)
+    after = lines_to(2 * BATCH_CHARS)
     path = tmp_path / "f.csv"
     path.write_text('id,v\n1,"open\n' + "".join(after))
 

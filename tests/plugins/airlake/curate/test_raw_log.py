@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from airlake.contracts import get_contract
 from airlake.curate import new_version_id, run_curate
-from airlake.curate.runner import _resolve_live
+from airlake.curate.partitions import resolve_live
 from airlake.curate.spill import remove_stale_scratch, scratch_dir
 from airlake.lake import curated_version_prefix, manifest_attempt_key, manifest_key
 from airlake.manifest import Manifest, manifest_attempts, read_manifest, unpublished_raw_runs
@@ -212,7 +212,7 @@ def _throttled() -> ClientError:
 def test_a_throttled_live_lookup_is_retried_instead_of_losing_the_parse(
     lake, catalog, tmp_path, monkeypatch
 ) -> None:
-    monkeypatch.setattr("airlake.curate.runner.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("airlake.curate.partitions.time.sleep", lambda seconds: None)
     land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(ORDERS_DAY_1))])
     calls: list[str] = []
 
@@ -237,7 +237,7 @@ def test_a_deterministic_lookup_error_is_not_retried() -> None:
         raise ValueError("not a partition value")
 
     with pytest.raises(ValueError, match="not a partition value"):
-        _resolve_live(broken, ["2026-11-20"], pause=0)
+        resolve_live(broken, ["2026-11-20"], pause=0)
     assert calls == ["2026-11-20"]
 
 

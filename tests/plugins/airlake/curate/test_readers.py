@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from airlake.curate.parse import Reject
-from airlake.curate.readers import open_reader, raw_format
+from airlake.curate.rawfile import raw_format
+from airlake.curate.readers import open_reader
 
 
 def _items(path: Path, key: str, columns: tuple[str, ...] = ("a", "b")) -> list[tuple[int, object, str]]:
