@@ -22,7 +22,9 @@ Stages, one reusable operator each:
 3. **curate**: raw -> typed, de-duplicated Parquet in a new version `curated/<dataset>/dt=.../v=.../`
    of every partition the run touches (one identical to the live version is not rewritten); rejects
    to `quarantine/` with their reasons. It consumes the run's raw run **and every earlier one not yet
-   published**, so a run that failed after ingest is published by the next one;
+   published**, so a run that failed after ingest is published by the next one. It runs in the
+   Airflow worker, or with the contract's `curate: {engine: athena}` as SQL on the query engine
+   (Athena; DuckDB locally), with the same outputs;
 4. **quality**: the contract's checks on the new versions (day-based ones over the interval's days and
    every day the run writes); a failure stops the run before anything is published;
 5. **catalog**: the Glue table (schema evolution checked) and the partitions pointed at their new
@@ -46,7 +48,6 @@ from airlake.assets import curated_asset
 from airlake.contracts import load_contracts
 from airlake.events import dataset_schedule
 from airlake.operators.catalog import CatalogOperator
-from airlake.operators.curate import CurateOperator
 from airlake.operators.ingest import IngestOperator
 from airlake.operators.load import WarehouseLoadOperator
 from airlake.operators.quality import QualityCheckOperator
@@ -54,6 +55,7 @@ from airlake.operators.tiering import GlacierRestoreOperator
 from airlake.pipeline import (
     START_DATE,
     WAREHOUSE_POOL,
+    curate_task,
     deadline_alert,
     default_args,
     interval_params,
@@ -112,7 +114,7 @@ def dataset_dag(contract: Contract) -> DAG:
         name = contract.name
         # bucket and database come from default_args (airlake.pipeline.default_args)
         ingest = IngestOperator(task_id="ingest", dataset=name)
-        curate = CurateOperator(task_id="curate", dataset=name)
+        curate = curate_task(contract, task_id="curate")  # worker or athena, by the contract
         quality = QualityCheckOperator(task_id="quality", dataset=name)
         catalog = CatalogOperator(task_id="catalog", dataset=name, outlets=[curated_asset(name)])
         load = WarehouseLoadOperator(task_id="load", dataset=name, pool=WAREHOUSE_POOL)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow.sdk import DeadlineAlert, Param
+    from airflow.sdk import BaseOperator, DeadlineAlert, Param
 
     from airlake.contracts import Contract
 
@@ -60,6 +60,22 @@ def default_args(owner: str) -> dict[str, Any]:
         "max_retry_delay": timedelta(minutes=20),
         "on_failure_callback": task_failed,
     }
+
+
+def curate_task(contract: Contract, **kwargs: Any) -> BaseOperator:
+    """
+    The dataset DAG's curate task, by the contract's ``curate.engine``: ``worker`` curates inside the
+    Airflow worker (:class:`~airlake.operators.curate.CurateOperator`), ``athena`` as SQL on the query
+    engine (:class:`~airlake.operators.curate_athena.SqlCurateOperator`: Athena on AWS, DuckDB
+    locally). Both write the same versions, quarantine and manifest, so the tasks after it are the same.
+    """
+    if contract.curate.engine == "athena":
+        from airlake.operators.curate_athena import SqlCurateOperator
+
+        return SqlCurateOperator(dataset=contract.name, **kwargs)
+    from airlake.operators.curate import CurateOperator
+
+    return CurateOperator(dataset=contract.name, **kwargs)
 
 
 def deadline_alert(after: timedelta) -> DeadlineAlert:
