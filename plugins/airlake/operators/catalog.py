@@ -14,10 +14,6 @@ if TYPE_CHECKING:
 
     from airlake.store import LakeStore
 
-from airlake.pipeline import GLUE_DATABASE
-
-__all__ = ["GLUE_DATABASE", "CatalogOperator"]
-
 
 class CatalogOperator(DatasetOperator):
     """
@@ -34,7 +30,7 @@ class CatalogOperator(DatasetOperator):
     crawler: locally set ``wait_for_crawler=False`` (or keep the default, explicit registration).
 
     The dataset (also the table name) and the lake's arguments (``database`` defaults to
-    :data:`GLUE_DATABASE` through the DAGs' ``default_args``; ``kms_key_id`` for the manifest write):
+    :data:`airlake.pipeline.GLUE_DATABASE` through the DAGs' ``default_args``; ``kms_key_id`` for the manifest write):
     :class:`~airlake.operators.base.DatasetOperator`.
 
     :param use_crawler: register partitions with a Glue crawler instead of explicitly.

@@ -10,7 +10,8 @@ import pytest
 from airlake.catalog import ParquetSchemaError, SchemaEvolutionError
 from airlake.contracts import get_contract
 from airlake.lake import manifest_key
-from airlake.operators.catalog import GLUE_DATABASE, CatalogOperator
+from airlake.operators.catalog import CatalogOperator
+from airlake.pipeline import GLUE_DATABASE
 from tests.plugins.airlake.catalog.catalog_helpers import (
     VERSION_1,
     VERSION_2,
