@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+
 from airlake.operators.query import QueryOperator
 
 if TYPE_CHECKING:
@@ -24,6 +26,7 @@ class BusinessReportOperator(QueryOperator):
     :param week_start: the Monday of the week, ``YYYY-MM-DD`` (templated).
     """
 
+    aws_hook_class = GlueCatalogHook
     template_fields: Sequence[str] = (*QueryOperator.template_fields, "week_start")
     ui_color = "#fff1cc"
 

@@ -7,6 +7,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+
 from airlake.operators.query import QUERY_ENGINE, QueryOperator
 
 if TYPE_CHECKING:
@@ -57,6 +59,7 @@ class MaterialiseOperator(QueryOperator):
     :param memory_limit: DuckDB memory limit.
     """
 
+    aws_hook_class = GlueCatalogHook
     template_fields: Sequence[str] = (
         *QueryOperator.template_fields,
         "view",

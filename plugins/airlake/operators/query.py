@@ -6,8 +6,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-
 from airlake.operators.base import LakeOperator
 
 if TYPE_CHECKING:
@@ -21,14 +19,13 @@ QUERY_ENGINE = "{{ var.value.get('airlake_query_engine', 'duckdb') }}"
 class QueryOperator(LakeOperator):
     """
     A stage that runs SQL on DuckDB over the Glue catalog (local) or on Athena (AWS); killing the task
-    stops the running Athena query.
+    stops the running Athena query. The hook stays the subclass's choice (a view's Glue, curate's S3).
 
     :param engine: ``duckdb`` or ``athena`` (default: Variable ``airlake_query_engine``, else duckdb).
     :param athena_output_location: ``s3://...`` for Athena's result files (required with athena).
     :param workgroup: the Athena workgroup (required with athena).
     """
 
-    aws_hook_class = GlueCatalogHook
     template_fields: Sequence[str] = (
         *LakeOperator.template_fields,
         "engine",
