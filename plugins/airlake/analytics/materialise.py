@@ -358,24 +358,22 @@ def _unload_version(
     listed = ", ".join(f'"{name}"' for name in ordered)
     select = f"select {listed}\nfrom (\n{body}\n) as view_result"
     staging = f"{prefix}{UNLOAD_FOLDER}"
-    engine.unload(
-        select,
-        f"s3://{store.bucket}/{staging}",
-        partitioned_by=[PARTITION_COLUMN] if has_dt else [],
-        encryption=unload_encryption(store),
-    )
-    bytes_scanned = engine.bytes_scanned
-    staged = list(store.list(staging))
+    written: list[tuple[str, int]] = []
     try:
+        engine.unload(
+            select,
+            f"s3://{store.bucket}/{staging}",
+            partitioned_by=[PARTITION_COLUMN] if has_dt else [],
+            encryption=unload_encryption(store),
+        )
+        bytes_scanned = engine.bytes_scanned
         files = []
         folders: set[str] = set()
-        for item in staged:
-            relative = item.key[len(staging) :]
-            folder, _, name = relative.rpartition("/")
-            if name.startswith(("_", ".")) or not name:
-                continue
-            folders.add(folder)
-            files.append(item)
+        for item in store.list(staging):
+            folder, _, name = item.key[len(staging) :].rpartition("/")
+            if name and not name.startswith(("_", ".")):
+                folders.add(folder)
+                files.append(item)
         expected_folder = f"{PARTITION_COLUMN}={ds}" if has_dt else ""
         if folders - {expected_folder}:
             shown = sorted(
@@ -395,7 +393,6 @@ def _unload_version(
                 )
             columns = file_columns
             rows += footer.num_rows
-        written: list[tuple[str, int]] = []
         if columns is None:  # no row, no file: the columns from the result metadata of the SELECT
             empty = _drop_partition_column(engine.run(f"{select}\nlimit 0"), ds)
             columns = view_columns(empty.schema)
@@ -404,6 +401,10 @@ def _unload_version(
             key = f"{prefix}{part_file(index)}"
             store.copy(item.key, key)  # server-side, re-encrypted as the lake's other writes
             written.append((key, item.size))
+    except BaseException:
+        store.delete([key for key, _ in written])  # files of a version that will not be published
+        raise
     finally:
-        store.delete([item.key for item in staged])
+        # staged files go, also those of a failed or stopped UNLOAD (Athena leaves them behind)
+        store.delete([item.key for item in store.list(staging)])
     return columns, written, rows, bytes_scanned

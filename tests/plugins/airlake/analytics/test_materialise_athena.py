@@ -15,6 +15,7 @@ import pytest
 
 from airlake.analytics import MaterialiseError, materialise_view
 from airlake.analytics.materialise import result_column_names
+from airlake.engines import QueryEngineError
 from airlake.engines.athena import AthenaEngine
 from airlake.lake import manifest_key
 from airlake.sql_text import render_sql
@@ -110,6 +111,22 @@ def test_a_foreign_dt_is_refused_and_nothing_is_left_or_published(athena, glue, 
 
     assert list(lake.list("analytics/by_day/")) == []  # the UNLOAD's files were removed
     assert glue.get_tables(DatabaseName=database, Expression="by_day")["TableList"] == []
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_failed_unload_leaves_no_file_and_publishes_nothing(
+    athena, fake_athena, glue, lake, database
+) -> None:
+    fake_athena.fail_unload_after_write = True
+    sql = render_sql("athena/daily_sales.sql", ds=DS, params={})
+
+    with pytest.raises(QueryEngineError, match="GENERIC_INTERNAL_ERROR"):
+        materialise_view(athena, glue, lake, database=database, view="daily_sales", sql=sql, ds=DS)
+
+    unload = next(q for q in fake_athena.queries.values() if q["query"].startswith("UNLOAD"))
+    assert unload["files"]  # Athena had written files before failing: removed
+    assert list(lake.list("analytics/daily_sales/")) == []
+    assert glue.get_tables(DatabaseName=database, Expression="daily_sales")["TableList"] == []
 
 
 @pytest.mark.usefixtures("shop")

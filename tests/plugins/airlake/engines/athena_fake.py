@@ -97,6 +97,9 @@ class FakeAthenaHook:
     :param database: the query context's database.
     :param result_schema: the schema UNLOAD writes for a SELECT (None: the local engine's types).
     :param rows_per_file: rows of each UNLOAD file (Athena writes several files in parallel).
+
+    Set ``fail_unload_after_write`` to make an UNLOAD fail once its files are written (Athena does
+    not remove the files of a failed query).
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class FakeAthenaHook:
         self.rows_per_file = rows_per_file
         self.queries: dict[str, dict[str, Any]] = {}
         self.stopped: list[str] = []
+        self.fail_unload_after_write = False
 
     # -- AthenaHook ---------------------------------------------------------------------------------
 
@@ -249,3 +253,5 @@ class FakeAthenaHook:
                 key = f"{prefix}{folder}{query_id.replace('-', '_')}_{uuid.uuid4()}"
                 s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue(), **extra)
                 record["files"].append(key)
+        if self.fail_unload_after_write:
+            raise RuntimeError("GENERIC_INTERNAL_ERROR: the query failed after writing its files")
