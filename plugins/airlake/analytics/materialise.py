@@ -206,7 +206,9 @@ def materialise_view(
     Run a view's rendered SQL for day ``ds`` and publish the result as partition ``dt=<ds>`` of the
     Glue table ``<database>.<view>``, at a new version.
 
-    :param engine: the query engine (DuckDB locally, Athena on AWS).
+    :param engine: the query engine (DuckDB locally, Athena on AWS). One with an ``unload(select,
+        location, *, partitioned_by, encryption)`` method (:meth:`~airlake.engines.athena.AthenaEngine.unload`)
+        writes the version's files itself; the rows of any other are written here.
     :param glue: a boto3 Glue client.
     :param store: the lake bucket (every put is server-side encrypted).
     :param database: the Glue database of the view table (and of bare table names in the SQL).

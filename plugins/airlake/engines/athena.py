@@ -70,6 +70,9 @@ class AthenaEngine(QueryEngine):
     """
     Athena SQL run by Athena: submit, wait, fetch the rows; keeps the query id for :meth:`on_kill`.
 
+    Small results are read back typed (:meth:`fetch`); a view is materialised with :meth:`unload`,
+    Athena writing the Parquet files (:func:`airlake.analytics.materialise.materialise_view`).
+
     :param hook: an ``AthenaHook`` (``AthenaHook(aws_conn_id=...)``).
     :param database: the Glue database of bare table names (the query context).
     :param output_location: ``s3://...`` prefix for the result files.
