@@ -6,11 +6,13 @@ computed by :func:`~airlake.curate.sql.curate_sql` instead of in the Airflow wor
     summary = run_curate_sql(contract, store, run_id=run_id, live_location=lookup, work_dir=tmp,
                              engine=LocalSqlCurate(work_dir=tmp))   # or AthenaSqlCurate(...) on AWS
 
-What stays the worker path's (:mod:`airlake.curate.runner`, reused, not copied): which raw runs a run
-consumes (its own and, with ``backlog``, every unpublished one), the checks of the ingest manifest, the
-live-location lookups, the version id, reuse of a pending version, the byte-for-byte "unchanged"
-comparison, the removal of orphan versions, the row accounting, the manifest and the summary. So catalog
-publish, quality checks, load and lineage read the result unchanged.
+What stays the worker path's (reused from its homes, in :func:`~airlake.curate.run_curate`'s order of
+steps): which raw runs a run consumes and the checks of the ingest manifest
+(:mod:`airlake.curate.inputs`), the live-location lookups, reuse of a pending version, the byte-for-byte
+"unchanged" comparison and the removal of orphan versions (:mod:`airlake.curate.partitions`), the version
+id (:mod:`airlake.curate.versions`), the quarantine upload, reject budget, row accounting, manifest, state
+and summary (:mod:`airlake.curate.record`). So catalog publish, quality checks, load and lineage read the
+result unchanged.
 
 What the engine does, all in SQL on a table of raw lines (``raw_lines``: ``line``, ``seq``, ``source``,
 ``line_number``) and the live rows of the touched partitions (``existing``):
@@ -45,42 +47,45 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airlake.curate.errors import CurateError, RejectRateExceeded
+from airlake.curate.inputs import BACKLOG_DAYS, ingest_date_of, raw_parts, raw_runs_to_curate, read_ingest
 from airlake.curate.merge import MAX_FILE_BYTES, ROW_GROUP_ROWS, LocalPart, ParquetPartWriter
 from airlake.curate.parse import Reject
-from airlake.curate.parts import PART_SHIFT, RejectWriter
-from airlake.curate.readers import raw_format
-from airlake.curate.runner import (
-    BACKLOG_DAYS,
-    FAILED,
-    INGEST_STAGE,
-    STAGE,
-    CurateError,
+from airlake.curate.partitions import (
     LiveLocation,
-    RejectRateExceeded,
-    _advance_state,
-    _check_accounting,
-    _download_live,
-    _ingest_date,
-    _ingested_at,
-    _mark_consumed,
-    _pending_versions,
-    _remove_orphans,
-    _resolve_live,
-    _same_as_live,
-    _same_as_pending,
-    _summary,
-    _write,
+    pending_versions,
+    remove_orphans,
+    resolve_live,
+    same_as_live,
+    same_as_pending,
+)
+from airlake.curate.parts import PART_SHIFT, RejectWriter
+from airlake.curate.rawfile import raw_format
+from airlake.curate.record import (
+    FAILED,
+    add_partition_counts,
+    advance_state,
+    mark_raw_runs_consumed,
+    new_manifest,
+    quarantine_rejects,
+    reject_rate_exceeded,
+    summary,
 )
 from airlake.curate.sql import curate_sql, sql_unsupported, to_duckdb
-from airlake.curate.versions import ORPHAN_GRACE, new_version_id, split_location, version_of_location
-from airlake.lake import curated_version_prefix, manifest_key, quarantine_key, s3_uri
-from airlake.manifest import COMPLETE, Manifest, read_manifest, unpublished_raw_runs
+from airlake.curate.versions import (
+    ORPHAN_GRACE,
+    download_version_files,
+    new_version_id,
+    split_location,
+    version_of_location,
+)
+from airlake.lake import curated_version_prefix, s3_uri
+from airlake.manifest import COMPLETE, Manifest
 from airlake.sql_text import quote_identifier
-from airlake.store import file_sha256
 
 if TYPE_CHECKING:
     import duckdb
@@ -168,7 +173,8 @@ def run_curate_sql(
 ) -> dict[str, Any]:
     """
     Curate the run's raw parts (and with ``backlog`` every unpublished raw run) on ``engine``; the same
-    outputs, manifest and summary as :func:`airlake.curate.run_curate` (see it for the parameters).
+    outputs, manifest and summary as :func:`airlake.curate.run_curate` (see it for the parameters), in
+    the same order of steps; the manifest also names the ``engine`` and its ``query_ids``.
 
     :raises RejectRateExceeded: too many rejects (quarantine and manifest written first).
     :raises CurateError: no complete ingest manifest, a raw part changed or is not JSON Lines, the
@@ -179,52 +185,13 @@ def run_curate_sql(
         listed = "; ".join(f"{'.'.join(map(str, loc))}: {text}" for loc, text in problems)
         raise CurateError(f"{contract.name} cannot be curated by SQL: {listed}")
     dataset = contract.name
-    ingest_key = manifest_key(dataset, run_id, INGEST_STAGE)
-    ingest = read_manifest(store, dataset, run_id, INGEST_STAGE)
-    if ingest is None:
-        raise CurateError(
-            f"no ingest manifest s3://{store.bucket}/{ingest_key}: "
-            f"the ingest task of run {run_id} must succeed before curate"
-        )
-    if ingest.get("status", COMPLETE) != COMPLETE:
-        raise CurateError(f"ingest manifest {ingest_key} has status {ingest.get('status')!r}, not 'complete'")
-    raw_runs = [ingest]
-    if backlog:
-        since = datetime.now(UTC) - timedelta(days=backlog_days)
-        others = [
-            r for r in unpublished_raw_runs(store, dataset, since=since) if r["run_id"] != ingest["run_id"]
-        ]
-        raw_runs = sorted([*others, ingest], key=_ingested_at)
+    ingest = read_ingest(store, dataset, run_id)
     threshold = contract.quality.reject_rate_max if reject_rate_max is None else reject_rate_max
-    manifest = Manifest(dataset=dataset, run_id=run_id, stage=STAGE)
-    manifest.source = {
-        "ingest_manifest": ingest_key,
-        "ingest_manifests": [manifest_key(dataset, r["run_id"], INGEST_STAGE) for r in raw_runs],
-    }
-    manifest.interval = dict(ingest.get("interval") or {})
-    manifest.extra = {
-        "raw_runs": [str(r["run_id"]) for r in raw_runs],
-        "version": None,
-        "partitions": [],
-        "quarantine": None,
-        "schema_hash": contract.schema_hash,
-        "dedup": {
-            "keys": list(contract.dedup.keys),
-            "keep": contract.dedup.keep,
-            "order_by": contract.dedup.order_by,
-            "scope": "partition",
-        },
-        "reject_rate": 0.0,
-        "reject_rate_max": threshold,
-        "warnings": [],
-        "unchanged": [],
-        "removed_versions": [],
-        "timings": {},
-        "engine": engine.name,
-        "query_ids": engine.query_ids,
-    }
-    parts = [{**part, "raw_run": str(r["run_id"])} for r in raw_runs for part in r.get("outputs") or []]
+    raw_runs = raw_runs_to_curate(store, dataset, ingest, backlog=backlog, backlog_days=backlog_days)
+    manifest = new_manifest(contract, run_id, ingest, raw_runs, threshold)
+    manifest.extra.update(engine=engine.name, query_ids=engine.query_ids)
     work_dir.mkdir(parents=True, exist_ok=True)
+    parts = raw_parts(raw_runs)
     try:
         for part in parts:
             if raw_format(part["key"]) != "jsonl":
@@ -249,7 +216,7 @@ def run_curate_sql(
     except Exception as exc:
         manifest.extra["error"] = f"{type(exc).__name__}: {exc}"
         try:
-            _write(store, manifest, FAILED)
+            manifest.write(store, FAILED)
         except Exception:  # the original error matters more
             log.exception("Could not write the failed curate manifest of %s run %s", dataset, run_id)
         raise
@@ -270,30 +237,16 @@ def _run(
 ) -> dict[str, Any]:
     dataset, run_id = contract.name, manifest.run_id
     timings: dict[str, float] = manifest.extra["timings"]
-    rows: dict[str, int] = dict.fromkeys(
-        (
-            "read",
-            "accepted",
-            "quarantined",
-            "written",
-            "duplicates_dropped",
-            "existing",
-            "existing_kept",
-            "existing_replaced",
-            "output",
-        ),
-        0,
-    )
-    manifest.rows = rows
+    rows = manifest.rows
     if not parts:
-        _mark_consumed(store, manifest)
-        key = _write(store, manifest, COMPLETE)
+        mark_raw_runs_consumed(store, manifest)
+        key = manifest.write(store, COMPLETE)
         log.info(
             "Ingest run(s) %s of %s landed nothing: nothing to curate", manifest.extra["raw_runs"], dataset
         )
-        return _summary(manifest, key)
+        return summary(manifest, key)
 
-    # 1. raw lines, counts, rejects -----------------------------------------------------------------
+    # 1. raw lines -> counts and rejects (the SQL's reject rules) ------------------------------------
     started = time.monotonic()
     read = engine.load_raw(store, parts, manifest.inputs)
     for part, item, count in zip(parts, manifest.inputs, read, strict=True):
@@ -323,50 +276,18 @@ def _run(
     timings["parse_seconds"] = round(time.monotonic() - started, 3)
 
     # 2. quarantine, then the reject budget ---------------------------------------------------------
-    ingest_day: date = ingest_date or _ingest_date(ingest)
-    quarantined = rows["quarantined"]
-    if quarantined:
-        qkey = quarantine_key(dataset, ingest_day, run_id)
-        store.put_file(qkey, rejects_path)
-        manifest.outputs.append(
-            {
-                "kind": "quarantine",
-                "key": qkey,
-                "rows": quarantined,
-                "bytes": rejects_path.stat().st_size,
-                "sha256": file_sha256(rejects_path),
-            }
-        )
-        manifest.extra["quarantine"] = {
-            "key": qkey,
-            "location": s3_uri(store.bucket, qkey),
-            "rows": quarantined,
-            "reasons": dict(sorted(writer.reasons.items())),
-        }
-    rate = quarantined / rows["read"] if rows["read"] else 0.0
-    threshold = manifest.extra["reject_rate_max"]
-    manifest.extra["reject_rate"] = round(rate, 6)
-    if rate > threshold:
-        manifest.extra["error"] = (
-            f"reject rate {rate:.2%} ({quarantined} of {rows['read']}) above threshold {threshold:.2%}"
-        )
-        key = _write(store, manifest, FAILED)
-        raise RejectRateExceeded(
-            dataset,
-            run_id,
-            quarantined,
-            rows["read"],
-            threshold,
-            manifest.extra["quarantine"]["location"],
-            s3_uri(store.bucket, key),
-        )
+    if quarantine_rejects(
+        store, manifest, rejects_path, writer.reasons, ingest_date or ingest_date_of(ingest)
+    ):
+        key = manifest.write(store, FAILED)
+        raise reject_rate_exceeded(manifest, s3_uri(store.bucket, key))
 
     # 3. per partition: live rows + new rows -> de-duplicated new version ---------------------------
     started = time.monotonic()
     dts = sorted(new_counts)
-    previous = _resolve_live(live_location, dts)
-    compare = _resolve_live(compare_location, dts) if compare_location else previous
-    pending = _pending_versions(store, dataset, run_id, compare)
+    previous = resolve_live(live_location, dts)
+    compare = resolve_live(compare_location, dts) if compare_location else previous
+    pending = pending_versions(store, dataset, run_id, compare)
     live_versions = [v for v in (version_of_location(loc) for loc in compare.values()) if v]
     version = new_version_id(after=max(live_versions, default=None))
     manifest.extra["version"] = version
@@ -376,14 +297,13 @@ def _run(
         for dt, new, old in engine.rows(curate_sql(contract, counts=True, existing=existing, **sql_options))
     }
     sql = curate_sql(contract, existing=existing, with_source=True, **sql_options)
-    outputs = engine.write_partitions(store, contract, sql, dts, version, work_dir)
-    for output in outputs:
+    for output in engine.write_partitions(store, contract, sql, dts, version, work_dir):
         rows_new, rows_existing = merged.get(output.dt, (0, 0))
         if rows_new != new_counts[output.dt]:
             raise CurateError(
                 f"dt={output.dt}: {new_counts[output.dt]} rows accepted but the merge read {rows_new}"
             )
-        entry = {
+        counts = {
             "rows_new": rows_new,
             "rows_new_kept": output.rows_new_kept,
             "rows_existing": rows_existing,
@@ -398,31 +318,19 @@ def _run(
                 previous[output.dt],
                 compare[output.dt],
                 pending.get(output.dt),
-                entry,
+                counts,
             )
         )
     timings["merge_seconds"] = round(time.monotonic() - started, 3)
 
-    # 4. accounting, manifest (the worker path's rules) ---------------------------------------------
-    for entry in manifest.extra["partitions"]:
-        rows["written"] += entry["rows_new_kept"]
-        rows["duplicates_dropped"] += entry["rows_new"] - entry["rows_new_kept"]
-        rows["existing"] += entry["rows_existing"]
-        rows["existing_kept"] += entry["rows_existing_kept"]
-        rows["output"] += entry["rows"]
-        manifest.outputs.extend(
-            {"kind": "curated", "dt": entry["dt"], **item} for item in entry.pop("_outputs")
-        )
-    rows["existing_replaced"] = rows["existing"] - rows["existing_kept"]
-    _check_accounting(rows)
-    manifest.extra["accounting"] = "read = written + quarantined + duplicates_dropped"
-    manifest.extra["unchanged"] = [p["dt"] for p in manifest.extra["partitions"] if p.get("unchanged")]
-    manifest.extra["removed_versions"] = _remove_orphans(
+    # 4. accounting, manifest (the worker path's) ---------------------------------------------------
+    add_partition_counts(manifest)
+    manifest.extra["removed_versions"] = remove_orphans(
         store, dataset, version, compare_location or live_location, orphan_grace
     )
-    _mark_consumed(store, manifest)
-    key = _write(store, manifest, COMPLETE)
-    _advance_state(store, dataset, run_id, version)
+    mark_raw_runs_consumed(store, manifest)
+    key = manifest.write(store, COMPLETE)
+    advance_state(store, dataset, run_id, version)
     log.info(
         "Curated %s run %s by SQL (%s; raw runs %s): read %d, written %d, quarantined %d, duplicates "
         "dropped %d; %d partition(s) at version %s, %d unchanged",
@@ -438,7 +346,7 @@ def _run(
         version,
         len(manifest.extra["unchanged"]),
     )
-    return _summary(manifest, key)
+    return summary(manifest, key)
 
 
 def _publishable(
@@ -471,8 +379,8 @@ def _publishable(
     parts = output.local_parts
     size = sum(part.bytes for part in parts)
     folder = parts[0].path.parent if parts else None
-    same = _same_as_live(store, parts, live, None, (folder or Path(".")) / "compare") if parts else None
-    if same is None and pending is not None and _same_as_pending(store, parts, pending):
+    same = same_as_live(store, parts, live, None, (folder or Path(".")) / "compare") if parts else None
+    if same is None and pending is not None and same_as_pending(store, parts, pending):
         log.info(
             "dt=%s: the result equals %s, written by an earlier attempt; reused", dt, pending["location"]
         )
@@ -661,7 +569,7 @@ class LocalSqlCurate(SqlCurateEngine):
         selects = []
         part = quote_identifier(contract.partition_column)
         for dt, location in sorted(locations.items()):
-            for path in _download_live(store, location, self.work_dir / "live" / f"dt={dt}"):
+            for path in download_version_files(store, location, self.work_dir / "live" / f"dt={dt}"):
                 present = set(pq.read_schema(path).names)
                 columns = ", ".join(
                     f"CAST({quote_identifier(c) if c in present else 'NULL'} AS {_sql_type(contract, c)}) "
@@ -887,9 +795,14 @@ class AthenaSqlCurate(SqlCurateEngine):
 
     def close(self) -> None:
         for table in reversed(self._created):
-            kind = "VIEW" if table == self.lines_view else "TABLE"
+            # DROP VIEW is Trino SQL (double quotes), DROP TABLE Hive DDL (backticks)
+            statement = (
+                f"DROP VIEW IF EXISTS {self._name(table)}"
+                if table == self.lines_view
+                else f"DROP TABLE IF EXISTS `{self.database}`.`{table}`"
+            )
             try:
-                self._query(f"DROP {kind} IF EXISTS `{self.database}`.`{table}`")
+                self._query(statement)
             except Exception:  # cleanup must not hide the run's outcome
                 log.exception("Could not drop %s.%s", self.database, table)
         try:
