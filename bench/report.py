@@ -22,6 +22,7 @@ STAGE_TITLES = {
     "emulator": "emulator: the moto GET a stage would add (kept out of curate and load)",
     "views": "views: materialised views (sql/athena) over the curated Parquet",
     "load": "load: curated Parquet -> PostgreSQL warehouse table",
+    "dagparse": "dagparse: DAG files as Airflow's DAG processor parses them, and in a fresh interpreter",
 }
 
 
@@ -286,13 +287,19 @@ def render(results: dict[str, Any], analysis: str | None = None) -> str:
     for m in sorted(results["measurements"], key=_order):
         by_stage[m["stage"]].append(m)
     parse_verdicts: list[str] = []
-    for stage in ("curate", "ingest", "emulator", "views", "load", "parse"):
+    for stage in ("curate", "ingest", "emulator", "views", "load", "parse", "dagparse"):
         if stage not in by_stage:
             continue
         out += ["", f"## {STAGE_TITLES.get(stage, 'parse: DAG files, fresh interpreter per parse')}", ""]
         if stage == "parse":
             table, parse_verdicts = _parse_section(by_stage[stage])
             out += table
+        elif stage == "dagparse":
+            from bench.stages.dagparse import section
+
+            table, verdicts = section(by_stage[stage])
+            out += table
+            parse_verdicts += verdicts
         else:
             out += _stage_table(by_stage[stage])
     out += ["", "## Targets (measured, not asserted)", "", *targets, *parse_verdicts]

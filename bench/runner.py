@@ -25,7 +25,7 @@ from bench.stack import Stack
 
 log = logging.getLogger("bench")
 
-STAGES = ("curate", "ingest", "emulator", "views", "load", "parse")
+STAGES = ("curate", "ingest", "emulator", "views", "load", "parse", "dagparse")
 CURATE_ENGINES = (
     ("airlake", "airlake"),
     ("airlake_parts", "info"),
@@ -490,6 +490,35 @@ class Bench:
                     m.check = "ok" if dags == count else f"{dags} DAGs for {count} contracts"
                 elif m.runs:
                     m.check = "ok"
+
+    def stage_dagparse(self) -> None:
+        """Every DAG file as the DAG processor parses it and in a fresh interpreter (bench/stages/dagparse.py):
+        one worker per engine and contract set; the project's contracts always, the generated counts for
+        the contract-driven files (not in --quick)."""
+        from bench.stages.dagparse import CONTRACT_DRIVEN, PROJECT_CONTRACTS, check, dag_files
+
+        wanted = self.options.dag_files
+        files = [f for f in dag_files() if not wanted or f.name in wanted]
+        project = len(list(PROJECT_CONTRACTS.glob("*.yaml")))
+        cases: list[tuple[str, int | str, list[Path]]] = [(f"{project} project contracts", "project", files)]
+        if not self.options.quick:
+            driven = [f for f in files if f.name in CONTRACT_DRIVEN]
+            cases += [(f"{count} contracts", count, driven) for count in self.options.contracts if driven]
+        for label, count, chosen in cases:
+            expected = {"airlake_datasets.py": project if count == "project" else int(count)}
+            for engine, role in (("processor", "airlake"), ("fresh", "info")):
+                task = Task(
+                    "dagparse",
+                    engine,
+                    role,
+                    label,
+                    project if count == "project" else int(count),
+                    0,
+                    {"dag_files": [str(f) for f in chosen], "contracts": count},
+                )
+                m = self.measure(task, None, None)
+                if m.runs:
+                    m.check = check(m.result, expected)
 
 
 def _run_record(run: Run) -> dict[str, Any]:
