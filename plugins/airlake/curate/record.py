@@ -8,11 +8,15 @@ complete curate (versions after it are an attempt's, :func:`~airlake.curate.vers
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airlake.curate.errors import CurateError
-from airlake.lake import manifest_key, state_key
+from airlake.curate.errors import CurateError, RejectRateExceeded
+from airlake.lake import manifest_key, quarantine_key, s3_uri, state_key
 from airlake.manifest import Manifest, mark_consumed
+from airlake.store import file_sha256
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -67,6 +71,55 @@ def new_manifest(
     }
     manifest.rows = dict.fromkeys(ROW_COUNTS, 0)
     return manifest
+
+
+def quarantine_rejects(
+    store: LakeStore, manifest: Manifest, rejects_path: Path, reasons: Mapping[str, int], ingest_day: date
+) -> bool:
+    """Upload the run's rejects file (when it holds any) to quarantine and record it and the reject rate;
+    True (and the manifest's ``error`` set) when the rate is above the contract's budget."""
+    rows, dataset, run_id = manifest.rows, manifest.dataset, manifest.run_id
+    quarantined = rows["quarantined"]
+    if quarantined:
+        qkey = quarantine_key(dataset, ingest_day, run_id)
+        store.put_file(qkey, rejects_path)
+        manifest.outputs.append(
+            {
+                "kind": "quarantine",
+                "key": qkey,
+                "rows": quarantined,
+                "bytes": rejects_path.stat().st_size,
+                "sha256": file_sha256(rejects_path),
+            }
+        )
+        manifest.extra["quarantine"] = {
+            "key": qkey,
+            "location": s3_uri(store.bucket, qkey),
+            "rows": quarantined,
+            "reasons": dict(sorted(reasons.items())),
+        }
+    rate = quarantined / rows["read"] if rows["read"] else 0.0
+    threshold = manifest.extra["reject_rate_max"]
+    manifest.extra["reject_rate"] = round(rate, 6)
+    if rate <= threshold:
+        return False
+    manifest.extra["error"] = (
+        f"reject rate {rate:.2%} ({quarantined} of {rows['read']}) above threshold {threshold:.2%}"
+    )
+    return True
+
+
+def reject_rate_exceeded(manifest: Manifest, manifest_location: str) -> RejectRateExceeded:
+    """The error of a run over its reject budget, naming its quarantine and its failed manifest."""
+    return RejectRateExceeded(
+        manifest.dataset,
+        manifest.run_id,
+        manifest.rows["quarantined"],
+        manifest.rows["read"],
+        manifest.extra["reject_rate_max"],
+        manifest.extra["quarantine"]["location"],
+        manifest_location,
+    )
 
 
 def add_partition_counts(manifest: Manifest) -> None:

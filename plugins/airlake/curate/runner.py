@@ -61,12 +61,14 @@ from airlake.curate.record import (
     check_accounting,
     mark_raw_runs_consumed,
     new_manifest,
+    quarantine_rejects,
+    reject_rate_exceeded,
     summary,
 )
 from airlake.curate.versions import ORPHAN_GRACE, download_version_files, new_version_id, version_of_location
-from airlake.lake import quarantine_key, s3_uri
+from airlake.lake import s3_uri
 from airlake.manifest import COMPLETE, Manifest
-from airlake.store import LakeStore, file_sha256
+from airlake.store import LakeStore
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -213,48 +215,15 @@ def _run(
     parsed = parse_raw_parts(
         contract, store, manifest, parts, work_dir, flush_rows=options.flush_rows, workers=options.workers
     )
-    rejects_path, spill_files, spill_rows = parsed.rejects_path, parsed.spill_files, parsed.spill_rows
+    spill_files, spill_rows = parsed.spill_files, parsed.spill_rows
     timings["parse_seconds"] = round(time.monotonic() - started, 3)
     timings["parse_workers"] = parsed.workers
 
     # 2. quarantine, then the reject budget -------------------------------------------------------------
     ingest_day: date = options.ingest_date or ingest_date_of(ingest)
-    quarantined = rows["quarantined"]
-    if quarantined:
-        qkey = quarantine_key(dataset, ingest_day, run_id)
-        store.put_file(qkey, rejects_path)
-        manifest.outputs.append(
-            {
-                "kind": "quarantine",
-                "key": qkey,
-                "rows": quarantined,
-                "bytes": rejects_path.stat().st_size,
-                "sha256": file_sha256(rejects_path),
-            }
-        )
-        manifest.extra["quarantine"] = {
-            "key": qkey,
-            "location": s3_uri(store.bucket, qkey),
-            "rows": quarantined,
-            "reasons": dict(sorted(parsed.reasons.items())),
-        }
-    rate = quarantined / rows["read"] if rows["read"] else 0.0
-    threshold = manifest.extra["reject_rate_max"]
-    manifest.extra["reject_rate"] = round(rate, 6)
-    if rate > threshold:
-        manifest.extra["error"] = (
-            f"reject rate {rate:.2%} ({quarantined} of {rows['read']}) above threshold {threshold:.2%}"
-        )
+    if quarantine_rejects(store, manifest, parsed.rejects_path, parsed.reasons, ingest_day):
         key = _write(store, manifest, FAILED)
-        raise RejectRateExceeded(
-            dataset,
-            run_id,
-            quarantined,
-            rows["read"],
-            threshold,
-            manifest.extra["quarantine"]["location"],
-            s3_uri(store.bucket, key),
-        )
+        raise reject_rate_exceeded(manifest, s3_uri(store.bucket, key))
 
     # 3. per partition: live rows + new rows -> de-duplicated new version ------------------------------
     started = time.monotonic()
