@@ -93,8 +93,25 @@ def ingest_date_of(ingest: dict[str, Any]) -> date:
 
 
 def raw_parts(raw_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every raw part the runs landed, in order, each with the ``raw_run`` it belongs to."""
-    return [{**part, "raw_run": str(r["run_id"])} for r in raw_runs for part in r.get("outputs") or []]
+    """Every raw part the runs landed, in order, each with the ``raw_run`` it belongs to and the
+    ``landing`` file it came from (None when it did not come from one)."""
+    return [
+        {**part, "raw_run": str(r["run_id"]), "landing": landing}
+        for r in raw_runs
+        for part, landing in zip(r.get("outputs") or [], landing_files(r), strict=True)
+    ]
+
+
+def landing_files(ingest: dict[str, Any]) -> list[str | None]:
+    """The landing file of each raw part of an ingest run: a part's own ``source_key`` when it records
+    one, else, for a files source, the input at its position (a files source lands each file it reads as
+    one whole part, in order, so inputs and parts pair up); None elsewhere."""
+    outputs = ingest.get("outputs") or []
+    inputs = ingest.get("inputs") or []
+    paired: list[str | None] = [None] * len(outputs)
+    if (ingest.get("source") or {}).get("kind") == "files" and len(inputs) == len(outputs):
+        paired = [item.get("key") for item in inputs]
+    return [part.get("source_key") or landing for part, landing in zip(outputs, paired, strict=True)]
 
 
 @dataclass
@@ -182,6 +199,8 @@ def _part_tasks(
             }
         )
         manifest.inputs[-1]["raw_run"] = part.get("raw_run")
+        if part.get("landing"):
+            manifest.inputs[-1]["landing"] = part["landing"]
         yield PartTask(
             index=index,
             key=key,
@@ -191,4 +210,5 @@ def _part_tasks(
             flush_rows=flush_rows,
             csv_delimiter=csv_delimiter,
             csv_header=csv_header,
+            landing=part.get("landing"),
         )

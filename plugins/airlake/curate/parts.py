@@ -46,12 +46,14 @@ _QUARANTINE_GZIP_LEVEL = 6
 
 
 class RejectWriter:
-    """Rejects as gzip JSON Lines: source key, physical line number, reason code, field, message and the
-    raw text of the record (cut at :data:`~airlake.curate.rawfile.RAW_TEXT_MAX` characters; bytes invalid
-    in the file's encoding appear as U+DC00 + byte, e.g. ``\\udcff`` for 0xFF)."""
+    """Rejects as gzip JSON Lines: source key (the raw part), the landing file it came from (None when it
+    did not come from one), physical line number, reason code, field, message and the raw text of the
+    record (cut at :data:`~airlake.curate.rawfile.RAW_TEXT_MAX` characters; bytes invalid in the file's
+    encoding appear as U+DC00 + byte, e.g. ``\\udcff`` for 0xFF)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, landing: str | None = None) -> None:
         self.path = path
+        self.landing = landing
         self.rows = 0
         self.reasons: Counter[str] = Counter()
         self._file = gzip.GzipFile(path, "wb", compresslevel=_QUARANTINE_GZIP_LEVEL, mtime=0)
@@ -59,6 +61,7 @@ class RejectWriter:
     def add(self, source: str, line: int, reject: Reject, raw: str) -> None:
         record = {
             "source": source,
+            "landing": self.landing,
             "line": line,
             "reason": reject.reason,
             "field": reject.field,
@@ -86,6 +89,8 @@ class PartTask:
     csv_delimiter: str = ","
     csv_header: bool = True
     """Used only for contracts whose source is not files; files sources read by ``source.csv``."""
+    landing: str | None = None
+    """The landing file the part came from (files sources), named in its rejects and header findings."""
 
 
 @dataclass
@@ -107,13 +112,14 @@ def parse_part(task: PartTask) -> PartResult:
     contract = task.contract
     parser = RowParser(contract)
     spill = PartitionSpill(task.out_dir / "spill", contract.arrow_schema(), flush_rows=task.flush_rows)
-    rejects = RejectWriter(task.out_dir / "rejects.jsonl.gz")
+    rejects = RejectWriter(task.out_dir / "rejects.jsonl.gz", landing=task.landing)
     reader = open_reader(
         task.path,
         task.key,
         contract=contract,
         csv_delimiter=task.csv_delimiter,
         csv_header=task.csv_header,
+        landing=task.landing,
     )
     key, base, read = task.key, task.index << PART_SHIFT, 0
     parse, partition_of, spill_add, reject = parser.parse, parser.partition_of, spill.add, rejects.add

@@ -372,9 +372,14 @@ def open_reader(
     contract: Contract | None = None,
     csv_delimiter: str = ",",
     csv_header: bool = True,
+    landing: str | None = None,
 ) -> RawReader:
-    """The reader for a local copy of the raw part ``key``; with ``contract``, by its reading options."""
+    """The reader for a local copy of the raw part ``key``; with ``contract``, by its reading options.
+
+    :param landing: the landing file the part came from; header findings name it beside the part.
+    """
     kind = raw_format(key)
+    source = f"{landing} (raw part {key})" if landing else key
     if columns is None:
         assert contract is not None, "open_reader needs columns or a contract"
         columns = contract.column_names
@@ -389,8 +394,8 @@ def open_reader(
             header=csv_header,
             contract=contract,
             options=options,
-            source_key=key,
+            source_key=source,
         )
     if kind == "parquet":
-        return ParquetReader(path, contract, key)
+        return ParquetReader(path, contract, source)
     return JsonLinesReader(path, contract)

@@ -117,3 +117,21 @@ def test_declared_markers_encoding_and_header_drift_are_recorded(lake, tmp_path)
     assert sorted(findings) == sorted(name for name, h in headers.items() if h["missing"] or h["extra"])
     assert [f["missing"] for f in findings.values()] == [["qty"], ["id", "at"]]
     assert [bool(f["refused"]) for f in findings.values()] == [False, True]
+
+
+def test_rejects_and_header_findings_name_the_landing_file(lake, tmp_path) -> None:
+    good = b"id,name,qty,at\n1,a,1,2026-11-20 11:00:00\n2,b,x,2026-11-20 11:00:00\n"  # qty x: wrong_type
+    refused = b"name,qty\nx,1\n"  # no id, no at: the file is refused
+    _, manifest = ingest_and_curate(lake, contract(), {"a.csv": good, "b.csv": refused}, tmp_path)
+
+    landing = {item["key"].rsplit("/", 1)[-1]: item["landing"] for item in manifest["inputs"]}
+    assert sorted(landing.values()) == ["landing/partner/a.csv", "landing/partner/b.csv"]
+    rejects = read_rejects(lake, manifest["quarantine"]["key"])
+    assert [(r["landing"], r["line"], r["reason"]) for r in rejects] == [
+        ("landing/partner/a.csv", 3, "wrong_type"),
+        ("landing/partner/b.csv", 2, "missing_column"),
+    ]
+    assert [r["source"].rsplit("/", 1)[-1] for r in rejects] == sorted(landing)  # the raw part, as before
+    refusal = rejects[1]["message"]
+    assert "landing/partner/b.csv" in refusal and rejects[1]["source"] in refusal
+    assert any("landing/partner/b.csv" in warning for warning in manifest["warnings"])
