@@ -32,8 +32,13 @@ partition into its version prefix, the rejects ``UNLOAD`` as gzip JSON; every qu
 
 Limits of this path against the worker's (see also :mod:`airlake.curate.sql`): JSON Lines raw parts
 only (:func:`~airlake.curate.sql.sql_unsupported`); the raw text of a line with bytes invalid in UTF-8
-holds U+FFFD where the worker keeps the byte (the reason, ``bad_encoding``, is the same); on Athena
-rejects carry no line number (Athena has none) and equal de-duplication ties are broken arbitrarily.
+holds U+FFFD where the worker keeps the byte (the reason, ``bad_encoding``, is the same). On Athena:
+rejects carry line 0 (Athena has no line numbers), duplicates that tie on ``dedup.order_by`` are broken
+arbitrarily (the worker keeps the later line), a UTF-8 byte order mark makes the first line
+``not_json``, no "unchanged" comparison is made (every run writes its versions), and the statements
+were exercised against a DuckDB stand-in (``tests/.../test_curate_athena_statements.py``), not yet on
+AWS: UNLOAD's file names (not ``part-*.parquet``) and Parquet timestamp types are to be checked there.
+The Athena engine polls; it is not deferrable yet.
 """
 
 from __future__ import annotations
