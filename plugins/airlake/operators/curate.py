@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any
 from airlake.operators.base import DatasetOperator
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from airflow.sdk import Context
+
+    from airlake.contracts import Contract
+    from airlake.store import LakeStore
 
 
 class CurateOperator(DatasetOperator):
@@ -60,7 +65,7 @@ class CurateOperator(DatasetOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from airlake.contracts import get_contract
-        from airlake.curate import RejectRateExceeded, run_curate
+        from airlake.curate import RejectRateExceeded
         from airlake.curate.spill import scratch_dir
         from airlake.intervals import interval_of
         from airlake.lineage import curate_lineage
@@ -76,22 +81,47 @@ class CurateOperator(DatasetOperator):
             live_location, compare_location = _no_live_version, live_location
         with scratch_dir(self.dataset) as work_dir:
             try:
-                summary = run_curate(
+                summary = self.curate(
                     contract,
                     store,
                     run_id=context["run_id"],
                     live_location=live_location,
                     work_dir=Path(work_dir),
                     ingest_date=interval.start.date(),
-                    reject_rate_max=self.reject_rate_max,
-                    memory_limit=self.memory_limit,
-                    backlog=self.backlog,
                     compare_location=compare_location,
                 )
             except RejectRateExceeded as exc:
                 raise AirflowFailException(str(exc)) from exc
         self._lineage = curate_lineage(store, self.dataset, summary)
         return summary
+
+    def curate(
+        self,
+        contract: Contract,
+        store: LakeStore,
+        *,
+        run_id: str,
+        live_location: Callable[[str], str | None],
+        work_dir: Path,
+        ingest_date: date,
+        compare_location: Callable[[str], str | None] | None,
+    ) -> dict[str, Any]:
+        """The curate itself, in this worker (:func:`airlake.curate.run_curate`); a subclass computing it
+        elsewhere overrides only this, the rest of the task (inputs, full refresh, lineage) is shared."""
+        from airlake.curate import run_curate
+
+        return run_curate(
+            contract,
+            store,
+            run_id=run_id,
+            live_location=live_location,
+            work_dir=work_dir,
+            ingest_date=ingest_date,
+            reject_rate_max=self.reject_rate_max,
+            memory_limit=self.memory_limit,
+            backlog=self.backlog,
+            compare_location=compare_location,
+        )
 
     def _glue_live_locations(self) -> Callable[[str], str | None]:
         """The catalog's view: the location each Glue partition of the dataset's table points at."""

@@ -47,15 +47,15 @@ class QueryOperator(LakeOperator):
         self.athena_output_location = athena_output_location
         self.workgroup = workgroup
 
-    @contextmanager
-    def query_engine(
-        self, glue: Any, store: LakeStore, *, memory_limit: str | None = "1GB"
-    ) -> Iterator[QueryEngine]:
-        """The task's engine (:func:`airlake.engines.factory.build_query_engine`), closed on exit."""
+    def build_engine(
+        self, glue: Any, store: LakeStore, *, engine: str | None = None, memory_limit: str | None = "1GB"
+    ) -> QueryEngine:
+        """``engine`` (default the task's) on the task's connection and Athena settings
+        (:func:`airlake.engines.factory.build_query_engine`)."""
         from airlake.engines.factory import build_query_engine
 
-        self._query_engine = build_query_engine(
-            self.engine,
+        return build_query_engine(
+            engine or self.engine,
             glue=glue,
             store=store,
             database=self.database,
@@ -64,6 +64,13 @@ class QueryOperator(LakeOperator):
             workgroup=self.workgroup,
             memory_limit=memory_limit,
         )
+
+    @contextmanager
+    def query_engine(
+        self, glue: Any, store: LakeStore, *, memory_limit: str | None = "1GB"
+    ) -> Iterator[QueryEngine]:
+        """The task's engine (:meth:`build_engine`), stopped by :meth:`on_kill`, closed on exit."""
+        self._query_engine = self.build_engine(glue, store, memory_limit=memory_limit)
         try:
             yield self._query_engine
         finally:
