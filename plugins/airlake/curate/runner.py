@@ -36,7 +36,6 @@ from airlake.curate.errors import CurateError, RejectRateExceeded
 from airlake.curate.inputs import (
     BACKLOG_DAYS,
     ingest_date_of,
-    ingested_at,
     parse_raw_parts,
     raw_parts,
     raw_runs_to_curate,
@@ -49,16 +48,11 @@ from airlake.curate.partitions import (
     pending_versions,
     remove_orphans,
     resolve_live,
-    same_as_live,
-    same_as_pending,
 )
 from airlake.curate.record import (
     FAILED,
-    INGEST_STAGE,
-    STAGE,
     add_partition_counts,
     advance_state,
-    check_accounting,
     mark_raw_runs_consumed,
     new_manifest,
     quarantine_rejects,
@@ -75,18 +69,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# run_curate and its options; the rest stays importable from here for its importers (alerts, the SQL path)
-__all__ = [
-    "BACKLOG_DAYS",
-    "FAILED",
-    "INGEST_STAGE",
-    "STAGE",
-    "CurateError",
-    "CurateOptions",
-    "LiveLocation",
-    "RejectRateExceeded",
-    "run_curate",
-]
+# run_curate and its options; the errors stay importable from here for their importers (alerts)
+__all__ = ["CurateError", "CurateOptions", "RejectRateExceeded", "run_curate"]
 
 
 @dataclass(frozen=True)
@@ -292,17 +276,5 @@ def _run(
     return summary(manifest, key)
 
 
-# The names airlake.curate.athena imports from here today (and compaction's ``_download_live``), until
-# they import them from their homes: errors, inputs, partitions, record, versions.
-_advance_state = advance_state
-_check_accounting = check_accounting
+# compaction (maintenance/compaction.py) imports this name until it imports versions.download_version_files
 _download_live = download_version_files
-_ingest_date = ingest_date_of
-_ingested_at = ingested_at
-_mark_consumed = mark_raw_runs_consumed
-_pending_versions = pending_versions
-_remove_orphans = remove_orphans
-_resolve_live = resolve_live
-_same_as_live = same_as_live
-_same_as_pending = same_as_pending
-_summary = summary
