@@ -23,8 +23,8 @@ Stages, one reusable operator each:
    of every partition the run touches (one identical to the live version is not rewritten); rejects
    to `quarantine/` with their reasons. It consumes the run's raw run **and every earlier one not yet
    published**, so a run that failed after ingest is published by the next one. It runs in the
-   Airflow worker, or with the contract's `curate: {engine: athena}` as SQL on the query engine
-   (Athena; DuckDB locally), with the same outputs;
+   Airflow worker, or with the contract's `curate: {engine: athena}` (or the form's **Curate engine**
+   for one run) as SQL on the query engine (Athena; DuckDB locally), with the same outputs;
 4. **quality**: the contract's checks on the new versions (day-based ones over the interval's days and
    every day the run writes); a failure stops the run before anything is published;
 5. **catalog**: the Glue table (schema evolution checked) and the partitions pointed at their new
@@ -42,6 +42,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+# Airflow modules this file's operators and tasks build on, named here so that the DAG processor imports
+# them once, in its manager, before it forks a parser for the file ([dag_processor]
+# parsing_pre_import_modules): boto3 and the providers are then not imported again by every parse.
+# tests/dags/test_dag_integrity.py checks that nothing from Airflow is left to import at parse time.
+import airflow.providers.amazon.aws.hooks.glue_catalog
+import airflow.providers.amazon.aws.hooks.s3
+import airflow.providers.amazon.aws.operators.base_aws
+import airflow.sdk.definitions.decorators  # noqa: F401 - named for the pre-import (the comment above)
 from airflow.sdk import DAG, task
 
 from airlake.assets import curated_asset
@@ -55,6 +63,7 @@ from airlake.operators.tiering import GlacierRestoreOperator
 from airlake.pipeline import (
     START_DATE,
     WAREHOUSE_POOL,
+    curate_engine_param,
     curate_task,
     deadline_alert,
     default_args,
@@ -107,14 +116,14 @@ def dataset_dag(contract: Contract) -> DAG:
         max_active_runs=1,
         tags=["airlake", "dataset", contract.source.kind, *contract.tags],
         default_args=default_args(contract.owner),
-        params=interval_params(),
+        params={**interval_params(), "curate_engine": curate_engine_param(contract)},
         deadline=deadline_alert(timedelta(hours=3)),
         doc_md=f"{__doc__}\n\n#### {contract.name}\n\n{contract.description}",
     ) as dag:
         name = contract.name
         # bucket and database come from default_args (airlake.pipeline.default_args)
         ingest = IngestOperator(task_id="ingest", dataset=name)
-        curate = curate_task(contract, task_id="curate")  # worker or athena, by the contract
+        curate = curate_task(contract, task_id="curate")  # worker or athena: the contract's or the run's
         quality = QualityCheckOperator(task_id="quality", dataset=name)
         catalog = CatalogOperator(task_id="catalog", dataset=name, outlets=[curated_asset(name)])
         load = WarehouseLoadOperator(task_id="load", dataset=name, pool=WAREHOUSE_POOL)

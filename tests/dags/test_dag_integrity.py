@@ -1,7 +1,9 @@
-"""Every DAG file imports without errors, parses fast, and every DAG has an owner, tags and retries."""
+"""Every DAG file imports without errors, parses fast (leaving no Airflow import to the parse), and every DAG
+has an owner, tags and retries."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -56,6 +58,61 @@ def test_dag_file_parses_fast(dag_file: Path) -> None:
         "with interpreter start, wall)"
     )
     assert parse_seconds < PARSE_BUDGET_SECONDS
+
+
+PROCESSOR_PROBE = """\
+import json, os, runpy, sys
+import airflow.dag_processing.manager  # what the DAG processor's manager has loaded before any parse
+from airflow.dag_processing.processor import _pre_import_airflow_modules
+import structlog
+
+log = structlog.get_logger()
+found = {}
+for path in sys.argv[1:]:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # like the processor: pre-import this file's airflow modules, then parse it
+        os.close(read)
+        _pre_import_airflow_modules(path, log)
+        before = set(sys.modules)
+        runpy.run_path(path)
+        late = sorted(
+            name for name in set(sys.modules) - before if name.split(".")[0] in ("airflow", "boto3", "botocore")
+        )
+        os.write(write, json.dumps(late).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        found[os.path.basename(path)] = json.loads(pipe.read() or '["<the parse failed>"]')
+    os.waitpid(pid, 0)
+print(json.dumps(found))
+"""
+
+
+@pytest.fixture(scope="module")
+def imported_while_parsing() -> dict[str, list[str]]:
+    """DAG file -> the Airflow and boto modules its parse imports after the DAG processor's pre-import."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROCESSOR_PROBE, *map(str, DAG_FILES)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("dag_file", [pytest.param(path, id=path.name) for path in DAG_FILES])
+def test_dag_file_names_the_airflow_modules_it_parses_with(dag_file: Path, imported_while_parsing) -> None:
+    """The DAG processor imports the ``airflow.*`` modules a DAG file names in its manager, once, before
+    it forks a parser for the file; modules the file's imports bring in only later (the providers under
+    the lake's operators, boto3) are imported again by every parse. So every Airflow module a parse
+    needs is named in the file (the pre-import block at its top)."""
+    late = imported_while_parsing[dag_file.name]
+    assert late == [], (
+        f"{dag_file.name}: parsing imports {late[:8]} after the DAG processor's pre-import: name the "
+        "airflow module that brings them in in the file's pre-import block"
+    )
 
 
 def test_every_dag_has_owner_tags_and_retries(dag_bag) -> None:
