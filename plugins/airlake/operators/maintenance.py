@@ -16,8 +16,6 @@ DEFAULT_GRACE_HOURS = 72.0
 """Superseded versions are kept three days: far above curate-to-catalog time plus the longest query."""
 DEFAULT_REGION = "us-east-1"
 
-__all__ = ["CleanupVersionsOperator", "CompactPartitionsOperator", "StorageReportOperator", "dataset_names"]
-
 
 class StorageReportOperator(LakeOperator):
     """

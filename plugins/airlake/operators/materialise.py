@@ -9,12 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
 
-from airlake.operators.query import QUERY_ENGINE, QueryOperator
+from airlake.operators.query import QueryOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-__all__ = ["QUERY_ENGINE", "MaterialiseOperator", "view_sql_path"]
 
 _VIEW = re.compile(r"^[a-z][a-z0-9_]*$")
 

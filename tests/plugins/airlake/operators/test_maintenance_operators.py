@@ -13,7 +13,6 @@ from airlake.operators.maintenance import (
     CleanupVersionsOperator,
     CompactPartitionsOperator,
     StorageReportOperator,
-    dataset_names,
 )
 from airlake.report import report_keys
 from tests.plugins.airlake.maintenance.conftest import DATASET, CuratedOrders, order_rows, version_at
@@ -59,14 +58,6 @@ def test_template_fields_are_the_arguments(operator_class, arguments: set[str]) 
     assert {"bucket", "kms_key_id", "aws_conn_id", "region_name"} | arguments <= set(operator.template_fields)
     for name in operator.template_fields:
         assert hasattr(operator, name), name
-
-
-def test_dataset_names() -> None:
-    assert dataset_names(None) == sorted(["clickstream", "fx_rates", "orders", "payments", "products"])
-    assert dataset_names("orders, payments orders") == ["orders", "payments"]
-    assert dataset_names(["products"]) == ["products"]
-    with pytest.raises(KeyError, match="no contract for dataset 'nope'"):
-        dataset_names(["nope"])
 
 
 def test_storage_report_operator(lake) -> None:
