@@ -160,17 +160,8 @@ def read_parquet_schema(s3: Any, bucket: str, key: str) -> pa.Schema:
 
 
 def read_parquet_metadata(s3: Any, bucket: str, key: str) -> pq.FileMetaData:
-    """
-    The footer (``FileMetaData``: schema, rows, row groups) of a Parquet object, from one ranged GET of its
-    tail.
-
-    .. seealso::
-        - :external+boto3:py:meth:`S3.Client.get_object`
-
-    :param s3: a boto3 S3 client.
-    :param bucket: the bucket.
-    :param key: the Parquet object's key.
-    """
+    """The whole footer (``FileMetaData``: schema, rows, row groups) of a Parquet object, read as
+    :func:`read_parquet_schema` reads its schema."""
     import pyarrow.parquet as pq
 
     return _read_footer(s3, bucket, key, pq.read_metadata)

@@ -216,6 +216,18 @@ def _partition_input(
     return partition
 
 
+def _batch_update(glue: Any, database: str, table: str, entries: Sequence[Mapping[str, Any]]) -> None:
+    """batch_update_partition, :data:`BATCH_SIZE` entries a call; refused entries raise
+    :class:`PartitionPublishError`."""
+    for chunk in _chunks(entries, BATCH_SIZE):
+        with glue_call(f"batch_update_partition {database}.{table}"):
+            response = glue.batch_update_partition(
+                DatabaseName=database, TableName=table, Entries=list(chunk)
+            )
+        if response.get("Errors"):
+            raise PartitionPublishError(database, table, "update", _batch_errors(response["Errors"]))
+
+
 def publish_partitions(
     glue: Any,
     database: str,
@@ -298,13 +310,7 @@ def publish_partitions(
             )
         if response.get("Errors"):
             _check_already_created(glue, database, table, wanted, response["Errors"])
-    for chunk in _chunks(to_update, BATCH_SIZE):
-        with glue_call(f"batch_update_partition {database}.{table}"):
-            response = glue.batch_update_partition(
-                DatabaseName=database, TableName=table, Entries=list(chunk)
-            )
-        if response.get("Errors"):
-            raise PartitionPublishError(database, table, "update", _batch_errors(response["Errors"]))
+    _batch_update(glue, database, table, to_update)
     log.info(
         "Published partitions of %s.%s: %d created, %d updated, %d unchanged",
         database,
@@ -351,13 +357,7 @@ def update_partition_parameters(
         partition_input = {k: partition[k] for k in _PARTITION_INPUT_KEYS if k in partition}
         partition_input["Parameters"] = updated
         entries.append({"PartitionValueList": [dt], "PartitionInput": partition_input})
-    for chunk in _chunks(entries, BATCH_SIZE):
-        with glue_call(f"batch_update_partition {database}.{table}"):
-            response = glue.batch_update_partition(
-                DatabaseName=database, TableName=table, Entries=list(chunk)
-            )
-        if response.get("Errors"):
-            raise PartitionPublishError(database, table, "update", _batch_errors(response["Errors"]))
+    _batch_update(glue, database, table, entries)
     return [entry["PartitionValueList"][0] for entry in entries]
 
 

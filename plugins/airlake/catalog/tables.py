@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -156,11 +156,7 @@ class TableChange:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "database": self.database,
-            "table": self.table,
-            "action": self.action,
-            "schema_hash": self.schema_hash,
-            "previous_schema_hash": self.previous_schema_hash,
+            **asdict(self),
             "added_columns": list(self.added_columns),
             "widened_columns": [
                 {"column": name, "old_type": old, "new_type": new} for name, old, new in self.widened_columns
