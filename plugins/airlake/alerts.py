@@ -195,7 +195,7 @@ def _chain(error: BaseException | None) -> list[BaseException]:
 
 def failure_alert_of(context: Mapping[str, Any]) -> Alert | None:
     """The alert of a failed task when it failed a quality check or the reject budget; else None."""
-    from airlake.curate.runner import RejectRateExceeded
+    from airlake.curate import RejectRateExceeded
     from airlake.quality.checks import QualityCheckFailed
 
     chain = _chain(context.get("exception"))

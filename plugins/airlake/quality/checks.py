@@ -63,7 +63,7 @@ class CheckResult:
 
 
 def header_findings(curate: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The header drift curate found (readers.py's header contract), one entry per raw part that had any:
+    """The header drift curate found (airlake.curate.header), one entry per raw part that had any:
     the quality results carry it beside the checks, so a refused file or a drifting partner is visible
     where a run's outcome is read, not only in the curate manifest."""
     found = []

@@ -32,7 +32,7 @@ from airlake.alerts import (
     send_alert,
     task_failed,
 )
-from airlake.curate.runner import RejectRateExceeded
+from airlake.curate import RejectRateExceeded
 from airlake.quality.checks import CheckResult, QualityCheckFailed
 from tests.conftest import ROOT, LocalServices
 
