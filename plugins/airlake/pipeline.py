@@ -62,20 +62,36 @@ def default_args(owner: str) -> dict[str, Any]:
     }
 
 
+CURATE_ENGINES = ("worker", "athena")
+"""Where curate runs: in the Airflow worker, or as SQL on the query engine (``curate.engine``)."""
+CURATE_ENGINE = "{{ params.get('curate_engine') or 'contract' }}"
+"""The curate task's engine: the run's trigger-form choice (:func:`curate_engine_param`), else the contract's."""
+
+
 def curate_task(contract: Contract, **kwargs: Any) -> BaseOperator:
     """
-    The dataset DAG's curate task, by the contract's ``curate.engine``: ``worker`` curates inside the
-    Airflow worker (:class:`~airlake.operators.curate.CurateOperator`), ``athena`` as SQL on the query
-    engine (:class:`~airlake.operators.curate_athena.SqlCurateOperator`: Athena on AWS, DuckDB
-    locally). Both write the same versions, quarantine and manifest, so the tasks after it are the same.
+    The dataset DAG's curate task: an :class:`~airlake.operators.curate_athena.EngineCurateOperator`,
+    which curates inside the Airflow worker or, by the contract's ``curate.engine`` or the run's
+    ``curate_engine`` param, as SQL on the query engine (Athena on AWS, DuckDB locally). Both write the
+    same versions, quarantine and manifest, so the tasks after it are the same.
     """
-    if contract.curate.engine == "athena":
-        from airlake.operators.curate_athena import SqlCurateOperator
+    from airlake.operators.curate_athena import EngineCurateOperator
 
-        return SqlCurateOperator(dataset=contract.name, **kwargs)
-    from airlake.operators.curate import CurateOperator
+    return EngineCurateOperator(dataset=contract.name, **kwargs)
 
-    return CurateOperator(dataset=contract.name, **kwargs)
+
+def curate_engine_param(contract: Contract) -> Param:
+    """The trigger form's choice of curate engine for one run (a big day on Athena, say)."""
+    from airflow.sdk import Param
+
+    return Param(
+        "contract",
+        type="string",
+        enum=["contract", *CURATE_ENGINES],
+        title="Curate engine",
+        description=f"contract: {contract.name}'s curate.engine ({contract.curate.engine}); worker: in the "
+        "Airflow worker; athena: as SQL on the query engine (Athena; DuckDB locally). Same results.",
+    )
 
 
 def deadline_alert(after: timedelta) -> DeadlineAlert:

@@ -1,4 +1,5 @@
-"""SqlCurateOperator: the curate task of a contract with ``curate: {engine: athena}``."""
+"""EngineCurateOperator: the dataset DAGs' curate task, in the worker or as SQL on the query engine, by the
+contract's ``curate.engine`` or the run's choice in the trigger form."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airlake.operators.curate import CurateOperator
 from airlake.operators.query import QueryOperator
-from airlake.pipeline import ATHENA_OUTPUT, ATHENA_WORKGROUP
+from airlake.pipeline import ATHENA_OUTPUT, ATHENA_WORKGROUP, CURATE_ENGINE, CURATE_ENGINES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -19,13 +20,18 @@ if TYPE_CHECKING:
     from airlake.store import LakeStore
 
 
-class SqlCurateOperator(CurateOperator, QueryOperator):
+class EngineCurateOperator(CurateOperator, QueryOperator):
     """
-    The same curate as :class:`~airlake.operators.curate.CurateOperator` (inputs, versions, quarantine,
-    manifest, lineage: the catalog, quality and load tasks after it are unchanged), computed as SQL on
-    the query engine (:func:`airlake.curate.athena.run_curate_sql`) instead of in this worker: Athena on
-    AWS, DuckDB over the same SQL locally. Killing the task stops the running Athena query; the
-    manifest lists every query id.
+    :class:`~airlake.operators.curate.CurateOperator` with a choice of engine: ``worker`` curates in
+    this worker, as CurateOperator does; ``athena`` computes the same curate (inputs, versions,
+    quarantine, manifest, lineage: the catalog, quality and load tasks after it are unchanged) as SQL
+    on the query engine (:func:`airlake.curate.athena.run_curate_sql`): Athena on AWS, DuckDB over the
+    same SQL locally. Killing the task stops the running Athena query; the manifest lists every query
+    id.
+
+    :param curate_engine: ``contract`` (its ``curate.engine``), ``worker`` or ``athena``; default: the
+        run's trigger-form param ``curate_engine`` (:func:`airlake.pipeline.curate_engine_param`), else
+        ``contract``.
 
     The engine's arguments are :class:`~airlake.operators.query.QueryOperator`'s
     (``athena_output_location`` also holds the scratch files; it defaults to Variable
@@ -37,6 +43,7 @@ class SqlCurateOperator(CurateOperator, QueryOperator):
 
     template_fields: Sequence[str] = (
         *CurateOperator.template_fields,
+        "curate_engine",
         "engine",
         "athena_output_location",
         "workgroup",
@@ -47,11 +54,13 @@ class SqlCurateOperator(CurateOperator, QueryOperator):
     def __init__(
         self,
         *,
+        curate_engine: str = CURATE_ENGINE,
         athena_output_location: str | None = ATHENA_OUTPUT,
         workgroup: str | None = ATHENA_WORKGROUP,
         **kwargs: Any,
     ) -> None:
         super().__init__(athena_output_location=athena_output_location, workgroup=workgroup, **kwargs)
+        self.curate_engine = curate_engine
 
     def curate(
         self,
@@ -64,8 +73,19 @@ class SqlCurateOperator(CurateOperator, QueryOperator):
         ingest_date: date,
         compare_location: Callable[[str], str | None] | None,
     ) -> dict[str, Any]:
-        """The run's curate as SQL on the engine (:func:`airlake.curate.athena.run_curate_sql`)."""
+        """The run's curate in this worker, or as SQL on the engine (:func:`airlake.curate.athena.run_curate_sql`)."""
         from airlake.curate.athena import run_curate_sql
+
+        if self.engine_of(contract) == "worker":
+            return super().curate(
+                contract,
+                store,
+                run_id=run_id,
+                live_location=live_location,
+                work_dir=work_dir,
+                ingest_date=ingest_date,
+                compare_location=compare_location,
+            )
 
         self._sql_engine = self.sql_engine(store, work_dir)
         try:
@@ -83,6 +103,13 @@ class SqlCurateOperator(CurateOperator, QueryOperator):
             )
         finally:
             self._sql_engine.close()
+
+    def engine_of(self, contract: Contract) -> str:
+        """``worker`` or ``athena``: the run's choice, else the contract's ``curate.engine``."""
+        choice = str(self.curate_engine or "contract").strip().lower()
+        if choice not in ("contract", *CURATE_ENGINES):
+            raise ValueError(f"curate_engine must be contract, worker or athena, got {self.curate_engine!r}")
+        return str(contract.curate.engine) if choice == "contract" else choice
 
     def sql_engine(self, store: Any, work_dir: Path) -> SqlCurateEngine:
         """Where the SQL runs: DuckDB in this process, or Athena (through the query engine factory)."""

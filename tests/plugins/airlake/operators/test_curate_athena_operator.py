@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
 from airlake.contracts import CONTRACTS_DIR_ENV, DEFAULT_CONTRACTS_DIR, get_contract
 from airlake.operators.catalog import CatalogOperator
-from airlake.operators.curate import CurateOperator
-from airlake.operators.curate_athena import SqlCurateOperator
+from airlake.operators.curate_athena import EngineCurateOperator
 from airlake.operators.load import WarehouseLoadOperator
 from airlake.operators.quality import QualityCheckOperator
 from airlake.pipeline import curate_task
@@ -31,7 +31,7 @@ from tests.faults.test_chaos import (
     _warehouse,
     _warehouse_checksum,
 )
-from tests.plugins.airlake.curate.curate_helpers import jsonl, land_run
+from tests.plugins.airlake.curate.curate_helpers import Catalog, jsonl, land_run
 
 DAYS = ((RUN_1, "2026-11-20"), (RUN_2, "2026-11-21"))
 
@@ -50,8 +50,6 @@ def contracts_with_engine(folder: Path, engine: str) -> Path:
 def pipeline(store: LakeStore, database: str) -> list[dict[str, Any]]:
     """Two daily runs of the orders stages, each operator executed once; the curate task as the DAG
     factory builds it for the contract."""
-    from datetime import date
-
     results = []
     land_run(store, "orders", RUN_1, [(".jsonl.gz", jsonl(part)) for part in _orders_run_1()])
     for run_id, day in DAYS:
@@ -66,8 +64,8 @@ def pipeline(store: LakeStore, database: str) -> list[dict[str, Any]]:
         lake = {"bucket": store.bucket, "database": database}
         context = _context(run_id, date.fromisoformat(day))
         curate = curate_task(get_contract("orders"), task_id="curate", **lake)
-        if isinstance(curate, SqlCurateOperator):
-            curate.engine = "duckdb"  # its template, Variable airlake_query_engine, as rendered locally
+        # its templates as a run without the form's choice renders them locally
+        curate.curate_engine, curate.engine = "contract", "duckdb"  # type: ignore[attr-defined]
         summary = curate.execute(context)  # type: ignore[arg-type]
         quality = QualityCheckOperator(task_id="quality", dataset="orders", **lake)
         checked = quality.execute(context)  # type: ignore[arg-type]
@@ -132,8 +130,12 @@ def test_an_athena_contract_runs_end_to_end_with_the_results_of_the_worker(
     worker = run_engine("worker", tmp_path, monkeypatch, local_services, glue)
     athena = run_engine("athena", tmp_path, monkeypatch, local_services, glue)
 
-    assert [r["operator"] for r in worker["results"]] == ["CurateOperator"] * 2
-    assert [(r["operator"], r["engine"]) for r in athena["results"]] == [("SqlCurateOperator", "duckdb")] * 2
+    assert [(r["operator"], r["engine"]) for r in worker["results"]] == [
+        ("EngineCurateOperator", "worker")
+    ] * 2
+    assert [(r["operator"], r["engine"]) for r in athena["results"]] == [
+        ("EngineCurateOperator", "duckdb")
+    ] * 2
     for name in ("rows", "quality", "catalog", "unchanged"):
         assert [r[name] for r in athena["results"]] == [r[name] for r in worker["results"]], name
     assert athena["state"] == worker["state"]  # the same partitions, files and bytes
@@ -141,20 +143,45 @@ def test_an_athena_contract_runs_end_to_end_with_the_results_of_the_worker(
     assert athena["warehouse"][0] == 130
 
 
-def test_the_dag_factory_picks_the_curate_operator_by_the_contract(
-    tmp_path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_engine_is_the_runs_choice_else_the_contracts(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CONTRACTS_DIR_ENV, str(contracts_with_engine(tmp_path / "c", "athena")))
-    athena = curate_task(get_contract("orders"), task_id="curate", bucket="b")
-    worker = curate_task(get_contract("payments"), task_id="curate", bucket="b")
+    orders, payments = get_contract("orders"), get_contract("payments")
+    task = curate_task(orders, task_id="curate", bucket="b")
 
-    assert type(athena) is SqlCurateOperator and athena.dataset == "orders"
-    assert type(worker) is CurateOperator and worker.dataset == "payments"
-    assert {"engine", "athena_output_location", "workgroup", "dataset"} <= set(athena.template_fields)
-    assert athena.engine == "{{ var.value.get('airlake_query_engine', 'duckdb') }}"
+    assert type(task) is EngineCurateOperator and task.dataset == "orders"
+    assert {"curate_engine", "engine", "athena_output_location", "workgroup", "dataset"} <= set(
+        task.template_fields
+    )
+    assert task.curate_engine == "{{ params.get('curate_engine') or 'contract' }}"  # the form's param
+    assert task.engine == "{{ var.value.get('airlake_query_engine', 'duckdb') }}"
+    for choice, contract, engine in [
+        ("contract", orders, "athena"),
+        ("contract", payments, "worker"),
+        ("", payments, "worker"),
+        ("worker", orders, "worker"),
+        ("athena", payments, "athena"),
+    ]:
+        task.curate_engine = choice
+        assert task.engine_of(contract) == engine, (choice, contract.name)
+    task.curate_engine = "spark"
+    with pytest.raises(ValueError, match="curate_engine must be"):
+        task.engine_of(orders)
+
+
+def test_a_run_can_curate_a_worker_contract_on_the_query_engine(lake) -> None:
+    land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(_orders_run_1()[0]))])
+    task = curate_task(
+        get_contract("orders"), task_id="curate", bucket=lake.bucket, live_locations=Catalog().lookup
+    )
+    task.curate_engine, task.engine = "athena", "duckdb"  # type: ignore[attr-defined]
+
+    summary = task.execute(_context(RUN_1, date(2026, 11, 20)))  # type: ignore[arg-type]
+
+    assert lake.get_json(summary["manifest"])["engine"] == "duckdb"
+    assert summary["rows"]["written"] == len({(o["order_id"]) for o in _orders_run_1()[0]})
 
 
 def test_an_unknown_query_engine_is_refused(tmp_path) -> None:
-    operator = SqlCurateOperator(task_id="curate", dataset="orders", bucket="b", engine="spark")
+    operator = EngineCurateOperator(task_id="curate", dataset="orders", bucket="b", engine="spark")
     with pytest.raises(ValueError, match="engine must be one of"):
         operator.sql_engine(None, tmp_path)
