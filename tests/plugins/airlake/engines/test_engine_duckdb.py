@@ -341,7 +341,7 @@ def test_files_are_downloaded_once_and_a_moved_pointer_is_followed(engine, curat
 def test_archived_partitions_are_left_out_like_athena_and_named(
     engine, curated, lake, glue, database
 ) -> None:
-    from airlake.tiering.restore import mark_archived, mark_restored
+    from airlake.catalog import mark_archived, mark_restored
 
     rows = make_orders(random.Random(2))  # noqa: S311 - seeded test data
     days = sorted(rows)[:2]
