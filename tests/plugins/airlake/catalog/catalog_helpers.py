@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from airlake.catalog import get_table
 from airlake.contracts import Column, Contract
 from airlake.lake import manifest_key
 
@@ -118,3 +119,18 @@ def partitions_of(glue: Any, database: str, table: str) -> dict[str, str]:
         for partition in page["Partitions"]:
             out[partition["Values"][0]] = partition["StorageDescriptor"]["Location"]
     return out
+
+
+BUCKET = "airlake-lake"
+"""The bucket the catalog tests' tables point at (no object needs to be there)."""
+
+
+def table_of(glue: Any, database: str, name: str) -> dict[str, Any]:
+    """The Glue table, which must exist."""
+    table = get_table(glue, database, name)
+    assert table is not None
+    return table
+
+
+DEMO_DATASETS = ("clickstream", "fx_rates", "orders", "payments", "products")
+"""The demo contracts, each checked for a table and an Arrow schema that match."""
