@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from airlake.lake import split_s3_uri
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -53,10 +55,12 @@ class LivePartition:
 
 
 def split_s3_location(location: str) -> tuple[str, str]:
-    """``s3://bucket/a/b/`` -> (``bucket``, ``a/b/``): the prefix always ends with a slash."""
-    if not location.startswith(("s3://", "s3a://")):
-        raise QueryEngineError(f"not an S3 location: {location!r}")
-    bucket, _, prefix = location.split("://", 1)[1].partition("/")
+    """``s3://bucket/a/b/`` -> (``bucket``, ``a/b/``): the prefix ends with a slash (empty at the bucket's root).
+    :func:`airlake.lake.split_s3_uri` parses; a query engine error when it is no S3 location."""
+    try:
+        bucket, prefix = split_s3_uri(location)
+    except ValueError as exc:
+        raise QueryEngineError(f"not an S3 location: {location!r}") from exc
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     return bucket, prefix
