@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from airlake.lake import split_s3_uri
+from airlake.lake import curated_dataset_prefix, s3_prefix
 from airlake.lineage.naming import (
     database_table,
     qualified_tables,
@@ -148,7 +148,11 @@ def catalog_lineage(
     changed = [*published.get("created", []), *(moved["dt"] for moved in published.get("updated", []))]
     inputs = (zone_dataset(bucket, "curated", dataset, locations=keys, files=len(keys)),) if keys else ()
     table = table_dataset(
-        region, database, dataset, storage=(bucket, f"curated/{dataset}"), partitions=map(str, changed)
+        region,
+        database,
+        dataset,
+        storage=(bucket, curated_dataset_prefix(dataset)),
+        partitions=map(str, changed),
     )
     return Lineage(inputs=inputs, outputs=(table,))
 
@@ -182,12 +186,12 @@ def materialise_lineage(
     """The Glue tables the view's SQL reads -> ``analytics/<view>`` and the view's Glue table (the day)."""
     from airlake.engines.base import referenced_tables
 
-    _, key = split_s3_uri(str(result["location"]))
+    _, prefix = s3_prefix(str(result["location"]))
     written = zone_dataset(
         bucket,
         "analytics",
         view,
-        locations=[f"{key.rstrip('/')}/"],
+        locations=[prefix],
         rows=result.get("rows"),
         size=result.get("bytes"),
         files=1,
@@ -261,7 +265,7 @@ def compaction_lineage(
         compacted = list(result.get("compacted") or [])
         if not compacted:
             continue
-        read = [split_s3_uri(str(entry["previous_location"]))[1].rstrip("/") + "/" for entry in compacted]
+        read = [s3_prefix(str(entry["previous_location"]))[1] for entry in compacted]
         written = [key for entry in compacted for key in entry.get("files") or []]
         inputs.append(zone_dataset(bucket, "curated", dataset, locations=read))
         outputs.append(
@@ -280,7 +284,7 @@ def compaction_lineage(
                 region,
                 database,
                 dataset,
-                storage=(bucket, f"curated/{dataset}"),
+                storage=(bucket, curated_dataset_prefix(dataset)),
                 partitions=[str(entry["dt"]) for entry in compacted],
             )
         )
