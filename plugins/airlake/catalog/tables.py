@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from airlake.catalog.errors import CatalogError, ColumnChange, SchemaEvolutionError, error_code, glue_call
+from airlake.lake import curated_dataset_prefix, s3_uri
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -63,7 +64,7 @@ _NUMERIC_CAPACITY: dict[str, tuple[int, int]] = {
 
 def curated_location(bucket: str, dataset: str) -> str:
     """``s3://<bucket>/curated/<dataset>/``: the table's location (partitions point below it)."""
-    return f"s3://{bucket}/curated/{dataset}/"
+    return s3_uri(bucket, curated_dataset_prefix(dataset))
 
 
 def _comment(text: str | None, limit: int = MAX_COMMENT) -> str | None:
