@@ -79,8 +79,3 @@ def glue_call(what: str) -> Iterator[None]:
     except ClientError as exc:
         error = exc.response.get("Error", {})
         raise CatalogError(f"{what} failed: {error.get('Code', '?')}: {error.get('Message', exc)}") from exc
-
-
-# only until analytics/materialise.py imports glue_call (issue 17)
-_error_code = error_code
-_glue_call = glue_call

@@ -438,6 +438,3 @@ def get_table(glue: Any, database: str, table: str) -> dict[str, Any] | None:
         if error_code(exc) == "EntityNotFoundException":
             return None
         raise CatalogError(f"get_table {database}.{table} failed: {exc}") from exc
-
-
-_comparable = comparable_table  # only until analytics/materialise.py imports comparable_table (issue 17)
