@@ -16,17 +16,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE_ROOTS = {"plugins": ROOT / "plugins", "dags": ROOT / "dags", "include": ROOT}
 """Where each folder's modules are imported from: plugins/ and dags/ are on sys.path, include/ is a package."""
 
-PENDING: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("plugins/airlake/analytics/materialise.py", "_comparable"),
-        ("plugins/airlake/analytics/materialise.py", "_glue_call"),
-        ("plugins/airlake/analytics/materialise.py", "_S3TailFile"),
-        ("plugins/airlake/maintenance/compaction.py", "_download_live"),
-    }
-)
-"""(file, name) of the offenders known when this test was written, in files of other owners (issue 17): each
-is reported, but fails the test only once it is fixed and still listed here. Remove entries, add none."""
-
 
 def _files() -> Iterator[tuple[Path, str]]:
     """(file, its dotted module name) of every Python file under plugins/, dags/ and include/."""
@@ -88,14 +77,6 @@ def test_package_of() -> None:
 def test_no_private_name_is_imported_from_another_package() -> None:
     found = private_cross_package_imports()
     lines = [f"{file}:{line}: {name} from {module}" for file, line, name, module in found]
-    print("private names imported across packages:", *lines or ["none"], sep="\n  ")
-    offenders = [
-        text
-        for text, (file, _line, name, _m) in zip(lines, found, strict=True)
-        if (file, name) not in PENDING
-    ]
-    assert not offenders, "private names imported across packages (make them public in their home):\n" + (
-        "\n".join(offenders)
+    assert not lines, "private names imported across packages (make them public in their home):\n" + (
+        "\n".join(lines)
     )
-    fixed = sorted(PENDING - {(file, name) for file, _line, name, _module in found})
-    assert not fixed, f"fixed, so remove from PENDING: {fixed}"

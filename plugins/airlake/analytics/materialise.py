@@ -71,7 +71,7 @@ def analytics_version_prefix(view: str, ds: str, version: str) -> str:
 
 def view_columns(schema: pa.Schema) -> list[dict[str, Any]]:
     """Glue columns of a result schema, the partition column ``dt`` left out."""
-    from airlake.catalog.glue import arrow_to_glue_type
+    from airlake.catalog import arrow_to_glue_type
 
     columns: list[dict[str, Any]] = []
     for field in schema:
@@ -135,7 +135,7 @@ def unload_encryption(store: LakeStore) -> dict[str, str]:
 
 def view_table_input(view: str, bucket: str, columns: list[dict[str, Any]]) -> dict[str, Any]:
     """Glue ``TableInput`` of a view: an external zstd Parquet table partitioned by ``dt`` (string)."""
-    from airlake.catalog.glue import parquet_storage_descriptor
+    from airlake.catalog import parquet_storage_descriptor
 
     return {
         "Name": view,
@@ -155,7 +155,7 @@ def view_table_input(view: str, bucket: str, columns: list[dict[str, Any]]) -> d
 def ensure_view_table(glue: Any, database: str, table_input: dict[str, Any]) -> str:
     """Create the table or update it when its columns, location or format differ: ``created``,
     ``updated`` or ``unchanged``. A table of the same name that is not this view's is refused."""
-    from airlake.catalog.glue import _comparable, _glue_call, create_table, get_table
+    from airlake.catalog import comparable_table, create_table, get_table, glue_call
 
     name = table_input["Name"]
     current = get_table(glue, database, name)
@@ -168,9 +168,9 @@ def ensure_view_table(glue: Any, database: str, table_input: dict[str, Any]) -> 
             f"Glue table {database}.{name} exists and is not the materialised view {name!r} "
             f"(parameter {PARAM_VIEW}={owner!r}): choose another database or view name"
         )
-    if _comparable(current) == _comparable(table_input):
+    if comparable_table(current) == comparable_table(table_input):
         return "unchanged"
-    with _glue_call(f"update_table {database}.{name}"):
+    with glue_call(f"update_table {database}.{name}"):
         glue.update_table(DatabaseName=database, TableInput=table_input)
     log.info("Updated Glue table %s.%s", database, name)
     return "updated"
@@ -223,7 +223,7 @@ def materialise_view(
     :return: ``{view, dt, rows, location, bytes_scanned}`` (plus ``version``, ``previous_location``,
         ``table_change``, ``bytes``, ``files``).
     """
-    from airlake.catalog.glue import ensure_database, live_location_lookup, publish_partitions
+    from airlake.catalog import ensure_database, live_location_lookup, publish_partitions
     from airlake.curate.versions import new_version_id, version_of_location
     from airlake.engines import check_scan_budget
 
@@ -332,12 +332,9 @@ def _write_part(store: LakeStore, data: pa.Table, key: str) -> tuple[str, int]:
 
 def _footer(store: LakeStore, key: str) -> Any:
     """The Parquet footer (FileMetaData: schema and rows) of one object, from a ranged GET of its tail."""
-    import pyarrow.parquet as pq
+    from airlake.catalog import read_parquet_metadata
 
-    from airlake.catalog.parquet import _S3TailFile  # the catalog's footer reader (a public name: lead)
-
-    with _S3TailFile(store.client, store.bucket, key) as handle:
-        return pq.read_metadata(handle)
+    return read_parquet_metadata(store.client, store.bucket, key)
 
 
 def _unload_version(

@@ -59,7 +59,7 @@ from airlake.curate.record import (
     reject_rate_exceeded,
     summary,
 )
-from airlake.curate.versions import ORPHAN_GRACE, download_version_files, new_version_id, version_of_location
+from airlake.curate.versions import ORPHAN_GRACE, new_version_id, version_of_location
 from airlake.lake import s3_uri
 from airlake.manifest import COMPLETE, Manifest
 from airlake.store import LakeStore
@@ -274,7 +274,3 @@ def _run(
         len(manifest.extra["unchanged"]),
     )
     return summary(manifest, key)
-
-
-# compaction (maintenance/compaction.py) imports this name until it imports versions.download_version_files
-_download_live = download_version_files

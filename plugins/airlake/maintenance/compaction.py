@@ -220,12 +220,11 @@ def compact_partition(
     import pyarrow.parquet as pq
 
     from airlake.curate.merge import ParquetPartWriter
-    from airlake.curate.runner import _download_live
-    from airlake.curate.versions import new_version_id
+    from airlake.curate.versions import download_version_files, new_version_id
 
     folder = work_dir / f"{plan.dataset}-dt={plan.dt}"
     try:
-        paths = _download_live(store, plan.location, folder / "live")
+        paths = download_version_files(store, plan.location, folder / "live")
         schema = contract.arrow_schema()
         writer = ParquetPartWriter(
             folder / "out", schema, row_group_rows=row_group_rows, max_file_bytes=max_file_bytes

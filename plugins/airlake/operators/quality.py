@@ -62,6 +62,7 @@ class QualityCheckOperator(DatasetOperator):
                 new_files,
                 {dt: new_files.get(dt) or live_files.get(dt, []) for dt in days},
                 interval_end=interval.end,
+                as_of=interval.as_of,
             )
         manifest = Manifest(dataset=self.dataset, run_id=run_id, stage="quality")
         manifest.interval = interval.as_dict()

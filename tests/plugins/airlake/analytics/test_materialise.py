@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airlake.analytics import MaterialiseError, materialise_view
-from airlake.catalog.glue import PARQUET_SERDE, arrow_to_glue_type
+from airlake.catalog import PARQUET_SERDE, arrow_to_glue_type
 from airlake.engines import ScanBudgetExceeded
 from airlake.engines.duckdb_engine import DuckDBEngine
 from airlake.lake import manifest_key
