@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airlake.curate.parse import (
@@ -30,6 +31,11 @@ if TYPE_CHECKING:
 
 BATCH_CHARS = 1 << 16
 """Characters of text the fast path reads and checks at once."""
+ARROW_CHARS = 1 << 22
+"""Characters of text :meth:`CsvSplitter.mixed_blocks` reads at once (a candidate :class:`ArrowBlock`)."""
+FIRST_CHARS = BATCH_CHARS
+"""Characters of its first chunk, which holds the header and always goes the strict way."""
+_BOM = b"\xef\xbb\xbf"  # pyarrow.csv drops one at the start of a buffer: such a chunk goes the strict way
 
 CsvRecord = tuple[int, "list[str] | Reject", str]
 """(first physical line, fields or Reject, raw text of its lines with their line ends)."""
@@ -69,6 +75,11 @@ class CsvSplitter:
         # bytes here: a line under max_field / 4 characters cannot hold a field over max_field bytes
         csv.field_size_limit(max(csv.field_size_limit(), self.max_field))
         self._quick = self.max_field // 4
+        delimiter = options.delimiter
+        self._arrow_safe = delimiter.isascii() and delimiter not in '\r\n"' + (options.quote or "")
+        self.arrow_fields: tuple[int, ...] | None = None
+        """Field indices an :class:`ArrowBlock` keeps; None: every block the strict way (the reader
+        sets it once the header is read and the file not refused)."""
 
     def open(self, binary: BinaryIO) -> io.TextIOWrapper:
         return io.TextIOWrapper(binary, encoding=self.encoding, errors=BAD_BYTES, newline="")
@@ -85,6 +96,107 @@ class CsvSplitter:
             if not text.readline():
                 return
             consumed += 1
+        yield from self.blocks_after(text, consumed)
+
+    def _batched(self, text: io.TextIOWrapper, consumed: int) -> Iterator[list[CsvRecord]]:
+        """The fast path: lines are read in batches and each batch is checked once (encoding, NUL,
+        line length). A clean batch without quote or escape characters is split by the delimiter;
+        any other is parsed by csv, a reader per batch, and a record still open at the end of a
+        batch is carried into the next one (at the end of the file it is an unterminated quote)."""
+        state = _State(consumed, self.options.header)
+        following = text.readlines(BATCH_CHARS)
+        while following:
+            lines = state.carry + following if state.carry else following
+            following = text.readlines(BATCH_CHARS)
+            out = self._batch(lines, state, last=not following)
+            if out:
+                yield out
+
+    def _batch(self, lines: list[str], state: _State, *, last: bool) -> list[CsvRecord]:
+        """The records of one batch of lines (after the carried lines of an open record); updates
+        ``state`` (lines consumed, the open record's lines, whether the header is still to come)."""
+        options = self.options
+        delimiter, quick = options.delimiter, self._quick
+        specials = [char for char in (options.quote, options.escape) if char is not None]
+        base = state.base
+        joined = "".join(lines)
+        clean = max(map(len, lines)) <= quick and text_problem(joined) is None
+        width = self.width
+        out: list[CsvRecord] = []
+        state.carry = []
+        if clean and not state.header and width is not None and not any(c in joined for c in specials):
+            number = base
+            for line in lines:
+                number += 1
+                row = line.rstrip("\r\n").split(delimiter)  # one line end: \n, \r\n or \r
+                if len(row) == width and (width > 1 or row[0]):
+                    out.append((number, row, line))
+                else:  # blank or short: as csv reads it
+                    parsed, error = self._parse_line(line)
+                    out.append(self._verdict(number, line, parsed, error))
+            state.base = number
+            return out
+        reader = csv.reader(lines, self._dialect)
+        prev = 0
+        for row, error in _rows(reader):
+            end = reader.line_num
+            if error is not None and not last and end == len(lines) and "unexpected end of data" in error:
+                state.carry = lines[prev:]  # the record goes on in the next batch
+                break
+            if clean and end - prev == 1 and error is None and not state.header and len(row) == width:  # type: ignore[arg-type]
+                out.append((base + end, row, lines[prev]))  # type: ignore[arg-type]
+                prev = end
+                continue
+            record = lines[prev:end]
+            start, prev = base + prev + 1, end
+            if state.header:
+                state.header = False
+                out.extend(self._header(start, record, row, error))
+                width = self.width
+                continue
+            out.extend(self._judge(start, record, row, error))
+        state.base = base + prev
+        return out
+
+    def mixed_blocks(self, text: io.TextIOWrapper) -> Iterator[list[CsvRecord] | ArrowBlock]:
+        """:meth:`blocks`, where a block that is safe by construction comes as an :class:`ArrowBlock`.
+
+        The text is read in chunks cut at line ends. A chunk is an :class:`ArrowBlock` only when
+        :attr:`arrow_fields` is set (the reader sets it once the header was read), no record is open
+        and :func:`arrow_block` proves every line of it is one record; any other chunk is split into
+        lines and goes through the strict batches of :meth:`blocks`, in file order, same numbering.
+        """
+        consumed = 0
+        for _ in range(self.options.skip_rows):
+            if not text.readline():
+                return
+            consumed += 1
+        if self.options.comment is not None or not self._arrow_safe:
+            yield from self.blocks_after(text, consumed)
+            return
+        state = _State(consumed, self.options.header)
+        chunks = _Chunks(text)
+        chunk = chunks.read(FIRST_CHARS)
+        while chunk:
+            following = chunks.read(ARROW_CHARS)
+            if not state.carry and not state.header and self.arrow_fields is not None and self.width:
+                block = arrow_block(self, chunk, state.base)
+                if block is not None:
+                    state.base += block.records
+                    yield block
+                    chunk = following
+                    continue
+            lines = io.StringIO(chunk, newline="").readlines()  # \n, \r\n and \r only, as the file
+            groups = _groups(lines, BATCH_CHARS)
+            for position, group in enumerate(groups):
+                batch = state.carry + group if state.carry else group
+                out = self._batch(batch, state, last=not following and position == len(groups) - 1)
+                if out:
+                    yield out
+            chunk = following
+
+    def blocks_after(self, text: io.TextIOWrapper, consumed: int) -> Iterator[list[CsvRecord]]:
+        """:meth:`blocks` once the ``skip_rows`` preamble (``consumed`` lines) was read."""
         if self.options.comment is None:
             yield from self._batched(text, consumed)
             return
@@ -96,64 +208,6 @@ class CsvSplitter:
                 block = []
         if block:
             yield block
-
-    def _batched(self, text: io.TextIOWrapper, consumed: int) -> Iterator[list[CsvRecord]]:
-        """The fast path: lines are read in batches and each batch is checked once (encoding, NUL,
-        line length). A clean batch without quote or escape characters is split by the delimiter;
-        any other is parsed by csv, a reader per batch, and a record still open at the end of a
-        batch is carried into the next one (at the end of the file it is an unterminated quote)."""
-        options = self.options
-        delimiter, quick = options.delimiter, self._quick
-        specials = [char for char in (options.quote, options.escape) if char is not None]
-        header = options.header
-        base = consumed  # lines before the batch
-        carry: list[str] = []
-        following = text.readlines(BATCH_CHARS)
-        while following:
-            lines = carry + following if carry else following
-            following = text.readlines(BATCH_CHARS)
-            last = not following
-            joined = "".join(lines)
-            clean = max(map(len, lines)) <= quick and text_problem(joined) is None
-            width = self.width
-            out: list[CsvRecord] = []
-            if clean and not header and width is not None and not any(c in joined for c in specials):
-                number = base
-                for line in lines:
-                    number += 1
-                    row = line.rstrip("\r\n").split(delimiter)  # one line end: \n, \r\n or \r
-                    if len(row) == width and (width > 1 or row[0]):
-                        out.append((number, row, line))
-                    else:  # blank or short: as csv reads it
-                        parsed, error = self._parse_line(line)
-                        out.append(self._verdict(number, line, parsed, error))
-                base = number
-                carry = []
-                yield out
-                continue
-            reader = csv.reader(lines, self._dialect)
-            prev = 0
-            carry = []
-            for row, error in _rows(reader):
-                end = reader.line_num
-                if error is not None and not last and end == len(lines) and "unexpected end of data" in error:
-                    carry = lines[prev:]  # the record goes on in the next batch
-                    break
-                if clean and end - prev == 1 and error is None and not header and len(row) == width:  # type: ignore[arg-type]
-                    out.append((base + end, row, lines[prev]))  # type: ignore[arg-type]
-                    prev = end
-                    continue
-                record = lines[prev:end]
-                start, prev = base + prev + 1, end
-                if header:
-                    header = False
-                    out.extend(self._header(start, record, row, error))
-                    width = self.width
-                    continue
-                out.extend(self._judge(start, record, row, error))
-            base += prev
-            if out:
-                yield out
 
     def _line_by_line(self, text: io.TextIOWrapper, consumed: int, comment: str) -> Iterator[CsvRecord]:
         """With comments: csv reads line by line, and a line starting a record may be a comment."""
@@ -251,6 +305,164 @@ class CsvSplitter:
                 raw,
             )
         return start, row, raw
+
+
+@dataclass
+class _State:
+    """Where the strict batches are: lines consumed, the lines of a record still open, header to come."""
+
+    base: int
+    header: bool
+    carry: list[str] = field(default_factory=list)
+
+
+class _Chunks:
+    """Text read in chunks of about ``size`` characters, each cut after a line end (never between
+    the \\r and \\n of one)."""
+
+    def __init__(self, text: io.TextIOWrapper) -> None:
+        self.text = text
+        self.pending = ""
+
+    def read(self, size: int) -> str:
+        chunk = self.pending + self.text.read(size)
+        self.pending = ""
+        if chunk and not chunk.endswith(("\n", "\r")):
+            chunk += self.text.readline()
+        if chunk.endswith("\r"):
+            following = self.text.read(1)
+            if following == "\n":
+                chunk += following
+            else:
+                self.pending = following
+        return chunk
+
+
+def _groups(lines: list[str], size: int) -> list[list[str]]:
+    """``lines`` in consecutive groups of at least ``size`` characters (the last may be shorter)."""
+    groups: list[list[str]] = []
+    group: list[str] = []
+    total = 0
+    for line in lines:
+        group.append(line)
+        total += len(line)
+        if total >= size:
+            groups.append(group)
+            group, total = [], 0
+    if group:
+        groups.append(group)
+    return groups
+
+
+@dataclass
+class ArrowBlock:
+    """Physical records of a chunk in which every line is exactly one record, fields as Arrow strings.
+
+    ``columns``: field index -> string array of the rows of the right field count (one per entry of
+    ``lines``, their physical line numbers); ``rejects``: the other lines, judged by the strict
+    splitter's own rules. ``records`` = ``len(lines) + len(rejects)``, checked when it was built.
+    """
+
+    records: int
+    lines: Any
+    """numpy int64 array: the physical line number of each row of ``columns``."""
+    columns: dict[int, Any]
+    rejects: list[CsvRecord]
+    data: bytes
+    starts: Any
+    stops: Any
+    rows: Any
+    """numpy array: the block line (0-based) of each row of ``columns``."""
+
+    def raw(self, row: int) -> str:
+        """The raw text of row ``row`` of ``columns``, with its line end (as :data:`CsvRecord` has it)."""
+        line = int(self.rows[row])
+        end = int(self.stops[line])
+        if end < len(self.data):
+            end += 1  # its \n
+        return self.data[int(self.starts[line]) : end].decode("utf-8")
+
+
+def arrow_block(splitter: CsvSplitter, chunk: str, base: int) -> ArrowBlock | None:
+    """``chunk`` (whole lines after ``base`` lines) parsed by pyarrow.csv, or None where that is not
+    provably what the strict splitter gives.
+
+    Safe by construction: no quote or escape character, no \\r (every line ends at \\n), no NUL, no
+    byte invalid in the encoding (the text encodes to UTF-8), no blank line (a record to the strict
+    splitter, ``empty_row``), no leading byte order mark and no line longer than ``max_field_bytes``:
+    then each line is one record whose fields are its text split at the delimiter, which is what both
+    csv and pyarrow (quoting and escaping off) read. The block is still checked: the physical lines
+    counted here must equal the rows pyarrow parsed plus the rows its ``invalid_row_handler`` saw,
+    and those must be the lines whose delimiter count says a wrong field count.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    options, width, wanted = splitter.options, splitter.width, splitter.arrow_fields
+    if not chunk or width is None or wanted is None or "\r" in chunk or "\x00" in chunk:
+        return None
+    if any(char is not None and char in chunk for char in (options.quote, options.escape)):
+        return None
+    try:
+        data = chunk.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: bytes invalid in the declared encoding
+        return None
+    if data.startswith((b"\n", _BOM)) or b"\n\n" in data:
+        return None
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buffer == 10)
+    count = len(ends) + (0 if data.endswith(b"\n") else 1)
+    starts = np.concatenate([[0], ends + 1])[:count]
+    stops = ends if len(ends) == count else np.concatenate([ends, [len(data)]])
+    longest = int((stops - starts).max())
+    if longest > splitter.max_field:
+        return None
+    delimiters = np.flatnonzero(buffer == ord(options.delimiter))
+    fields = np.bincount(np.searchsorted(stops, delimiters), minlength=count)[:count] + 1
+    bad = np.flatnonzero(fields != width)
+    handled: list[int] = []
+
+    def handler(row: Any) -> str:
+        handled.append(row.actual_columns)
+        return "skip"
+
+    names = [f"f{index}" for index in range(width)]
+    keep = [names[index] for index in wanted] or names[:1]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=max(1 << 20, longest + 2)),
+            parse_options=pacsv.ParseOptions(
+                delimiter=options.delimiter,
+                quote_char=False,
+                escape_char=False,
+                double_quote=False,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+                invalid_row_handler=handler,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                include_columns=keep,
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if table.num_rows + len(handled) != count or len(handled) != len(bad) or width in handled:
+        return None  # pyarrow did not see these lines as the count says: the strict way
+    rows = np.flatnonzero(fields == width)
+    rejects: list[CsvRecord] = []
+    for line in bad.tolist():
+        end = int(stops[line]) + (1 if int(stops[line]) < len(data) else 0)
+        text = data[int(starts[line]) : end].decode("utf-8")
+        parsed, error = splitter._parse_line(text)
+        rejects.append(splitter._verdict(base + line + 1, text, parsed, error))
+    columns = {index: table.column(names[index]).combine_chunks() for index in wanted}
+    return ArrowBlock(count, rows + base + 1, columns, rejects, data, starts, stops, rows)
 
 
 def _rows(reader: Iterator[list[str]]) -> Iterator[tuple[list[str] | None, str | None]]:

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airlake.curate.csv_split import ArrowBlock
 from airlake.curate.parse import Reject, RowParser
 from airlake.curate.readers import CsvReader, RawReader, open_reader
 from airlake.curate.spill import PartitionSpill
-from airlake.curate.vector import VectorTyper, chunks, type_block, write_block
+from airlake.curate.vector import VectorTyper, type_block, write_block
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -42,6 +43,11 @@ VECTOR_TYPING = False
 """Type CSV blocks with Arrow kernels (:mod:`airlake.curate.vector`, proven identical to the row path by
 ``test_vector_identity.py``). Off: measured on the 1M clickstream bench it used more CPU and memory than
 the row path (bench/results/2026-12-03-curate.md), so it stays a tested option until it pays."""
+ARROW_STRUCTURE = False
+"""With :data:`VECTOR_TYPING`: CSV chunks that are safe by construction (no quote, escape, \\r, NUL,
+blank line or invalid byte) are split by pyarrow.csv and typed from Arrow strings, each checked
+against its count of physical lines (:func:`~airlake.curate.csv_split.arrow_block`); any other chunk
+goes through the strict splitter. Proven identical by ``test_arrow_structure.py`` and the corpus."""
 _QUARANTINE_GZIP_LEVEL = 6
 
 
@@ -169,26 +175,89 @@ def _parse_vector(
     flush_rows: int,
 ) -> int:
     """CSV records typed a block of ``flush_rows`` at a time (:mod:`airlake.curate.vector`); rejects
-    (structural and typing) written in line order, as the row path writes them. Returns rows read."""
-    read, schema = 0, typer.schema
+    (structural and typing) written in line order, as the row path writes them. Returns rows read.
+    With :data:`ARROW_STRUCTURE`, Arrow blocks are typed whole from their string arrays."""
     assert isinstance(reader, CsvReader)
-    records = (item for block in reader.field_blocks() for item in block)
-    for chunk in chunks(records, max(1024, flush_rows)):
-        read += len(chunk)
-        positions = [i for i, (_, fields, _) in enumerate(chunk) if fields.__class__ is list]
-        rows = [chunk[i][1] for i in positions]
-        if reader.plain:  # the fields straight into columns; dicts only for the rows the parser types
-            raws = _string_columns(reader, rows, schema.names)
-            block = type_block(parser, typer, _Records(rows, reader.record), schema, raws)
-        else:
-            block = type_block(parser, typer, [reader.record(fields) for fields in rows], schema)
-        failed = {positions[i]: problem for i, problem in block.rejects}
-        for i, (line, record, raw) in enumerate(chunk):
-            problem = record if isinstance(record, Reject) else failed.get(i)
-            if problem is not None:
-                rejects.add(key, line, problem, reader.raw_text(raw))
-        write_block(spill, block, [base + chunk[i][0] for i in positions])
+    read, size = 0, max(1024, flush_rows)
+    pending: list[Any] = []
+    for block in reader.field_blocks(arrow=ARROW_STRUCTURE):
+        if isinstance(block, ArrowBlock):
+            if pending:
+                _type_records(reader, parser, typer, spill, rejects, key, base, pending)
+                pending = []
+            read += block.records
+            _type_arrow(reader, parser, typer, spill, rejects, key, base, block)
+            continue
+        pending.extend(block)
+        while len(pending) >= size:
+            _type_records(reader, parser, typer, spill, rejects, key, base, pending[:size])
+            pending = pending[size:]
+        read += len(block)
+    if pending:
+        _type_records(reader, parser, typer, spill, rejects, key, base, pending)
     return read
+
+
+def _type_records(
+    reader: CsvReader,
+    parser: RowParser,
+    typer: VectorTyper,
+    spill: PartitionSpill,
+    rejects: RejectWriter,
+    key: str,
+    base: int,
+    chunk: list[Any],
+) -> None:
+    """One chunk of the strict splitter's records (field lists or Rejects) typed and written."""
+    schema = typer.schema
+    positions = [i for i, (_, fields, _) in enumerate(chunk) if fields.__class__ is list]
+    rows = [chunk[i][1] for i in positions]
+    if reader.plain:  # the fields straight into columns; dicts only for the rows the parser types
+        raws = _string_columns(reader, rows, schema.names)
+        block = type_block(parser, typer, _Records(rows, reader.record), schema, raws)
+    else:
+        block = type_block(parser, typer, [reader.record(fields) for fields in rows], schema)
+    failed = {positions[i]: problem for i, problem in block.rejects}
+    for i, (line, record, raw) in enumerate(chunk):
+        problem = record if isinstance(record, Reject) else failed.get(i)
+        if problem is not None:
+            rejects.add(key, line, problem, reader.raw_text(raw))
+    write_block(spill, block, [base + chunk[i][0] for i in positions])
+
+
+def _type_arrow(
+    reader: CsvReader,
+    parser: RowParser,
+    typer: VectorTyper,
+    spill: PartitionSpill,
+    rejects: RejectWriter,
+    key: str,
+    base: int,
+    arrow: ArrowBlock,
+) -> None:
+    """An Arrow block typed from its string arrays; only the rows the vector rules flag become dicts
+    (for the row parser's value or reason). Its rejects, structural and typing, in line order."""
+    raws = reader.string_columns(arrow)
+    block = type_block(parser, typer, _ArrowRecords(reader, raws, len(arrow.lines)), typer.schema, raws)
+    found: list[tuple[int, Reject, str]] = [(line, problem, raw) for line, problem, raw in arrow.rejects]  # type: ignore[misc]
+    found.extend((int(arrow.lines[i]), problem, arrow.raw(i)) for i, problem in block.rejects)
+    found.sort(key=lambda item: item[0])
+    for line, problem, raw in found:
+        rejects.add(key, line, problem, reader.raw_text(raw))
+    write_block(spill, block, (arrow.lines + base).tolist())
+
+
+class _ArrowRecords:
+    """Records of an Arrow block's string arrays, each made when the row parser asks for it."""
+
+    def __init__(self, reader: CsvReader, raws: list[Any], count: int) -> None:
+        self.reader, self.raws, self.count = reader, raws, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.reader.arrow_record(self.raws, index)
 
 
 class _Records:
@@ -214,7 +283,7 @@ def _string_columns(reader: CsvReader, rows: list[list[str]], names: list[str]) 
     out = []
     for name in names:
         index = reader.positions.get(name)
-        if index is None:
+        if index is None or not rows:  # no rows: no field lists to take a column from
             out.append(pa.nulls(len(rows), pa.string()))
             continue
         array = pa.array(fields[index], pa.string())

@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from airlake.curate.csv_split import CsvRecord, CsvSplitter, line_end
+from airlake.curate.csv_split import ArrowBlock, CsvSplitter, line_end
 from airlake.curate.header import HeaderCheck, check_header, null_sets, trimmed_columns
 from airlake.curate.parse import BAD_ENCODING, BAD_HEADER, NOT_AN_OBJECT, NOT_JSON, NUL_BYTE, Reject
 from airlake.curate.rawfile import BAD_BYTES, PROBLEM_MESSAGES, cut, open_binary, raw_format, text_problem
@@ -227,15 +227,21 @@ class CsvReader(RawReader):
                 else:
                     yield number, record(fields), raw
 
-    def field_blocks(self) -> Iterator[list[CsvRecord]]:
+    def field_blocks(self, arrow: bool = False) -> Iterator[Any]:
         """The records after the header in blocks, as field lists (or Rejects), for a vector pass:
         :meth:`record` makes a field list what :meth:`items` yields. Sets ``positions`` (column ->
         field index) and ``plain`` (NULL is only the empty field, nothing trimmed) once the header
-        was read; a refused file yields every record as the header's Reject."""
+        was read; a refused file yields every record as the header's Reject.
+
+        ``arrow``: blocks that are safe by construction come as
+        :class:`~airlake.curate.csv_split.ArrowBlock` (:meth:`string_columns` gives their values);
+        only where nothing is trimmed (Python's and Arrow's notions of blanks differ)."""
         options = self.options
         splitter = CsvSplitter(options, None if options.header else len(self.columns))
         with open_binary(self.path) as binary:
-            blocks = splitter.blocks(splitter.open(binary))
+            text = splitter.open(binary)
+            arrow = arrow and not self._trimmed
+            blocks = splitter.mixed_blocks(text) if arrow else splitter.blocks(text)
             names: list[str] = list(self.columns)
             refused: Reject | None = None
             if options.header:
@@ -270,6 +276,8 @@ class CsvReader(RawReader):
                 (name, index, name in self._trimmed, self._nulls.get(name, frozenset()))
                 for name, index in self._pairs
             )
+            if arrow:
+                splitter.arrow_fields = tuple(positions.values())
             yield from blocks
 
     def record(self, fields: list[str]) -> dict[str, Any]:
@@ -286,6 +294,37 @@ class CsvReader(RawReader):
 
     def raw_text(self, raw: Any) -> str:
         return cut(line_end(raw))
+
+    def string_columns(self, block: ArrowBlock) -> list[Any]:
+        """One string array per column of ``self.columns`` for the rows of an Arrow block, by the same
+        NULL markers as :meth:`record` (a column the header lacks: all NULL)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        count = len(block.lines)
+        out = []
+        for name in self.columns:
+            index = self.positions.get(name)
+            if index is None:
+                out.append(pa.nulls(count, pa.string()))
+                continue
+            array = block.columns[index]
+            nulls = self._nulls.get(name, frozenset())
+            if nulls == {""}:
+                array = pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
+            elif nulls:
+                found = pc.is_in(array, value_set=pa.array(sorted(nulls), pa.string()))
+                array = pc.if_else(found, pa.scalar(None, pa.string()), array)
+            out.append(array)
+        return out
+
+    def arrow_record(self, columns: Sequence[Any], row: int) -> dict[str, Any]:
+        """:meth:`record` of row ``row`` of :meth:`string_columns`' arrays (the header's columns only)."""
+        return {name: columns[position][row].as_py() for position, name in self._present}
+
+    @property
+    def _present(self) -> tuple[tuple[int, str], ...]:
+        return tuple((i, name) for i, name in enumerate(self.columns) if name in self.positions)
 
 
 class ParquetReader(RawReader):

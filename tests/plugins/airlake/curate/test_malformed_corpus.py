@@ -15,6 +15,8 @@ from airlake.curate.parts import PartTask, parse_part
 from airlake.ingest.sources.files import count_rows
 from tests.plugins.airlake.curate.malformed_corpus import CASES, Case
 
+pytestmark = pytest.mark.usefixtures("curate_path")  # every case by the row path and the Arrow path
+
 SUFFIX = {"csv": ".csv.gz", "jsonl": ".jsonl.gz", "parquet": ".parquet"}
 
 

@@ -208,8 +208,12 @@ def _spilled(result: PartResult) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def test_a_part_spills_and_quarantines_the_same_on_both_paths(tmp_path: Any, monkeypatch: Any) -> None:
-    """parse_part end to end: spilled rows (with ``_seq``), counts and the rejects file are identical."""
+@pytest.mark.parametrize("arrow", [False, True], ids=["strict-split", "arrow-split"])
+def test_a_part_spills_and_quarantines_the_same_on_both_paths(
+    tmp_path: Any, monkeypatch: Any, arrow: bool
+) -> None:
+    """parse_part end to end: spilled rows (with ``_seq``), counts and the rejects file are identical,
+    with the structure pass of the vector path strict or Arrow (then against the strict row path)."""
     rng = random.Random(7)  # noqa: S311 - reproducible test data
     contract = _contract()
     names = contract.column_names
@@ -223,7 +227,9 @@ def test_a_part_spills_and_quarantines_the_same_on_both_paths(tmp_path: Any, mon
     lines.insert(900, "1,2,3")
     body = "\n".join(lines) + "\n"
     monkeypatch.setattr(parts, "VECTOR_TYPING", True)
+    monkeypatch.setattr(parts, "ARROW_STRUCTURE", arrow)
     vector = _part(tmp_path, "vector", body, contract)
+    monkeypatch.setattr(parts, "ARROW_STRUCTURE", False)
     monkeypatch.setattr(VectorTyper, "__init__", _no_vectors)
     rows = _part(tmp_path, "rows", body, contract)
     assert vector.rows_read == rows.rows_read == 3002
