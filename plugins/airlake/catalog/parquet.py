@@ -173,6 +173,3 @@ def _read_footer(s3: Any, bucket: str, key: str, read: Callable[[Any], _T]) -> _
             return read(handle)
     except ClientError as exc:
         raise CatalogError(f"cannot read the Parquet footer of s3://{bucket}/{key}: {exc}") from exc
-
-
-_S3TailFile = S3TailFile  # only until analytics/materialise.py imports a public name (issue 17)
