@@ -22,6 +22,7 @@ import os
 import sys
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ REPORT_DAG = "business_weekly_report"
 MAINTENANCE_DAG = "lake_maintenance_weekly"
 DEFAULT_START = date(2026, 11, 16)
 RUN_TIMEOUT_SECONDS = 1800
+POLL_SECONDS = 2.0
+"""Between two looks at Airflow's API while waiting (each look is a few requests to the API server)."""
 
 
 class AirflowApi:
@@ -84,7 +87,7 @@ class AirflowApi:
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"DAGs not parsed after {timeout:.0f} s: {', '.join(missing)}")
-            time.sleep(3)
+            time.sleep(POLL_SECONDS)
 
     def unpause(self, dag_id: str) -> None:
         self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
@@ -114,7 +117,7 @@ class AirflowApi:
         while not all(self.backfill_done(backfill_id) for backfill_id in backfill_ids):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the backfills are still running after {timeout:.0f} s")
-            time.sleep(5)
+            time.sleep(POLL_SECONDS)
 
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
         return self.call("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-run_after", "limit": 100})[
@@ -152,7 +155,7 @@ class AirflowApi:
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"runs of {', '.join(pending)} still due or active after {timeout:.0f} s")
-            time.sleep(3)
+            time.sleep(POLL_SECONDS)
 
 
 def _aws(service: str) -> Any:
@@ -192,16 +195,34 @@ def ensure_alerts_topic() -> None:
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
 
 
-def deliver(day: date, bucket: str) -> dict[str, int]:
-    """The shop's sources receive one day of data."""
+def deliver(days: list[date], bucket: str) -> dict[date, dict[str, int]]:
+    """The shop's sources receive the days of data: each source its days in order (the stream and the
+    queue keep arrival order), the four sources side by side (they are independent systems; one after
+    the other, the demo waited on the sum of their round trips to moto and PostgreSQL)."""
     shop_dsn = f"postgresql://airlake@127.0.0.1:{os.environ['AIRLAKE_PG_PORT']}/shop"
-    deliveries = [
-        publish.publish_orders(day, shop_dsn),
-        publish.publish_clickstream(day, _aws("kinesis")),
-        publish.publish_products(day, _aws("s3"), bucket),
-        publish.publish_payments(day, _aws("sqs")),
-    ]
-    return {delivery.dataset: delivery.records for delivery in deliveries}
+
+    # clients made here: boto3 creates clients safely in one thread only (each is then thread-safe)
+    kinesis, s3, sqs = _aws("kinesis"), _aws("s3"), _aws("sqs")
+
+    def orders() -> list[publish.Delivery]:
+        return [publish.publish_orders(day, shop_dsn) for day in days]
+
+    def clickstream() -> list[publish.Delivery]:
+        return [publish.publish_clickstream(day, kinesis) for day in days]
+
+    def products() -> list[publish.Delivery]:
+        return [publish.publish_products(day, s3, bucket) for day in days]
+
+    def payments() -> list[publish.Delivery]:
+        return [publish.publish_payments(day, sqs) for day in days]
+
+    sources = (orders, clickstream, products, payments)
+    with ThreadPoolExecutor(max_workers=len(sources), thread_name_prefix="deliver") as pool:
+        per_source = [future.result() for future in [pool.submit(source) for source in sources]]
+    return {
+        day: {deliveries[index].dataset: deliveries[index].records for deliveries in per_source}
+        for index, day in enumerate(days)
+    }
 
 
 def run_week(api: AirflowApi, dag_ids: list[str], days: list[date]) -> dict[str, dict[date, str]]:
@@ -235,7 +256,7 @@ def wait_for_views(api: AirflowApi, database: str, days: list[date], timeout: fl
             return
         if time.monotonic() > deadline:
             raise RuntimeError(f"views not built after {timeout:.0f} s: {', '.join(missing) or busy}")
-        time.sleep(5)
+        time.sleep(POLL_SECONDS)
 
 
 def run_weekly(api: AirflowApi, dag_id: str, first: date) -> str:
@@ -418,26 +439,34 @@ def main(argv: list[str] | None = None) -> int:
     api = AirflowApi(airflow_url, user, password)
     dag_ids = [f"dataset_{name}" for name in DATASETS]
 
+    demo_started = time.monotonic()
+
+    def clock() -> str:
+        """Time since the demo started, printed after each phase (where the minutes go)."""
+        minutes, seconds = divmod(int(time.monotonic() - demo_started), 60)
+        return f"+{minutes}:{seconds:02d}"
+
     days = [args.start + timedelta(days=offset) for offset in range(args.days)]
     latest = datetime.now(UTC).date() - timedelta(days=1)
     database = os.environ.get("AIRFLOW_VAR_AIRLAKE_GLUE_DATABASE", "airlake")
     print(f"Airlake demo: the shop's week {days[0]}..{days[-1]}, through Airflow at {airflow_url}")
     create_sources(bucket)
     api.wait_for_dags([*dag_ids, *VIEW_DAGS, REPORT_DAG, MAINTENANCE_DAG])
+    print(f"Airflow has parsed the DAGs [{clock()}]")
 
     # 1. the shop's latest day, then the DAGs go live: the scheduler runs that day itself
     if latest > days[-1]:
-        delivered = deliver(latest, bucket)
-        print(f"{latest}: delivered " + ", ".join(f"{name} {count}" for name, count in delivered.items()))
+        for day, delivered in deliver([latest], bucket).items():
+            print(f"{day}: delivered " + ", ".join(f"{name} {count}" for name, count in delivered.items()))
     for dag_id in [*VIEW_DAGS, *dag_ids]:
         api.unpause(dag_id)
     api.wait_settled(dag_ids)
-    print(f"The scheduler ran the latest day ({latest}) in {len(dag_ids)} dataset DAGs")
+    print(f"The scheduler ran the latest day ({latest}) in {len(dag_ids)} dataset DAGs [{clock()}]")
 
     # 2. the demo week arrives late: a backfill through Airflow processes it day by day
-    for day in days:
-        delivered = deliver(day, bucket)
+    for day, delivered in deliver(days, bucket).items():
         print(f"{day}: delivered " + ", ".join(f"{name} {count}" for name, count in delivered.items()))
+    print(f"The week reached the shop's sources [{clock()}]")
     started = time.monotonic()
     print(
         f"Backfilling {days[0]}..{days[-1]} in {len(dag_ids)} DAGs through Airflow (orders as a full refresh) ..."
@@ -451,17 +480,20 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(
         f"{sum(len(v) for v in states.values()) - len(failed)} runs succeeded in {time.monotonic() - started:.0f} s"
+        f" [{clock()}]"
     )
 
     # 3. the views follow the data (asset-scheduled), then the weekly report and maintenance run
     wait_for_views(api, database, days)
-    print(f"Views {', '.join(VIEWS)} rebuilt by their asset-triggered DAGs for every day of the week")
+    print(
+        f"Views {', '.join(VIEWS)} rebuilt by their asset-triggered DAGs for every day of the week [{clock()}]"
+    )
     week_start = days[0] - timedelta(days=days[0].weekday())
     for dag_id, state in (
         (REPORT_DAG, run_weekly(api, REPORT_DAG, week_start)),
         (MAINTENANCE_DAG, _run_latest(api, MAINTENANCE_DAG)),
     ):
-        print(f"{dag_id}: {state}")
+        print(f"{dag_id}: {state} [{clock()}]")
         if state != "success":
             failed.append(dag_id)
 
