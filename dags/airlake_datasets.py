@@ -50,7 +50,7 @@ import airflow.providers.amazon.aws.hooks.glue_catalog
 import airflow.providers.amazon.aws.hooks.s3
 import airflow.providers.amazon.aws.operators.base_aws
 import airflow.sdk.definitions.decorators  # noqa: F401 - named for the pre-import (the comment above)
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, get_parsing_context, task
 
 from airlake.assets import curated_asset
 from airlake.contracts import load_contracts
@@ -139,5 +139,9 @@ def dataset_dag(contract: Contract) -> DAG:
     return dag
 
 
+# A task's runner parses this file to find its own DAG: build only that one then (Airflow's parsing
+# context; the DAG processor and tests get every DAG). The contracts are still all read and validated.
+_wanted = get_parsing_context().dag_id
 for _contract in load_contracts().values():
-    globals()[f"dataset_{_contract.name}"] = dataset_dag(_contract)
+    if _wanted is None or _wanted == f"dataset_{_contract.name}":
+        globals()[f"dataset_{_contract.name}"] = dataset_dag(_contract)
