@@ -482,3 +482,8 @@ def live_location_lookup(glue: Any, database: str, table: str) -> Callable[[str]
         return cache[dt]
 
     return lookup
+
+
+def current_location(glue: Any, database: str, table: str, dt: str) -> str | None:
+    """The partition's location right now (no cache): checked again just before deleting or publishing."""
+    return live_location_lookup(glue, database, table)(dt)

@@ -26,7 +26,6 @@ from airlake.maintenance.compaction import (
     compact_partition,
     plan_compaction,
 )
-from airlake.maintenance.live import current_location, live_locations
 
 __all__ = [
     "DEFAULT_MAX_FILES",
@@ -38,8 +37,6 @@ __all__ = [
     "cleanup_expired_versions",
     "compact_dataset",
     "compact_partition",
-    "current_location",
     "delete_prefix",
-    "live_locations",
     "plan_compaction",
 ]

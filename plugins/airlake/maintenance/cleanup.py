@@ -153,7 +153,7 @@ def cleanup_expired_versions(
         what was deleted.
     :return: ``{dry_run, grace_hours, versions, objects, bytes, datasets: {dataset: ...}, manifests}``.
     """
-    from airlake.maintenance.live import current_location, live_locations
+    from airlake.catalog import current_location, live_locations
     from airlake.maintenance.records import write_run_manifest
 
     moment = now or datetime.now(UTC)

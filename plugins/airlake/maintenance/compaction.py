@@ -308,9 +308,8 @@ def compact_dataset(
     :param run_id: when given (and not a dry run), ``_manifests/<dataset>/<run_id>/compact.json``.
     :return: ``{dataset, dry_run, live_partitions, planned, compacted, skipped, manifest}``.
     """
-    from airlake.catalog import get_table, publish_partitions
+    from airlake.catalog import current_location, get_table, live_locations, publish_partitions
     from airlake.maintenance.cleanup import delete_prefix
-    from airlake.maintenance.live import current_location, live_locations
     from airlake.maintenance.records import write_run_manifest
 
     dataset = contract.name

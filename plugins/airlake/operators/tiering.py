@@ -221,22 +221,16 @@ class GlacierRestoreOperator(DatasetOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airlake.aws import lake_client
         from airlake.tiering.objects import to_date
-        from airlake.tiering.restore import (
-            check_restores,
-            live_locations,
-            pending,
-            plan_restores,
-            request_restores,
-        )
+        from airlake.tiering.restore import check_restores, pending, plan_restores, request_restores
 
         start, end = to_date(self.first_day), to_date(self.last_day)
         client = lake_client(self.hook)
         live = None
         if self.zone == "curated":
-            from airlake.tiering.restore import get_partitions
+            from airlake.catalog import get_partitions, partition_locations
 
             dts = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
-            live = live_locations(get_partitions(self.glue_client(), self.database, self.dataset, dts))
+            live = partition_locations(get_partitions(self.glue_client(), self.database, self.dataset, dts))
         archived = plan_restores(
             client, self.bucket, self.dataset, self.zone, start, end, live=live, date_key=self._date_key()
         )
@@ -303,9 +297,10 @@ class GlacierRestoreOperator(DatasetOperator):
 
     def _finish(self, context: Context, keys: list[str]) -> dict[str, Any]:
         """Every object readable: flag curated partitions restored, record and return what was restored."""
+        from airlake.catalog import mark_restored
         from airlake.lake import manifest_key
         from airlake.tiering.objects import partition_date
-        from airlake.tiering.restore import ZONE_DATE_KEYS, check_restores, mark_restored, pending
+        from airlake.tiering.restore import ZONE_DATE_KEYS, check_restores, pending
 
         store = self.lake_store()
         statuses = check_restores(store.client, self.bucket, keys)

@@ -34,15 +34,7 @@ from airlake.tiering.policy import (
     build_rule_set,
     validate_policy,
 )
-from airlake.tiering.restore import (
-    RestoreError,
-    archived_partitions,
-    check_restores,
-    mark_archived,
-    mark_restored,
-    plan_restores,
-    request_restores,
-)
+from airlake.tiering.restore import RestoreError, check_restores, plan_restores, request_restores
 from airlake.tiering.runner import record_key, run_tiering
 
 __all__ = [
@@ -61,14 +53,11 @@ __all__ = [
     "ZoneDefaults",
     "apply_lifecycle",
     "apply_moves",
-    "archived_partitions",
     "build_rule_set",
     "check_restores",
     "diff_rules",
     "lifecycle_rules",
     "list_objects",
-    "mark_archived",
-    "mark_restored",
     "move_object",
     "partition_date",
     "plan_moves",

@@ -22,50 +22,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from airlake.catalog.partitions import (
-    PARAM_ARCHIVED,
-    PARAM_RESTORED_UNTIL,
-    PARAM_STORAGE_CLASS,
-    archived_partitions,
-    clear_archived,
-    get_partitions,
-    is_archived,
-    mark_archived,
-    mark_restored,
-    table_partitions,
-    update_partition_parameters,
-)
-from airlake.catalog.partitions import partition_locations as live_locations
 from airlake.lake import curated_dataset_prefix, raw_dataset_prefix, s3_prefix
 from airlake.tiering.objects import ARCHIVE_CLASSES, STANDARD, LakeObject, list_objects
 
 log = logging.getLogger(__name__)
-
-__all__ = [
-    "PARAM_ARCHIVED",
-    "PARAM_RESTORED_UNTIL",
-    "PARAM_STORAGE_CLASS",
-    "RESTORE_TIERS",
-    "ZONE_DATE_KEYS",
-    "RestoreError",
-    "RestoreStatus",
-    "archived_partitions",
-    "check_restores",
-    "clear_archived",
-    "get_partitions",
-    "is_archived",
-    "live_locations",
-    "mark_archived",
-    "mark_restored",
-    "pending",
-    "plan_restores",
-    "request_restores",
-    "restore_status",
-    "table_partitions",
-    "update_partition_parameters",
-]
-""":data:`PARAM_ARCHIVED` ... :func:`update_partition_parameters` are :mod:`airlake.catalog.partitions`'s
-(``live_locations`` is its ``partition_locations``): re-exported until the tiering importers use it."""
 
 RESTORE_TIERS = ("Expedited", "Standard", "Bulk")
 ZONE_DATE_KEYS = {"raw": "ingest_date", "curated": "dt"}

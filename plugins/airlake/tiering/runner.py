@@ -8,6 +8,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airlake.catalog import (
+    PARAM_ARCHIVED,
+    PARAM_STORAGE_CLASS,
+    clear_archived,
+    is_archived,
+    mark_archived,
+    partition_locations,
+    table_partitions,
+)
 from airlake.lake import manifest_key
 from airlake.manifest import Manifest
 from airlake.tiering.lifecycle import LifecycleDiff, apply_lifecycle, lifecycle_rules
@@ -20,15 +29,6 @@ from airlake.tiering.moves import (
     plan_moves,
 )
 from airlake.tiering.objects import ARCHIVE_CLASSES
-from airlake.tiering.restore import (
-    PARAM_ARCHIVED,
-    PARAM_STORAGE_CLASS,
-    clear_archived,
-    is_archived,
-    live_locations,
-    mark_archived,
-    table_partitions,
-)
 from airlake.tiering.superseded import plan_superseded, tag_objects
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ def run_tiering(
 
     curated = sorted({p.dataset for p in rule_set.for_zone("curated") if p.dataset})
     partitions = {dataset: table_partitions(glue, database, dataset) for dataset in curated}
-    live = {dataset: live_locations(parts) for dataset, parts in partitions.items()}
+    live = {dataset: partition_locations(parts) for dataset, parts in partitions.items()}
 
     plan = MovePlan(today=today)
     flags: dict[str, tuple[dict[str, list[str]], list[str]]] = {}

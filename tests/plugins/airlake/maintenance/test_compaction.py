@@ -10,7 +10,6 @@ from airlake.catalog import PARAM_VERSION
 from airlake.curate.versions import split_location, version_of_location
 from airlake.lake import manifest_key
 from airlake.maintenance import CompactionError, compact_dataset, plan_compaction
-from airlake.maintenance import live as live_module
 from tests.plugins.airlake.maintenance.conftest import DATASET, CuratedOrders, order_rows, version_at
 
 V1 = version_at(datetime(2026, 11, 20, 5, tzinfo=UTC))
@@ -121,14 +120,16 @@ def test_partition_moved_meanwhile_keeps_the_newer_data(
     """A curate run published dt MANY while it was being compacted: the rewrite is dropped."""
     newer = version_at(datetime(2026, 11, 25, tzinfo=UTC))
     moved = orders.write(MANY, newer, [order_rows(MANY, 0, 60)])
-    real = live_module.current_location
+    import airlake.catalog
+
+    real = airlake.catalog.current_location
 
     def curate_publishes_first(glue_, database_, table, dt):
         if dt == MANY:
             orders.publish(MANY, newer)
         return real(glue_, database_, table, dt)
 
-    monkeypatch.setattr(live_module, "current_location", curate_publishes_first)
+    monkeypatch.setattr(airlake.catalog, "current_location", curate_publishes_first)
     keys = orders.objects()
     result = compact_dataset(lake, glue, database, orders.contract, tmp_path)
     assert result["skipped"] == [{"dt": MANY, "reason": "partition moved", "location": moved}]

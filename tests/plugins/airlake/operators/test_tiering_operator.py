@@ -10,10 +10,10 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 from botocore.exceptions import ClientError
 
+from airlake.catalog import PARAM_ARCHIVED, PARAM_RESTORED_UNTIL, archived_partitions, mark_archived
 from airlake.operators.tiering import GlacierRestoreOperator, TieringOperator
-from airlake.tiering import archived_partitions, mark_archived, record_key
+from airlake.tiering import record_key
 from airlake.tiering.lifecycle import get_lifecycle, rule_stem
-from airlake.tiering.restore import PARAM_ARCHIVED, PARAM_RESTORED_UNTIL
 from airlake.triggers.restore import GlacierRestoreTrigger
 from tests.plugins.airlake.tiering.conftest import (
     curated_key,

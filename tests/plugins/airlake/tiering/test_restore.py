@@ -8,13 +8,18 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from airlake.tiering import archived_partitions, check_restores, mark_archived, mark_restored, plan_restores
-from airlake.tiering.restore import (
+from airlake.catalog import (
     PARAM_ARCHIVED,
     PARAM_RESTORED_UNTIL,
     PARAM_STORAGE_CLASS,
-    RestoreError,
+    archived_partitions,
     clear_archived,
+    mark_archived,
+    mark_restored,
+)
+from airlake.tiering import check_restores, plan_restores
+from airlake.tiering.restore import (
+    RestoreError,
     pending,
     request_restores,
     restore_status,

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from airlake.catalog import PARAM_ARCHIVED, archived_partitions, mark_restored
 from airlake.contracts import get_contract
-from airlake.tiering import archived_partitions, build_rule_set, mark_restored, record_key, run_tiering
+from airlake.tiering import build_rule_set, record_key, run_tiering
 from airlake.tiering.lifecycle import get_lifecycle, rule_stem
-from airlake.tiering.restore import PARAM_ARCHIVED
 from tests.plugins.airlake.tiering.conftest import (
     NOW,
     TODAY,
