@@ -1,6 +1,8 @@
 """Parse a run's raw parts: each part into per-partition spill files and a rejects file, in parallel.
 
-Parsing is Python per value (exact decimals, one reason per reject) and CPU-bound, and parts are
+CSV is split and typed a block at a time with Arrow where that is provably what the strict reader gives
+(:data:`ARROW_STRUCTURE`, :data:`VECTOR_TYPING`); every other record, and JSON Lines and Parquet, is
+parsed in Python per value (exact decimals, one reason per reject). Parsing is CPU-bound and parts are
 independent, so big runs parse several parts at once in worker processes; small runs parse in process.
 Inside a daemonic process (a Celery prefork child, where the CeleryExecutor runs tasks) the standard
 library refuses to start children, so the pool is billiard's (Celery's own multiprocessing fork, which
@@ -39,15 +41,16 @@ PART_SHIFT = 40
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 """Below this much compressed input (~2 s of parsing), starting worker processes costs more than it saves."""
 MAX_WORKERS = 4
-VECTOR_TYPING = False
+VECTOR_TYPING = True
 """Type CSV blocks with Arrow kernels (:mod:`airlake.curate.vector`, proven identical to the row path by
-``test_vector_identity.py``). Off: measured on the 1M clickstream bench it used more CPU and memory than
-the row path (bench/results/2026-12-03-curate.md), so it stays a tested option until it pays."""
-ARROW_STRUCTURE = False
+``test_vector_identity.py``). On its own (strict splitter) it was no faster than the row path
+(bench/results/2026-12-03-curate.md); with :data:`ARROW_STRUCTURE` it is (2026-12-04-curate-arrow.md)."""
+ARROW_STRUCTURE = True
 """With :data:`VECTOR_TYPING`: CSV chunks that are safe by construction (no quote, escape, \\r, NUL,
 blank line or invalid byte) are split by pyarrow.csv and typed from Arrow strings, each checked
 against its count of physical lines (:func:`~airlake.curate.csv_split.arrow_block`); any other chunk
-goes through the strict splitter. Proven identical by ``test_arrow_structure.py`` and the corpus."""
+goes through the strict splitter. Proven identical by ``test_arrow_structure.py`` and the corpus; on
+the 1M clickstream bench curate's CPU dropped from 10.6-15.8 s to 6.6 s (2026-12-04-curate-arrow.md)."""
 _QUARANTINE_GZIP_LEVEL = 6
 
 
