@@ -388,7 +388,8 @@ def arrow_block(splitter: CsvSplitter, chunk: str, base: int) -> ArrowBlock | No
     """``chunk`` (whole lines after ``base`` lines) parsed by pyarrow.csv, or None where that is not
     provably what the strict splitter gives.
 
-    Safe by construction: no quote or escape character, no \\r (every line ends at \\n), no NUL, no
+    Safe by construction: no quote or escape character, no \\r but in \\r\\n (every line ends at \\n or
+    \\r\\n, which csv and pyarrow both take as one line end), no NUL, no
     byte invalid in the encoding (the text encodes to UTF-8), no blank line (a record to the strict
     splitter, ``empty_row``), no leading byte order mark and no line longer than ``max_field_bytes``:
     then each line is one record whose fields are its text split at the delimiter, which is what both
@@ -401,15 +402,17 @@ def arrow_block(splitter: CsvSplitter, chunk: str, base: int) -> ArrowBlock | No
     import pyarrow.csv as pacsv
 
     options, width, wanted = splitter.options, splitter.width, splitter.arrow_fields
-    if not chunk or width is None or wanted is None or "\r" in chunk or "\x00" in chunk:
+    if not chunk or width is None or wanted is None or "\x00" in chunk:
         return None
+    if "\r" in chunk and chunk.count("\r") != chunk.count("\r\n"):
+        return None  # a line ending at a lone \r
     if any(char is not None and char in chunk for char in (options.quote, options.escape)):
         return None
     try:
         data = chunk.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: bytes invalid in the declared encoding
         return None
-    if data.startswith((b"\n", _BOM)) or b"\n\n" in data:
+    if data.startswith((b"\n", b"\r\n", _BOM)) or b"\n\n" in data or b"\n\r\n" in data:
         return None
     buffer = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buffer == 10)

@@ -46,7 +46,7 @@ VECTOR_TYPING = True
 ``test_vector_identity.py``). On its own (strict splitter) it was no faster than the row path
 (bench/results/2026-12-03-curate.md); with :data:`ARROW_STRUCTURE` it is (2026-12-04-curate-arrow.md)."""
 ARROW_STRUCTURE = True
-"""With :data:`VECTOR_TYPING`: CSV chunks that are safe by construction (no quote, escape, \\r, NUL,
+"""With :data:`VECTOR_TYPING`: CSV chunks that are safe by construction (no quote, escape, lone \\r, NUL,
 blank line or invalid byte) are split by pyarrow.csv and typed from Arrow strings, each checked
 against its count of physical lines (:func:`~airlake.curate.csv_split.arrow_block`); any other chunk
 goes through the strict splitter. Proven identical by ``test_arrow_structure.py`` and the corpus; on

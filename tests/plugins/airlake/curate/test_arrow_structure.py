@@ -228,8 +228,10 @@ def test_big_chunks_curate_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "id,name\n\ufeff1,a\n2,b\n",  # pyarrow drops a byte order mark at the start of a buffer
         "id\n1\n\n2\n",  # one column: pyarrow reads a blank line as an empty value, csv as no record
         "id,name\n1,a\n,\n2,b",  # no final line end; a line of empty fields
+        "id\r\n1\r\n\r\n2\r\n",  # a blank \r\n line, one column
+        "id,name\n1,a\r2,b\n3,c\n",  # a lone \r ends a line for csv
     ],
-    ids=["bom-starts-a-chunk", "blank-line-one-column", "no-final-line-end"],
+    ids=["bom-starts-a-chunk", "blank-line-one-column", "no-final-line-end", "blank-crlf-line", "lone-cr"],
 )
 def test_what_pyarrow_reads_otherwise_is_split_the_strict_way(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str
@@ -239,3 +241,17 @@ def test_what_pyarrow_reads_otherwise_is_split_the_strict_way(
     path.write_text(body, encoding="utf-8")
     mixed, _ = _mixed(path, CsvOptions(), None)
     assert mixed == _strict(path, CsvOptions(), None)
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_crlf_and_mixed_line_ends_take_the_arrow_way(tmp_path: Path) -> None:
+    lines = ["id,name", *(f"{i},n{i}" for i in range(300)), "1,2,3", "4"]
+    body = "".join(line + ("\r\n" if i % 3 else "\n") for i, line in enumerate(lines))
+    path = tmp_path / "f.csv"
+    path.write_text(body, newline="")
+    mixed, arrow = _mixed(path, CsvOptions(), None)
+    assert arrow > 0 and mixed == _strict(path, CsvOptions(), None)
+    assert mixed[2] == (3, ["1", "n1"], "1,n1\r\n") and mixed[-1][1:3] == (
+        "bad_csv_row",
+        "CSV row has 1 field(s), the header has 2",
+    )
