@@ -118,7 +118,8 @@ def prepare_processor(params: dict[str, Any]) -> Work:
             client=client,
         )
         while not proc.is_ready:  # the manager's _service_processor_sockets, for this one parser
-            for key, _ in selector.select(timeout=1.0):
+            # once the child has closed its sockets only its exit is awaited: poll for it, do not sleep 1 s
+            for key, _ in selector.select(timeout=1.0 if selector.get_map() else 0.002):
                 handler, on_close = key.data
                 try:
                     more = handler(key.fileobj)
