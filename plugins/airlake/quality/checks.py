@@ -160,15 +160,16 @@ def _interval_level(
     as_of: datetime | None = None,
 ) -> CheckResult:
     name = _name(check)
+    waiting = ""
     if check.kind == "row_count_min" and as_of is not None:
         filling = [p for p in partitions if _day_end(p.dt) > as_of]
         if filling:
             days = ", ".join(p.dt for p in filling)
+            waiting = f"dt={days} is not complete at {as_of.isoformat()} (an event run)"
             partitions = [p for p in partitions if p not in filling]
             if not partitions:
                 detail = (
-                    f"deferred: dt={days} is not complete at {as_of.isoformat()} (an event run); the "
-                    f"scheduled run of the day checks at least {check.value} row(s)"
+                    f"deferred: {waiting}; the scheduled run of the day checks at least {check.value} row(s)"
                 )
                 return CheckResult(name, True, None, detail, [p.dt for p in filling], deferred=True)
     dts = [p.dt for p in partitions]
@@ -182,6 +183,8 @@ def _interval_level(
         days = "; ".join(f"dt={p.dt}: {counts[p.dt]} ({p.role()})" for p in partitions) or "no day"
         verdict = "at least" if ok else "below"
         detail = f"{rows} row(s) over {len(partitions)} day(s), {verdict} the minimum {check.value}: {days}"
+        if waiting:
+            detail += f"; left to the day's scheduled run: {waiting}"
         return CheckResult(name, ok, rows, detail, dts)
     # freshness: the newest event must be at most max_delay_hours older than the interval's end
     column = quote_identifier(contract.event_time)

@@ -185,6 +185,9 @@ def test_an_event_run_still_counts_the_finished_days_it_writes(tmp_path: Path) -
     ]
     assert not row_count.deferred and not row_count.passed and row_count.observed == 2
     assert row_count.partitions == ["2026-11-17"]
+    assert row_count.detail.endswith(
+        "left to the day's scheduled run: dt=2026-11-20 is not complete at 2026-11-20T10:05:00+00:00 (an event run)"
+    )
 
 
 def test_an_event_runs_freshness_is_measured_against_its_trigger_moment(tmp_path: Path) -> None:
