@@ -3,8 +3,11 @@ why it is not one (unterminated or bad quoting, wrong field count, bytes invalid
 a NUL, a field over ``max_field_bytes``).
 
 A broken record is never merged with its neighbours: a record that spans lines and then breaks is split
-back into its physical lines, each judged on its own. The header and the values are the readers' job
-(:mod:`airlake.curate.readers`); :func:`~airlake.curate.readers.count_records` counts these same records.
+back into its physical lines, each judged on its own. Chunks in which every line is provably one record
+(no quote, escape, lone \\r, NUL, blank line, invalid byte) can come as :class:`ArrowBlock` instead
+(:meth:`CsvSplitter.mixed_blocks`), parsed by pyarrow.csv and checked against their count of lines.
+The header and the values are the readers' job (:mod:`airlake.curate.readers`);
+:func:`~airlake.curate.readers.count_records` counts these same records.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Stream the records of one raw part (JSON Lines, CSV or Parquet), each with its line number and raw text.
 
-Reading is two passes kept apart, so the first can later run as a vector pass (e.g. pyarrow.csv with
-all-string columns and an ``invalid_row_handler``) without changing what the second sees:
+Reading is two passes kept apart, so the first can run as a vector pass (for CSV, pyarrow.csv with
+all-string columns and an ``invalid_row_handler`` where a chunk is safe by construction:
+:func:`~airlake.curate.csv_split.arrow_block`) without changing what the second sees:
 
 1. **structure** (:class:`~airlake.curate.csv_split.CsvSplitter`, :func:`json_lines`): the file's
    *physical records*, each either a list of field texts or a :class:`Reject` naming why it is not one.
