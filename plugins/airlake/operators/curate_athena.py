@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from datetime import date
 
     from airlake.contracts import Contract
-    from airlake.curate.athena import SqlCurateEngine
+    from airlake.curate.sqlrun import SqlCurateEngine
     from airlake.store import LakeStore
 
 
@@ -25,7 +25,7 @@ class EngineCurateOperator(CurateOperator, QueryOperator):
     :class:`~airlake.operators.curate.CurateOperator` with a choice of engine: ``worker`` curates in
     this worker, as CurateOperator does; ``athena`` computes the same curate (inputs, versions,
     quarantine, manifest, lineage: the catalog, quality and load tasks after it are unchanged) as SQL
-    on the query engine (:func:`airlake.curate.athena.run_curate_sql`): Athena on AWS, DuckDB over the
+    on the query engine (:func:`airlake.curate.sqlrun.run_curate_sql`): Athena on AWS, DuckDB over the
     same SQL locally. Killing the task stops the running Athena query; the manifest lists every query
     id.
 
@@ -73,8 +73,8 @@ class EngineCurateOperator(CurateOperator, QueryOperator):
         ingest_date: date,
         compare_location: Callable[[str], str | None] | None,
     ) -> dict[str, Any]:
-        """The run's curate in this worker, or as SQL on the engine (:func:`airlake.curate.athena.run_curate_sql`)."""
-        from airlake.curate.athena import run_curate_sql
+        """The run's curate in this worker, or as SQL on the engine (:func:`airlake.curate.sqlrun.run_curate_sql`)."""
+        from airlake.curate.sqlrun import run_curate_sql
 
         if self.engine_of(contract) == "worker":
             return super().curate(
@@ -113,7 +113,7 @@ class EngineCurateOperator(CurateOperator, QueryOperator):
 
     def sql_engine(self, store: Any, work_dir: Path) -> SqlCurateEngine:
         """Where the SQL runs: DuckDB in this process, or Athena (through the query engine factory)."""
-        from airlake.curate.athena import AthenaSqlCurate, LocalSqlCurate
+        from airlake.curate.sqlrun import AthenaSqlCurate, LocalSqlCurate
         from airlake.engines.factory import ENGINES
 
         name = str(self.engine).strip().lower()

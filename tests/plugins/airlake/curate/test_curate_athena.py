@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from airlake.contracts import Contract, get_contract
 from airlake.curate import CurateError, RejectRateExceeded, run_curate
-from airlake.curate.athena import LocalSqlCurate, run_curate_sql
+from airlake.curate.sqlrun import LocalSqlCurate, run_curate_sql
 from airlake.lake import manifest_key
 from airlake.store import LakeStore
 from tests.plugins.airlake.curate.curate_helpers import (
@@ -214,7 +214,7 @@ def test_every_type_and_line_level_reject_matches_the_worker(lake, twin, tmp_pat
 
     for name in ("rows", "files", "counts", "partitions", "reasons", "quarantine", "inputs"):
         assert sql[name] == worker[name], name
-    # the raw text of the bad-encoding line differs (U+FFFD for the byte, see airlake.curate.athena)
+    # the raw text of the bad-encoding line differs (U+FFFD for the byte, see airlake.curate.sqlrun)
     assert [r[:4] for r in sql["rejects"]] == [r[:4] for r in worker["rejects"]]
     assert set(sql["reasons"]) >= {"nul_byte", "bad_encoding", "not_an_object", "missing_field", "bad_date"}
 

@@ -24,8 +24,8 @@ import sqlglot
 
 from airlake.contracts import get_contract
 from airlake.curate import run_curate
-from airlake.curate.athena import AthenaSqlCurate, run_curate_sql
 from airlake.curate.sql import to_duckdb
+from airlake.curate.sqlrun import AthenaSqlCurate, run_curate_sql
 from airlake.store import LakeStore
 from tests.plugins.airlake.curate.curate_helpers import Catalog, jsonl, land_run, read_partition, read_rejects
 from tests.plugins.airlake.curate.test_curate import ORDERS_DAY_1, RUN_1, RUN_2, order
@@ -163,7 +163,7 @@ def test_the_athena_statements_give_the_worker_rows_and_quarantine(lake, twin, t
         "not json",
         {**order(9, "placed", "2026-11-21T11:00:00Z", "2026-11-21T11:00:00Z"), "currency": "JPY"},
     ]
-    # without the tie of order 5 on updated_at: Athena has no line order to break it by (see curate.athena)
+    # without the tie of order 5 on updated_at: Athena has no line order to break it by (see curate.sqlrun)
     day_1 = [r for r in ORDERS_DAY_1 if (r["order_id"], r["status"]) != (5, "cancelled")]
     runs = [(RUN_1, day_1, date(2026, 11, 20)), (RUN_2, day_2, date(2026, 11, 21))]
     worker_catalog, athena_catalog = Catalog(), Catalog()
