@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airlake.analytics.report import render_html
-from airlake.analytics.report_html import DOWN, REVENUE_COLOR, UP
-from tests.plugins.airlake.analytics.test_report import demo_report
+from airlake.report.business import render_html
+from airlake.report.business_html import DOWN, REVENUE_COLOR, UP
+from tests.plugins.airlake.report.test_business import demo_report
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -68,9 +68,9 @@ def _published_fx_rates(stack: AirflowStack) -> list[dict[str, Any]]:
 
 
 def _write_reports(stack: AirflowStack) -> None:
-    from airlake.analytics.report import write_report
+    from airlake.report.business import write_report
     from airlake.report.storage import storage_report
-    from tests.plugins.airlake.analytics.test_report import demo_report
+    from tests.plugins.airlake.report.test_business import demo_report
 
     store = _store(stack)
     storage_report(store, report_date=REPORT_DATE, region="us-east-1", now=datetime(2026, 11, 22, tzinfo=UTC))

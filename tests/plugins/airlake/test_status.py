@@ -18,16 +18,16 @@ from typing import Any
 
 import pytest
 
-from airlake.analytics.report import write_report
 from airlake.contracts import get_contract
 from airlake.lake import manifest_key
 from airlake.operators.catalog import CatalogOperator
 from airlake.operators.curate import CurateOperator
+from airlake.report.business import write_report
 from airlake.report.storage import storage_report
 from airlake.status import FRESH, NO_DATA, STALE, StatusCache, lake_status, list_bounded
-from tests.plugins.airlake.analytics.test_report import demo_report
 from tests.plugins.airlake.curate.curate_helpers import jsonl, land_run
 from tests.plugins.airlake.curate.test_curate import ORDERS_DAY_1, order
+from tests.plugins.airlake.report.test_business import demo_report
 
 RUN_1 = "scheduled__2026-11-20T00:00:00+00:00"
 RUN_2 = "scheduled__2026-11-21T00:00:00+00:00"
