@@ -70,7 +70,7 @@ class Stack:
 
         found: dict[str, int] = {}
         if "moto" in self.started:
-            pid = services._read_pid(self.state_dir / "run" / "moto.pid")
+            pid = services.moto_pid(state_dir=self.state_dir)
             if pid:
                 found["moto"] = pid
         if "postgres" in self.started:

@@ -40,7 +40,7 @@ from include.local_stack.services.common import (
 from include.local_stack.services.fx_api import fx_api_pid, start_fx_api, stop_fx_api
 from include.local_stack.services.moto import moto_pid, start_moto, stop_moto
 from include.local_stack.services.postgres import postgres_pid, start_postgres, stop_postgres
-from include.local_stack.services.process import _read_pid, pid_alive
+from include.local_stack.services.process import pid_alive
 
 __all__ = [
     "AIRFLOW_PORT_VAR",
@@ -52,7 +52,6 @@ __all__ = [
     "PROJECT_ROOT",
     "VENV_BIN",
     "StackError",
-    "_read_pid",
     "airflow_health",
     "airflow_health_url",
     "airflow_home",
