@@ -47,4 +47,11 @@ from airlake.curate.sqlrun.athena import AthenaSqlCurate
 from airlake.curate.sqlrun.local import LocalSqlCurate
 from airlake.curate.sqlrun.run import LIVE_ROWS, PartitionOutput, SqlCurateEngine, run_curate_sql
 
-__all__ = ["LIVE_ROWS", "AthenaSqlCurate", "LocalSqlCurate", "PartitionOutput", "SqlCurateEngine", "run_curate_sql"]
+__all__ = [
+    "LIVE_ROWS",
+    "AthenaSqlCurate",
+    "LocalSqlCurate",
+    "PartitionOutput",
+    "SqlCurateEngine",
+    "run_curate_sql",
+]

@@ -19,7 +19,6 @@ from airlake.lake import curated_version_prefix, s3_uri
 from airlake.sql_text import quote_identifier
 
 if TYPE_CHECKING:
-
     from airlake.contracts import Contract
     from airlake.engines.athena import AthenaEngine
     from airlake.store import LakeStore
@@ -205,4 +204,3 @@ class AthenaSqlCurate(SqlCurateEngine):
                 )
         except Exception:
             log.exception("Could not remove the scratch objects under %s", self.scratch)
-

@@ -233,5 +233,3 @@ def _prefixed(head: bytes, handle: Any) -> Any:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-

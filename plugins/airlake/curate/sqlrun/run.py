@@ -46,7 +46,6 @@ from airlake.lake import curated_version_prefix, s3_uri
 from airlake.manifest import COMPLETE, Manifest
 
 if TYPE_CHECKING:
-
     from airlake.contracts import Contract
     from airlake.store import LakeStore
 
@@ -391,5 +390,3 @@ def _reject(row: dict[str, Any]) -> tuple[str, int, Reject, str]:
         Reject(reason, message, name),
         str(row["raw"]),
     )
-
-
