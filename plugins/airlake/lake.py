@@ -93,14 +93,20 @@ def curated_dataset_prefix(dataset: str) -> str:
     return f"curated/{dataset}/"
 
 
-def curated_partition_prefix(dataset: str, dt: str) -> str:
-    """Every version of one partition: ``curated/<dataset>/dt=<dt>/``."""
-    return f"curated/{dataset}/dt={dt}/"
+def partition_segment(value: str, column: str = "dt") -> str:
+    """The Hive-style key segment of one partition, ``<column>=<value>``; ``column`` is the contract's
+    ``partitioning.column`` (``dt`` unless a contract names another)."""
+    return f"{column}={value}"
 
 
-def curated_version_prefix(dataset: str, dt: str, version: str) -> str:
+def curated_partition_prefix(dataset: str, dt: str, *, column: str = "dt") -> str:
+    """Every version of one partition: ``curated/<dataset>/<column>=<dt>/``."""
+    return f"curated/{dataset}/{partition_segment(dt, column)}/"
+
+
+def curated_version_prefix(dataset: str, dt: str, version: str, *, column: str = "dt") -> str:
     """One immutable version of a partition; the catalog points the partition at exactly one of them."""
-    return f"curated/{dataset}/dt={dt}/v={version}/"
+    return f"{curated_partition_prefix(dataset, dt, column=column)}v={version}/"
 
 
 def parse_curated_version_prefix(prefix: str, partition_column: str = "dt") -> tuple[str, str, str]:
