@@ -9,6 +9,10 @@ curated/<dataset>/dt=YYYY-MM-DD/v=<version>/part-*.parquet       one immutable v
 quarantine/<dataset>/dt=<ingest date>/run=<run>/rejects.jsonl.gz  rejected rows with their reasons
 quarantine/<dataset>/files/ingest_date=<d>/run=<run>/<name>      a landing file that cannot be read at all,
 quarantine/<dataset>/files/ingest_date=<d>/run=<run>/<name>.reason.json   whole, and why
+reports/<kind>/<period>/report.json (and report.html)           the lake's own reports (storage, business)
+
+Every other module builds and parses keys and ``s3://`` URIs through these functions (a test fails on a key
+literal elsewhere): one change of layout is one change here.
 """
 
 from __future__ import annotations
@@ -18,6 +22,16 @@ from datetime import date
 
 _UNSAFE_RUN_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 
+RAW = "raw"
+CURATED = "curated"
+QUARANTINE = "quarantine"
+MANIFESTS = "_manifests"
+REPORTS = "reports"
+RAW_DATE_COLUMN = "ingest_date"
+"""The partition key of raw keys: the day a run landed the data."""
+DEFAULT_PARTITION_COLUMN = "dt"
+"""The partition key of curated keys unless a contract names another (``partitioning.column``)."""
+
 
 def safe_run_id(run_id: str) -> str:
     """Airflow run ids hold ':' and '+'; keep keys and Hive partition values portable."""
@@ -26,12 +40,28 @@ def safe_run_id(run_id: str) -> str:
     return _UNSAFE_RUN_CHARS.sub("_", run_id)
 
 
-def raw_run_prefix(dataset: str, ingest_date: date, run_id: str) -> str:
-    return f"raw/{dataset}/ingest_date={ingest_date.isoformat()}/run={safe_run_id(run_id)}/"
+def zone_prefix(zone: str, dataset: str | None = None) -> str:
+    """A zone's top folder, ``<zone>/``, or one dataset's in it, ``<zone>/<dataset>/``."""
+    return f"{zone}/{dataset}/" if dataset else f"{zone}/"
+
+
+def zone_partition_prefix(zone: str, dataset: str, value: str, column: str) -> str:
+    """One partition of a dataset in a zone: ``<zone>/<dataset>/<column>=<value>/`` (every version or run)."""
+    return f"{zone_prefix(zone, dataset)}{partition_segment(value, column)}/"
 
 
 def raw_dataset_prefix(dataset: str) -> str:
-    return f"raw/{dataset}/"
+    return zone_prefix(RAW, dataset)
+
+
+def raw_date_prefix(dataset: str, ingest_date: date | str) -> str:
+    """Every run landed on one day: ``raw/<dataset>/ingest_date=YYYY-MM-DD/``."""
+    day = ingest_date if isinstance(ingest_date, str) else ingest_date.isoformat()
+    return zone_partition_prefix(RAW, dataset, day, RAW_DATE_COLUMN)
+
+
+def raw_run_prefix(dataset: str, ingest_date: date, run_id: str) -> str:
+    return f"{raw_date_prefix(dataset, ingest_date)}run={safe_run_id(run_id)}/"
 
 
 def manifest_key(dataset: str, run_id: str, stage: str) -> str:
@@ -39,9 +69,20 @@ def manifest_key(dataset: str, run_id: str, stage: str) -> str:
     return f"_manifests/{dataset}/{safe_run_id(run_id)}/{stage}.json"
 
 
-def manifests_prefix(dataset: str) -> str:
-    """Every record of every run of a dataset: the index of its raw log."""
-    return f"_manifests/{dataset}/"
+def parse_manifest_key(key: str) -> tuple[str, str, str] | None:
+    """``_manifests/<dataset>/<run>/<stage>.json`` -> ``(dataset, run, stage)``, the inverse of
+    :func:`manifest_key` (the run as it is in the key); None for any other key."""
+    parts = key.split("/")
+    if len(parts) == 4 and parts[0] == MANIFESTS and all(parts[1:3]) and parts[3].endswith(".json"):
+        stage = parts[3][: -len(".json")]
+        if stage:
+            return parts[1], parts[2], stage
+    return None
+
+
+def manifests_prefix(dataset: str | None = None) -> str:
+    """Every record of every run of a dataset (the index of its raw log); without one, of every dataset."""
+    return zone_prefix(MANIFESTS, dataset)
 
 
 def manifest_attempts_prefix(dataset: str, run_id: str, stage: str) -> str:
@@ -89,27 +130,39 @@ def s3_prefix(uri: str) -> tuple[str, str]:
     return bucket, key.rstrip("/") + "/"
 
 
+def key_zone(key: str) -> tuple[str, str | None]:
+    """``(top folder, dataset)`` of a key: ``curated/orders/dt=.../x`` -> ``("curated", "orders")``; the
+    dataset is None when the key has no folder below the top one (``reports`` has kinds there, not datasets)."""
+    head, _, rest = key.partition("/")
+    dataset, slash, _ = rest.partition("/")
+    return head, dataset if slash and dataset else None
+
+
 def curated_dataset_prefix(dataset: str) -> str:
-    return f"curated/{dataset}/"
+    return zone_prefix(CURATED, dataset)
 
 
-def partition_segment(value: str, column: str = "dt") -> str:
+def partition_segment(value: str, column: str = DEFAULT_PARTITION_COLUMN) -> str:
     """The Hive-style key segment of one partition, ``<column>=<value>``; ``column`` is the contract's
     ``partitioning.column`` (``dt`` unless a contract names another)."""
     return f"{column}={value}"
 
 
-def curated_partition_prefix(dataset: str, dt: str, *, column: str = "dt") -> str:
+def curated_partition_prefix(dataset: str, dt: str, *, column: str = DEFAULT_PARTITION_COLUMN) -> str:
     """Every version of one partition: ``curated/<dataset>/<column>=<dt>/``."""
-    return f"curated/{dataset}/{partition_segment(dt, column)}/"
+    return zone_partition_prefix(CURATED, dataset, dt, column)
 
 
-def curated_version_prefix(dataset: str, dt: str, version: str, *, column: str = "dt") -> str:
+def curated_version_prefix(
+    dataset: str, dt: str, version: str, *, column: str = DEFAULT_PARTITION_COLUMN
+) -> str:
     """One immutable version of a partition; the catalog points the partition at exactly one of them."""
     return f"{curated_partition_prefix(dataset, dt, column=column)}v={version}/"
 
 
-def parse_curated_version_prefix(prefix: str, partition_column: str = "dt") -> tuple[str, str, str]:
+def parse_curated_version_prefix(
+    prefix: str, partition_column: str = DEFAULT_PARTITION_COLUMN
+) -> tuple[str, str, str]:
     """``curated/<dataset>/<partition_column>=<value>/v=<version>/`` -> ``(dataset, value, version)``, the
     inverse of :func:`curated_version_prefix`; ValueError naming the prefix when it is not one."""
     parts = prefix.split("/")
@@ -153,3 +206,15 @@ def quarantine_reason_key(file_key: str) -> str:
 def copy_manifest_key(dataset: str, run_id: str) -> str:
     """The Redshift COPY manifest of one run's load, beside its stage manifests: the exact files loaded."""
     return f"_manifests/{dataset}/{safe_run_id(run_id)}/redshift_copy.manifest"
+
+
+def report_prefix(kind: str, period: str | None = None) -> str:
+    """Every report of one kind, ``reports/<kind>/``, or one report's folder, ``reports/<kind>/<period>/``
+    (storage: the date; business: ``week=<monday>``)."""
+    base = zone_prefix(REPORTS, kind)
+    return f"{base}{period}/" if period else base
+
+
+def report_file_keys(prefix: str) -> tuple[str, str]:
+    """A report folder's ``report.json`` (every number) and ``report.html`` (the page)."""
+    return f"{prefix}report.json", f"{prefix}report.html"

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
-from airlake.lake import curated_version_prefix, parse_curated_version_prefix, s3_prefix, s3_uri, split_s3_uri
+from airlake.lake import (
+    curated_partition_prefix,
+    curated_version_prefix,
+    key_zone,
+    manifest_key,
+    manifests_prefix,
+    parse_curated_version_prefix,
+    parse_manifest_key,
+    raw_date_prefix,
+    raw_run_prefix,
+    report_file_keys,
+    report_prefix,
+    s3_prefix,
+    s3_uri,
+    split_s3_uri,
+    zone_partition_prefix,
+    zone_prefix,
+)
 
 
 @pytest.mark.parametrize(
@@ -51,3 +70,40 @@ def test_what_is_not_a_curated_version_prefix_is_named(prefix: str) -> None:
         parse_curated_version_prefix(prefix)
     with pytest.raises(ValueError, match="not a curated version prefix"):
         parse_curated_version_prefix("curated/fx/dt=2026-11-01/v=1/", "day")
+
+
+def test_zone_and_partition_prefixes() -> None:
+    assert (zone_prefix("quarantine"), zone_prefix("analytics", "daily")) == (
+        "quarantine/",
+        "analytics/daily/",
+    )
+    assert raw_date_prefix("orders", date(2026, 11, 1)) == "raw/orders/ingest_date=2026-11-01/"
+    assert raw_date_prefix("orders", "2026-11-01") == "raw/orders/ingest_date=2026-11-01/"
+    assert raw_run_prefix("orders", date(2026, 11, 1), "manual__1+0").startswith(
+        raw_date_prefix("orders", "2026-11-01")
+    )
+    assert curated_partition_prefix("fx", "2026-11-01", column="day") == "curated/fx/day=2026-11-01/"
+    assert zone_partition_prefix("analytics", "daily", "2026-11-01", "dt") == "analytics/daily/dt=2026-11-01/"
+
+
+def test_a_manifest_key_parses_back() -> None:
+    key = manifest_key("orders", "scheduled__2026-11-01T00:00:00+00:00", "curate")
+    assert parse_manifest_key(key) == ("orders", "scheduled__2026-11-01T00_00_00_00_00", "curate")
+    assert key.startswith(manifests_prefix("orders")) and manifests_prefix() == "_manifests/"
+    for other in (
+        "_manifests/orders/run/curate/attempt=1.json",
+        "raw/orders/run/x.json",
+        "_manifests/o/r/.json",
+    ):
+        assert parse_manifest_key(other) is None
+
+
+def test_key_zone_and_report_keys() -> None:
+    assert key_zone("curated/orders/dt=1/v=2/part.parquet") == ("curated", "orders")
+    assert key_zone("curated/orders") == ("curated", None)
+    assert key_zone("top.txt") == ("top.txt", None)
+    assert report_prefix("storage") == "reports/storage/"
+    assert report_file_keys(report_prefix("storage", "2026-11-22")) == (
+        "reports/storage/2026-11-22/report.json",
+        "reports/storage/2026-11-22/report.html",
+    )
