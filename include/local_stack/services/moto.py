@@ -1,10 +1,14 @@
-"""The moto server of the local stack (S3, Glue, SNS, ... on 127.0.0.1)."""
+"""The moto server of the local stack (S3, Glue, SNS, ... on 127.0.0.1).
+
+It runs as :mod:`.moto_server`: moto's own server with SQS ReceiveMessage made linear in the queue's
+length (moto's scans the queue ~9 times per message it hands out)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from include.local_stack.services.common import MOTO_PORT_VAR, _executable, _locked
+from include.local_stack.services.common import MOTO_PORT_VAR, PROJECT_ROOT, _locked
 from include.local_stack.services.process import (
     _cmdline,
     _read_pid,
@@ -26,18 +30,27 @@ def moto_pid(*, state_dir: Path) -> int | None:
 
 
 def start_moto(*, port: int, state_dir: Path, timeout: float = 30.0) -> int:
-    """Start ``moto_server`` on 127.0.0.1:``port`` (or find the one running) and return its pid."""
+    """Start moto's server on 127.0.0.1:``port`` (or find the one running) and return its pid."""
     state_dir = Path(state_dir).absolute()
     with _locked(state_dir, "moto"):
         return _start_http_daemon(
             name="moto",
-            cmd=[_executable("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            cmd=[
+                sys.executable,
+                "-m",
+                "include.local_stack.services.moto_server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
             marker="moto_server",
             port=port,
             port_var=MOTO_PORT_VAR,
             health_path="/moto-api/",
             state_dir=state_dir,
             timeout=timeout,
+            cwd=PROJECT_ROOT,
         )
 
 
