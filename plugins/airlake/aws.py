@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from airlake.lake import s3_uri
+
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsGenericHook
 
@@ -139,7 +141,7 @@ def _check_lost_completion(client: Any) -> Any:
         wanted = context.get("airlake_multipart")
         if not wanted or (parsed.get("Error") or {}).get("Code") != "NoSuchUpload":
             return
-        uri = f"s3://{wanted['bucket']}/{wanted['key']}"
+        uri = s3_uri(wanted["bucket"], wanted["key"])
         try:
             found = client.head_object(Bucket=wanted["bucket"], Key=wanted["key"])
         except ClientError as exc:

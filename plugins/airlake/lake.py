@@ -24,6 +24,7 @@ _UNSAFE_RUN_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 
 RAW = "raw"
 CURATED = "curated"
+ANALYTICS = "analytics"
 QUARANTINE = "quarantine"
 MANIFESTS = "_manifests"
 REPORTS = "reports"
@@ -48,6 +49,12 @@ def zone_prefix(zone: str, dataset: str | None = None) -> str:
 def zone_partition_prefix(zone: str, dataset: str, value: str, column: str) -> str:
     """One partition of a dataset in a zone: ``<zone>/<dataset>/<column>=<value>/`` (every version or run)."""
     return f"{zone_prefix(zone, dataset)}{partition_segment(value, column)}/"
+
+
+def zone_date_column(zone: str, partition_column: str = DEFAULT_PARTITION_COLUMN) -> str | None:
+    """The partition key holding the data date in a zone's keys: raw ``ingest_date``, curated the contract's
+    ``partition_column``, analytics ``dt``; None for a zone without one (quarantine, state, manifests)."""
+    return {RAW: RAW_DATE_COLUMN, CURATED: partition_column, ANALYTICS: DEFAULT_PARTITION_COLUMN}.get(zone)
 
 
 def raw_dataset_prefix(dataset: str) -> str:

@@ -5,7 +5,7 @@ A partition is rewritten when its live version has more than ``max_files`` files
 ``target_file_bytes``), so a second run finds nothing to do. The rewrite never touches the live
 version: its files are downloaded whole, their rows streamed unchanged (same order, same values, cast
 to the contract's schema; a column added later is NULL, as readers already see it) through curate's
-Parquet writer into ONE new version ``curated/<dataset>/dt=<dt>/v=<UTC ts>/``, the row count checked,
+Parquet writer into ONE new version ``curated/<dataset>/<column>=<dt>/v=<UTC ts>/``, the row count checked,
 and then the Glue partition is moved to it. If a curate run published the partition in the meantime,
 the new version is dropped instead: the newer data wins. Superseded versions go to cleanup. Only
 partitions still in S3 Standard are compacted (see :data:`COMPACTABLE_CLASSES`).
@@ -23,8 +23,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airlake.curate.merge import MAX_FILE_BYTES, ROW_GROUP_ROWS
-from airlake.curate.versions import split_location, version_of_location
-from airlake.lake import curated_dataset_prefix, curated_version_prefix, s3_uri
+from airlake.curate.versions import version_of_location
+from airlake.lake import (
+    DEFAULT_PARTITION_COLUMN,
+    curated_dataset_prefix,
+    curated_version_prefix,
+    partition_segment,
+    s3_prefix,
+    s3_uri,
+)
 from airlake.store import LakeStore
 
 if TYPE_CHECKING:
@@ -41,7 +48,12 @@ COMPACTABLE_CLASSES = frozenset({"STANDARD"})
 """Only hot partitions are compacted: Glacier files need a restore before they can be read, and
 rewriting Standard-IA or Glacier IR data pays retrieval and early-deletion fees and lands it back in
 Standard. Tiering moves whole partitions, so a tiered partition was compacted (or not) before."""
-_VERSION_PREFIX = re.compile(r"^(?P<prefix>dt=(?P<dt>[^/]+)/v=(?P<version>[^/]+)/)(?P<name>.*)$")
+
+
+def _version_prefix_pattern(column: str) -> re.Pattern[str]:
+    """A key below ``curated/<dataset>/``: its ``<column>=<dt>/v=<version>/`` folder and the name in it."""
+    segment = re.escape(partition_segment("", column))
+    return re.compile(rf"^(?P<prefix>{segment}(?P<dt>[^/]+)/v=(?P<version>[^/]+)/)(?P<name>.*)$")
 
 
 class CompactionError(RuntimeError):
@@ -80,16 +92,18 @@ class CompactionPlan:
         }
 
 
-def _live_prefixes(store: LakeStore, dataset: str, live: Mapping[str, str | None]) -> dict[str, str]:
+def _live_prefixes(
+    store: LakeStore, dataset: str, live: Mapping[str, str | None], column: str
+) -> dict[str, str]:
     """{version prefix relative to ``curated/<dataset>/``: dt} of the live versions in this bucket."""
     base = curated_dataset_prefix(dataset)
     prefixes: dict[str, str] = {}
     for dt, location in live.items():
         if not location:
             continue
-        bucket, prefix = split_location(location)
+        bucket, prefix = s3_prefix(location)
         version = version_of_location(location)
-        expected = curated_version_prefix(dataset, dt, version) if version else None
+        expected = curated_version_prefix(dataset, dt, version, column=column) if version else None
         if bucket != store.bucket or prefix != expected:
             log.info("Not compacting %s dt=%s: its location %s is not a version here", dataset, dt, location)
             continue
@@ -98,18 +112,19 @@ def _live_prefixes(store: LakeStore, dataset: str, live: Mapping[str, str | None
 
 
 def _live_files(
-    store: LakeStore, dataset: str, live: Mapping[str, str | None]
+    store: LakeStore, dataset: str, live: Mapping[str, str | None], column: str
 ) -> Iterator[tuple[str, str, list[tuple[str, int, str]]]]:
     """(dt, version, [(key, bytes, storage class)]) of each live version: ONE streamed listing of the
     dataset. The keys of a version prefix are contiguous in the listing, so only one partition's file
     list is held at a time."""
     base = curated_dataset_prefix(dataset)
-    wanted = _live_prefixes(store, dataset, live)
+    wanted = _live_prefixes(store, dataset, live, column)
+    pattern = _version_prefix_pattern(column)
     current: str | None = None
     files: list[tuple[str, int, str]] = []
     pages = store.client.get_paginator("list_objects_v2").paginate(Bucket=store.bucket, Prefix=base)
     for item in (item for page in pages for item in page.get("Contents", [])):
-        match = _VERSION_PREFIX.match(item["Key"][len(base) :])
+        match = pattern.match(item["Key"][len(base) :])
         if not match or match.group("prefix") not in wanted:
             continue
         name = match.group("name")
@@ -133,6 +148,7 @@ def plan_compaction(
     max_files: int = DEFAULT_MAX_FILES,
     small_file_bytes: int = DEFAULT_SMALL_FILE_BYTES,
     target_file_bytes: int = MAX_FILE_BYTES,
+    partition_column: str = DEFAULT_PARTITION_COLUMN,
 ) -> list[CompactionPlan]:
     """
     The live partitions worth compacting.
@@ -145,13 +161,14 @@ def plan_compaction(
     :param target_file_bytes: ...but only when that lowers its file count: the rewrite rolls to a new
         file at this size, so a partition of ``n`` files and ``b`` bytes is left alone when
         ``n <= ceil(b / target_file_bytes)``.
+    :param partition_column: the contract's partition column (the ``<column>=`` folder of the keys).
 
     Partitions with a file outside :data:`COMPACTABLE_CLASSES` (tiered to a colder class) are skipped.
     """
     if max_files < 1 or small_file_bytes < 0 or target_file_bytes < 1:
         raise ValueError("max_files and target_file_bytes must be >= 1, small_file_bytes >= 0")
     plans: list[CompactionPlan] = []
-    for dt, version, listed in _live_files(store, dataset, live):
+    for dt, version, listed in _live_files(store, dataset, live, partition_column):
         cold = sorted({storage_class for _k, _s, storage_class in listed} - COMPACTABLE_CLASSES)
         if cold:
             log.info("Not compacting %s dt=%s: files in %s (tiered data stays as it is)", dataset, dt, cold)
@@ -171,7 +188,9 @@ def plan_compaction(
             CompactionPlan(
                 dataset=dataset,
                 dt=dt,
-                location=s3_uri(store.bucket, curated_version_prefix(dataset, dt, version)),
+                location=s3_uri(
+                    store.bucket, curated_version_prefix(dataset, dt, version, column=partition_column)
+                ),
                 version=version,
                 files=tuple(files),
                 small_files=small,
@@ -245,7 +264,7 @@ def compact_partition(
                 f"{plan.dataset} dt={plan.dt}: read {rows_in} rows but wrote {rows_out}: not publishing"
             )
         version = new_version_id(after=plan.version)
-        prefix = curated_version_prefix(plan.dataset, plan.dt, version)
+        prefix = curated_version_prefix(plan.dataset, plan.dt, version, column=contract.partition_column)
         outputs: list[dict[str, Any]] = []
         for part in parts:
             key = prefix + part.path.name
@@ -321,6 +340,7 @@ def compact_dataset(
         max_files=max_files,
         small_file_bytes=small_file_bytes,
         target_file_bytes=target_file_bytes,
+        partition_column=contract.partition_column,
     )
     result: dict[str, Any] = {
         "dataset": dataset,
@@ -351,7 +371,7 @@ def compact_dataset(
         now_live = current_location(glue, database, dataset, plan.dt)
         if (now_live or "").rstrip("/") != plan.location.rstrip("/"):
             # a curate run published newer data meanwhile: keep it, drop our rewrite of the old version
-            delete_prefix(store, split_location(entry["location"])[1])
+            delete_prefix(store, s3_prefix(entry["location"])[1])
             log.warning(
                 "%s dt=%s moved to %s while it was compacted: dropped the rewrite", dataset, plan.dt, now_live
             )

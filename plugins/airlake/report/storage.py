@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from airlake.lake import MANIFESTS, key_zone, parse_manifest_key, report_file_keys, report_prefix, s3_uri
+
 if TYPE_CHECKING:
     from airlake.report.pricing import PriceTable, RegionPrices
     from airlake.store import LakeStore
@@ -31,7 +33,7 @@ report shows them; anything else is ``other``."""
 OTHER_ZONE = "other"
 NO_DATASET = "-"
 DEFAULT_CLASS = "STANDARD"
-REPORT_PREFIX = "reports/storage"
+REPORT_KIND = "storage"
 SCAN_STAGES = ("materialise",)
 """Stages whose manifests record ``bytes_scanned`` (the query engine's, Athena on AWS)."""
 SCHEMA_VERSION = 1
@@ -45,19 +47,17 @@ def report_keys(report_date: str) -> tuple[str, str]:
     if not _DATE.match(report_date or ""):
         raise ValueError(f"report date must be YYYY-MM-DD, got {report_date!r}")
     date.fromisoformat(report_date)
-    base = f"{REPORT_PREFIX}/{report_date}"
-    return f"{base}/report.json", f"{base}/report.html"
+    return report_file_keys(report_prefix(REPORT_KIND, report_date))
 
 
 def classify(key: str) -> tuple[str, str]:
     """(zone, dataset) of a key: ``curated/orders/dt=.../x`` -> (``curated``, ``orders``).
 
     Keys outside the known zones are ``other``, with their top-level folder as the dataset."""
-    head, _, rest = key.partition("/")
+    head, dataset = key_zone(key)
     if head in ZONES:
-        dataset, slash, _ = rest.partition("/")
-        return head, dataset if slash and dataset else NO_DATASET
-    return OTHER_ZONE, head if rest or key.endswith("/") else NO_DATASET
+        return head, dataset or NO_DATASET
+    return OTHER_ZONE, head if "/" in key else NO_DATASET
 
 
 @dataclass
@@ -97,15 +97,15 @@ class UsageScan:
         zone, dataset = classify(key)
         self.cells.setdefault((zone, dataset, storage_class), Usage()).add(size)
         self.buckets.setdefault(bucket, Usage()).add(size)
-        if zone == "_manifests":
+        if zone == MANIFESTS:
             self._notice_manifest(bucket, key, item.get("LastModified"))
 
     def _notice_manifest(self, bucket: str, key: str, modified: datetime | None) -> None:
-        parts = key.split("/")
-        if len(parts) != 4 or parts[3] not in {f"{stage}.json" for stage in SCAN_STAGES}:
+        parsed = parse_manifest_key(key)
+        if parsed is None or parsed[2] not in SCAN_STAGES:
             return
         moment = modified or datetime.min.replace(tzinfo=UTC)
-        dataset = parts[1]
+        dataset = parsed[0]
         seen = self.scan_manifests.get(dataset)
         if seen is None or (moment, key) > (seen.last_modified, seen.key):
             self.scan_manifests[dataset] = ScanManifest(bucket, key, dataset, moment)
@@ -207,7 +207,6 @@ def athena_section(
 
 def read_scan_manifests(store: LakeStore, scan: UsageScan) -> list[dict[str, Any]]:
     """The newest materialise manifest of each view: what it scanned, when, for which run."""
-    from airlake.lake import s3_uri
     from airlake.store import LakeStore
 
     queries: list[dict[str, Any]] = []

@@ -106,11 +106,13 @@ class MovePlan:
 
 
 def _live_prefix(location: str | None, bucket: str) -> str | None:
+    """The key prefix of a live location in ``bucket``; None when there is none or it is elsewhere."""
     from airlake.lake import s3_prefix
 
-    if not location or not location.startswith("s3://"):
+    try:
+        live_bucket, prefix = s3_prefix(location or "")
+    except ValueError:
         return None
-    live_bucket, prefix = s3_prefix(location)
     return prefix if live_bucket == bucket else None
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airlake.lake import curated_dataset_prefix, raw_dataset_prefix
+from airlake.lake import zone_date_column, zone_prefix
 from airlake.tiering.objects import ARCHIVE_TARGETS, GLACIER, MIN_STORAGE_DAYS, STANDARD_IA
 
 if TYPE_CHECKING:
@@ -166,22 +166,6 @@ def _contract_source(contract: Contract) -> str:
     return f"{display_path(contracts_dir() / f'{contract.name}.yaml')}: tiering"
 
 
-def _zone_prefix(zone: str, dataset: str) -> str:
-    if zone == "raw":
-        return raw_dataset_prefix(dataset)
-    if zone == "curated":
-        return curated_dataset_prefix(dataset)
-    return f"{zone}/{dataset}/"
-
-
-_DATE_KEYS = {"raw": "ingest_date", "analytics": "dt"}
-"""The partition key of a zone's object keys; curated keys carry the contract's own partition column."""
-
-
-def _date_key(zone: str, contract: Contract) -> str | None:
-    return contract.partition_column if zone == "curated" else _DATE_KEYS.get(zone)
-
-
 def contract_policies(contract: Contract, defaults: ZoneDefaults = ZoneDefaults()) -> list[TierPolicy]:
     """The dataset's policies in each contract zone, from its ``tiering`` section."""
     tiering = contract.tiering
@@ -191,7 +175,7 @@ def contract_policies(contract: Contract, defaults: ZoneDefaults = ZoneDefaults(
             name=f"{zone}/{contract.name}",
             zone=zone,
             dataset=contract.name,
-            prefix=_zone_prefix(zone, contract.name),
+            prefix=zone_prefix(zone, contract.name),
             source=source,
             standard_ia_after_days=tiering.standard_ia_after_days,
             glacier_after_days=tiering.glacier_after_days,
@@ -199,7 +183,7 @@ def contract_policies(contract: Contract, defaults: ZoneDefaults = ZoneDefaults(
             archive_class=defaults.archive_class,
             min_transition_size=defaults.min_transition_size,
             lifecycle_archive=zone != "curated" or defaults.curated_lifecycle_archive,
-            date_key=_date_key(zone, contract),
+            date_key=zone_date_column(zone, contract.partition_column),
         )
         for zone in defaults.contract_zones
     ]
@@ -230,7 +214,7 @@ def _zone_expiry(
         name=name,
         zone=zone,
         dataset=None,
-        prefix=f"{zone}/",
+        prefix=zone_prefix(zone),
         source=f"zone defaults: {setting}",
         expire_after_days=days,
         tag=tag,

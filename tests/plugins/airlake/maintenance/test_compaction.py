@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from airlake.catalog import PARAM_VERSION
 from airlake.curate.versions import split_location, version_of_location
-from airlake.lake import manifest_key
+from airlake.lake import curated_version_prefix, manifest_key, s3_uri
 from airlake.maintenance import CompactionError, compact_dataset, plan_compaction
 from tests.plugins.airlake.maintenance.conftest import DATASET, CuratedOrders, order_rows, version_at
 
@@ -152,3 +155,20 @@ def test_a_column_the_contract_does_not_have_fails_before_publishing(
         compact_dataset(lake, glue, database, orders.contract, tmp_path)
     assert orders.live(MANY) == location
     assert len(orders.objects()) == 2
+
+
+def test_plan_reads_keys_by_the_contracts_partition_column(orders: CuratedOrders) -> None:
+    """A contract partitioned by ``day`` has ``day=`` folders: they are planned, ``dt=`` ones are not there."""
+    store, rows = orders.store, order_rows(MANY, 0, 20)
+    prefix = curated_version_prefix(DATASET, MANY, V1, column="day")
+    for index in range(4):
+        table = pa.Table.from_pylist(rows[index * 5 : index * 5 + 5], schema=orders.contract.arrow_schema())
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        store.put_bytes(f"{prefix}part-{index:05d}.parquet", buffer.getvalue())
+    live = {MANY: s3_uri(store.bucket, prefix)}
+
+    plans = plan_compaction(store, DATASET, live, partition_column="day")
+
+    assert [(p.dt, len(p.files), p.location) for p in plans] == [(MANY, 4, live[MANY])]
+    assert plan_compaction(store, DATASET, live) == []
