@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -219,32 +218,26 @@ class GlacierRestoreOperator(DatasetOperator):
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.providers.common.compat.sdk import AirflowException
+
         from airlake.aws import lake_client
         from airlake.tiering.objects import to_date
-        from airlake.tiering.restore import check_restores, pending, plan_restores, request_restores
+        from airlake.tiering.restore import RestoreTimeout, archived_keys, start_restores, wait_for_restores
 
-        start, end = to_date(self.first_day), to_date(self.last_day)
         client = lake_client(self.hook)
-        live = None
-        if self.zone == "curated":
-            from airlake.catalog import get_partitions, partition_locations
-
-            dts = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
-            live = partition_locations(get_partitions(self.glue_client(), self.database, self.dataset, dts))
-        archived = plan_restores(
-            client, self.bucket, self.dataset, self.zone, start, end, live=live, date_key=self._date_key()
+        keys = archived_keys(
+            client,
+            self.bucket,
+            self.dataset,
+            self.zone,
+            to_date(self.first_day),
+            to_date(self.last_day),
+            glue=self._glue(),
+            database=self.database,
+            date_key=self._date_key(),
         )
-        keys = [obj.key for obj in archived]
-        self.log.info(
-            "%d archived object(s) of %s/%s from %s to %s", len(keys), self.zone, self.dataset, start, end
-        )
-        if not keys:
-            return self._finish(context, [])
-        request_restores(client, self.bucket, keys, days=int(self.restore_days), tier=self.tier)
-        waiting = pending(check_restores(client, self.bucket, keys))
-        if not waiting:
-            return self._finish(context, keys)
-        if self.deferrable:
+        waiting = start_restores(client, self.bucket, keys, days=int(self.restore_days), tier=self.tier)
+        if waiting and self.deferrable:
             from airlake.triggers.restore import GlacierRestoreTrigger
 
             self.defer(
@@ -260,18 +253,12 @@ class GlacierRestoreOperator(DatasetOperator):
                 method_name="execute_complete",
                 timeout=self._max_wait,
             )
-        deadline = time.monotonic() + self._max_wait.total_seconds()
-        while waiting:
-            if time.monotonic() >= deadline:
-                from airflow.providers.common.compat.sdk import AirflowException
-
-                raise AirflowException(
-                    f"{len(waiting)} object(s) of s3://{self.bucket} still not restored after "
-                    f"{self._max_wait} (e.g. {waiting[0]})"
-                )
-            self.log.info("%d of %d object(s) still being restored", len(waiting), len(keys))
-            time.sleep(self.poke_interval)
-            waiting = pending(check_restores(client, self.bucket, waiting))
+        try:
+            wait_for_restores(
+                client, self.bucket, waiting, poke_interval=self.poke_interval, max_wait=self._max_wait
+            )
+        except RestoreTimeout as exc:
+            raise AirflowException(str(exc)) from exc
         return self._finish(context, keys)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -283,6 +270,10 @@ class GlacierRestoreOperator(DatasetOperator):
                 f"restore of {self.zone}/{self.dataset} in s3://{self.bucket} failed: {message}"
             )
         return self._finish(context, list(event.get("keys") or []))
+
+    def _glue(self) -> Any:
+        """A Glue client where the zone's partitions are catalogued (curated), else None."""
+        return self.glue_client() if self.zone == "curated" else None
 
     def _date_key(self) -> str | None:
         """The partition key of the zone's object keys: curated ones carry the contract's partition column
@@ -296,54 +287,21 @@ class GlacierRestoreOperator(DatasetOperator):
         return ZONE_DATE_KEYS.get(self.zone)
 
     def _finish(self, context: Context, keys: list[str]) -> dict[str, Any]:
-        """Every object readable: flag curated partitions restored, record and return what was restored."""
-        from airlake.catalog import mark_restored
-        from airlake.lake import manifest_key
-        from airlake.tiering.objects import partition_date
-        from airlake.tiering.restore import ZONE_DATE_KEYS, check_restores, pending
+        """Every object readable: :func:`~airlake.tiering.restore.finish_restore` flags and records."""
+        from airlake.tiering.restore import ZONE_DATE_KEYS, finish_restore
 
-        store = self.lake_store()
-        statuses = check_restores(store.client, self.bucket, keys)
-        still = pending(statuses)
-        if still:
-            raise RuntimeError(f"{len(still)} object(s) not readable after the restore finished: {still[:5]}")
-        until: dict[str, datetime | None] = {}
-        for key, status in statuses.items():
-            day = partition_date(key, self._date_key() or ZONE_DATE_KEYS[self.zone])
-            if day is None:
-                continue
-            dt = day.isoformat()
-            if status.expiry is not None:
-                current = until.get(dt)
-                until[dt] = status.expiry if current is None else min(current, status.expiry)
-            else:
-                until.setdefault(dt, None)
-        cleared: list[str] = []
-        if self.zone == "curated" and self.mark_catalog and until:
-            cleared = mark_restored(self.glue_client(), self.database, self.dataset, until)
-        expiries = [u for u in until.values() if u is not None]
-        summary = {
-            "dataset": self.dataset,
-            "zone": self.zone,
-            "first_day": str(self.first_day),
-            "last_day": str(self.last_day),
-            "objects": len(keys),
-            "partitions": sorted(until),
-            "restored_until": min(expiries).isoformat() if expiries else None,
-            "catalog_flags_cleared": cleared,
-        }
-        if keys:
-            record = manifest_key(self.dataset, context["run_id"], f"restore-{self.zone}")
-            store.put_json(
-                record, {**summary, "keys": sorted(keys), "tier": self.tier, "days": self.restore_days}
-            )
-            summary["record"] = record
-        self.log.info(
-            "Restored %d object(s) of %s/%s in %d partition(s), readable until %s",
-            len(keys),
-            self.zone,
-            self.dataset,
-            len(until),
-            summary["restored_until"],
+        return finish_restore(
+            self.lake_store(),
+            keys,
+            dataset=self.dataset,
+            zone=self.zone,
+            first_day=str(self.first_day),
+            last_day=str(self.last_day),
+            run_id=context["run_id"],
+            date_key=self._date_key() or ZONE_DATE_KEYS[self.zone],
+            tier=self.tier,
+            days=self.restore_days,
+            glue=self._glue() if self.mark_catalog else None,
+            database=self.database,
+            mark_catalog=self.mark_catalog,
         )
-        return summary

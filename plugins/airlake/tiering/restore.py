@@ -2,8 +2,10 @@
 
 Objects in Glacier Flexible Retrieval or Deep Archive cannot be read until restored: a restore makes a
 temporary readable copy for some days (the object stays in its class). A backfill or reprocessing
-run that needs archived partitions requests their restore (:func:`request_restores`), waits until
-:func:`check_restores` finds them all readable, then proceeds (``GlacierRestoreOperator``).
+run that needs archived partitions finds them (:func:`archived_keys`), requests their restore
+(:func:`start_restores`), waits until :func:`check_restores` finds them all readable (:func:`wait_for_restores`
+here, or the triggerer's ``GlacierRestoreTrigger``), then records what it restored (:func:`finish_restore`).
+``GlacierRestoreOperator`` only configures and calls these.
 
 The Glue partition flags that say which partitions are archived (``airlake.archived``,
 ``airlake.storage_class``, ``airlake.restored_until``) live in :mod:`airlake.catalog.partitions`, with
@@ -14,25 +16,44 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from airlake.lake import curated_dataset_prefix, raw_dataset_prefix, s3_prefix
-from airlake.tiering.objects import ARCHIVE_CLASSES, STANDARD, LakeObject, list_objects
+from airlake.lake import (
+    CURATED,
+    RAW,
+    RAW_DATE_COLUMN,
+    manifest_key,
+    s3_prefix,
+    s3_uri,
+    zone_date_column,
+    zone_partition_prefix,
+)
+from airlake.tiering.objects import ARCHIVE_CLASSES, STANDARD, LakeObject, list_objects, partition_date
+
+if TYPE_CHECKING:
+    from airlake.store import LakeStore
 
 log = logging.getLogger(__name__)
 
 RESTORE_TIERS = ("Expedited", "Standard", "Bulk")
-ZONE_DATE_KEYS = {"raw": "ingest_date", "curated": "dt"}
+ZONE_DATE_KEYS = {RAW: RAW_DATE_COLUMN, CURATED: zone_date_column(CURATED)}
+"""The zones a restore reads, with the partition key of their object keys (curated: unless the contract
+names another partition column)."""
 
 
 class RestoreError(RuntimeError):
     """Archived objects could not be restored (or checked)."""
+
+
+class RestoreTimeout(RestoreError):
+    """Objects still not readable when the wait ran out."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -100,8 +121,8 @@ def check_restores(client: Any, bucket: str, keys: Iterable[str]) -> dict[str, R
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in ("404", "NoSuchKey", "NotFound"):
-                raise RestoreError(f"s3://{bucket}/{key} no longer exists: it cannot be restored") from exc
-            raise RestoreError(f"head_object s3://{bucket}/{key} failed: {exc}") from exc
+                raise RestoreError(f"{s3_uri(bucket, key)} no longer exists: it cannot be restored") from exc
+            raise RestoreError(f"head_object {s3_uri(bucket, key)} failed: {exc}") from exc
         statuses[key] = restore_status(key, head)
     return statuses
 
@@ -149,11 +170,11 @@ def plan_restores(
     """
     if zone not in ZONE_DATE_KEYS:
         raise ValueError(f"zone must be one of {', '.join(ZONE_DATE_KEYS)}, got {zone!r}")
-    base = raw_dataset_prefix(dataset) if zone == "raw" else curated_dataset_prefix(dataset)
+    column = date_key or ZONE_DATE_KEYS[zone]
     found: list[LakeObject] = []
     for day in _days(start, end):
-        prefix = f"{base}{date_key or ZONE_DATE_KEYS[zone]}={day.isoformat()}/"
-        if zone == "curated" and live is not None:
+        prefix = zone_partition_prefix(zone, dataset, day.isoformat(), column)
+        if zone == CURATED and live is not None:
             location = live.get(day.isoformat())
             if not location:
                 continue
@@ -206,7 +227,7 @@ def request_restores(
             if code == "InvalidObjectState":  # no longer archived (promoted back): readable as it is
                 outcome[key] = "not_archived"
                 continue
-            raise RestoreError(f"restore_object s3://{bucket}/{key} failed: {exc}") from exc
+            raise RestoreError(f"restore_object {s3_uri(bucket, key)} failed: {exc}") from exc
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         outcome[key] = "restored" if status == 200 else "requested"
     counts: dict[str, int] = {}
@@ -214,3 +235,165 @@ def request_restores(
         counts[value] = counts.get(value, 0) + 1
     log.info("Restore of %d object(s) in s3://%s (%s, %d days): %s", len(outcome), bucket, tier, days, counts)
     return outcome
+
+
+# --------------------------------------------------------------------------------------------------
+# One restore of a dataset's date range: plan, request, wait, finish
+# --------------------------------------------------------------------------------------------------
+
+
+def partition_days(start: date, end: date) -> list[str]:
+    """``YYYY-MM-DD`` of every day from ``start`` to ``end`` (inclusive)."""
+    return [day.isoformat() for day in _days(start, end)]
+
+
+def archived_keys(
+    client: Any,
+    bucket: str,
+    dataset: str,
+    zone: str,
+    start: date,
+    end: date,
+    *,
+    glue: Any = None,
+    database: str | None = None,
+    date_key: str | None = None,
+) -> list[str]:
+    """
+    The archived objects to restore for a read of ``start`` to ``end``: raw, every run's; curated, only
+    the live version of each partition the Glue table ``database.dataset`` points at.
+
+    :param glue: a boto3 Glue client (curated).
+    :param database: the Glue database (curated).
+    :param date_key: see :func:`plan_restores`.
+    """
+    live = None
+    if zone == CURATED:
+        from airlake.catalog import get_partitions, partition_locations
+
+        live = partition_locations(get_partitions(glue, database, dataset, partition_days(start, end)))
+    keys = [
+        obj.key
+        for obj in plan_restores(client, bucket, dataset, zone, start, end, live=live, date_key=date_key)
+    ]
+    log.info("%d archived object(s) of %s/%s from %s to %s", len(keys), zone, dataset, start, end)
+    return keys
+
+
+def start_restores(
+    client: Any, bucket: str, keys: list[str], *, days: int = 7, tier: str = "Standard"
+) -> list[str]:
+    """Request the restore of ``keys`` (:func:`request_restores`); the keys not readable yet."""
+    if not keys:
+        return []
+    request_restores(client, bucket, keys, days=days, tier=tier)
+    return pending(check_restores(client, bucket, keys))
+
+
+def wait_for_restores(
+    client: Any,
+    bucket: str,
+    waiting: list[str],
+    *,
+    poke_interval: float,
+    max_wait: timedelta,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """
+    Check the ``waiting`` keys every ``poke_interval`` seconds until all are readable (only those still
+    pending are checked again): the wait of a worker that does not defer to the triggerer.
+
+    :raises RestoreTimeout: some are still not readable after ``max_wait``.
+    """
+    total = len(waiting)
+    deadline = clock() + max_wait.total_seconds()
+    while waiting:
+        if clock() >= deadline:
+            raise RestoreTimeout(
+                f"{len(waiting)} object(s) of s3://{bucket} still not restored after {max_wait} "
+                f"(e.g. {waiting[0]})"
+            )
+        log.info("%d of %d object(s) still being restored", len(waiting), total)
+        sleep(poke_interval)
+        waiting = pending(check_restores(client, bucket, waiting))
+
+
+def restored_until(statuses: Mapping[str, RestoreStatus], date_key: str) -> dict[str, datetime | None]:
+    """{partition date: when its first restored copy expires} of the keys (None: nothing there expires,
+    it was not archived); keys without a partition date are left out."""
+    until: dict[str, datetime | None] = {}
+    for key, status in statuses.items():
+        day = partition_date(key, date_key)
+        if day is None:
+            continue
+        dt = day.isoformat()
+        if status.expiry is not None:
+            current = until.get(dt)
+            until[dt] = status.expiry if current is None else min(current, status.expiry)
+        else:
+            until.setdefault(dt, None)
+    return until
+
+
+def restore_record_key(dataset: str, run_id: str, zone: str) -> str:
+    """``_manifests/<dataset>/<run>/restore-<zone>.json``: what one restore made readable."""
+    return manifest_key(dataset, run_id, f"restore-{zone}")
+
+
+def finish_restore(
+    store: LakeStore,
+    keys: list[str],
+    *,
+    dataset: str,
+    zone: str,
+    first_day: str,
+    last_day: str,
+    run_id: str,
+    date_key: str,
+    tier: str,
+    days: int | str,
+    glue: Any = None,
+    database: str | None = None,
+    mark_catalog: bool = True,
+) -> dict[str, Any]:
+    """
+    Every object readable: flag curated partitions restored in Glue (``mark_catalog``), record what was
+    restored (:func:`restore_record_key`, when anything was) and return the summary.
+
+    :raises RestoreError: an object is not readable (yet) after all.
+    """
+    statuses = check_restores(store.client, store.bucket, keys)
+    still = pending(statuses)
+    if still:
+        raise RestoreError(f"{len(still)} object(s) not readable after the restore finished: {still[:5]}")
+    until = restored_until(statuses, date_key)
+    cleared: list[str] = []
+    if zone == CURATED and mark_catalog and until:
+        from airlake.catalog import mark_restored
+
+        cleared = mark_restored(glue, database, dataset, until)
+    expiries = [moment for moment in until.values() if moment is not None]
+    summary: dict[str, Any] = {
+        "dataset": dataset,
+        "zone": zone,
+        "first_day": first_day,
+        "last_day": last_day,
+        "objects": len(keys),
+        "partitions": sorted(until),
+        "restored_until": min(expiries).isoformat() if expiries else None,
+        "catalog_flags_cleared": cleared,
+    }
+    if keys:
+        record = restore_record_key(dataset, run_id, zone)
+        store.put_json(record, {**summary, "keys": sorted(keys), "tier": tier, "days": days})
+        summary["record"] = record
+    log.info(
+        "Restored %d object(s) of %s/%s in %d partition(s), readable until %s",
+        len(keys),
+        zone,
+        dataset,
+        len(until),
+        summary["restored_until"],
+    )
+    return summary

@@ -20,9 +20,14 @@ from airlake.catalog import (
 from airlake.tiering import check_restores, plan_restores
 from airlake.tiering.restore import (
     RestoreError,
+    RestoreTimeout,
+    archived_keys,
+    finish_restore,
     pending,
     request_restores,
     restore_status,
+    start_restores,
+    wait_for_restores,
 )
 from tests.plugins.airlake.tiering.conftest import (
     NOW,
@@ -168,3 +173,74 @@ def test_curated_partitions_are_found_by_the_contracts_partition_column(lake) ->
 
     assert [obj.key for obj in planned] == [by_day.key]
     assert plan_restores(lake.client, lake.bucket, "orders", "curated", *days) == []
+
+
+def test_a_raw_restore_planned_requested_waited_and_recorded_without_airflow(lake) -> None:
+    archived = put(lake, raw_key("orders", "2025-03-02"), StorageClass="GLACIER")
+    put(lake, raw_key("orders", "2025-03-02", 1))
+    days = (date(2025, 3, 1), date(2025, 3, 3))
+
+    keys = archived_keys(lake.client, lake.bucket, "orders", "raw", *days)
+    assert keys == [archived.key]
+    assert start_restores(lake.client, lake.bucket, keys, days=2, tier="Bulk") == []  # moto restores at once
+    assert start_restores(lake.client, lake.bucket, []) == []
+    summary = finish_restore(
+        lake,
+        keys,
+        dataset="orders",
+        zone="raw",
+        first_day="2025-03-01",
+        last_day="2025-03-03",
+        run_id="manual__1",
+        date_key="ingest_date",
+        tier="Bulk",
+        days=2,
+    )
+
+    assert (summary["objects"], summary["partitions"], summary["catalog_flags_cleared"]) == (
+        1,
+        ["2025-03-02"],
+        [],
+    )
+    assert summary["restored_until"] is not None
+    record = lake.get_json(summary["record"])
+    assert summary["record"] == "_manifests/orders/manual__1/restore-raw.json"
+    assert (record["keys"], record["tier"], record["days"]) == ([archived.key], "Bulk", 2)
+    assert read(lake, archived.key) == archived.body
+
+
+def test_waiting_checks_only_what_is_pending_until_the_deadline(lake, monkeypatch) -> None:
+    from airlake.tiering import restore
+
+    checked: list[list[str]] = []
+    rounds = iter([["a", "b"], ["b"], []])
+
+    def fake_pending(statuses: Any) -> list[str]:
+        return next(rounds)
+
+    def fake_check(client: Any, bucket: str, keys: list[str]) -> dict[str, Any]:
+        checked.append(list(keys))
+        return {}
+
+    monkeypatch.setattr(restore, "pending", fake_pending)
+    monkeypatch.setattr(restore, "check_restores", fake_check)
+    slept: list[float] = []
+    wait_for_restores(
+        None, "b", ["a", "b", "c"], poke_interval=5, max_wait=timedelta(hours=1), sleep=slept.append
+    )
+    assert (checked, slept) == ([["a", "b", "c"], ["a", "b"], ["b"]], [5, 5, 5])
+
+    monkeypatch.setattr(restore, "pending", lambda statuses: ["x"])
+    clock = iter([0.0, 10.0, 61.0])
+    with pytest.raises(
+        RestoreTimeout, match=r"1 object\(s\) of s3://b still not restored after 0:01:00 \(e.g. x\)"
+    ):
+        wait_for_restores(
+            None,
+            "b",
+            ["x"],
+            poke_interval=5,
+            max_wait=timedelta(minutes=1),
+            sleep=lambda _s: None,
+            clock=lambda: next(clock),
+        )
