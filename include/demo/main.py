@@ -7,7 +7,8 @@
 3. The views follow through their assets, the weekly business report runs, then lake maintenance
    (tiering, cleanup, compaction, storage and cost report).
 
-At the end it prints what the lake holds and the answers, and leaves Airflow running. Run after
+At the end it prints what the lake holds and the answers (:mod:`include.demo.summary`), and leaves
+Airflow running; it talks to Airflow through :mod:`include.demo.airflow_api`. Run after
 ``. include/local_stack/env.sh`` and ``python -m include.local_stack.stack up``::
 
     python -m include.demo.main [--start 2026-11-16] [--days 7]
@@ -16,162 +17,38 @@ At the end it prints what the lake holds and the answers, and leaves Airflow run
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 import time
-from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import boto3
-import httpx
 
 from include.demo import publish
+from include.demo.airflow_api import POLL_SECONDS, AirflowApi
+from include.demo.publish import aws_client, pg_dsn
+from include.demo.summary import DATASETS, print_answers, print_report, print_storage
 from include.local_stack import services
 
 log = logging.getLogger("airlake.demo")
 
-DATASETS = ("orders", "clickstream", "products", "fx_rates", "payments")
 VIEWS = ("daily_sales", "funnel_daily")
 VIEW_DAGS = [f"view_{view}" for view in VIEWS]
 REPORT_DAG = "business_weekly_report"
 MAINTENANCE_DAG = "lake_maintenance_weekly"
 DEFAULT_START = date(2026, 11, 16)
-RUN_TIMEOUT_SECONDS = 1800
-POLL_SECONDS = 2.0
-"""Between two looks at Airflow's API while waiting (each look is a few requests to the API server)."""
-
-
-class AirflowApi:
-    """A small client of Airflow 3's REST API (/api/v2), logged in with the simple auth manager."""
-
-    def __init__(self, base_url: str, username: str, password: str) -> None:
-        token = httpx.post(
-            f"{base_url}/auth/token", json={"username": username, "password": password}, timeout=30
-        )
-        token.raise_for_status()
-        self.client = httpx.Client(
-            base_url=f"{base_url}/api/v2",
-            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
-            timeout=60,
-        )
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One API call; SQLite's "database is locked" (HTTP 503) is retried with backoff."""
-        for attempt in range(8):
-            response = self.client.request(method, path, **kwargs)
-            if response.status_code != 503 or "locked" not in response.text:
-                break
-            time.sleep(min(2**attempt, 20) * 0.5)
-        if response.status_code >= 400:
-            raise RuntimeError(
-                f"Airflow API {method} {path}: HTTP {response.status_code} {response.text[:500]}"
-            )
-        return response.json() if response.content else None
-
-    def wait_for_dags(self, dag_ids: list[str], timeout: float = 180) -> None:
-        """Wait until the DAG processor has parsed every DAG; fail on import errors."""
-        deadline = time.monotonic() + timeout
-        while True:
-            errors = self.call("GET", "/importErrors")["import_errors"]
-            if errors:
-                details = "\n".join(f"{e['filename']}: {e['stack_trace'][-800:]}" for e in errors)
-                raise RuntimeError(f"Airflow could not import DAG files:\n{details}")
-            known = {dag["dag_id"] for dag in self.call("GET", "/dags", params={"limit": 1000})["dags"]}
-            missing = sorted(set(dag_ids) - known)
-            if not missing:
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"DAGs not parsed after {timeout:.0f} s: {', '.join(missing)}")
-            time.sleep(POLL_SECONDS)
-
-    def unpause(self, dag_id: str) -> None:
-        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-
-    def active_runs(self, dag_id: str) -> list[dict[str, Any]]:
-        runs = self.call("GET", f"/dags/{dag_id}/dagRuns", params={"state": ["queued", "running"]})
-        return runs["dag_runs"]
-
-    def backfill(self, dag_id: str, first: date, last: date, conf: dict[str, Any] | None = None) -> int:
-        """Backfill the runs whose data intervals start on the days first..last, rerunning any that ran."""
-        backfill = self.call(
-            "POST",
-            "/backfills",
-            json={
-                "dag_id": dag_id,
-                "from_date": f"{first.isoformat()}T00:00:00Z",
-                "to_date": f"{last.isoformat()}T23:59:59Z",
-                "max_active_runs": 1,
-                "reprocess_behavior": "completed",
-                "dag_run_conf": conf or {},
-            },
-        )
-        return backfill["id"]
-
-    def wait_backfills(self, backfill_ids: list[int], timeout: float = RUN_TIMEOUT_SECONDS) -> None:
-        deadline = time.monotonic() + timeout
-        while not all(self.backfill_done(backfill_id) for backfill_id in backfill_ids):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the backfills are still running after {timeout:.0f} s")
-            time.sleep(POLL_SECONDS)
-
-    def runs(self, dag_id: str) -> list[dict[str, Any]]:
-        return self.call("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-run_after", "limit": 100})[
-            "dag_runs"
-        ]
-
-    def backfill_done(self, backfill_id: int) -> bool:
-        return self.call("GET", f"/backfills/{backfill_id}")["completed_at"] is not None
-
-    def day_states(self, dag_id: str, days: list[date]) -> dict[date, str]:
-        """The state of the newest run of each day's data interval."""
-        runs = self.call("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-end_date", "limit": 100})[
-            "dag_runs"
-        ]
-        states: dict[date, str] = {}
-        for run in runs:
-            day = date.fromisoformat(run["data_interval_start"][:10])
-            if day in days:
-                states.setdefault(day, run["state"])
-        return {day: states.get(day, "missing") for day in days}
-
-    def wait_settled(self, dag_ids: list[str], timeout: float = RUN_TIMEOUT_SECONDS) -> None:
-        """Wait until the scheduler has created every run that is due (the latest interval runs once
-        on unpause) and none is still queued or running, so the demo's deliveries go to its backfills."""
-        deadline = time.monotonic() + timeout
-        while True:
-            now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-            pending = [
-                dag_id
-                for dag_id in dag_ids
-                if (self.call("GET", f"/dags/{dag_id}")["next_dagrun_run_after"] or "9999")[:19] <= now
-                or self.active_runs(dag_id)
-            ]
-            if not pending:
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"runs of {', '.join(pending)} still due or active after {timeout:.0f} s")
-            time.sleep(POLL_SECONDS)
-
-
-def _aws(service: str) -> Any:
-    endpoint = f"http://127.0.0.1:{os.environ['AIRLAKE_MOTO_PORT']}"
-    return boto3.client(service, endpoint_url=endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION"))
 
 
 def create_sources(bucket: str) -> None:
     """The shop's sources exist before any DAG runs (empty): the lake bucket, table, stream and queue."""
     import psycopg
 
-    publish.ensure_bucket(_aws("s3"), bucket)
-    with psycopg.connect(f"postgresql://airlake@127.0.0.1:{os.environ['AIRLAKE_PG_PORT']}/shop") as conn:
+    publish.ensure_bucket(aws_client("s3"), bucket)
+    with psycopg.connect(pg_dsn("shop")) as conn:
         publish.ensure_orders_table(conn)
-    publish.ensure_stream(_aws("kinesis"), publish.CLICKSTREAM_STREAM)
-    publish.ensure_queue(_aws("sqs"), publish.PAYMENTS_QUEUE)
+    publish.ensure_stream(aws_client("kinesis"), publish.CLICKSTREAM_STREAM)
+    publish.ensure_queue(aws_client("sqs"), publish.PAYMENTS_QUEUE)
     ensure_alerts_topic()
 
 
@@ -184,7 +61,7 @@ def ensure_alerts_topic() -> None:
     arn = os.environ.get("AIRFLOW_VAR_AIRLAKE_ALERTS_TOPIC_ARN")
     if not arn:
         return
-    sns, sqs = _aws("sns"), _aws("sqs")
+    sns, sqs = aws_client("sns"), aws_client("sqs")
     topic = sns.create_topic(Name=arn.rsplit(":", 1)[-1])["TopicArn"]
     queue = sqs.create_queue(QueueName=ALERTS_QUEUE)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
@@ -199,10 +76,10 @@ def deliver(days: list[date], bucket: str) -> dict[date, dict[str, int]]:
     """The shop's sources receive the days of data: each source its days in order (the stream and the
     queue keep arrival order), the four sources side by side (they are independent systems; one after
     the other, the demo waited on the sum of their round trips to moto and PostgreSQL)."""
-    shop_dsn = f"postgresql://airlake@127.0.0.1:{os.environ['AIRLAKE_PG_PORT']}/shop"
+    shop_dsn = pg_dsn("shop")
 
     # clients made here: boto3 creates clients safely in one thread only (each is then thread-safe)
-    kinesis, s3, sqs = _aws("kinesis"), _aws("s3"), _aws("sqs")
+    kinesis, s3, sqs = aws_client("kinesis"), aws_client("s3"), aws_client("sqs")
 
     def orders() -> list[publish.Delivery]:
         return [publish.publish_orders(day, shop_dsn) for day in days]
@@ -240,7 +117,7 @@ def run_week(api: AirflowApi, dag_ids: list[str], days: list[date]) -> dict[str,
 
 def wait_for_views(api: AirflowApi, database: str, days: list[date], timeout: float = 600) -> None:
     """The views are scheduled by the datasets' assets: wait until every day of the week is built."""
-    glue = _aws("glue")
+    glue = aws_client("glue")
     deadline = time.monotonic() + timeout
     while True:
         missing = []
@@ -275,154 +152,6 @@ def run_weekly(api: AirflowApi, dag_id: str, first: date) -> str:
             if (run.get("data_interval_start") or "")[:10] == first.isoformat()
         ]
     return week[0]["state"] if week else "missing"
-
-
-def _manifests(s3: Any, bucket: str, stage: str) -> list[dict[str, Any]]:
-    """Every complete manifest of ``stage``, oldest run first."""
-    found = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="_manifests/"):
-        for item in page.get("Contents", []):
-            if item["Key"].endswith(f"/{stage}.json"):
-                manifest = json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
-                if manifest.get("status") == "complete":
-                    found.append(manifest)
-    return sorted(found, key=lambda m: m["started_at"])
-
-
-def print_report(bucket: str, database: str, days: list[date]) -> None:
-    """What the lake holds after the week: raw per day, curated and quarantined rows, Glue tables."""
-    s3 = _aws("s3")
-    columns = [day.isoformat() for day in days]
-    raw: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for manifest in _manifests(s3, bucket, "ingest"):
-        raw[manifest["dataset"]][manifest["interval"]["start"][:10]] += manifest["rows"]["landed"]
-    print("\nRaw zone: rows landed per data interval (from the ingest manifests)")
-    print(f"{'dataset':<12}" + "".join(f"{c[5:]:>8}" for c in columns) + f"{'total':>9}")
-    for dataset in DATASETS:
-        rows = [raw[dataset].get(c, 0) for c in columns]
-        print(f"{dataset:<12}" + "".join(f"{r:>8}" for r in rows) + f"{sum(rows):>9}")
-
-    curated: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    reasons: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for manifest in _manifests(s3, bucket, "curate"):
-        for key in ("read", "written", "quarantined", "duplicates_dropped"):
-            curated[manifest["dataset"]][key] += manifest["rows"].get(key, 0)
-        for reason, count in (manifest.get("quarantine") or {}).get("reasons", {}).items():
-            reasons[manifest["dataset"]][reason] += count
-    glue = _aws("glue")
-    print("\nCurated zone and catalog: read = written + quarantined + duplicates dropped")
-    print(
-        f"{'dataset':<12}{'read':>8}{'written':>9}{'quarant.':>9}{'dupes':>7}{'partitions':>11}  quarantine reasons"
-    )
-    for dataset in DATASETS:
-        counts = curated[dataset]
-        try:
-            partitions = glue.get_partitions(DatabaseName=database, TableName=dataset)["Partitions"]
-        except glue.exceptions.EntityNotFoundException:
-            partitions = []
-        why = ", ".join(f"{reason} {n}" for reason, n in sorted(reasons[dataset].items())) or "-"
-        print(
-            f"{dataset:<12}{counts['read']:>8}{counts['written']:>9}{counts['quarantined']:>9}"
-            f"{counts['duplicates_dropped']:>7}{len(partitions):>11}  {why}"
-        )
-    print(
-        f"\nGlue database {database!r}: tables point at s3://{bucket}/curated/<dataset>/dt=<day>/v=<version>/"
-    )
-    print_warehouse()
-
-
-def _newest_report(s3: Any, bucket: str, prefix: str) -> tuple[str, dict[str, Any]] | None:
-    """The newest ``report.json`` under ``prefix``: its key and document."""
-    keys = [
-        item["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for item in page.get("Contents", [])
-        if item["Key"].endswith("/report.json")
-    ]
-    if not keys:
-        return None
-    key = max(keys)
-    return key, json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-
-
-def _save_html(s3: Any, bucket: str, json_key: str, name: str) -> Path:
-    """Copy a report's HTML page out of the (in-memory) lake into .local/reports/ to open in a browser."""
-    folder = Path(os.environ["AIRLAKE_STATE"]) / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    html_key = json_key.rsplit("/", 1)[0] + "/report.html"
-    path.write_bytes(s3.get_object(Bucket=bucket, Key=html_key)["Body"].read())
-    return path
-
-
-def print_answers(bucket: str, week_start: date) -> None:
-    """The shop's answers, from the weekly business report the Airflow DAG wrote into the lake."""
-    s3 = _aws("s3")
-    found = _newest_report(s3, bucket, f"reports/business/week={week_start.isoformat()}/")
-    if found is None:
-        print(f"\nNo business report for the week of {week_start} (see business_weekly_report in the UI)")
-        return
-    key, report = found
-    top = report["top_countries"][:5]
-    print(
-        "\nTop countries by revenue (EUR, via fx_rates): "
-        + ", ".join(f"{r['country']} {r['revenue_eur']:,.2f}" for r in top)
-    )
-    print(
-        "Funnel conversion (purchase / product-view sessions) per day: "
-        + ", ".join(f"{r['dt'][5:]} {float(r['conversion_rate'] or 0):.1%}" for r in report["funnel"])
-    )
-    print(
-        f"Most popular products, week of {week_start}: "
-        + ", ".join(
-            f"{r['product_name'] or r['product_id']} ({int(r['purchases'])} bought)"
-            for r in report["top_products"][:5]
-        )
-    )
-    print(
-        f"Business report: s3://{bucket}/{key.rsplit('/', 1)[0]}/report.html -> {_save_html(s3, bucket, key, 'business-report.html')}"
-    )
-
-
-def print_storage(bucket: str) -> None:
-    """Storage per zone and class and the monthly cost estimate, from the maintenance DAG's report."""
-    s3 = _aws("s3")
-    found = _newest_report(s3, bucket, "reports/storage/")
-    if found is None:
-        print("\nNo storage report (see lake_maintenance_weekly in the UI)")
-        return
-    key, report = found
-    totals, pricing = report["totals"], report["pricing"]
-    print(
-        f"\nStorage: {totals['objects']:,} objects, {totals['bytes'] / 2**20:,.1f} MiB; monthly cost estimate "
-        f"${totals['monthly_cost_usd']:.4f} ({pricing['region']} prices as of {pricing['as_of']}; "
-        f"Athena ${totals['athena_monthly_cost_usd']:.4f} of it)"
-    )
-    print(
-        "  per storage class: "
-        + ", ".join(
-            f"{e['storage_class']} {e['objects']} objects {e['bytes'] / 2**20:,.2f} MiB"
-            for e in report["by_storage_class"]
-        )
-    )
-    print("  per zone: " + ", ".join(f"{z['zone']} {z['bytes'] / 2**20:,.2f} MiB" for z in report["by_zone"]))
-    print(
-        f"Storage report: s3://{bucket}/{key.rsplit('/', 1)[0]}/report.html -> {_save_html(s3, bucket, key, 'storage-report.html')}"
-    )
-
-
-def print_warehouse() -> None:
-    """Rows in the warehouse tables (PostgreSQL standing in for Redshift): one row per key."""
-    import psycopg
-
-    dsn = f"postgresql://airlake@127.0.0.1:{os.environ['AIRLAKE_PG_PORT']}/warehouse"
-    with psycopg.connect(dsn) as conn:
-        counts = {
-            dataset: conn.execute(f'select count(*) from "{dataset}"').fetchone()[0]
-            for dataset in DATASETS
-            if conn.execute("select to_regclass(%s)", (f'"{dataset}"',)).fetchone()[0]
-        }
-    print("Warehouse tables (PostgreSQL for Redshift): " + ", ".join(f"{t} {n}" for t, n in counts.items()))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -277,10 +277,16 @@ def _require_env(name: str) -> str:
     return value
 
 
-def _aws_client(service: str) -> Any:
+def aws_client(service: str) -> Any:
+    """A boto3 client of the local stack's moto (env.sh's port and region)."""
     endpoint = f"http://127.0.0.1:{_require_env('AIRLAKE_MOTO_PORT')}"
     region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
     return boto3.client(service, endpoint_url=endpoint, region_name=region)
+
+
+def pg_dsn(database: str) -> str:
+    """The DSN of one database of the local stack's PostgreSQL (env.sh's port): shop, warehouse, ..."""
+    return f"postgresql://airlake@127.0.0.1:{_require_env('AIRLAKE_PG_PORT')}/{database}"
 
 
 def _parse_only(value: str) -> list[str]:
@@ -311,11 +317,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     only = set(args.only)
-    dsn = f"postgresql://airlake@127.0.0.1:{_require_env('AIRLAKE_PG_PORT')}/shop" if "orders" in only else ""
+    dsn = pg_dsn("shop") if "orders" in only else ""
     bucket = _require_env("AIRFLOW_VAR_AIRLAKE_BUCKET") if "products" in only else ""
-    kinesis = _aws_client("kinesis") if "clickstream" in only else None
-    s3 = _aws_client("s3") if "products" in only else None
-    sqs = _aws_client("sqs") if "payments" in only else None
+    kinesis = aws_client("kinesis") if "clickstream" in only else None
+    s3 = aws_client("s3") if "products" in only else None
+    sqs = aws_client("sqs") if "payments" in only else None
 
     for offset in range(args.days):
         demo = generate_day(args.start + timedelta(days=offset), args.seed)

@@ -1,0 +1,125 @@
+"""A small client of Airflow 3's REST API (/api/v2) for the demo: DAGs, runs, backfills, waits."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Any
+
+import httpx
+
+RUN_TIMEOUT_SECONDS = 1800
+POLL_SECONDS = 2.0
+"""Between two looks at Airflow's API while waiting (each look is a few requests to the API server)."""
+
+
+class AirflowApi:
+    """A small client of Airflow 3's REST API (/api/v2), logged in with the simple auth manager."""
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        token = httpx.post(
+            f"{base_url}/auth/token", json={"username": username, "password": password}, timeout=30
+        )
+        token.raise_for_status()
+        self.client = httpx.Client(
+            base_url=f"{base_url}/api/v2",
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+            timeout=60,
+        )
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One API call; SQLite's "database is locked" (HTTP 503) is retried with backoff."""
+        for attempt in range(8):
+            response = self.client.request(method, path, **kwargs)
+            if response.status_code != 503 or "locked" not in response.text:
+                break
+            time.sleep(min(2**attempt, 20) * 0.5)
+        if response.status_code >= 400:
+            raise RuntimeError(
+                f"Airflow API {method} {path}: HTTP {response.status_code} {response.text[:500]}"
+            )
+        return response.json() if response.content else None
+
+    def wait_for_dags(self, dag_ids: list[str], timeout: float = 180) -> None:
+        """Wait until the DAG processor has parsed every DAG; fail on import errors."""
+        deadline = time.monotonic() + timeout
+        while True:
+            errors = self.call("GET", "/importErrors")["import_errors"]
+            if errors:
+                details = "\n".join(f"{e['filename']}: {e['stack_trace'][-800:]}" for e in errors)
+                raise RuntimeError(f"Airflow could not import DAG files:\n{details}")
+            known = {dag["dag_id"] for dag in self.call("GET", "/dags", params={"limit": 1000})["dags"]}
+            missing = sorted(set(dag_ids) - known)
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"DAGs not parsed after {timeout:.0f} s: {', '.join(missing)}")
+            time.sleep(POLL_SECONDS)
+
+    def unpause(self, dag_id: str) -> None:
+        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def active_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        runs = self.call("GET", f"/dags/{dag_id}/dagRuns", params={"state": ["queued", "running"]})
+        return runs["dag_runs"]
+
+    def backfill(self, dag_id: str, first: date, last: date, conf: dict[str, Any] | None = None) -> int:
+        """Backfill the runs whose data intervals start on the days first..last, rerunning any that ran."""
+        backfill = self.call(
+            "POST",
+            "/backfills",
+            json={
+                "dag_id": dag_id,
+                "from_date": f"{first.isoformat()}T00:00:00Z",
+                "to_date": f"{last.isoformat()}T23:59:59Z",
+                "max_active_runs": 1,
+                "reprocess_behavior": "completed",
+                "dag_run_conf": conf or {},
+            },
+        )
+        return backfill["id"]
+
+    def wait_backfills(self, backfill_ids: list[int], timeout: float = RUN_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(self.backfill_done(backfill_id) for backfill_id in backfill_ids):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the backfills are still running after {timeout:.0f} s")
+            time.sleep(POLL_SECONDS)
+
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        return self.call("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-run_after", "limit": 100})[
+            "dag_runs"
+        ]
+
+    def backfill_done(self, backfill_id: int) -> bool:
+        return self.call("GET", f"/backfills/{backfill_id}")["completed_at"] is not None
+
+    def day_states(self, dag_id: str, days: list[date]) -> dict[date, str]:
+        """The state of the newest run of each day's data interval."""
+        runs = self.call("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-end_date", "limit": 100})[
+            "dag_runs"
+        ]
+        states: dict[date, str] = {}
+        for run in runs:
+            day = date.fromisoformat(run["data_interval_start"][:10])
+            if day in days:
+                states.setdefault(day, run["state"])
+        return {day: states.get(day, "missing") for day in days}
+
+    def wait_settled(self, dag_ids: list[str], timeout: float = RUN_TIMEOUT_SECONDS) -> None:
+        """Wait until the scheduler has created every run that is due (the latest interval runs once
+        on unpause) and none is still queued or running, so the demo's deliveries go to its backfills."""
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            pending = [
+                dag_id
+                for dag_id in dag_ids
+                if (self.call("GET", f"/dags/{dag_id}")["next_dagrun_run_after"] or "9999")[:19] <= now
+                or self.active_runs(dag_id)
+            ]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"runs of {', '.join(pending)} still due or active after {timeout:.0f} s")
+            time.sleep(POLL_SECONDS)
