@@ -21,6 +21,7 @@ import re
 from datetime import date
 
 _UNSAFE_RUN_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+_VERSION_FOLDER = re.compile(r"^[^/]+/[^/]+/.+/v=[^/]+/$")
 
 RAW = "raw"
 CURATED = "curated"
@@ -155,6 +156,16 @@ def partition_segment(value: str, column: str = DEFAULT_PARTITION_COLUMN) -> str
     return f"{column}={value}"
 
 
+def partition_value(key: str, column: str = DEFAULT_PARTITION_COLUMN) -> str | None:
+    """The value of a key's first ``<column>=<value>/`` folder, the inverse of :func:`partition_segment`;
+    None when it has none."""
+    marker = partition_segment("", column)
+    for part in key.split("/")[:-1]:
+        if part.startswith(marker) and len(part) > len(marker):
+            return part[len(marker) :]
+    return None
+
+
 def curated_partition_prefix(dataset: str, dt: str, *, column: str = DEFAULT_PARTITION_COLUMN) -> str:
     """Every version of one partition: ``curated/<dataset>/<column>=<dt>/``."""
     return zone_partition_prefix(CURATED, dataset, dt, column)
@@ -185,6 +196,28 @@ def parse_curated_version_prefix(
         if value and version:
             return parts[1], value, version
     raise ValueError(f"not a curated version prefix: {prefix!r}")
+
+
+def split_curated_version_key(
+    key: str, partition_column: str = DEFAULT_PARTITION_COLUMN
+) -> tuple[str, str, str, str, str] | None:
+    """A key in a curated version folder -> ``(dataset, value, version, version prefix, name)``, the name
+    being what follows the folder (it may hold further ``/``); None for any other key."""
+    parts = key.split("/", 4)
+    if len(parts) < 5:
+        return None
+    prefix = "/".join(parts[:4]) + "/"
+    try:
+        dataset, value, version = parse_curated_version_prefix(prefix, partition_column)
+    except ValueError:
+        return None
+    return dataset, value, version, prefix, parts[4]
+
+
+def is_version_prefix(prefix: str) -> bool:
+    """Whether ``prefix`` is one version folder, ``<zone>/<dataset>/.../v=<version>/`` (curated, analytics):
+    the widest thing maintenance may delete at once."""
+    return _VERSION_FOLDER.search(prefix) is not None
 
 
 def quarantine_key(dataset: str, ingest_date: date, run_id: str) -> str:

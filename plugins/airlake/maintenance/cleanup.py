@@ -9,14 +9,13 @@ catalog was read, it is skipped. Objects are listed and deleted one page (at mos
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airlake.curate.versions import version_of_location, versions_to_clean
-from airlake.lake import parse_curated_version_prefix
+from airlake.lake import is_version_prefix, parse_curated_version_prefix
 from airlake.store import LakeStore
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,6 @@ log = logging.getLogger(__name__)
 STAGE = "cleanup"
 DELETE_BATCH = 1000
 """Most keys one DeleteObjects call accepts."""
-_ANY_VERSION_FOLDER = re.compile(r"^[^/]+/[^/]+/.+/v=[^/]+/$")
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ def delete_prefix(store: LakeStore, prefix: str, *, dry_run: bool = False) -> tu
     """Delete every object under a version folder ``prefix`` (or only count them); (objects, bytes).
 
     Anything wider than a version folder is refused: a bug upstream must not empty a dataset."""
-    if not _ANY_VERSION_FOLDER.search(prefix):
+    if not is_version_prefix(prefix):
         raise ValueError(f"refusing to delete under {prefix!r}: not a version folder (.../v=<version>/)")
     objects = size = 0
     batch: list[str] = []

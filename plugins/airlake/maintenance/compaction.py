@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -28,9 +27,9 @@ from airlake.lake import (
     DEFAULT_PARTITION_COLUMN,
     curated_dataset_prefix,
     curated_version_prefix,
-    partition_segment,
     s3_prefix,
     s3_uri,
+    split_curated_version_key,
 )
 from airlake.store import LakeStore
 
@@ -48,12 +47,6 @@ COMPACTABLE_CLASSES = frozenset({"STANDARD"})
 """Only hot partitions are compacted: Glacier files need a restore before they can be read, and
 rewriting Standard-IA or Glacier IR data pays retrieval and early-deletion fees and lands it back in
 Standard. Tiering moves whole partitions, so a tiered partition was compacted (or not) before."""
-
-
-def _version_prefix_pattern(column: str) -> re.Pattern[str]:
-    """A key below ``curated/<dataset>/``: its ``<column>=<dt>/v=<version>/`` folder and the name in it."""
-    segment = re.escape(partition_segment("", column))
-    return re.compile(rf"^(?P<prefix>{segment}(?P<dt>[^/]+)/v=(?P<version>[^/]+)/)(?P<name>.*)$")
 
 
 class CompactionError(RuntimeError):
@@ -95,8 +88,7 @@ class CompactionPlan:
 def _live_prefixes(
     store: LakeStore, dataset: str, live: Mapping[str, str | None], column: str
 ) -> dict[str, str]:
-    """{version prefix relative to ``curated/<dataset>/``: dt} of the live versions in this bucket."""
-    base = curated_dataset_prefix(dataset)
+    """{version prefix: dt} of the live versions in this bucket."""
     prefixes: dict[str, str] = {}
     for dt, location in live.items():
         if not location:
@@ -107,7 +99,7 @@ def _live_prefixes(
         if bucket != store.bucket or prefix != expected:
             log.info("Not compacting %s dt=%s: its location %s is not a version here", dataset, dt, location)
             continue
-        prefixes[prefix[len(base) :]] = dt
+        prefixes[prefix] = dt
     return prefixes
 
 
@@ -117,27 +109,26 @@ def _live_files(
     """(dt, version, [(key, bytes, storage class)]) of each live version: ONE streamed listing of the
     dataset. The keys of a version prefix are contiguous in the listing, so only one partition's file
     list is held at a time."""
-    base = curated_dataset_prefix(dataset)
     wanted = _live_prefixes(store, dataset, live, column)
-    pattern = _version_prefix_pattern(column)
-    current: str | None = None
+    current: tuple[str, str] | None = None
     files: list[tuple[str, int, str]] = []
-    pages = store.client.get_paginator("list_objects_v2").paginate(Bucket=store.bucket, Prefix=base)
+    pages = store.client.get_paginator("list_objects_v2").paginate(
+        Bucket=store.bucket, Prefix=curated_dataset_prefix(dataset)
+    )
     for item in (item for page in pages for item in page.get("Contents", [])):
-        match = pattern.match(item["Key"][len(base) :])
-        if not match or match.group("prefix") not in wanted:
+        parsed = split_curated_version_key(item["Key"], column)
+        if parsed is None or parsed[3] not in wanted:
             continue
-        name = match.group("name")
+        _dataset, _value, version, prefix, name = parsed
         if "/" in name or not name.endswith(".parquet"):
             continue
-        prefix = match.group("prefix")
-        if prefix != current:
+        if current is None or prefix != current[0]:
             if current is not None:
-                yield wanted[current], version_of_location(base + current) or "", files
-            current, files = prefix, []
+                yield wanted[current[0]], current[1], files
+            current, files = (prefix, version), []
         files.append((item["Key"], int(item["Size"]), item.get("StorageClass") or "STANDARD"))
     if current is not None:
-        yield wanted[current], version_of_location(base + current) or "", files
+        yield wanted[current[0]], current[1], files
 
 
 def plan_compaction(

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from airlake.lake import partition_value
+
 STANDARD = "STANDARD"
 STANDARD_IA = "STANDARD_IA"
 GLACIER_IR = "GLACIER_IR"
@@ -33,7 +35,7 @@ _COLDNESS: dict[str, int] = {
     DEEP_ARCHIVE: 4,
 }
 
-_DATE = r"(\d{4}-\d{2}-\d{2})"
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def coldness(storage_class: str) -> int | None:
@@ -69,11 +71,11 @@ def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[LakeObject]:
 
 def partition_date(key: str, date_key: str) -> date | None:
     """The date of the Hive partition ``<date_key>=YYYY-MM-DD`` in an object key; None when there is none."""
-    match = re.search(rf"(?:^|/){re.escape(date_key)}={_DATE}/", key)
-    if not match:
+    value = partition_value(key, date_key)
+    if value is None or not _DATE.fullmatch(value):
         return None
     try:
-        return date.fromisoformat(match.group(1))
+        return date.fromisoformat(value)
     except ValueError:
         return None
 

@@ -9,17 +9,20 @@ import pytest
 from airlake.lake import (
     curated_partition_prefix,
     curated_version_prefix,
+    is_version_prefix,
     key_zone,
     manifest_key,
     manifests_prefix,
     parse_curated_version_prefix,
     parse_manifest_key,
+    partition_value,
     raw_date_prefix,
     raw_run_prefix,
     report_file_keys,
     report_prefix,
     s3_prefix,
     s3_uri,
+    split_curated_version_key,
     split_s3_uri,
     zone_partition_prefix,
     zone_prefix,
@@ -107,3 +110,22 @@ def test_key_zone_and_report_keys() -> None:
         "reports/storage/2026-11-22/report.json",
         "reports/storage/2026-11-22/report.html",
     )
+
+
+def test_partition_values_and_version_keys_parse_back() -> None:
+    key = curated_version_prefix("fx", "2026-11-01", "v1", column="day") + "part-0.parquet"
+    assert partition_value(key, "day") == "2026-11-01" and partition_value(key) is None
+    assert partition_value("raw/o/ingest_date=2026-11-01/run=r/p.gz", "ingest_date") == "2026-11-01"
+    assert partition_value("raw/o/p_ingest_date=1/x", "ingest_date") is None
+    assert split_curated_version_key(key, "day") == (
+        "fx",
+        "2026-11-01",
+        "v1",
+        "curated/fx/day=2026-11-01/v=v1/",
+        "part-0.parquet",
+    )
+    assert split_curated_version_key(key) is None
+    assert split_curated_version_key("curated/fx/dt=1/v=2/sub/x")[-1] == "sub/x"  # type: ignore[index]
+    assert split_curated_version_key("curated/fx/dt=1/v=2/") == ("fx", "1", "2", "curated/fx/dt=1/v=2/", "")
+    assert is_version_prefix("curated/fx/dt=1/v=2/") and is_version_prefix("analytics/daily/dt=1/v=2/")
+    assert not is_version_prefix("curated/fx/") and not is_version_prefix("curated/fx/dt=1/")
