@@ -84,6 +84,11 @@ class CsvSplitter:
         self.arrow_fields: tuple[int, ...] | None = None
         """Field indices an :class:`ArrowBlock` keeps; None: every block the strict way (the reader
         sets it once the header is read and the file not refused)."""
+        self.line_offset = 0
+        """Added to every line number: the text is a piece of a file that many lines in (after its head)."""
+        self.open_at_end = False
+        """Set when the text ended inside a record (an open quote or escape): the piece was not cut at a
+        record boundary (:mod:`airlake.curate.pieces` then parses the file whole)."""
 
     def open(self, binary: BinaryIO) -> io.TextIOWrapper:
         return io.TextIOWrapper(binary, encoding=self.encoding, errors=BAD_BYTES, newline="")
@@ -95,7 +100,7 @@ class CsvSplitter:
 
     def blocks(self, text: io.TextIOWrapper) -> Iterator[list[CsvRecord]]:
         """The records in blocks (about :data:`BATCH_CHARS` of text each), in file order."""
-        consumed = 0
+        consumed = self.line_offset
         for _ in range(self.options.skip_rows):
             if not text.readline():
                 return
@@ -144,9 +149,11 @@ class CsvSplitter:
         prev = 0
         for row, error in _rows(reader):
             end = reader.line_num
-            if error is not None and not last and end == len(lines) and "unexpected end of data" in error:
-                state.carry = lines[prev:]  # the record goes on in the next batch
-                break
+            if error is not None and end == len(lines) and "unexpected end of data" in error:
+                if not last:
+                    state.carry = lines[prev:]  # the record goes on in the next batch
+                    break
+                self.open_at_end = True
             if clean and end - prev == 1 and error is None and not state.header and len(row) == width:  # type: ignore[arg-type]
                 out.append((base + end, row, lines[prev]))  # type: ignore[arg-type]
                 prev = end
@@ -170,7 +177,7 @@ class CsvSplitter:
         and :func:`arrow_block` proves every line of it is one record; any other chunk is split into
         lines and goes through the strict batches of :meth:`blocks`, in file order, same numbering.
         """
-        consumed = 0
+        consumed = self.line_offset
         for _ in range(self.options.skip_rows):
             if not text.readline():
                 return

@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airlake.curate import pieces
 from airlake.curate.csv_split import ArrowBlock
 from airlake.curate.parse import Reject, RowParser
-from airlake.curate.readers import CsvReader, RawReader, open_reader
+from airlake.curate.rawfile import Piece, raw_format
+from airlake.curate.readers import CsvReader, open_reader
 from airlake.curate.spill import PartitionSpill
 from airlake.curate.vector import VectorTyper, type_block, write_block
 
@@ -100,6 +102,10 @@ class PartTask:
     """Used only for contracts whose source is not files; files sources read by ``source.csv``."""
     landing: str | None = None
     """The landing file the part came from (files sources), named in its rejects and header findings."""
+    piece: Piece | None = None
+    """Parse only this piece of the (plain) file at ``path`` (:mod:`airlake.curate.pieces`)."""
+    owns_path: bool = True
+    """Delete ``path`` once parsed (not when other pieces of the same file still read it)."""
 
 
 @dataclass
@@ -114,6 +120,8 @@ class PartResult:
     reasons: dict[str, int] = field(default_factory=dict)
     header: dict[str, Any] | None = None
     """What the part's header (CSV) or columns (Parquet) said against the schema (:class:`HeaderCheck`)."""
+    open_at_end: bool = False
+    """The text ended inside a record: a piece not cut at a record boundary (its file is parsed whole)."""
 
 
 def parse_part(task: PartTask) -> PartResult:
@@ -129,13 +137,14 @@ def parse_part(task: PartTask) -> PartResult:
         csv_delimiter=task.csv_delimiter,
         csv_header=task.csv_header,
         landing=task.landing,
+        piece=task.piece,
     )
     key, base, read = task.key, task.index << PART_SHIFT, 0
     parse, partition_of, spill_add, reject = parser.parse, parser.partition_of, spill.add, rejects.add
     typer = VectorTyper(contract) if VECTOR_TYPING and isinstance(reader, CsvReader) else None
     try:
         if typer is not None and typer.exact:
-            read = _parse_vector(reader, parser, typer, spill, rejects, key, base, task.flush_rows)
+            read = _parse_vector(_Typing(reader, parser, typer, spill, rejects, key, base), task.flush_rows)
             items: Iterator[Any] = iter(())
         else:
             items = reader.items()
@@ -153,7 +162,8 @@ def parse_part(task: PartTask) -> PartResult:
         files = spill.close()
     finally:
         rejects.close()
-    task.path.unlink(missing_ok=True)
+    if task.owns_path:
+        task.path.unlink(missing_ok=True)
     return PartResult(
         index=task.index,
         key=task.key,
@@ -164,54 +174,59 @@ def parse_part(task: PartTask) -> PartResult:
         rejects_rows=rejects.rows,
         reasons=dict(rejects.reasons),
         header=reader.header.as_dict() if reader.header is not None else None,
+        open_at_end=reader.open_at_end,
     )
 
 
-def _parse_vector(
-    reader: RawReader,
-    parser: RowParser,
-    typer: VectorTyper,
-    spill: PartitionSpill,
-    rejects: RejectWriter,
-    key: str,
-    base: int,
-    flush_rows: int,
-) -> int:
+@dataclass(frozen=True)
+class _Typing:
+    """What typing a CSV part's blocks writes to: its reader, parsers, spill and rejects, the part's
+    key and its ordinal base (``index << PART_SHIFT``)."""
+
+    reader: CsvReader
+    parser: RowParser
+    typer: VectorTyper
+    spill: PartitionSpill
+    rejects: RejectWriter
+    key: str
+    base: int
+
+    def write(self, block: Any, found: list[tuple[int, Reject, str]], lines: Any) -> None:
+        """A typed block's rows spilled (``lines``: the physical line of each block row) and the
+        block's rejects (line, problem, raw) written in line order."""
+        found.sort(key=lambda item: item[0])
+        for line, problem, raw in found:
+            self.rejects.add(self.key, line, problem, self.reader.raw_text(raw))
+        write_block(self.spill, block, [self.base + line for line in lines])
+
+
+def _parse_vector(typing: _Typing, flush_rows: int) -> int:
     """CSV records typed a block of ``flush_rows`` at a time (:mod:`airlake.curate.vector`); rejects
     (structural and typing) written in line order, as the row path writes them. Returns rows read.
     With :data:`ARROW_STRUCTURE`, Arrow blocks are typed whole from their string arrays."""
-    assert isinstance(reader, CsvReader)
     read, size = 0, max(1024, flush_rows)
     pending: list[Any] = []
-    for block in reader.field_blocks(arrow=ARROW_STRUCTURE):
+    for block in typing.reader.field_blocks(arrow=ARROW_STRUCTURE):
         if isinstance(block, ArrowBlock):
             if pending:
-                _type_records(reader, parser, typer, spill, rejects, key, base, pending)
+                _type_records(typing, pending)
                 pending = []
             read += block.records
-            _type_arrow(reader, parser, typer, spill, rejects, key, base, block)
+            _type_arrow(typing, block)
             continue
         pending.extend(block)
         while len(pending) >= size:
-            _type_records(reader, parser, typer, spill, rejects, key, base, pending[:size])
+            _type_records(typing, pending[:size])
             pending = pending[size:]
         read += len(block)
     if pending:
-        _type_records(reader, parser, typer, spill, rejects, key, base, pending)
+        _type_records(typing, pending)
     return read
 
 
-def _type_records(
-    reader: CsvReader,
-    parser: RowParser,
-    typer: VectorTyper,
-    spill: PartitionSpill,
-    rejects: RejectWriter,
-    key: str,
-    base: int,
-    chunk: list[Any],
-) -> None:
+def _type_records(typing: _Typing, chunk: list[Any]) -> None:
     """One chunk of the strict splitter's records (field lists or Rejects) typed and written."""
+    reader, parser, typer = typing.reader, typing.parser, typing.typer
     schema = typer.schema
     positions = [i for i, (_, fields, _) in enumerate(chunk) if fields.__class__ is list]
     rows = [chunk[i][1] for i in positions]
@@ -220,34 +235,21 @@ def _type_records(
         block = type_block(parser, typer, _Records(rows, reader.record), schema, raws)
     else:
         block = type_block(parser, typer, [reader.record(fields) for fields in rows], schema)
-    failed = {positions[i]: problem for i, problem in block.rejects}
-    for i, (line, record, raw) in enumerate(chunk):
-        problem = record if isinstance(record, Reject) else failed.get(i)
-        if problem is not None:
-            rejects.add(key, line, problem, reader.raw_text(raw))
-    write_block(spill, block, [base + chunk[i][0] for i in positions])
+    found = [(line, record, raw) for line, record, raw in chunk if isinstance(record, Reject)]
+    found.extend((chunk[positions[i]][0], problem, chunk[positions[i]][2]) for i, problem in block.rejects)
+    typing.write(block, found, [chunk[i][0] for i in positions])
 
 
-def _type_arrow(
-    reader: CsvReader,
-    parser: RowParser,
-    typer: VectorTyper,
-    spill: PartitionSpill,
-    rejects: RejectWriter,
-    key: str,
-    base: int,
-    arrow: ArrowBlock,
-) -> None:
+def _type_arrow(typing: _Typing, arrow: ArrowBlock) -> None:
     """An Arrow block typed from its string arrays; only the rows the vector rules flag become dicts
     (for the row parser's value or reason). Its rejects, structural and typing, in line order."""
+    reader = typing.reader
     raws = reader.string_columns(arrow)
-    block = type_block(parser, typer, _ArrowRecords(reader, raws, len(arrow.lines)), typer.schema, raws)
+    records = _ArrowRecords(reader, raws, len(arrow.lines))
+    block = type_block(typing.parser, typing.typer, records, typing.typer.schema, raws)
     found: list[tuple[int, Reject, str]] = [(line, problem, raw) for line, problem, raw in arrow.rejects]  # type: ignore[misc]
     found.extend((int(arrow.lines[i]), problem, arrow.raw(i)) for i, problem in block.rejects)
-    found.sort(key=lambda item: item[0])
-    for line, problem, raw in found:
-        rejects.add(key, line, problem, reader.raw_text(raw))
-    write_block(spill, block, (arrow.lines + base).tolist())
+    typing.write(block, found, arrow.lines.tolist())
 
 
 class _ArrowRecords:
@@ -295,67 +297,185 @@ def _string_columns(reader: CsvReader, rows: list[list[str]], names: list[str]) 
 
 
 def worker_count(requested: int | None, parts: list[dict[str, Any]]) -> int:
-    """Processes to parse with: ``requested``, else by input size and cores (daemonic parents too)."""
+    """Processes to parse with: ``requested``, else by input size and cores (daemonic parents too).
+    A big CSV or JSON Lines part is cut into pieces (:mod:`airlake.curate.pieces`), so that one part
+    alone keeps every worker busy."""
+    cuttable = any(_cuttable_part(part) for part in parts)
     if requested is not None:
-        return max(1, min(requested, len(parts)))
+        return max(1, requested if cuttable else min(requested, len(parts)))
     total = sum(int(part.get("bytes") or 0) for part in parts)
-    if len(parts) < 2 or total < PARALLEL_MIN_BYTES:
+    if total < PARALLEL_MIN_BYTES or (len(parts) < 2 and not cuttable):
         return 1
-    return max(1, min(os.cpu_count() or 1, len(parts), MAX_WORKERS))
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS if cuttable else min(len(parts), MAX_WORKERS)))
+
+
+def _cuttable_part(part: dict[str, Any]) -> bool:
+    try:
+        kind = raw_format(str(part.get("key", "")))
+    except ValueError:
+        return False
+    return kind != "parquet" and int(part.get("bytes") or 0) >= PARALLEL_MIN_BYTES
+
+
+def _cut(task: PartTask) -> bool:
+    """Whether ``task``'s file is parsed in pieces: big enough and of a layout that may be cut."""
+    return (
+        task.piece is None
+        and task.path.stat().st_size >= PARALLEL_MIN_BYTES
+        and pieces.layout_of(task.contract, task.key) is not None
+    )
+
+
+def parse_cut(task: PartTask, target: int) -> PartResult:
+    """``task`` parsed piece by piece in this process (pieces of about ``target`` bytes of text): the
+    same result as :func:`parse_part` gives, which is what the tests compare."""
+    return _combined(task, [parse_part(piece) for piece in pieces.split_task(task, target)])
+
+
+def _combined(task: PartTask, results: list[PartResult]) -> PartResult:
+    """The pieces' results as one; the file parsed whole (here) when a cut was not at a record boundary."""
+    combined = pieces.combine(task, results)
+    if combined is None:
+        log.warning("%s: a piece ended inside a quoted record; parsing the file whole instead", task.key)
+        return parse_part(task)
+    if task.owns_path:
+        task.path.unlink(missing_ok=True)
+    return combined
 
 
 def parse_parts(tasks: Iterator[PartTask], workers: int) -> list[PartResult]:
     """Parse every task (produced lazily: each one downloads its part); results in part order.
 
-    With several workers at most ``2 * workers`` parts are on local disk at once.
+    With several workers, big CSV and JSON Lines parts are cut into pieces parsed at once, and at most
+    ``2 * workers`` parts or pieces are waiting or being parsed at once (bounded local disk).
     """
     if workers <= 1:
         return [parse_part(task) for task in tasks]
-    if multiprocessing.current_process().daemon:
-        return _parse_parts_daemonic(tasks, workers)
-    context = multiprocessing.get_context("spawn")  # no fork of a process holding client threads
-    futures: list[Future[PartResult]] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool: _Pool = _BilliardPool(workers) if multiprocessing.current_process().daemon else _StdPool(workers)
+    jobs: list[Any] = []
+
+    def submit(task: PartTask) -> Any:
+        job = pool.submit(task)
+        jobs.append(job)
+        pending = [job for job in jobs if not pool.done(job)]
+        while len(pending) >= 2 * workers:
+            pool.wait_any(pending)
+            pending = [job for job in pending if not pool.done(job)]
+        return job
+
+    plans: list[tuple[PartTask, list[Any], bool]] = []
+    with pool:
         for task in tasks:
-            futures.append(pool.submit(parse_part, task))
-            pending = [future for future in futures if not future.done()]
-            while len(pending) >= 2 * workers:
-                wait(pending, return_when=FIRST_COMPLETED)
-                pending = [future for future in futures if not future.done()]
-        return [future.result() for future in futures]
+            if _cut(task):
+                gzipped = pieces.is_gzip(task.path)
+                target = pieces.piece_bytes(task.path.stat().st_size, workers, gzipped=gzipped)
+                plans.append((task, [submit(piece) for piece in pieces.split_task(task, target)], True))
+            else:
+                plans.append((task, [submit(task)], False))
+        results, pids = [], set()
+        for task, handles, cut in plans:
+            done = [pool.result(job) for job in handles]
+            pids.update(pid for pid, _ in done)
+            parsed = [result for _, result in done]
+            if cut:
+                log.info("%s: parsed in %d pieces", task.key, len(parsed))
+            results.append(_combined(task, parsed) if cut else parsed[0])
+    log.info(
+        "parsed %d parts in a pool of %d worker processes (%d of them busy; %s)",
+        len(plans),
+        pool.size,
+        len(pids - {os.getpid()}),
+        pool.name,
+    )
+    return results
 
 
 def _parse_part_with_pid(task: PartTask) -> tuple[int, PartResult]:
     return os.getpid(), parse_part(task)
 
 
-def _parse_parts_daemonic(tasks: Iterator[PartTask], workers: int) -> list[PartResult]:
-    """:func:`parse_parts` from a daemonic process: the same bounded submission, on a billiard pool.
+class _Pool:
+    """Worker processes parsing tasks: submit, wait for any, collect ``(pid, result)``."""
+
+    name = ""
+    size = 0
+
+    def __enter__(self) -> _Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        raise NotImplementedError
+
+    def submit(self, task: PartTask) -> Any:
+        raise NotImplementedError
+
+    def done(self, job: Any) -> bool:
+        raise NotImplementedError
+
+    def wait_any(self, jobs: list[Any]) -> None:
+        raise NotImplementedError
+
+    def result(self, job: Any) -> tuple[int, PartResult]:
+        raise NotImplementedError
+
+
+class _StdPool(_Pool):
+    """The standard library's process pool, spawned (no fork of a process holding client threads)."""
+
+    name = "standard library"
+
+    def __init__(self, workers: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        self.size = workers
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, task: PartTask) -> Future[tuple[int, PartResult]]:
+        return self._pool.submit(_parse_part_with_pid, task)
+
+    def done(self, job: Any) -> bool:
+        return bool(job.done())
+
+    def wait_any(self, jobs: list[Any]) -> None:
+        wait(jobs, return_when=FIRST_COMPLETED)
+
+    def result(self, job: Any) -> tuple[int, PartResult]:
+        return job.result()  # type: ignore[no-any-return]
+
+
+class _BilliardPool(_Pool):
+    """The pool of a daemonic parent (a Celery prefork child).
 
     The standard library's ``Process.start`` asserts its parent is not daemonic (whatever the start
     method); billiard's does not, and a worker that dies fails its part with ``WorkerLostError`` instead
-    of hanging the pool. Spawned, not forked, for the same reason as the standard path.
+    of hanging the pool. Spawned, not forked, for the same reason as the standard pool.
     """
-    import billiard  # a runtime requirement; imported here because only daemonic parents need it
 
-    jobs: list[Any] = []
-    with billiard.get_context("spawn").Pool(processes=workers) as pool:
-        started = len(billiard.active_children())
-        for task in tasks:
-            jobs.append(pool.apply_async(_parse_part_with_pid, (task,)))
-            pending = [job for job in jobs if not job.ready()]
-            while len(pending) >= 2 * workers:
-                pending[0].wait()
-                pending = [job for job in jobs if not job.ready()]
-        done = [job.get() for job in jobs]
-    busy = len({pid for pid, _ in done} - {os.getpid()})
-    log.info(
-        "parsed %d parts in a pool of %d worker processes (%d of them busy; billiard, daemonic parent)",
-        len(done),
-        started,
-        busy,
-    )
-    return [result for _, result in done]
+    name = "billiard, daemonic parent"
+
+    def __init__(self, workers: int) -> None:
+        import billiard  # a runtime requirement; imported here because only daemonic parents need it
+
+        self._pool = billiard.get_context("spawn").Pool(processes=workers)
+        self.size = len(billiard.active_children())
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.terminate()  # what ``with Pool()`` does; every result was collected by then
+        self._pool.join()
+
+    def submit(self, task: PartTask) -> Any:
+        return self._pool.apply_async(_parse_part_with_pid, (task,))
+
+    def done(self, job: Any) -> bool:
+        return bool(job.ready())
+
+    def wait_any(self, jobs: list[Any]) -> None:
+        jobs[0].wait()
+
+    def result(self, job: Any) -> tuple[int, PartResult]:
+        return job.get()  # type: ignore[no-any-return]
 
 
 def concat_rejects(results: list[PartResult], target: Path) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -52,6 +54,56 @@ def open_binary(path: Path) -> BinaryIO:
     if gzipped:
         return gzip.open(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Bytes ``[start, stop)`` of a plain local file, read as if they followed ``head`` (the CSV
+    preamble and header of the file they were cut from): one of the pieces of one raw file parsed at
+    once (:mod:`airlake.curate.pieces`). ``line_offset`` is added to the line numbers of the text
+    ``head`` + piece, so they are the physical lines of the whole file; ``first``: the piece starts the
+    file (only there is a byte order mark not part of the text)."""
+
+    start: int
+    stop: int
+    line_offset: int = 0
+    head: bytes = b""
+    first: bool = False
+
+
+class _PieceBytes(io.RawIOBase):
+    """``head`` then bytes ``[start, stop)`` of a file, as one stream."""
+
+    def __init__(self, path: Path, piece: Piece) -> None:
+        self._file = path.open("rb")
+        self._file.seek(piece.start)
+        self._head = memoryview(piece.head)
+        self._left = piece.stop - piece.start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            size = min(len(view), len(self._head))
+            view[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        size = self._file.readinto(view[: min(len(view), self._left)]) if self._left > 0 else 0
+        self._left -= size or 0
+        return size or 0
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def open_piece(path: Path, piece: Piece | None) -> BinaryIO:
+    """The bytes a reader reads: the whole file (:func:`open_binary`), or one piece of a plain file."""
+    if piece is None:
+        return open_binary(path)
+    return io.BufferedReader(_PieceBytes(path, piece), 1 << 20)  # type: ignore[return-value]
 
 
 def text_codec(encoding: str) -> str:

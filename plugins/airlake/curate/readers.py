@@ -30,7 +30,16 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from airlake.curate.csv_split import ArrowBlock, CsvSplitter, line_end
 from airlake.curate.header import HeaderCheck, check_header, null_sets, trimmed_columns
 from airlake.curate.parse import BAD_ENCODING, BAD_HEADER, NOT_AN_OBJECT, NOT_JSON, NUL_BYTE, Reject
-from airlake.curate.rawfile import BAD_BYTES, PROBLEM_MESSAGES, cut, open_binary, raw_format, text_problem
+from airlake.curate.rawfile import (
+    BAD_BYTES,
+    PROBLEM_MESSAGES,
+    Piece,
+    cut,
+    open_binary,
+    open_piece,
+    raw_format,
+    text_problem,
+)
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract, CsvOptions
@@ -79,9 +88,12 @@ class RawReader:
     """Base: ``items()`` yields :data:`RawItem` in file order; ``header`` is set once it was read."""
 
     header: HeaderCheck | None = None
+    open_at_end = False
+    """The text ended inside a record (a piece not cut at a record boundary: CSV only)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, piece: Piece | None = None) -> None:
         self.path = path
+        self.piece = piece
 
     def items(self) -> Iterator[RawItem]:
         raise NotImplementedError
@@ -99,8 +111,8 @@ class JsonLinesReader(RawReader):
 
     _decoder = json.JSONDecoder(parse_float=Decimal)  # numbers with a fraction stay exact
 
-    def __init__(self, path: Path, contract: Contract | None = None) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, contract: Contract | None = None, piece: Piece | None = None) -> None:
+        super().__init__(path, piece)
         self.values: tuple[tuple[str, bool, frozenset[str]], ...] = ()
         if contract is not None and contract.source.kind == "files":
             options = contract.source.jsonl
@@ -113,11 +125,12 @@ class JsonLinesReader(RawReader):
             )
 
     def items(self) -> Iterator[RawItem]:
-        decode, values = self._decoder.decode, self.values
-        with open_binary(self.path) as handle:
-            if handle.peek(3)[:3] == codecs.BOM_UTF8:  # type: ignore[attr-defined]
+        decode, values, piece = self._decoder.decode, self.values, self.piece
+        with open_piece(self.path, piece) as handle:
+            at_start = piece is None or piece.first  # a BOM elsewhere is part of its line
+            if at_start and handle.peek(3)[:3] == codecs.BOM_UTF8:  # type: ignore[attr-defined]
                 handle.read(3)
-            for number, line in enumerate(handle, start=1):
+            for number, line in enumerate(handle, start=1 + (piece.line_offset if piece else 0)):
                 if not line.strip():  # the rule of json_lines, inlined: this loop is hot
                     continue
                 try:
@@ -193,8 +206,9 @@ class CsvReader(RawReader):
         contract: Contract | None = None,
         options: CsvOptions | None = None,
         source_key: str = "",
+        piece: Piece | None = None,
     ) -> None:
-        super().__init__(path)
+        super().__init__(path, piece)
         from airlake.contracts import CsvOptions
 
         self.columns = tuple(columns)
@@ -239,7 +253,13 @@ class CsvReader(RawReader):
         only where nothing is trimmed (Python's and Arrow's notions of blanks differ)."""
         options = self.options
         splitter = CsvSplitter(options, None if options.header else len(self.columns))
-        with open_binary(self.path) as binary:
+        self._splitter = splitter
+        piece = self.piece
+        if piece is not None:
+            splitter.line_offset = piece.line_offset
+            if not piece.first and not piece.head and splitter.encoding == "utf-8-sig":
+                splitter.encoding = "utf-8"  # a BOM is dropped at the start of the file only
+        with open_piece(self.path, piece) as binary:
             text = splitter.open(binary)
             arrow = arrow and not self._trimmed
             blocks = splitter.mixed_blocks(text) if arrow else splitter.blocks(text)
@@ -280,6 +300,11 @@ class CsvReader(RawReader):
             if arrow:
                 splitter.arrow_fields = tuple(positions.values())
             yield from blocks
+
+    @property
+    def open_at_end(self) -> bool:  # type: ignore[override]
+        splitter = getattr(self, "_splitter", None)
+        return bool(splitter is not None and splitter.open_at_end)
 
     def record(self, fields: list[str]) -> dict[str, Any]:
         """``{column: text or None}`` of a field list, by the NULL markers and trimming."""
@@ -413,10 +438,12 @@ def open_reader(
     csv_delimiter: str = ",",
     csv_header: bool = True,
     landing: str | None = None,
+    piece: Piece | None = None,
 ) -> RawReader:
     """The reader for a local copy of the raw part ``key``; with ``contract``, by its reading options.
 
     :param landing: the landing file the part came from; header findings name it beside the part.
+    :param piece: read only this piece of the (plain) file (CSV and JSON Lines).
     """
     kind = raw_format(key)
     source = f"{landing} (raw part {key})" if landing else key
@@ -435,7 +462,9 @@ def open_reader(
             contract=contract,
             options=options,
             source_key=source,
+            piece=piece,
         )
     if kind == "parquet":
+        assert piece is None, "a Parquet part is read whole"
         return ParquetReader(path, contract, source)
-    return JsonLinesReader(path, contract)
+    return JsonLinesReader(path, contract, piece)
