@@ -94,6 +94,7 @@ class TieringOperator(SweepOperator):
 
         from airlake.contracts import load_contracts
         from airlake.tiering import TieringPolicyError, build_rule_set, run_tiering
+        from airlake.tiering.objects import to_timedelta
 
         dry_run = self.is_dry_run
         contracts = load_contracts()
@@ -111,11 +112,6 @@ class TieringOperator(SweepOperator):
             )
         except TieringPolicyError as exc:
             raise AirflowFailException(str(exc)) from exc
-        grace = (
-            self.superseded_grace
-            if isinstance(self.superseded_grace, timedelta)
-            else timedelta(hours=float(self.superseded_grace))
-        )
         summary = run_tiering(
             self.lake_store(),
             rule_set,
@@ -127,7 +123,7 @@ class TieringOperator(SweepOperator):
             apply_lifecycle_rules=self.apply_lifecycle,
             move_by_partition_date=self.move_by_partition_date,
             tag_superseded=self.tag_superseded,
-            superseded_grace=grace,
+            superseded_grace=to_timedelta(self.superseded_grace, "hours"),
             multipart_threshold=self.multipart_threshold,
             part_size=self.multipart_part_size,
             max_workers=self.max_workers,
@@ -213,29 +209,33 @@ class GlacierRestoreOperator(DatasetOperator):
 
     @property
     def _max_wait(self) -> timedelta:
-        return (
-            self.max_wait if isinstance(self.max_wait, timedelta) else timedelta(seconds=float(self.max_wait))
-        )
+        from airlake.tiering.objects import to_timedelta
+
+        return to_timedelta(self.max_wait)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.providers.common.compat.sdk import AirflowException
 
         from airlake.aws import lake_client
         from airlake.tiering.objects import to_date
-        from airlake.tiering.restore import RestoreTimeout, archived_keys, start_restores, wait_for_restores
+        from airlake.tiering.restore import RestoreTimeout, plan_restores, start_restores, wait_for_restores
 
         client = lake_client(self.hook)
-        keys = archived_keys(
-            client,
-            self.bucket,
-            self.dataset,
-            self.zone,
-            to_date(self.first_day),
-            to_date(self.last_day),
-            glue=self._glue(),
-            database=self.database,
-            date_key=self._date_key(),
-        )
+        start, end = to_date(self.first_day), to_date(self.last_day)
+        keys = [
+            obj.key
+            for obj in plan_restores(
+                client,
+                self.bucket,
+                self.dataset,
+                self.zone,
+                start,
+                end,
+                date_key=self._date_key(),
+                glue=self._glue(),
+                database=self.database,
+            )
+        ]
         waiting = start_restores(client, self.bucket, keys, days=int(self.restore_days), tier=self.tier)
         if waiting and self.deferrable:
             from airlake.triggers.restore import GlacierRestoreTrigger

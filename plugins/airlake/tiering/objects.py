@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from airlake.lake import partition_value
@@ -91,3 +91,9 @@ def to_date(value: date | str) -> date:
         return date.fromisoformat(text[:10])
     except ValueError:
         raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def to_timedelta(value: timedelta | float | str, unit: str = "seconds") -> timedelta:
+    """A duration from a ``timedelta`` or a number of ``unit`` (``seconds``, ``hours``, ...; templated
+    operator arguments arrive as text)."""
+    return value if isinstance(value, timedelta) else timedelta(**{unit: float(value)})

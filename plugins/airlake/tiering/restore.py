@@ -2,7 +2,7 @@
 
 Objects in Glacier Flexible Retrieval or Deep Archive cannot be read until restored: a restore makes a
 temporary readable copy for some days (the object stays in its class). A backfill or reprocessing
-run that needs archived partitions finds them (:func:`archived_keys`), requests their restore
+run that needs archived partitions finds them (:func:`plan_restores`), requests their restore
 (:func:`start_restores`), waits until :func:`check_restores` finds them all readable (:func:`wait_for_restores`
 here, or the triggerer's ``GlacierRestoreTrigger``), then records what it restored (:func:`finish_restore`).
 ``GlacierRestoreOperator`` only configures and calls these.
@@ -141,6 +141,11 @@ def _days(start: date, end: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
+def partition_days(start: date, end: date) -> list[str]:
+    """``YYYY-MM-DD`` of every day from ``start`` to ``end`` (inclusive)."""
+    return [day.isoformat() for day in _days(start, end)]
+
+
 def plan_restores(
     client: Any,
     bucket: str,
@@ -151,12 +156,15 @@ def plan_restores(
     *,
     live: Mapping[str, str | None] | None = None,
     date_key: str | None = None,
+    glue: Any = None,
+    database: str | None = None,
 ) -> list[LakeObject]:
     """
     The archived objects of a dataset's partitions from ``start`` to ``end`` (inclusive).
 
-    Raw partitions are ``ingest_date=`` days; curated partitions ``dt=`` days, and with ``live``
-    (``{dt: live location}``) only the live version of each is restored, never superseded ones.
+    Raw partitions are ``ingest_date=`` days; curated partitions ``dt=`` days (or the contract's
+    partition column), and with ``live`` (``{dt: live location}``, or read from the Glue table
+    ``database.dataset`` with ``glue``) only the live version of each is restored, never superseded ones.
 
     :param client: a boto3 S3 client.
     :param bucket: the lake bucket.
@@ -167,9 +175,15 @@ def plan_restores(
     :param live: live location per dt (curated); partitions without one are left out.
     :param date_key: the partition key of the zone's keys (curated: the contract's partition column);
         default :data:`ZONE_DATE_KEYS`.
+    :param glue: a boto3 Glue client to read ``live`` from (curated, when ``live`` is not given).
+    :param database: the Glue database (with ``glue``).
     """
     if zone not in ZONE_DATE_KEYS:
         raise ValueError(f"zone must be one of {', '.join(ZONE_DATE_KEYS)}, got {zone!r}")
+    if zone == CURATED and live is None and glue is not None:
+        from airlake.catalog import get_partitions, partition_locations
+
+        live = partition_locations(get_partitions(glue, database, dataset, partition_days(start, end)))
     column = date_key or ZONE_DATE_KEYS[zone]
     found: list[LakeObject] = []
     for day in _days(start, end):
@@ -187,6 +201,7 @@ def plan_restores(
         found.extend(
             obj for obj in list_objects(client, bucket, prefix) if obj.storage_class in ARCHIVE_CLASSES
         )
+    log.info("%d archived object(s) of %s/%s from %s to %s", len(found), zone, dataset, start, end)
     return found
 
 
@@ -240,44 +255,6 @@ def request_restores(
 # --------------------------------------------------------------------------------------------------
 # One restore of a dataset's date range: plan, request, wait, finish
 # --------------------------------------------------------------------------------------------------
-
-
-def partition_days(start: date, end: date) -> list[str]:
-    """``YYYY-MM-DD`` of every day from ``start`` to ``end`` (inclusive)."""
-    return [day.isoformat() for day in _days(start, end)]
-
-
-def archived_keys(
-    client: Any,
-    bucket: str,
-    dataset: str,
-    zone: str,
-    start: date,
-    end: date,
-    *,
-    glue: Any = None,
-    database: str | None = None,
-    date_key: str | None = None,
-) -> list[str]:
-    """
-    The archived objects to restore for a read of ``start`` to ``end``: raw, every run's; curated, only
-    the live version of each partition the Glue table ``database.dataset`` points at.
-
-    :param glue: a boto3 Glue client (curated).
-    :param database: the Glue database (curated).
-    :param date_key: see :func:`plan_restores`.
-    """
-    live = None
-    if zone == CURATED:
-        from airlake.catalog import get_partitions, partition_locations
-
-        live = partition_locations(get_partitions(glue, database, dataset, partition_days(start, end)))
-    keys = [
-        obj.key
-        for obj in plan_restores(client, bucket, dataset, zone, start, end, live=live, date_key=date_key)
-    ]
-    log.info("%d archived object(s) of %s/%s from %s to %s", len(keys), zone, dataset, start, end)
-    return keys
 
 
 def start_restores(

@@ -9,7 +9,7 @@ import pytest
 
 from airlake.contracts import get_contract
 from airlake.tiering import apply_moves, build_rule_set, move_object, plan_moves
-from airlake.tiering.objects import partition_date, to_date
+from airlake.tiering.objects import partition_date, to_date, to_timedelta
 from tests.plugins.airlake.tiering.conftest import (
     SMALL,
     TODAY,
@@ -41,6 +41,8 @@ def test_partition_dates_in_keys() -> None:
     assert to_date("2026-01-02T00:00:00+00:00").isoformat() == "2026-01-02"
     with pytest.raises(ValueError, match="expected a date YYYY-MM-DD"):
         to_date("yesterday")
+    assert (to_timedelta("90"), to_timedelta(1.5, "hours")) == (timedelta(seconds=90), timedelta(minutes=90))
+    assert to_timedelta(timedelta(days=2), "hours") == timedelta(days=2)
 
 
 def test_backfilled_raw_partitions_move_by_their_date(lake) -> None:

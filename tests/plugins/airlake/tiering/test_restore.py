@@ -21,7 +21,6 @@ from airlake.tiering import check_restores, plan_restores
 from airlake.tiering.restore import (
     RestoreError,
     RestoreTimeout,
-    archived_keys,
     finish_restore,
     pending,
     request_restores,
@@ -180,7 +179,7 @@ def test_a_raw_restore_planned_requested_waited_and_recorded_without_airflow(lak
     put(lake, raw_key("orders", "2025-03-02", 1))
     days = (date(2025, 3, 1), date(2025, 3, 3))
 
-    keys = archived_keys(lake.client, lake.bucket, "orders", "raw", *days)
+    keys = [obj.key for obj in plan_restores(lake.client, lake.bucket, "orders", "raw", *days)]
     assert keys == [archived.key]
     assert start_restores(lake.client, lake.bucket, keys, days=2, tier="Bulk") == []  # moto restores at once
     assert start_restores(lake.client, lake.bucket, []) == []
