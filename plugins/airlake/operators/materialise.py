@@ -42,19 +42,13 @@ def view_sql_path(view: str) -> Any:
 
 class MaterialiseOperator(QueryOperator):
     """
-    Materialise one view for the run's day: render ``sql/athena/<view>.sql`` (Jinja, ``{{ ds }}``), run
-    it on DuckDB or Athena, write the result as a new version
-    ``analytics/<view>/dt=<ds>/v=<version>/part-00000.parquet`` and publish it as partition ``dt=<ds>``
-    of the Glue table ``<database>.<view>``. Writes ``_manifests/analytics_<view>/<run_id>/materialise.json``.
-
-    The lake's arguments (``bucket``, ``database``: of the view table and the tables the SQL reads,
-    ``kms_key_id``) and the engine's: :class:`~airlake.operators.query.QueryOperator`.
+    Materialise one view for one day: ``sql/athena/<view>.sql`` rendered with ``{{ ds }}``, run on the
+    query engine, written as a new version of partition ``dt=<ds>`` of table ``<database>.<view>`` and
+    published (:mod:`airlake.analytics`). The engine's arguments: :class:`~airlake.operators.query.QueryOperator`.
 
     :param view: name of ``sql/athena/<view>.sql`` (``^[a-z][a-z0-9_]*$``); also the table name.
-    :param ds: the day (``YYYY-MM-DD``) to materialise; default the run's ``ds``. Asset-triggered runs
-        map it over the days their triggering events published.
+    :param ds: the day (``YYYY-MM-DD``) to materialise; default the run's ``ds``.
     :param scan_limit_bytes: refuse to run when the live partitions read are larger; None: no check.
-    :param memory_limit: DuckDB memory limit.
     """
 
     aws_hook_class = GlueCatalogHook
@@ -63,7 +57,6 @@ class MaterialiseOperator(QueryOperator):
         "view",
         "ds",
         "scan_limit_bytes",
-        "memory_limit",
     )
     ui_color = "#fff1cc"
 
@@ -73,7 +66,6 @@ class MaterialiseOperator(QueryOperator):
         view: str,
         ds: str = "{{ ds }}",
         scan_limit_bytes: int | None = None,
-        memory_limit: str | None = "1GB",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -82,20 +74,18 @@ class MaterialiseOperator(QueryOperator):
         self.view = view
         self.ds = ds
         self.scan_limit_bytes = scan_limit_bytes
-        self.memory_limit = memory_limit
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airlake.analytics import materialise_view
         from airlake.lineage import materialise_lineage, region_of
 
         path = view_sql_path(self.view)
-        engine_name = str(self.engine).strip().lower()
         ds = _checked_day(self.ds)
         sql = self.render_template(path.read_text(), {**context, "ds": ds, "ds_nodash": ds.replace("-", "")})
         glue = self.glue_client()
         store = self.lake_store()
         limit = None if self.scan_limit_bytes in (None, "", "None") else int(self.scan_limit_bytes)
-        with self.query_engine(glue, store, memory_limit=self.memory_limit) as engine:
+        with self.query_engine(glue, store) as engine:
             result = materialise_view(
                 engine,
                 glue,
@@ -117,7 +107,7 @@ class MaterialiseOperator(QueryOperator):
             self.database,
             self.view,
             result["dt"],
-            engine_name,
+            self.engine_name,
             result["rows"],
             result["location"],
             result["bytes_scanned"],

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from airlake.operators.base import LakeOperator
+from airlake.pipeline import ATHENA_OUTPUT, ATHENA_WORKGROUP
 
 if TYPE_CHECKING:
     from airlake.engines import QueryEngine
@@ -22,8 +23,10 @@ class QueryOperator(LakeOperator):
     stops the running Athena query. The hook stays the subclass's choice (a view's Glue, curate's S3).
 
     :param engine: ``duckdb`` or ``athena`` (default: Variable ``airlake_query_engine``, else duckdb).
-    :param athena_output_location: ``s3://...`` for Athena's result files (required with athena).
-    :param workgroup: the Athena workgroup (required with athena).
+    :param athena_output_location: ``s3://...`` for Athena's result files (required with athena);
+        default Variable ``airlake_athena_output``.
+    :param workgroup: the Athena workgroup; default Variable ``airlake_athena_workgroup``, else primary.
+    :param memory_limit: DuckDB memory limit (it spills to disk beyond it).
     """
 
     template_fields: Sequence[str] = (
@@ -31,6 +34,7 @@ class QueryOperator(LakeOperator):
         "engine",
         "athena_output_location",
         "workgroup",
+        "memory_limit",
     )
     _query_engine: QueryEngine | None = None
 
@@ -38,18 +42,28 @@ class QueryOperator(LakeOperator):
         self,
         *,
         engine: str = QUERY_ENGINE,
-        athena_output_location: str | None = None,
-        workgroup: str | None = None,
+        athena_output_location: str | None = ATHENA_OUTPUT,
+        workgroup: str | None = ATHENA_WORKGROUP,
+        memory_limit: str | None = "1GB",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.engine = engine
         self.athena_output_location = athena_output_location
         self.workgroup = workgroup
+        self.memory_limit = memory_limit
 
-    def build_engine(
-        self, glue: Any, store: LakeStore, *, engine: str | None = None, memory_limit: str | None = "1GB"
-    ) -> QueryEngine:
+    @property
+    def engine_name(self) -> str:
+        """``engine`` as rendered, checked: ``duckdb`` or ``athena``; ValueError for anything else."""
+        from airlake.engines.factory import ENGINES
+
+        name = str(self.engine).strip().lower()
+        if name not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        return name
+
+    def build_engine(self, glue: Any, store: LakeStore, *, engine: str | None = None) -> QueryEngine:
         """``engine`` (default the task's) on the task's connection and Athena settings
         (:func:`airlake.engines.factory.build_query_engine`)."""
         from airlake.engines.factory import build_query_engine
@@ -62,15 +76,13 @@ class QueryOperator(LakeOperator):
             hook_parameters=self._hook_parameters,
             athena_output_location=self.athena_output_location,
             workgroup=self.workgroup,
-            memory_limit=memory_limit,
+            memory_limit=self.memory_limit,
         )
 
     @contextmanager
-    def query_engine(
-        self, glue: Any, store: LakeStore, *, memory_limit: str | None = "1GB"
-    ) -> Iterator[QueryEngine]:
+    def query_engine(self, glue: Any, store: LakeStore) -> Iterator[QueryEngine]:
         """The task's engine (:meth:`build_engine`), stopped by :meth:`on_kill`, closed on exit."""
-        self._query_engine = self.build_engine(glue, store, memory_limit=memory_limit)
+        self._query_engine = self.build_engine(glue, store)
         try:
             yield self._query_engine
         finally:

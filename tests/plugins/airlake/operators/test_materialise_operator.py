@@ -12,6 +12,7 @@ from airlake.engines.duckdb_engine import DuckDBEngine
 from airlake.lake import manifest_key
 from airlake.operators.materialise import MaterialiseOperator
 from airlake.operators.query import QUERY_ENGINE
+from airlake.pipeline import ATHENA_OUTPUT, ATHENA_WORKGROUP
 from airlake.sql_text import render_sql
 from tests.plugins.airlake.engines.conftest import curated
 from tests.plugins.airlake.engines.test_engine_duckdb import DS, shop
@@ -39,6 +40,7 @@ def test_template_fields_are_the_arguments() -> None:
     for name in operator.template_fields:
         assert hasattr(operator, name), name
     assert operator.engine == QUERY_ENGINE  # rendered at run time
+    assert (operator.athena_output_location, operator.workgroup) == (ATHENA_OUTPUT, ATHENA_WORKGROUP)
 
 
 @pytest.mark.parametrize("view", ["Funnel", "funnel-daily", "../daily_sales", "no_such_view"])
@@ -56,7 +58,14 @@ def test_a_day_that_is_not_a_date_is_refused_before_any_query(ds: str) -> None:
 
 def test_athena_needs_output_location_and_workgroup(lake, glue, database) -> None:
     operator = MaterialiseOperator(
-        task_id="m", view="funnel_daily", ds=DS, bucket=lake.bucket, database=database, engine="athena"
+        task_id="m",
+        view="funnel_daily",
+        ds=DS,
+        bucket=lake.bucket,
+        database=database,
+        engine="athena",
+        athena_output_location=None,  # as when the Variables of the defaults are not set
+        workgroup=None,
     )
     with pytest.raises(ValueError, match="athena_output_location and workgroup"):
         operator.execute(_context())  # type: ignore[arg-type]
