@@ -15,15 +15,11 @@ if TYPE_CHECKING:
 
 class BusinessReportOperator(QueryOperator):
     """
-    Query the views for the ISO week starting ``week_start`` and the week before
-    (``sql/athena/reports/*.sql``: revenue by country, funnel per day, most popular products) and write
-    ``reports/business/week=<week_start>/report.json`` and ``report.html`` (charts, formatted numbers,
-    the change against the week before; see :mod:`airlake.report.business`).
+    The week's business report from the views (revenue by country, the funnel, popular products, each
+    against the week before) as ``reports/business/week=<week_start>/report.json`` and ``report.html``
+    (:mod:`airlake.report.business`). The engine's arguments: :class:`~airlake.operators.query.QueryOperator`.
 
-    The lake's arguments (``bucket``, ``database``: of the view tables) and the engine's:
-    :class:`~airlake.operators.query.QueryOperator`.
-
-    :param week_start: the Monday of the week, ``YYYY-MM-DD`` (templated).
+    :param week_start: the Monday of the ISO week, ``YYYY-MM-DD``.
     """
 
     aws_hook_class = GlueCatalogHook

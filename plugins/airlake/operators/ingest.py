@@ -14,17 +14,9 @@ if TYPE_CHECKING:
 
 class IngestOperator(DatasetOperator):
     """
-    Read what is new in a dataset's source (as its contract declares) into
-    ``raw/<dataset>/ingest_date=<ds>/run=<run_id>/`` with a manifest and a checkpoint.
-
-    A landing file that cannot be read at all is quarantined whole under
-    ``quarantine/<dataset>/files/`` and listed in the manifest and the returned ``poison_files``; the
-    rest lands. When every file of the run is poison the task fails (after quarantine, manifest and
-    checkpoint are written) naming the files. Errors that would repeat on a retry (bad bytes, refused
-    permissions, bad config) fail at once without retries; transient ones (throttling, 5xx, timeouts,
-    lost connections) are retried (:func:`airlake.errors.is_transient`).
-
-    The dataset and the lake's arguments: :class:`~airlake.operators.base.DatasetOperator`.
+    Land what is new in the dataset's source (as its contract declares) in the raw zone, with a manifest
+    and a checkpoint (:mod:`airlake.ingest`). An unreadable file is quarantined whole; the task fails when
+    every file of the run is; errors a retry would repeat fail at once (:func:`airlake.errors.is_transient`).
 
     :param max_part_bytes: uncompressed bytes per raw part before it rolls.
     """

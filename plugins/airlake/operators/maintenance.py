@@ -19,14 +19,9 @@ DEFAULT_REGION = "us-east-1"
 
 class StorageReportOperator(LakeOperator):
     """
-    Report the lake's storage and cost: bytes and objects per zone, dataset and storage class, the
-    monthly storage cost from ``include/pricing/s3_prices.yaml`` and the bytes Athena scanned in the
-    last run of each view (from the materialise manifests). Writes
-    ``reports/storage/<report_date>/report.json`` and ``report.html`` (inline SVG charts, no script) and
-    logs a summary. The bucket is listed page by page: memory stays flat for millions of objects.
-
-    The lake's arguments: :class:`~airlake.operators.base.LakeOperator` (``bucket`` is listed, and
-    where the report is written; ``kms_key_id`` for the report's puts).
+    The lake's storage and cost report, ``reports/storage/<report_date>/report.json`` and ``report.html``
+    (:mod:`airlake.report`): bytes and objects per zone, dataset and storage class, priced, and the bytes
+    the views last scanned. The bucket is listed page by page.
 
     :param report_date: the report's day (default the run's ``ds``); a rerun replaces that day's report.
     :param pricing_region: region of the price table; default the connection's region, else us-east-1.
@@ -97,14 +92,9 @@ class StorageReportOperator(LakeOperator):
 
 class CleanupVersionsOperator(SweepOperator):
     """
-    Delete expired curated versions: versions older than the live one whose successor was written more
-    than ``grace_hours`` before the run's data interval end (the clock when there is none or it is later),
-    and unpublished attempts older than that. The live version (the one the
-    Glue partition points at) is never deleted; each partition is looked up again just before deleting.
-    Writes ``_manifests/<dataset>/<run_id>/cleanup.json`` listing the deleted prefixes and bytes.
-
-    The datasets to clean, ``dry_run`` (only list and count what would be deleted: nothing deleted, no
-    manifest) and the lake's arguments: :class:`~airlake.operators.base.SweepOperator`.
+    Delete curated versions superseded more than ``grace_hours`` before the run's data interval end,
+    and unpublished attempts as old (:func:`airlake.maintenance.cleanup_expired_versions`); never the
+    live version. A dry run only counts.
 
     :param grace_hours: how long superseded and unpublished versions are kept.
     :param include_unpublished: also clean partitions the catalog does not know at all.
@@ -168,14 +158,9 @@ class CleanupVersionsOperator(SweepOperator):
 
 class CompactPartitionsOperator(SweepOperator):
     """
-    Compact curated partitions whose live version has more than ``max_files`` files or files smaller
-    than ``small_file_bytes`` (when that lowers the file count): the rows are rewritten unchanged into
-    ONE new version ``v=<UTC ts>``, then the Glue partition is published to it, as curate does. A
-    partition a curate run moved meanwhile is left to the newer data. Rerunning finds nothing to do.
-    Writes ``_manifests/<dataset>/<run_id>/compact.json``.
-
-    The datasets to compact, ``dry_run`` (only plan: nothing written or published) and the lake's
-    arguments: :class:`~airlake.operators.base.SweepOperator`.
+    Rewrite partitions of too many or too small files as one new version and publish it
+    (:func:`airlake.maintenance.compact_dataset`); a partition a curate run moved meanwhile is left
+    alone. A dry run only plans.
 
     :param max_files: more files than this in a partition calls for compaction.
     :param small_file_bytes: a file smaller than this calls for compaction.
