@@ -16,6 +16,7 @@ import difflib
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -80,63 +81,48 @@ def _check_warehouse_table(value: str) -> str:
     return check_table_name(value)
 
 
-def _check_conn_id(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,250}", value):
-        raise ValueError(
-            f"invalid connection id {value!r}: use letters, digits, '_', '-' and '.' (at most 250)"
-        )
+def _first_failed(field: str, value: str, rules: Sequence[tuple[bool, str]]) -> str:
+    """``value``, or ValueError ``invalid <field> <value>: <why>`` for the first rule it fails
+    (``(failed, why)`` pairs, in the order the user should fix them)."""
+    for failed, why in rules:
+        if failed:
+            raise ValueError(f"invalid {field} {value!r}: {why}")
     return value
+
+
+def _check_conn_id(value: str) -> str:
+    valid = re.fullmatch(r"[A-Za-z0-9_.\-]{1,250}", value)
+    why = "use letters, digits, '_', '-' and '.' (at most 250)"
+    return _first_failed("connection id", value, [(not valid, why)])
 
 
 def _check_landing_prefix(value: str) -> str:
-    if "://" in value:
-        raise ValueError(
-            f"invalid landing_prefix {value!r}: give a key prefix inside the lake bucket "
-            "(e.g. 'landing/products/'), not a URL"
-        )
-    if value.startswith("/"):
-        raise ValueError(
-            f"invalid landing_prefix {value!r}: must be relative to the lake bucket (no leading '/')"
-        )
-    if not value.endswith("/"):
-        raise ValueError(
-            f"invalid landing_prefix {value!r}: must end with '/' ({value + '/'!r}) "
-            "so that it matches one folder only"
-        )
-    segments = value[:-1].split("/")
-    if any(segment in ("", ".", "..") for segment in segments):
-        raise ValueError(f"invalid landing_prefix {value!r}: empty, '.' and '..' segments are not allowed")
-    if not re.fullmatch(r"[A-Za-z0-9_.=\-/]+", value):
-        raise ValueError(
-            f"invalid landing_prefix {value!r}: use letters, digits and '_', '-', '.', '=' and '/' only"
-        )
-    if segments[0] in LAKE_ZONES:
-        raise ValueError(
-            f"invalid landing_prefix {value!r}: "
-            f"{segments[0] + '/'!r} is a lake zone written by Airlake itself"
-        )
-    return value
+    segments = value.removesuffix("/").split("/")
+    allowed = re.fullmatch(r"[A-Za-z0-9_.=\-/]+", value)
+    rules = [
+        ("://" in value, "give a key prefix inside the lake bucket (e.g. 'landing/products/'), not a URL"),
+        (value.startswith("/"), "must be relative to the lake bucket (no leading '/')"),
+        (not value.endswith("/"), f"must end with '/' ({value + '/'!r}) so that it matches one folder only"),
+        (any(s in ("", ".", "..") for s in segments), "empty, '.' and '..' segments are not allowed"),
+        (not allowed, "use letters, digits and '_', '-', '.', '=' and '/' only"),
+        (segments[0] in LAKE_ZONES, f"{segments[0] + '/'!r} is a lake zone written by Airlake itself"),
+    ]
+    return _first_failed("landing_prefix", value, rules)
 
 
 def _check_endpoint(value: str) -> str:
-    if "://" in value:
-        raise ValueError(
-            f"invalid endpoint {value!r}: give a path like '/rates'; "
-            "the host comes from the Airflow connection"
-        )
-    if not value.startswith("/"):
-        raise ValueError(f"invalid endpoint {value!r}: must start with '/', e.g. '/rates'")
-    if "?" in value or "#" in value:
-        raise ValueError(f"invalid endpoint {value!r}: put query parameters in params, not in the endpoint")
-    if any(ch.isspace() for ch in value) or ".." in value.split("/"):
-        raise ValueError(f"invalid endpoint {value!r}: no whitespace or '..' segments")
-    return value
+    rules = [
+        ("://" in value, "give a path like '/rates'; the host comes from the Airflow connection"),
+        (not value.startswith("/"), "must start with '/', e.g. '/rates'"),
+        ("?" in value or "#" in value, "put query parameters in params, not in the endpoint"),
+        (any(ch.isspace() for ch in value) or ".." in value.split("/"), "no whitespace or '..' segments"),
+    ]
+    return _first_failed("endpoint", value, rules)
 
 
 def _check_token(value: str) -> str:
-    if not value or any(ch.isspace() for ch in value):
-        raise ValueError(f"invalid value {value!r}: must be non-empty without whitespace")
-    return value
+    blank = not value or any(ch.isspace() for ch in value)
+    return _first_failed("value", value, [(blank, "must be non-empty without whitespace")])
 
 
 def _check_encoding(value: str) -> str:
