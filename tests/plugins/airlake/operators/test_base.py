@@ -71,3 +71,49 @@ def test_a_rendered_dry_run_is_a_flag(given: bool | str, expected: bool) -> None
 def test_a_dataset_stage_needs_its_dataset() -> None:
     with pytest.raises(TypeError, match="dataset"):
         QualityCheckOperator(task_id="t", bucket="b")  # type: ignore[call-arg]
+
+
+REQUIRED = {
+    "dataset": "orders",
+    "view": "funnel_daily",
+    "week_start": "2026-11-16",
+    "first_day": "2026-11-01",
+    "last_day": "2026-11-02",
+}
+"""A value for each argument some stage operator requires, the lake's own left out."""
+
+
+def required_arguments(operator_class: type[LakeOperator]) -> dict[str, str]:
+    """The operator's required keyword arguments but ``bucket``: what a DAG task must pass itself."""
+    names = {
+        name
+        for cls in operator_class.__mro__
+        if "__init__" in vars(cls) and cls.__module__.startswith("airlake.")
+        for name, parameter in inspect.signature(cls.__init__).parameters.items()
+        if parameter.kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty
+    }
+    return {name: REQUIRED[name] for name in sorted(names - {"bucket"})}
+
+
+@pytest.mark.parametrize("operator_class", stage_operators(), ids=lambda operator: operator.__name__)
+def test_every_operator_takes_the_lake_from_default_args(operator_class: type[LakeOperator]) -> None:
+    from airflow.sdk import DAG
+
+    lake = {"bucket": "lake-bucket", "database": "lake_db", "kms_key_id": "alias/lake"}
+    with DAG("lake_from_default_args", schedule=None, default_args=lake):
+        operator = operator_class(task_id="t", **required_arguments(operator_class))
+    assert (operator.bucket, operator.database, operator.kms_key_id) == tuple(lake.values())
+    with DAG("own_lake", schedule=None, default_args=lake):
+        own = operator_class(
+            task_id="t", bucket="own", database="own_db", **required_arguments(operator_class)
+        )
+    assert (own.bucket, own.database) == ("own", "own_db")  # a task's own arguments win
+
+
+@pytest.mark.parametrize("operator_class", stage_operators(), ids=lambda operator: operator.__name__)
+def test_every_operator_writes_with_its_kms_key(operator_class: type[LakeOperator]) -> None:
+    arguments = required_arguments(operator_class)
+    operator = operator_class(task_id="t", bucket="b", kms_key_id="alias/lake", **arguments)
+    assert operator.lake_store().sse == {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/lake"}
+    plain = operator_class(task_id="t", bucket="b", **arguments)
+    assert plain.lake_store().sse == {"ServerSideEncryption": "AES256"}
