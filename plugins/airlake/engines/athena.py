@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airlake.engines.base import QueryEngine, QueryEngineError, estimate_live_bytes, s3_client_of
+from airlake.engines.base import QueryEngine, QueryEngineError, s3_client_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -123,6 +123,7 @@ class AthenaEngine(QueryEngine):
         """StartQueryExecution in the engine's database, workgroup and output location; the query id.
 
         ``encryption`` is the result EncryptionConfiguration (it also encrypts UNLOAD's files)."""
+        self.release_catalog()  # the query's catalog snapshot served its scan budget
         result_configuration: dict[str, Any] = {"OutputLocation": self.output_location}
         if encryption:
             result_configuration["EncryptionConfiguration"] = dict(encryption)
@@ -228,7 +229,7 @@ class AthenaEngine(QueryEngine):
     ) -> dict[str, int]:
         if self.glue is None or self.s3 is None:
             raise QueryEngineError("AthenaEngine needs glue and s3 clients to estimate scan bytes")
-        return estimate_live_bytes(self.glue, self.s3, tables, selections)
+        return self.catalog().live_bytes(tables, selections)
 
     def apply_scan_limit(self, limit_bytes: int) -> None:
         """Make Athena itself cancel a query of this workgroup past the budget.

@@ -2,14 +2,20 @@
 
 Queries are Athena (Trino) SQL that name Glue tables as ``<database>.<table>`` or bare ``<table>``
 (the engine's database). Both engines size a query the same way before running it: the total size
-of the live partition versions (the locations Glue points at) of the partitions its ``dt``
-predicates select (:mod:`airlake.engines.pruning`) in every table it references, which is what
-Athena scans at most from Parquet without column pruning.
+of the live partition versions (the locations Glue points at) of the partitions its predicates on
+each table's partition column (Glue ``PartitionKeys``, ``dt`` in the lake) select
+(:mod:`airlake.engines.pruning`) in every table it references, which is what Athena scans at most
+from Parquet without column pruning.
+
+A query is parsed once (:func:`parse_query`, shared by table discovery, pruning and typing), and the
+Glue answers it needs (tables, partitions, file listings) are fetched once per query
+(:class:`CatalogSnapshot`): its scan budget and its run see the same partitions.
 """
 
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +55,7 @@ class LivePartition:
     """One partition of a Glue table: its value and the location of the version readers see."""
 
     dt: str
+    """The value of the table's partition key (``dt`` in the lake, whatever its name)."""
     location: str
     archived: bool = False
     """Flagged archived in Glue by tiering (Glacier, not restored): Athena ignores such objects."""
@@ -71,27 +78,39 @@ def s3_client_of(store_or_client: Any) -> Any:
     return getattr(store_or_client, "client", store_or_client)
 
 
-def table_references(sql: str, database: str) -> list[tuple[str, Any]]:
+@functools.lru_cache(maxsize=64)
+def parse_query(sql: str) -> tuple[Any, ...]:
     """
-    ``(database.table, sqlglot Table node)`` of each reference of a table in a query, in query order: the one
-    walk over a query's tables (what it reads, and where pruning looks for its ``dt`` predicates). Names of
-    the query's CTEs are left out.
+    The statements of a query parsed once as Athena (Trino) SQL, shared by everything that reads it
+    (its tables, its partition predicates, its typing, lineage): parsing is the costly part of sqlglot's
+    work on a view (each later walk is a few ms). The trees are shared: read them, or ``copy()`` first.
 
     :param sql: Athena (Trino) SQL.
-    :param database: the database of bare table names.
     :raises QueryEngineError: when the SQL does not parse.
     """
     import sqlglot
-    from sqlglot import exp
 
     try:
         statements = sqlglot.parse(sql, read=SQL_DIALECT)
     except sqlglot.errors.ParseError as exc:
         raise QueryEngineError(f"cannot parse the query as {SQL_DIALECT} SQL: {exc}") from exc
+    return tuple(statement for statement in statements if statement is not None)
+
+
+def table_references(sql: str, database: str) -> list[tuple[str, Any]]:
+    """
+    ``(database.table, sqlglot Table node)`` of each reference of a table in a query, in query order: the one
+    walk over a query's tables (what it reads, and where pruning looks for its partition predicates). Names
+    of the query's CTEs are left out. The nodes belong to the shared tree of :func:`parse_query`.
+
+    :param sql: Athena (Trino) SQL.
+    :param database: the database of bare table names.
+    :raises QueryEngineError: when the SQL does not parse.
+    """
+    from sqlglot import exp
+
     references: list[tuple[str, Any]] = []
-    for statement in statements:
-        if statement is None:
-            continue
+    for statement in parse_query(sql):
         ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
         for table in statement.find_all(exp.Table):
             if not table.name or (not table.db and table.name.lower() in ctes):
@@ -110,22 +129,31 @@ def referenced_tables(sql: str, database: str) -> list[str]:
     return sorted({name for name, _table in table_references(sql, database)})
 
 
+def partition_key_of(glue_table: Mapping[str, Any] | None) -> str | None:
+    """
+    The partition column of a Glue table (its ``PartitionKeys``, lower case), when it has exactly one:
+    the column whose predicates prune it. None when it has none (or several: not pruned).
+    """
+    keys = [str(key["Name"]).lower() for key in (glue_table or {}).get("PartitionKeys") or []]
+    return keys[0] if len(keys) == 1 else None
+
+
 def live_partitions(
     glue: Any, database: str, table: str, selection: PartitionSelection | None = None
 ) -> list[LivePartition]:
     """
-    The partitions of a Glue table with their live location and archive flag, by ``dt``
+    The partitions of a Glue table with their live location and archive flag, by partition value
     (:func:`airlake.catalog.partitions.table_partitions`); none when the table does not exist.
 
     With a ``selection``, only its partitions: Glue filters by the selection's Expression (when it
-    has one) and the values returned are filtered again here.
+    has one, on the selection's partition column) and the values returned are filtered again here.
 
     .. seealso::
         - :external+boto3:py:meth:`Glue.Client.get_partitions`
 
     :param glue: a boto3 Glue client.
     :param database: the Glue database.
-    :param table: the table, partitioned by one key (``dt``).
+    :param table: the table, partitioned by one key (``dt`` in the lake).
     :param selection: the partitions a query selects; None: every partition.
     """
     from airlake.catalog import CatalogError, is_archived, partition_location, table_partitions
@@ -155,6 +183,87 @@ def list_parquet_objects(s3: Any, location: str) -> Iterator[tuple[str, str, int
             yield bucket, item["Key"], int(item["Size"])
 
 
+class CatalogSnapshot:
+    """
+    The Glue and S3 answers one query needs, each asked once: the tables it reads (columns, partition
+    key), the partitions its selections name and the Parquet files behind them. A query's scan budget
+    and its run share one, so the files sized are the files read and no answer is fetched twice; the
+    next query takes a new one (:meth:`QueryEngine.catalog`).
+
+    :param glue: a boto3 Glue client.
+    :param s3: a boto3 S3 client or a LakeStore (None: no file listing).
+    """
+
+    def __init__(self, glue: Any, s3: Any = None) -> None:
+        self.glue = glue
+        self.s3 = s3_client_of(s3) if s3 is not None else None
+        self._tables: dict[str, dict[str, Any] | None] = {}
+        self._partitions: dict[tuple[str, PartitionSelection | None], list[LivePartition]] = {}
+        self._objects: dict[str, list[tuple[str, str, int]]] = {}
+
+    def table(self, name: str) -> dict[str, Any] | None:
+        """The Glue table ``database.table``; None when it does not exist."""
+        if name not in self._tables:
+            from airlake.catalog import CatalogError, get_table
+
+            database, _, table = name.partition(".")
+            try:
+                self._tables[name] = get_table(self.glue, database, table)
+            except CatalogError as exc:
+                raise QueryEngineError(f"Glue table {name} cannot be read: {exc}") from exc
+        return self._tables[name]
+
+    def existing_table(self, name: str) -> dict[str, Any]:
+        """The Glue table ``database.table``; a query engine error when it does not exist."""
+        glue_table = self.table(name)
+        if glue_table is None:
+            raise QueryEngineError(f"Glue table {name} cannot be read: it does not exist")
+        return glue_table
+
+    def partition_key(self, name: str) -> str | None:
+        """The table's partition column (:func:`partition_key_of`); None also when the table is missing."""
+        return partition_key_of(self.table(name))
+
+    def partitions(self, name: str, selection: PartitionSelection | None = None) -> list[LivePartition]:
+        """:func:`live_partitions` of ``database.table`` (only the selection's, when given)."""
+        key = (name, selection)
+        if key not in self._partitions:
+            database, _, table = name.partition(".")
+            self._partitions[key] = live_partitions(self.glue, database, table, selection)
+        return self._partitions[key]
+
+    def objects(self, location: str) -> list[tuple[str, str, int]]:
+        """:func:`list_parquet_objects` of a location."""
+        if self.s3 is None:
+            raise QueryEngineError(f"no S3 client to list the files of {location}")
+        if location not in self._objects:
+            self._objects[location] = list(list_parquet_objects(self.s3, location))
+        return self._objects[location]
+
+    def live_locations(self, name: str, selection: PartitionSelection | None = None) -> list[str]:
+        """The locations of a table's selected live, not archived, partition versions (unpartitioned:
+        the table's location)."""
+        glue_table = self.existing_table(name)
+        if glue_table.get("PartitionKeys"):
+            return [p.location for p in self.partitions(name, selection) if not p.archived]
+        location = (glue_table.get("StorageDescriptor") or {}).get("Location")
+        return [location] if location else []
+
+    def live_bytes(
+        self, tables: Iterable[str], selections: Mapping[str, PartitionSelection | None] | None = None
+    ) -> dict[str, int]:
+        """``{database.table: bytes}``: total size of the Parquet files of each table's live partitions
+        (only the partitions of its selection, when ``selections`` names one)."""
+        return {
+            name: sum(
+                size
+                for location in self.live_locations(name, (selections or {}).get(name))
+                for _bucket, _key, size in self.objects(location)
+            )
+            for name in tables
+        }
+
+
 def estimate_live_bytes(
     glue: Any,
     s3: Any,
@@ -163,29 +272,7 @@ def estimate_live_bytes(
 ) -> dict[str, int]:
     """``{database.table: bytes}``: total size of the Parquet files of each table's live partitions
     (only the partitions of its selection, when ``selections`` names one)."""
-    from airlake.catalog import CatalogError, get_table
-
-    estimates: dict[str, int] = {}
-    for name in tables:
-        database, _, table = name.partition(".")
-        try:
-            glue_table = get_table(glue, database, table)
-        except CatalogError as exc:
-            raise QueryEngineError(f"Glue table {name} cannot be read: {exc}") from exc
-        if glue_table is None:
-            raise QueryEngineError(f"Glue table {name} cannot be read: it does not exist")
-        if glue_table.get("PartitionKeys"):
-            selection = (selections or {}).get(name)
-            locations = [
-                p.location for p in live_partitions(glue, database, table, selection) if not p.archived
-            ]
-        else:  # unpartitioned: the files directly under the table's location
-            location = (glue_table.get("StorageDescriptor") or {}).get("Location")
-            locations = [location] if location else []
-        estimates[name] = sum(
-            size for location in locations for _bucket, _key, size in list_parquet_objects(s3, location)
-        )
-    return estimates
+    return CatalogSnapshot(glue, s3).live_bytes(tables, selections)
 
 
 class QueryEngine(abc.ABC):
@@ -194,6 +281,10 @@ class QueryEngine(abc.ABC):
     database: str
     bytes_scanned: int | None = None
     """Bytes the last query scanned (Athena's DataScannedInBytes; DuckDB: bytes of the files it read)."""
+    glue: Any = None
+    """A boto3 Glue client (None: no catalog; pruning then assumes the lake's partition column ``dt``)."""
+    s3: Any = None
+    _catalog: tuple[str, CatalogSnapshot] | None = None
 
     @abc.abstractmethod
     def run(self, sql: str) -> pa.Table:
@@ -208,14 +299,44 @@ class QueryEngine(abc.ABC):
         """``{database.table: bytes}`` the query could scan at most from each table (only the
         partitions of its selection, when ``selections`` names one)."""
 
+    def catalog(self, sql: str | None = None) -> CatalogSnapshot:
+        """
+        The catalog snapshot of the query ``sql``: the one its partition selections (and so its scan
+        budget) were taken on, else a new one, kept until the query runs (:meth:`release_catalog`).
+        Without ``sql``: the snapshot of the query being planned, else a new one not kept.
+        """
+        if self.glue is None:
+            raise QueryEngineError(f"{type(self).__name__} has no Glue client")
+        current = self._catalog
+        if current is not None and (sql is None or current[0] == sql):
+            return current[1]
+        snapshot = CatalogSnapshot(self.glue, self.s3)
+        if sql is not None:
+            self._catalog = (sql, snapshot)
+        return snapshot
+
+    def release_catalog(self) -> None:
+        """Forget the query's catalog snapshot: the next query asks Glue again (a query's end)."""
+        self._catalog = None
+
     def referenced_tables(self, sql: str) -> list[str]:
         return referenced_tables(sql, self.database)
 
     def partition_selections(self, sql: str) -> dict[str, PartitionSelection | None]:
-        """``{database.table: selection}``: the partitions the query's ``dt`` predicates select."""
+        """``{database.table: selection}``: the partitions the query's predicates on each table's
+        partition column (Glue ``PartitionKeys``; ``dt`` without a Glue client) select."""
         from airlake.engines.pruning import partition_selections
 
-        return partition_selections(sql, self.database)
+        keys = None
+        if self.glue is not None:
+            catalog = self.catalog(sql)
+            keys = {name: catalog.partition_key(name) for name in self.referenced_tables(sql)}
+        return partition_selections(sql, self.database, keys=keys, connection=self.constants_connection())
+
+    def constants_connection(self) -> Any:
+        """A DuckDB connection to evaluate a query's constant partition predicates on (the engine's
+        own); None: a short-lived one when a predicate needs it."""
+        return None
 
     def apply_scan_limit(self, limit_bytes: int) -> None:  # noqa: B027 - optional hook
         """Let the engine itself stop a query past ``limit_bytes`` (Athena: the workgroup cutoff);
@@ -234,5 +355,6 @@ def check_scan_budget(engine: QueryEngine, sql: str, limit_bytes: int) -> dict[s
     """
     estimates = engine.estimate_scan_bytes(engine.referenced_tables(sql), engine.partition_selections(sql))
     if sum(estimates.values()) > limit_bytes:
+        engine.release_catalog()  # the query will not run
         raise ScanBudgetExceeded(estimates, limit_bytes)
     return estimates

@@ -1,12 +1,18 @@
 """DuckDB as the local stand-in for Athena: the same Athena SQL over the same Parquet, via the Glue catalog.
 
 For each table a query names, the engine asks Glue for the table and the partitions the query's
-``dt`` predicates select (:mod:`airlake.engines.pruning`: ``where dt = '{{ ds }}'`` reads one day,
-whatever the table's history), downloads the Parquet files of each such partition's live version (whole-object GETs: moto is slow at ranged reads),
+predicates on its partition column (the table's Glue ``PartitionKeys``: ``dt`` in the lake) select
+(:mod:`airlake.engines.pruning`: ``where dt = '{{ ds }}'`` reads one day, whatever the table's history), downloads the Parquet files of each such partition's live version (whole-object GETs: moto is slow at ranged reads),
 caches them in a temp folder laid out ``<database>/<table>/dt=<dt>/...`` and registers a view
-``"<database>"."<table>"`` with the Glue columns and the partition column ``dt``. The query is then
+``"<database>"."<table>"`` with the Glue columns and the partition column. The query is then
 transpiled from Trino to DuckDB with sqlglot and run. Older ``v=`` versions are never read: only the
 locations Glue points at are.
+
+Fixed costs are paid once: the SQL is parsed once for its tables, its pruning and its typing
+(:func:`~airlake.engines.base.parse_query`), each Glue answer is asked once per query
+(:class:`~airlake.engines.base.CatalogSnapshot`, shared with the scan budget), and constant
+partition predicates are computed on the engine's own connection. One engine can run the views of
+many days (its cache keeps the files it downloaded).
 
 Result types follow Athena's rules where DuckDB's differ (:func:`athena_typed`): ``count_if`` and
 ``sum`` of integers are ``bigint`` (DuckDB: ``HUGEINT``, i.e. ``decimal(38,0)`` in Arrow), ``sum`` and
@@ -24,15 +30,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from airlake.engines.base import (
     SQL_DIALECT,
+    CatalogSnapshot,
     QueryEngine,
     QueryEngineError,
-    estimate_live_bytes,
-    list_parquet_objects,
-    live_partitions,
+    parse_query,
     s3_client_of,
 )
 
@@ -93,11 +96,10 @@ def athena_typed(sql: str, schema: dict[str, dict[str, dict[str, str]]], databas
     decimal(p,s) -> decimal(p,s). ``count``, ``sum`` of decimal(p,s) (decimal(38,s)) and of double,
     ``avg`` of integers and doubles (double), ``min``/``max`` (the argument's type) already agree.
 
-    :param sql: Athena (Trino) SQL.
+    :param sql: Athena (Trino) SQL (its tree is :func:`~airlake.engines.base.parse_query`'s, copied).
     :param schema: ``{database: {table: {column: glue type}}}`` of every table the query reads.
     :param database: the database of bare table names.
     """
-    import sqlglot
     from sqlglot import exp
     from sqlglot.optimizer.annotate_types import annotate_types
     from sqlglot.optimizer.qualify import qualify
@@ -107,14 +109,15 @@ def athena_typed(sql: str, schema: dict[str, dict[str, dict[str, str]]], databas
         for db, tables in schema.items()
     }
     try:
-        statements = sqlglot.parse(sql, read=SQL_DIALECT)
         out = []
-        for statement in statements:
-            if statement is None:
-                continue
+        for statement in parse_query(sql):
             typed = annotate_types(
                 qualify(
-                    statement, schema=trino_schema, db=database, dialect=SQL_DIALECT, quote_identifiers=False
+                    statement.copy(),
+                    schema=trino_schema,
+                    db=database,
+                    dialect=SQL_DIALECT,
+                    quote_identifiers=False,
                 ),
                 schema=trino_schema,
                 dialect=SQL_DIALECT,
@@ -147,13 +150,12 @@ def athena_typed(sql: str, schema: dict[str, dict[str, dict[str, str]]], databas
 
 
 def to_duckdb_sql(sql: str) -> str:
-    """Athena (Trino) SQL transpiled to DuckDB's dialect."""
-    import sqlglot
-
+    """Athena (Trino) SQL transpiled to DuckDB's dialect (from the query's one parsed tree)."""
     try:
-        return ";\n".join(sqlglot.transpile(sql, read=SQL_DIALECT, write="duckdb"))
-    except sqlglot.errors.ParseError as exc:
+        statements = parse_query(sql)
+    except QueryEngineError as exc:
         raise QueryEngineError(f"cannot transpile the query from {SQL_DIALECT} to DuckDB: {exc}") from exc
+    return ";\n".join(statement.sql(dialect="duckdb") for statement in statements)
 
 
 def _hugeint_as_bigint(result: pa.Table, duckdb_types: list[str]) -> pa.Table:
@@ -219,11 +221,18 @@ class DuckDBEngine(QueryEngine):
     # -- QueryEngine ------------------------------------------------------------------------------
 
     def run(self, sql: str) -> pa.Table:
-        """Register the referenced tables from Glue, transpile the query to DuckDB and run it."""
+        """Register the referenced tables from Glue, transpile the query to DuckDB and run it (on the
+        catalog snapshot its scan budget was checked on, if it was; a new one is taken after)."""
+        try:
+            return self._run(sql, self.catalog(sql))
+        finally:
+            self.release_catalog()
+
+    def _run(self, sql: str, catalog: CatalogSnapshot) -> pa.Table:
         tables = self.referenced_tables(sql)
         selections = self.partition_selections(sql)
         for name in tables:
-            self.register(name, selections.get(name))
+            self.register(name, selections.get(name), catalog=catalog)
         schema: dict[str, dict[str, dict[str, str]]] = {}
         for name in tables:
             database, _, table = name.partition(".")
@@ -243,7 +252,10 @@ class DuckDBEngine(QueryEngine):
         tables: Iterable[str],
         selections: Mapping[str, PartitionSelection | None] | None = None,
     ) -> dict[str, int]:
-        return estimate_live_bytes(self.glue, self.s3, tables, selections)
+        return self.catalog().live_bytes(tables, selections)
+
+    def constants_connection(self) -> Any:
+        return self.connection
 
     def partition_selections(self, sql: str) -> dict[str, PartitionSelection | None]:
         if not self.prune_partitions:
@@ -252,19 +264,24 @@ class DuckDBEngine(QueryEngine):
 
     # -- registration -----------------------------------------------------------------------------
 
-    def register(self, name: str, selection: PartitionSelection | None = None) -> int:
+    def register(
+        self,
+        name: str,
+        selection: PartitionSelection | None = None,
+        *,
+        catalog: CatalogSnapshot | None = None,
+    ) -> int:
         """
         (Re)create the view of one Glue table over its live partitions; return the bytes behind it.
 
         :param name: ``database.table``.
         :param selection: only these partitions (the rest of the table is not in the view); None:
             every live partition.
+        :param catalog: the Glue answers of the query being run; None: asked now.
         """
+        catalog = catalog or CatalogSnapshot(self.glue, self.s3)
         database, _, table = name.partition(".")
-        try:
-            glue_table = self.glue.get_table(DatabaseName=database, Name=table)["Table"]
-        except ClientError as exc:
-            raise QueryEngineError(f"Glue table {name} cannot be read: {exc}") from exc
+        glue_table = catalog.existing_table(name)
         columns = [
             (c["Name"], c["Type"]) for c in (glue_table.get("StorageDescriptor") or {}).get("Columns") or []
         ]
@@ -272,7 +289,7 @@ class DuckDBEngine(QueryEngine):
         if len(keys) > 1:
             raise QueryEngineError(f"{name}: only tables with one partition key are supported, not {keys}")
         if keys:
-            partitions = live_partitions(self.glue, database, table, selection)
+            partitions = catalog.partitions(name, selection)
             archived = [partition.dt for partition in partitions if partition.archived]
             if archived:
                 # like Athena, which ignores Glacier objects: restore them first to read them
@@ -291,7 +308,7 @@ class DuckDBEngine(QueryEngine):
         files: list[Path] = []
         size = 0
         for location, folder in locations:
-            for bucket, key, object_size in list_parquet_objects(self.s3, location):
+            for bucket, key, object_size in catalog.objects(location):
                 files.append(self._download(bucket, key, folder))
                 size += object_size
         self.connection.execute(f"create schema if not exists {_quote(database)}")

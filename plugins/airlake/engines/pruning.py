@@ -1,15 +1,19 @@
-"""Partition pruning: which ``dt`` partitions of each table a query can read at most.
+"""Partition pruning: which partitions of each table a query can read at most.
 
-A query's ``WHERE`` clauses are analysed with sqlglot (a safe, conservative analysis): for every
-reference of a table, the top-level ``AND`` conjuncts of the ``WHERE`` of the ``SELECT`` that reads
-the table directly are kept when they compare that table's ``dt`` with a constant (``=``, ``IN``,
-``BETWEEN``, ``<``, ``<=``, ``>``, ``>=``, either side). Constants may be expressions without
-columns or sub-queries (``cast(date(date_trunc('week', date '2026-11-20')) as varchar)``): they are
-evaluated once by an in-process DuckDB, as the local engine would. Anything else (``OR``, a function
-of ``dt``, a predicate on a CTE's output, an unqualified ``dt`` in a join, a non-string constant)
-widens the selection, never narrows it: a reference without a usable predicate selects every
-partition. All comparison predicates are null-rejecting, so pruning a table read under an outer
-join gives the same rows.
+Each table is pruned on its own partition column: the engines pass the Glue table's
+``PartitionKeys`` (``keys``); without them the lake's ``dt`` is assumed. Below, ``dt`` stands for it.
+
+A query's ``WHERE`` clauses are analysed with sqlglot (a safe, conservative analysis) on the query's
+one parsed tree (:func:`airlake.engines.base.parse_query`): for every reference of a table, the
+top-level ``AND`` conjuncts of the ``WHERE`` of the ``SELECT`` that reads the table directly are kept
+when they compare that table's ``dt`` with a constant (``=``, ``IN``, ``BETWEEN``, ``<``, ``<=``,
+``>``, ``>=``, either side). Constants may be expressions without columns or sub-queries
+(``cast(date(date_trunc('week', date '2026-11-20')) as varchar)``): string literals are taken as
+they are, the others evaluated in one SELECT by DuckDB (the local engine's own connection when it
+passes one, as it would compute them). Anything else (``OR``, a function of ``dt``, a predicate on a
+CTE's output, an unqualified ``dt`` in a join, a non-string constant) widens the selection, never
+narrows it: a reference without a usable predicate selects every partition. All comparison
+predicates are null-rejecting, so pruning a table read under an outer join gives the same rows.
 
 The selection of a table is the union over its references. It is applied twice: as a Glue
 ``get_partitions`` ``Expression`` (fewer partitions listed) and again in Python on the values Glue
@@ -20,16 +24,18 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airlake.engines.base import SQL_DIALECT, table_references
+from airlake.engines.base import table_references
 
 PARTITION_KEY = "dt"
+"""The lake's partition column: the key of a table whose Glue ``PartitionKeys`` are not at hand."""
 GLUE_EXPRESSION_MAX = 2048
 """Glue's limit on the length of a get_partitions Expression; longer selections filter in Python."""
 _GLUE_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_:.\- ]{0,64}$")
+_GLUE_SAFE_KEY = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 _COMPARISONS = {"EQ": "=", "GT": ">", "GTE": ">=", "LT": "<", "LTE": "<="}
 _FLIPPED = {"=": "=", ">": "<", ">=": "<=", "<": ">", "<=": ">="}
 _VOLATILE = re.compile(r"(current|now|rand|uuid|localtime|shuffle|random)", re.IGNORECASE)
@@ -66,13 +72,19 @@ class PartitionSelection:
     """The partitions a query may read of one table: the union of its references' conjunctions."""
 
     conjunctions: tuple[tuple[Constraint, ...], ...]
+    key: str = PARTITION_KEY
+    """The table's partition column, which the constraints compare."""
 
     def matches(self, value: str) -> bool:
         return any(all(c.matches(value) for c in conjunction) for conjunction in self.conjunctions)
 
-    def glue_expression(self, key: str = PARTITION_KEY) -> str | None:
-        """A Glue ``get_partitions`` Expression selecting (at least) these partitions; None when the
-        values are not plain enough to quote safely or the expression would be too long."""
+    def glue_expression(self, key: str | None = None) -> str | None:
+        """A Glue ``get_partitions`` Expression selecting (at least) these partitions (on ``key``,
+        default the selection's); None when the values are not plain enough to quote safely or the
+        expression would be too long."""
+        key = key or self.key
+        if not _GLUE_SAFE_KEY.match(key):
+            return None
         values = [v for conjunction in self.conjunctions for c in conjunction for v in c.values]
         if not all(_GLUE_SAFE_VALUE.match(v) for v in values):
             return None
@@ -85,24 +97,34 @@ Selections = dict[str, PartitionSelection | None]
 """``database.table`` -> its selection; None: every partition."""
 
 
-def _evaluate(expressions: Iterable[Any]) -> list[Any]:
-    """Values of constant SQL expressions (Trino), computed by DuckDB in one SELECT."""
-    import duckdb
-    import sqlglot
+def _evaluate(expressions: Iterable[Any], connection: Any = None) -> list[Any]:
+    """
+    Values of constant SQL expressions (Trino): string literals as they are, the others computed by
+    DuckDB in one SELECT, on ``connection`` (the engine's, in UTC) or, when None, a short-lived one.
+    Any failure leaves the values None (their predicates are dropped, which only widens).
+    """
     from sqlglot import exp
 
     expressions = list(expressions)
-    if not expressions:
-        return []
-    select = exp.select(*[e.copy() for e in expressions])
+    values: list[Any] = [e.this if isinstance(e, exp.Literal) and e.is_string else None for e in expressions]
+    pending = [i for i, e in enumerate(expressions) if not (isinstance(e, exp.Literal) and e.is_string)]
+    if not pending:
+        return values
     try:
-        sql = sqlglot.transpile(select.sql(dialect=SQL_DIALECT), read=SQL_DIALECT, write="duckdb")[0]
-        with duckdb.connect() as connection:
-            connection.execute("set TimeZone = 'UTC'")
+        sql = exp.select(*[expressions[i].copy() for i in pending]).sql(dialect="duckdb")
+        if connection is not None:
             row = connection.execute(sql).fetchone()
+        else:
+            import duckdb
+
+            with duckdb.connect() as throwaway:
+                throwaway.execute("set TimeZone = 'UTC'")
+                row = throwaway.execute(sql).fetchone()
     except Exception:
-        return [None] * len(expressions)
-    return list(row or [None] * len(expressions))
+        return values
+    for index, value in zip(pending, row or [None] * len(pending), strict=True):
+        values[index] = value
+    return values
 
 
 def _is_constant(node: Any) -> bool:
@@ -206,19 +228,33 @@ def _reference_constraints(table: Any, key: str) -> list[tuple[str, list[Any]]] 
     return found
 
 
-def partition_selections(sql: str, database: str, key: str = PARTITION_KEY) -> Selections:
+def partition_selections(
+    sql: str,
+    database: str,
+    key: str = PARTITION_KEY,
+    *,
+    keys: Mapping[str, str | None] | None = None,
+    connection: Any = None,
+) -> Selections:
     """
     ``{database.table: selection}`` for every table the query reads (None: every partition).
 
     :param sql: Athena (Trino) SQL, rendered.
     :param database: the database of bare table names.
-    :param key: the partition column.
+    :param key: the partition column of the tables ``keys`` does not name.
+    :param keys: ``{database.table: partition column}`` from the Glue tables' ``PartitionKeys``
+        (None: unpartitioned, or not by one key: every partition).
+    :param connection: a DuckDB connection for the constants (the engine's); None: a short-lived one.
     """
     references: dict[str, list[list[tuple[str, list[Any]]] | None]] = {}
+    table_keys: dict[str, str | None] = {}
     for name, table in table_references(sql, database):
-        references.setdefault(name, []).append(_reference_constraints(table, key))
+        column = keys[name] if keys is not None and name in keys else key
+        table_keys[name] = column.lower() if column else None
+        constraints = _reference_constraints(table, table_keys[name]) if table_keys[name] else None
+        references.setdefault(name, []).append(constraints)
     constants = [e for refs in references.values() for ref in refs if ref for _op, es in ref for e in es]
-    values = iter(_evaluate(constants))
+    values = iter(_evaluate(constants, connection))
     selections: Selections = {}
     for name, refs in sorted(references.items()):
         conjunctions: list[tuple[Constraint, ...]] = []
@@ -232,5 +268,8 @@ def partition_selections(sql: str, database: str, key: str = PARTITION_KEY) -> S
             if not constraints:
                 everything = True
             conjunctions.append(tuple(constraints))
-        selections[name] = None if everything else PartitionSelection(tuple(conjunctions))
+        column = table_keys[name]
+        selections[name] = (
+            None if everything or column is None else PartitionSelection(tuple(conjunctions), column)
+        )
     return selections

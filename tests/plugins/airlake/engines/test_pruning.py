@@ -129,3 +129,119 @@ def test_glue_expression_quotes_only_plain_values() -> None:
     selection = PartitionSelection(((Constraint(">=", ("2026-11-16",)), Constraint("<", ("2026-11-23",))),))
     assert selection.glue_expression() == "(dt >= '2026-11-16' and dt < '2026-11-23')"
     assert PartitionSelection(((Constraint("=", ("a'b",)),),)).glue_expression() is None
+
+
+def test_glue_expression_names_the_selection_key() -> None:
+    selection = PartitionSelection(((Constraint("=", ("2026-11-20",)),),), key="day")
+    assert selection.glue_expression() == "(day = '2026-11-20')"
+    assert PartitionSelection(((Constraint("=", ("x",)),),), key="Day; drop").glue_expression() is None
+
+
+def test_each_table_is_pruned_on_its_own_partition_key() -> None:
+    sql = (
+        "select * from t join u on t.k = u.k join v on t.k = v.k "
+        "where t.day = '2026-11-20' and u.dt = '2026-11-20' and v.dt = '2026-11-20'"
+    )
+    selections = partition_selections(sql, "db", keys={"db.t": "day", "db.u": "day", "db.v": None})
+    assert selections["db.t"] == PartitionSelection(((Constraint("=", ("2026-11-20",)),),), key="day")
+    assert selections["db.u"] is None  # its key is day: the dt predicate does not prune it
+    assert selections["db.v"] is None  # not partitioned
+
+
+def test_constants_are_literals_or_computed_once() -> None:
+    sql = "select * from t where dt >= 'a''b' and dt < cast(date(date '2026-11-17' + interval '1' day) as varchar)"
+    selection = _selection(sql)
+    assert selection == PartitionSelection(((Constraint(">=", ("a'b",)), Constraint("<", ("2026-11-18",))),))
+
+
+DAY_COLUMNS = [{"Name": "event_id", "Type": "string"}, {"Name": "amount", "Type": "bigint"}]
+
+
+@pytest.fixture
+def by_day(lake, glue, database) -> dict[str, int]:
+    """Table ``events`` partitioned by ``day`` (not dt), 5 days of one file each: ``{day: rows}``."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from airlake.catalog import ensure_database, parquet_storage_descriptor, publish_partitions
+
+    ensure_database(glue, database)
+    storage = parquet_storage_descriptor(DAY_COLUMNS, f"s3://{lake.bucket}/curated/events/")
+    glue.create_table(
+        DatabaseName=database,
+        TableInput={
+            "Name": "events",
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"classification": "parquet"},
+            "PartitionKeys": [{"Name": "day", "Type": "string"}],
+            "StorageDescriptor": storage,
+        },
+    )
+    days = {f"2026-11-{d}": d - 15 for d in range(17, 22)}  # 11-17 .. 11-21: 2 .. 6 rows
+    entries = []
+    for day, rows in days.items():
+        table = pa.table({"event_id": [f"{day}-{i}" for i in range(rows)], "amount": list(range(rows))})
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd")
+        prefix = f"curated/events/day={day}/v=v1/"
+        lake.put_bytes(f"{prefix}part-00000.parquet", buffer.getvalue())
+        entries.append({"dt": day, "location": f"s3://{lake.bucket}/{prefix}"})
+    publish_partitions(glue, database, "events", entries, storage)
+    return days
+
+
+def test_a_table_partitioned_by_another_column_reads_only_its_day(lake, glue, database, by_day) -> None:
+    sql = f"select day, count(*) as events, sum(amount) as amount from events where day = '{DS}' group by day"
+    with DuckDBEngine(glue, lake, database) as engine:
+        estimates = check_scan_budget(engine, sql, limit_bytes=10**9)
+        result = engine.run(sql)
+        cached = sorted(p.parent.name for p in engine.cache_dir.rglob("*.parquet"))
+        assert engine.files_read == {f"{database}.events": 1}
+        assert engine.downloads == 1
+
+    assert result.to_pylist() == [{"day": DS, "events": by_day[DS], "amount": sum(range(by_day[DS]))}]
+    assert cached == [f"day={DS}"]
+    assert estimates == {f"{database}.events": sum(o.size for o in lake.list(f"curated/events/day={DS}/"))}
+
+
+def _count_calls(*clients: Any) -> dict[str, int]:
+    """``{operation: calls}`` made by the clients from now on (botocore's before-call events)."""
+    calls: dict[str, int] = {}
+
+    def count(model: Any, **_kwargs: Any) -> None:
+        calls[model.name] = calls.get(model.name, 0) + 1
+
+    for client in clients:
+        client.meta.events.register(f"before-call.{client.meta.service_model.endpoint_prefix}", count)
+    return calls
+
+
+def test_a_budgeted_query_asks_glue_and_s3_once(lake, glue, database, history) -> None:
+    sql = render_sql("athena/funnel_daily.sql", ds=DS, params={})
+    with DuckDBEngine(glue, lake, database) as engine:
+        calls = _count_calls(glue, lake.client)
+        check_scan_budget(engine, sql, limit_bytes=10**9)
+        first = engine.run(sql)
+        assert calls == {"GetTable": 1, "GetPartitions": 1, "ListObjectsV2": 1, "GetObject": 1}
+        calls.clear()
+        again = engine.run(sql)  # the next query asks again (a moved pointer would be seen)
+        assert calls == {"GetTable": 1, "GetPartitions": 1, "ListObjectsV2": 1}  # the file is cached
+    assert again.to_pylist() == first.to_pylist() and first.num_rows == 1
+
+
+def test_constant_predicates_are_computed_on_the_engines_connection(
+    lake, glue, database, history, monkeypatch
+) -> None:
+    import duckdb
+
+    sql = render_sql("athena/product_popularity_weekly.sql", ds=DS, params={})
+    with DuckDBEngine(glue, lake, database) as engine:
+
+        def no_new_connection(*_args: Any, **_kwargs: Any) -> Any:
+            raise AssertionError("a throwaway DuckDB connection was opened")
+
+        monkeypatch.setattr(duckdb, "connect", no_new_connection)
+        engine.run(sql)  # its week bounds are constant expressions (date_trunc)
+        assert engine.files_read[f"{database}.clickstream"] == 7  # pruned to the ISO week
