@@ -98,14 +98,13 @@ def result_column_names(sql: str) -> list[str]:
     Every column must be named: a column reference or an alias (Athena would call an unnamed
     expression ``_col<n>``, and UNLOAD needs the names to put ``dt`` last).
     """
-    import sqlglot
     from sqlglot import exp
 
-    from airlake.engines.base import SQL_DIALECT
+    from airlake.engines.base import SQL_DIALECT, QueryEngineError, parse_query
 
     try:
-        statements = [s for s in sqlglot.parse(sql, read=SQL_DIALECT) if s is not None]
-    except sqlglot.errors.ParseError as exc:
+        statements = parse_query(sql)  # the tree the engine plans the query with
+    except QueryEngineError as exc:
         raise MaterialiseError(f"cannot parse the view's SQL as {SQL_DIALECT}: {exc}") from exc
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise MaterialiseError("a view's SQL must be exactly one SELECT")
@@ -152,13 +151,22 @@ def view_table_input(view: str, bucket: str, columns: list[dict[str, Any]]) -> d
     }
 
 
-def ensure_view_table(glue: Any, database: str, table_input: dict[str, Any]) -> str:
+_NOT_READ: Any = object()
+
+
+def ensure_view_table(
+    glue: Any, database: str, table_input: dict[str, Any], current: dict[str, Any] | None = _NOT_READ
+) -> str:
     """Create the table or update it when its columns, location or format differ: ``created``,
-    ``updated`` or ``unchanged``. A table of the same name that is not this view's is refused."""
+    ``updated`` or ``unchanged``. A table of the same name that is not this view's is refused.
+
+    ``current``: the table as this run already read it (None: absent), to spare Glue a second
+    get_table of the same answer; not given: read now."""
     from airlake.catalog import comparable_table, create_table, get_table, glue_call
 
     name = table_input["Name"]
-    current = get_table(glue, database, name)
+    if current is _NOT_READ:
+        current = get_table(glue, database, name)
     if current is None:
         create_table(glue, database, table_input)  # a lost reply's resend that finds it as wanted is fine
         return "created"
@@ -223,7 +231,7 @@ def materialise_view(
     :return: ``{view, dt, rows, location, bytes_scanned}`` (plus ``version``, ``previous_location``,
         ``table_change``, ``bytes``, ``files``).
     """
-    from airlake.catalog import ensure_database, live_location_lookup, publish_partitions
+    from airlake.catalog import ensure_database, get_table, live_location_lookup, publish_partitions
     from airlake.curate.versions import new_version_id, version_of_location
     from airlake.engines import check_scan_budget
 
@@ -238,10 +246,17 @@ def materialise_view(
         estimates = check_scan_budget(engine, sql, int(scan_limit_bytes))
         engine.apply_scan_limit(int(scan_limit_bytes))
 
+    view_table: dict[str, Any] | None = None
+
     def new_version() -> tuple[str | None, str, str]:
-        """(live location, new version, its prefix) of the view's partition ``dt=<ds>``."""
-        ensure_database(glue, database)
-        live = live_location_lookup(glue, database, view)(ds)
+        """(live location, new version, its prefix) of the view's partition ``dt=<ds>``. The view's
+        table is read once for this and for its update after: when it exists, so does its database,
+        and when it does not, neither does the partition."""
+        nonlocal view_table
+        view_table = get_table(glue, database, view)
+        if view_table is None:
+            ensure_database(glue, database)
+        live = live_location_lookup(glue, database, view)(ds) if view_table is not None else None
         made = new_version_id(after=version_of_location(live))
         return live, made, analytics_version_prefix(view, ds, made)
 
@@ -270,7 +285,7 @@ def materialise_view(
     )
 
     table_input = view_table_input(view, store.bucket, columns)
-    table_change = ensure_view_table(glue, database, table_input)
+    table_change = ensure_view_table(glue, database, table_input, view_table)
     published = publish_partitions(
         glue,
         database,

@@ -173,3 +173,39 @@ def test_refuses_bad_names_and_foreign_dt(engine, shop, glue, lake, database) ->
             sql=_sql("daily_sales"),
             ds="2026-11-19",
         )
+
+
+def test_one_engine_materialises_a_daily_view_of_a_day_partitioned_table(
+    engine, by_day, glue, lake, database
+) -> None:
+    from tests.plugins.airlake.engines.test_pruning import _count_calls
+
+    days = sorted(by_day)[-3:]
+    calls: dict[str, int] = {}
+    for number, day in enumerate(days, start=1):
+        sql = f"select day as dt, count(*) as events from events where day = '{day}' group by day"
+        if number == len(days):  # the view's table exists: each Glue answer is asked once
+            calls = _count_calls(glue, lake.client)
+        result = materialise_view(
+            engine,
+            glue,
+            lake,
+            database=database,
+            view="events_daily",
+            sql=sql,
+            ds=day,
+            scan_limit_bytes=10**9,
+        )
+        assert result["rows"] == 1
+        assert engine.files_read == {f"{database}.events": 1}  # only its day
+        assert engine.downloads == number
+        assert _read(lake, f"{result['location'].split('/', 3)[3]}part-00000.parquet").to_pylist() == [
+            {"events": by_day[day]}
+        ]
+
+    assert calls["GetTable"] == 2  # the source and the view, once each
+    assert calls["GetPartitions"] == calls["ListObjectsV2"] == 1
+    assert "GetDatabase" not in calls  # the view's table exists, so does its database
+    with DuckDBEngine(glue, lake, database) as reader:
+        back = reader.run("select dt, events from events_daily order by dt").to_pylist()
+    assert back == [{"dt": day, "events": by_day[day]} for day in days]
