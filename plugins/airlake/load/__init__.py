@@ -3,11 +3,12 @@
 Plain functions over DB-API connections, testable without Airflow. The SQL text lives in
 ``sql/redshift/*.sql`` (Jinja templates in SQL that both Redshift and PostgreSQL 15 accept) and is the
 same on both paths except for the COPY that fills the staging table: the offline path streams the
-Parquet files into PostgreSQL with ``COPY ... FROM STDIN`` (:func:`load_partitions`), the AWS path
-runs one Redshift ``COPY`` of a manifest of exactly the run's files (:func:`load_manifest`).
+Parquet files into PostgreSQL with a binary ``COPY`` through the ADBC driver (:func:`load_partitions`),
+the AWS path runs one Redshift ``COPY`` of a manifest of exactly the run's files (:func:`load_manifest`).
 
 Modules: :mod:`.statements` (the SQL of a load), :mod:`.dbapi` (one transaction), :mod:`.warehouse`
-(target table, staging -> dedup -> apply), :mod:`.csv_copy` (Parquet -> CSV ``COPY FROM STDIN``),
+(target table, staging -> dedup -> apply), :mod:`.arrow_copy` (Parquet -> Arrow -> binary ``COPY`` by
+the ADBC PostgreSQL driver), :mod:`.csv_copy` (Parquet -> CSV ``COPY FROM STDIN``, the fallback),
 :mod:`.postgres` (the offline path), :mod:`.redshift` (the AWS path).
 """
 

@@ -4,17 +4,24 @@ Files of an ``append`` or ``partition_replace`` table that are unique by key (wh
 straight into the target after the delete of their event dates; anything else goes through the staging
 table of :func:`airlake.load.warehouse.run_load`. DuckDB reads the files' event dates and counts their
 repeated keys beside the COPY.
+
+The rows go by binary COPY through the ADBC PostgreSQL driver (:mod:`.arrow_copy`: Arrow in, no text
+formatting or parsing), on an ADBC connection opened to the caller's server for the load's one
+transaction; ``copy_format="csv"`` keeps the CSV ``COPY FROM STDIN`` of :mod:`.csv_copy` on the
+caller's psycopg connection (also the path when the driver is not installed).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from airlake.load.arrow_copy import adbc_available, adbc_connection, ingest_files
 from airlake.load.csv_copy import _copy_columns, _FileFailed, _stream_files
 from airlake.load.dbapi import DbApiConnection, DbApiCursor, transaction
 from airlake.load.statements import LoadStatements, _event_date, _warehouse
@@ -26,6 +33,12 @@ if TYPE_CHECKING:
     from airlake.store import LakeStore
 
 log = logging.getLogger(__name__)
+
+CopyFormat = Literal["binary", "csv"]
+FileRows = Sequence[tuple[str, Path, list[str]]]
+Send = Callable[[DbApiCursor, str, FileRows, bool], int]
+"""COPY the files into a table: ``(cursor, table, files, staging) -> rows``; staging adds the arrival
+order column (the staging table is TEMP)."""
 
 
 def _duckdb_name(name: str) -> str:
@@ -87,12 +100,36 @@ class _NotUnique(Exception):
         self.repeated = repeated
 
 
+@contextmanager
+def _copy_path(
+    conn: DbApiConnection, contract: Contract, copy_format: CopyFormat
+) -> Iterator[tuple[DbApiConnection, Send]]:
+    """The connection the load's transaction runs on and how it sends the rows: binary COPY on an ADBC
+    connection to the same server, or CSV on the caller's connection."""
+    if copy_format == "binary" and adbc_available():
+        with adbc_connection(conn) as arrow_conn:
+
+            def binary(cursor: DbApiCursor, table: str, paths: FileRows, staging: bool) -> int:
+                return ingest_files(cursor, table, contract, paths, seq=staging, temporary=staging)
+
+            yield arrow_conn, binary
+        return
+    if copy_format == "binary":
+        log.warning("The ADBC PostgreSQL driver is not installed: loading by CSV COPY")
+
+    def csv(cursor: DbApiCursor, table: str, paths: FileRows, staging: bool) -> int:
+        return _stream_files(cursor, table, paths, seq=staging)
+
+    yield conn, csv
+
+
 def _load_direct(
     conn: DbApiConnection,
     contract: Contract,
-    paths: Sequence[tuple[str, Path, list[str]]],
+    paths: FileRows,
     event_dates: tuple[str, ...],
     repeated_keys: Callable[[], int | None],
+    send: Send,
 ) -> dict[str, Any]:
     """append / partition_replace of files unique by key: the rows COPY straight into the target (no
     staging table), after the delete of the load's event dates; one transaction. ``repeated_keys``
@@ -116,7 +153,7 @@ def _load_direct(
                 )
             )
             deleted = max(cursor.rowcount, 0)
-        rows = _stream_files(cursor, warehouse.table, paths, seq=False)
+        rows = send(cursor, warehouse.table, paths, False)
         repeated = repeated_keys()
         if repeated != 0:
             raise _NotUnique(repeated)
@@ -144,6 +181,7 @@ def load_partitions(
     *,
     work_dir: Path | None = None,
     always_dedup: bool = False,
+    copy_format: CopyFormat = "binary",
 ) -> dict[str, Any]:
     """PostgreSQL: load the curated Parquet ``files`` (keys in ``store``) into the contract's table.
 
@@ -151,9 +189,11 @@ def load_partitions(
     helper thread while the COPY runs. Files of an ``append`` or ``partition_replace`` table COPY
     straight into the target after the delete of their event dates, committed only if no key repeats
     (what curate writes); else the transaction is rolled back and the files go through the staging
-    table of :func:`run_load` (de-duplicated only if a key repeats), as ``merge`` always does. Either way one transaction, in the listed order (the rows' arrival
-    order); a helper thread encodes Parquet -> CSV (timestamps as naive UTC under ``SET LOCAL TimeZone = 'UTC'``)
-    ahead of the COPY that sends.
+    table of :func:`run_load` (de-duplicated only if a key repeats), as ``merge`` always does. Either
+    way one transaction, in the listed order (the rows' arrival order). ``copy_format``: ``binary``
+    (the ADBC driver's binary COPY of Arrow batches read ahead by a helper thread, on its own connection
+    to ``conn``'s server) or ``csv`` (pyarrow CSV encoded by a helper thread, timestamps as naive UTC
+    under ``SET LOCAL TimeZone = 'UTC'``, on ``conn``).
     """
     warehouse = _warehouse(contract)
     from airlake.curate.spill import scratch_dir
@@ -171,14 +211,17 @@ def load_partitions(
                     f"load of s3://{store.bucket}/{key} into {warehouse.table} failed: {exc}"
                 ) from exc
         local = [path for _key, path, _columns in paths]
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="airlake-load-keys") as pool:
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="airlake-load-keys") as pool,
+            _copy_path(conn, contract, copy_format) as (load_conn, send),
+        ):
             checked = None if always_dedup else pool.submit(_repeated_keys, contract, local)
 
             def repeated_keys() -> int | None:
                 return None if checked is None else checked.result()
 
             def fill_staging(cursor: DbApiCursor, sql: LoadStatements) -> bool | None:
-                _stream_files(cursor, sql.staging, paths, seq=True)
+                send(cursor, sql.staging, paths, True)
                 repeated = repeated_keys()
                 return None if repeated is None else repeated == 0
 
@@ -190,10 +233,12 @@ def load_partitions(
                     and warehouse.mode in ("append", "partition_replace")
                 ):
                     try:
-                        return _load_direct(conn, contract, paths, dates, repeated_keys)
+                        return _load_direct(load_conn, contract, paths, dates, repeated_keys, send)
                     except _NotUnique as not_unique:
                         log.info("%s: %s, loading through the staging table", warehouse.table, not_unique)
-                return run_load(conn, contract, fill_staging, files=len(files), always_dedup=always_dedup)
+                return run_load(
+                    load_conn, contract, fill_staging, files=len(files), always_dedup=always_dedup
+                )
             except _FileFailed as failed:
                 raise RuntimeError(
                     f"load of s3://{store.bucket}/{failed.key} into {warehouse.table} failed: {failed.error}"
