@@ -30,6 +30,8 @@ QUARANTINE = "quarantine"
 MANIFESTS = "_manifests"
 REPORTS = "reports"
 RAW_DATE_COLUMN = "ingest_date"
+RAW_SUFFIX = ".jsonl.gz"
+"""Raw parts written from records: gzip JSON Lines (a landing file kept whole keeps its own suffix)."""
 """The partition key of raw keys: the day a run landed the data."""
 DEFAULT_PARTITION_COLUMN = "dt"
 """The partition key of curated keys unless a contract names another (``partitioning.column``)."""
@@ -70,6 +72,12 @@ def raw_date_prefix(dataset: str, ingest_date: date | str) -> str:
 
 def raw_run_prefix(dataset: str, ingest_date: date, run_id: str) -> str:
     return f"{raw_date_prefix(dataset, ingest_date)}run={safe_run_id(run_id)}/"
+
+
+def part_name(index: int, suffix: str) -> str:
+    """The name of a run's ``index``-th data file, ``part-00000<suffix>``: by order only, so a retried task
+    overwrites its own partial output and nothing else."""
+    return f"part-{index:05d}{suffix}"
 
 
 def manifest_key(dataset: str, run_id: str, stage: str) -> str:

@@ -9,6 +9,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from airlake.lake import RAW_SUFFIX
+
 
 @dataclass(frozen=True)
 class IngestContext:
@@ -73,7 +75,7 @@ class SourceBatch:
     inputs: list[dict[str, Any]] = field(default_factory=list)
     lines: Iterable[bytes] | None = None
     file: Path | None = None
-    suffix: str = ".jsonl.gz"
+    suffix: str = RAW_SUFFIX
     rows: int = 0
     poison: PoisonInput | None = None
 

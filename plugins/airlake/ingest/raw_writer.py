@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from airlake.lake import RAW_SUFFIX, part_name
 from airlake.store import LakeStore, file_sha256
 
 # gzip -1 compresses at about twice the speed of -6 (the slowest step of the whole pipeline at -6,
@@ -75,10 +76,10 @@ class RawWriter:
         return self.parts
 
     def _next_key(self, suffix: str) -> str:
-        return f"{self.prefix}part-{len(self.parts):05d}{suffix}"
+        return self.prefix + part_name(len(self.parts), suffix)
 
     def _start_part(self) -> None:
-        self._open_path = self.work_dir / f"part-{len(self.parts):05d}.jsonl.gz"
+        self._open_path = self.work_dir / part_name(len(self.parts), RAW_SUFFIX)
         self._open = gzip.GzipFile(self._open_path, "wb", compresslevel=RAW_GZIP_LEVEL, mtime=0)
         self._open_rows = 0
         self._open_bytes = 0
@@ -89,7 +90,7 @@ class RawWriter:
         self._open.close()
         path, rows = self._open_path, self._open_rows
         self._open, self._open_path, self._open_rows, self._open_bytes = None, None, 0, 0
-        self._upload(path, ".jsonl.gz", rows)
+        self._upload(path, RAW_SUFFIX, rows)
         path.unlink(missing_ok=True)
 
     def _upload(self, path: Path, suffix: str, rows: int) -> None:
