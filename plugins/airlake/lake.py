@@ -6,6 +6,8 @@ _manifests/<dataset>/<run>/<stage>/attempt=<n>.json              the same, every
 _manifests/<dataset>/<run>/redshift_copy.manifest                the files a Redshift COPY of the run loads
 _state/<dataset>/<stage>.json                                    checkpoints (watermarks, offsets, files)
 curated/<dataset>/dt=YYYY-MM-DD/v=<version>/part-*.parquet       one immutable version per curate attempt
+                                                                 (dt: the contract's partition column)
+analytics/<view>/dt=YYYY-MM-DD/v=<version>/part-*.parquet        one version per materialise run of a view
 quarantine/<dataset>/dt=<ingest date>/run=<run>/rejects.jsonl.gz  rejected rows with their reasons
 quarantine/<dataset>/files/ingest_date=<d>/run=<run>/<name>      a landing file that cannot be read at all,
 quarantine/<dataset>/files/ingest_date=<d>/run=<run>/<name>.reason.json   whole, and why
@@ -184,6 +186,16 @@ def curated_version_prefix(
 ) -> str:
     """One immutable version of a partition; the catalog points the partition at exactly one of them."""
     return f"{curated_partition_prefix(dataset, dt, column=column)}v={version}/"
+
+
+def analytics_prefix(view: str) -> str:
+    """A materialised view's table: ``analytics/<view>/`` (its partitions' versions below it)."""
+    return zone_prefix(ANALYTICS, view)
+
+
+def analytics_version_prefix(view: str, ds: str, version: str) -> str:
+    """One immutable version of a view's day: ``analytics/<view>/dt=<ds>/v=<version>/``."""
+    return f"{zone_partition_prefix(ANALYTICS, view, ds, DEFAULT_PARTITION_COLUMN)}v={version}/"
 
 
 def parse_curated_version_prefix(

@@ -7,6 +7,8 @@ from datetime import date
 import pytest
 
 from airlake.lake import (
+    analytics_prefix,
+    analytics_version_prefix,
     curated_partition_prefix,
     curated_version_prefix,
     is_version_prefix,
@@ -129,3 +131,12 @@ def test_partition_values_and_version_keys_parse_back() -> None:
     assert split_curated_version_key("curated/fx/dt=1/v=2/") == ("fx", "1", "2", "curated/fx/dt=1/v=2/", "")
     assert is_version_prefix("curated/fx/dt=1/v=2/") and is_version_prefix("analytics/daily/dt=1/v=2/")
     assert not is_version_prefix("curated/fx/") and not is_version_prefix("curated/fx/dt=1/")
+
+
+def test_analytics_prefixes() -> None:
+    assert analytics_prefix("daily_sales") == "analytics/daily_sales/"
+    assert (
+        analytics_version_prefix("daily_sales", "2026-11-01", "v1")
+        == "analytics/daily_sales/dt=2026-11-01/v=v1/"
+    )
+    assert is_version_prefix(analytics_version_prefix("daily_sales", "2026-11-01", "v1"))
