@@ -49,6 +49,7 @@ class MaterialiseOperator(QueryOperator):
     :param view: name of ``sql/athena/<view>.sql`` (``^[a-z][a-z0-9_]*$``); also the table name.
     :param ds: the day (``YYYY-MM-DD``) to materialise; default the run's ``ds``.
     :param scan_limit_bytes: refuse to run when the live partitions read are larger; None: no check.
+    :param memory_limit: DuckDB memory limit.
     """
 
     aws_hook_class = GlueCatalogHook
@@ -57,6 +58,7 @@ class MaterialiseOperator(QueryOperator):
         "view",
         "ds",
         "scan_limit_bytes",
+        "memory_limit",
     )
     ui_color = "#fff1cc"
 
@@ -66,6 +68,7 @@ class MaterialiseOperator(QueryOperator):
         view: str,
         ds: str = "{{ ds }}",
         scan_limit_bytes: int | None = None,
+        memory_limit: str | None = "1GB",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -74,6 +77,7 @@ class MaterialiseOperator(QueryOperator):
         self.view = view
         self.ds = ds
         self.scan_limit_bytes = scan_limit_bytes
+        self.memory_limit = memory_limit
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airlake.analytics import materialise_view
@@ -85,7 +89,7 @@ class MaterialiseOperator(QueryOperator):
         glue = self.glue_client()
         store = self.lake_store()
         limit = None if self.scan_limit_bytes in (None, "", "None") else int(self.scan_limit_bytes)
-        with self.query_engine(glue, store) as engine:
+        with self.query_engine(glue, store, memory_limit=self.memory_limit) as engine:
             result = materialise_view(
                 engine,
                 glue,

@@ -26,7 +26,6 @@ class QueryOperator(LakeOperator):
     :param athena_output_location: ``s3://...`` for Athena's result files (required with athena);
         default Variable ``airlake_athena_output``.
     :param workgroup: the Athena workgroup; default Variable ``airlake_athena_workgroup``, else primary.
-    :param memory_limit: DuckDB memory limit (it spills to disk beyond it).
     """
 
     template_fields: Sequence[str] = (
@@ -34,7 +33,6 @@ class QueryOperator(LakeOperator):
         "engine",
         "athena_output_location",
         "workgroup",
-        "memory_limit",
     )
     _query_engine: QueryEngine | None = None
 
@@ -44,14 +42,12 @@ class QueryOperator(LakeOperator):
         engine: str = QUERY_ENGINE,
         athena_output_location: str | None = ATHENA_OUTPUT,
         workgroup: str | None = ATHENA_WORKGROUP,
-        memory_limit: str | None = "1GB",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.engine = engine
         self.athena_output_location = athena_output_location
         self.workgroup = workgroup
-        self.memory_limit = memory_limit
 
     @property
     def engine_name(self) -> str:
@@ -63,7 +59,9 @@ class QueryOperator(LakeOperator):
             raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
         return name
 
-    def build_engine(self, glue: Any, store: LakeStore, *, engine: str | None = None) -> QueryEngine:
+    def build_engine(
+        self, glue: Any, store: LakeStore, *, engine: str | None = None, memory_limit: str | None = "1GB"
+    ) -> QueryEngine:
         """``engine`` (default the task's) on the task's connection and Athena settings
         (:func:`airlake.engines.factory.build_query_engine`)."""
         from airlake.engines.factory import build_query_engine
@@ -76,13 +74,15 @@ class QueryOperator(LakeOperator):
             hook_parameters=self._hook_parameters,
             athena_output_location=self.athena_output_location,
             workgroup=self.workgroup,
-            memory_limit=self.memory_limit,
+            memory_limit=memory_limit,
         )
 
     @contextmanager
-    def query_engine(self, glue: Any, store: LakeStore) -> Iterator[QueryEngine]:
+    def query_engine(
+        self, glue: Any, store: LakeStore, *, memory_limit: str | None = "1GB"
+    ) -> Iterator[QueryEngine]:
         """The task's engine (:meth:`build_engine`), stopped by :meth:`on_kill`, closed on exit."""
-        self._query_engine = self.build_engine(glue, store)
+        self._query_engine = self.build_engine(glue, store, memory_limit=memory_limit)
         try:
             yield self._query_engine
         finally:
