@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from airlake.lake import ANALYTICS, DEFAULT_PARTITION_COLUMN, analytics_prefix, analytics_version_prefix
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -35,9 +37,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ANALYTICS_PREFIX = "analytics"
+ANALYTICS_PREFIX = ANALYTICS
 PARAM_VIEW = "airlake.view"
-PARTITION_COLUMN = "dt"
+PARTITION_COLUMN = DEFAULT_PARTITION_COLUMN
+"""The views' partition column: a view table is partitioned by the day it was materialised for."""
 PART_FILE = "part-00000.parquet"
 UNLOAD_FOLDER = "_unload/"
 """Staging folder of Athena's UNLOAD inside the version prefix (readers skip ``_`` names); removed after."""
@@ -60,13 +63,9 @@ def check_view_name(view: str) -> str:
 
 
 def analytics_location(bucket: str, view: str) -> str:
-    """``s3://<bucket>/analytics/<view>/``: the table's location (partitions point below it)."""
-    return f"s3://{bucket}/{ANALYTICS_PREFIX}/{view}/"
-
-
-def analytics_version_prefix(view: str, ds: str, version: str) -> str:
-    """``analytics/<view>/dt=<ds>/v=<version>/``."""
-    return f"{ANALYTICS_PREFIX}/{view}/{PARTITION_COLUMN}={ds}/v={version}/"
+    """``s3://<bucket>/analytics/<view>/``: the table's location (partitions point below it; the
+    prefixes are :mod:`airlake.lake`'s, ``analytics_version_prefix`` included)."""
+    return f"s3://{bucket}/{analytics_prefix(view)}"
 
 
 def view_columns(schema: pa.Schema) -> list[dict[str, Any]]:
