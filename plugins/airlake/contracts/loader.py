@@ -1,13 +1,15 @@
 """Load contracts from YAML: clear errors (file, field path, what is wrong, line) and a parse-time cache.
 
-DAG files call :func:`load_contracts` at parse time; files are read and validated once and then
-served from memory until one of them changes (mtime, size or inode) or a file is added or removed.
+DAG files call :func:`load_contracts` at parse time; every call reads the files, and a file is parsed
+and validated again only when its content changed (the cache is keyed on the SHA-256 of its bytes, so
+no timestamp granularity or preserved mtime can serve a stale contract) or a file is added or removed.
 The YAML is read by :mod:`airlake.contracts.yaml_loader`; validation errors become issues in
 :mod:`airlake.contracts.validation`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -53,11 +55,9 @@ def display_path(path: str | os.PathLike[str]) -> str:
 # Loading and caching
 # --------------------------------------------------------------------------------------------------
 
-_Stamp = tuple[int, int, int]
-
 
 class _Loaded(NamedTuple):
-    stamp: _Stamp
+    digest: str  # SHA-256 of the file's bytes ("" when it cannot be read)
     claimed_name: str | None  # the name the file declares, even when it is invalid
     name_line: int | None
     contract: Contract | None
@@ -66,7 +66,7 @@ class _Loaded(NamedTuple):
 
 _lock = threading.Lock()
 _file_cache: dict[Path, _Loaded] = {}
-_folder_cache: dict[Path, tuple[tuple[tuple[str, _Stamp], ...], ContractScan]] = {}
+_folder_cache: dict[Path, tuple[tuple[tuple[str, str], ...], ContractScan]] = {}
 
 
 def clear_cache() -> None:
@@ -76,26 +76,21 @@ def clear_cache() -> None:
         _folder_cache.clear()
 
 
-def _stamp(path: Path) -> _Stamp:
-    st = path.stat()
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-def _load_file(path: Path, stamp: _Stamp) -> _Loaded:
+def _load_file(path: Path, content: bytes, digest: str) -> _Loaded:
     file = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return _Loaded(stamp, None, None, None, (ContractIssue(file, "", f"cannot read the file: {exc}"),))
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _Loaded(digest, None, None, None, (ContractIssue(file, "", f"cannot read the file: {exc}"),))
     try:
         data, node = _parse_yaml(text, file)
     except ContractError as exc:
-        return _Loaded(stamp, None, None, None, exc.issues)
+        return _Loaded(digest, None, None, None, exc.issues)
     if data is None:
-        return _Loaded(stamp, None, None, None, (ContractIssue(file, "", "the file is empty"),))
+        return _Loaded(digest, None, None, None, (ContractIssue(file, "", "the file is empty"),))
     if not isinstance(data, dict):
         message = f"expected a mapping of contract fields at the top level, got {_describe(data)}"
-        return _Loaded(stamp, None, None, None, (ContractIssue(file, "", message, line=1),))
+        return _Loaded(digest, None, None, None, (ContractIssue(file, "", message, line=1),))
 
     claimed = data.get("name") if isinstance(data.get("name"), str) else None
     name_line = _line_of(node, ("name",))
@@ -118,22 +113,24 @@ def _load_file(path: Path, stamp: _Stamp) -> _Loaded:
         )
     if issues:
         issues.sort(key=lambda issue: issue.line if issue.line is not None else 1 << 30)
-        return _Loaded(stamp, claimed, name_line, None, tuple(issues))
-    return _Loaded(stamp, claimed, name_line, contract, ())
+        return _Loaded(digest, claimed, name_line, None, tuple(issues))
+    return _Loaded(digest, claimed, name_line, contract, ())
 
 
 def _load_cached(path: Path) -> _Loaded:
+    """The file read now, parsed and validated only if its content is not the one cached."""
     resolved = path.resolve()
     try:
-        stamp = _stamp(resolved)
+        content = resolved.read_bytes()
     except OSError as exc:
         issue = ContractIssue(display_path(path), "", f"cannot read the file: {exc.strerror or exc}")
-        return _Loaded((0, 0, 0), None, None, None, (issue,))
+        return _Loaded("", None, None, None, (issue,))
+    digest = hashlib.sha256(content).hexdigest()
     with _lock:
         cached = _file_cache.get(resolved)
-    if cached is not None and cached.stamp == stamp:
+    if cached is not None and cached.digest == digest:
         return cached
-    loaded = _load_file(resolved, stamp)
+    loaded = _load_file(resolved, content, digest)
     with _lock:
         _file_cache[resolved] = loaded
     return loaded
@@ -179,16 +176,17 @@ def scan_contracts(folder: str | os.PathLike[str] | None = None) -> ContractScan
         issue = ContractIssue(display_path(directory), "", "contracts folder not found")
         return ContractScan({}, {}, (issue,))
     files = _contract_files(directory)
-    try:
-        key = tuple((path.name, _stamp(path)) for path in files)
-    except OSError:
-        key = None  # a file vanished while listing: do not cache this scan
+    loaded = {path: _load_cached(path) for path in files}
+    key: tuple[tuple[str, str], ...] | None = tuple(
+        (path.name, result.digest) for path, result in loaded.items()
+    )
+    if any(not result.digest for result in loaded.values()):
+        key = None  # a file vanished or cannot be read: do not cache this scan
     with _lock:
         cached = _folder_cache.get(directory)
     if key is not None and cached is not None and cached[0] == key:
         return ContractScan(dict(cached[1].contracts), dict(cached[1].files), cached[1].issues)
 
-    loaded = {path: _load_cached(path) for path in files}
     claims: dict[str, list[Path]] = {}
     for path, result in loaded.items():
         if result.claimed_name is not None:
@@ -227,7 +225,8 @@ def load_contracts(folder: str | os.PathLike[str] | None = None) -> dict[str, Co
     """Load every contract of the folder (see :func:`contracts_dir`), keyed by dataset name.
 
     Raises :class:`ContractError` listing the problems of all invalid files. Cached per folder and
-    files' mtimes: repeated calls (DAG parsing) do not re-read unchanged YAML.
+    files' content digests: repeated calls (DAG parsing) read the files but do not parse or validate
+    unchanged YAML again.
     """
     scan = scan_contracts(folder)
     if scan.issues:

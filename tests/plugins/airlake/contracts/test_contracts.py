@@ -162,6 +162,28 @@ def test_files_are_read_once_until_they_change(tmp_path):
     assert sorted(load_contracts(tmp_path)) == ["gizmos", "widgets"]
 
 
+def test_a_changed_contract_is_seen_even_with_the_same_size_and_mtime(tmp_path):
+    """The cache is keyed on the file's content: a rewrite that keeps its size, mtime and inode (a
+    coarse-mtime filesystem, a tool that restores timestamps) is still read as the new contract."""
+    path = write(tmp_path, BASE)
+    assert load_contracts(tmp_path)["widgets"].owner == "test-team"
+    assert load_contract(path).owner == "test-team"
+    before = path.stat()
+    changed = BASE.replace("owner: test-team", "owner: team-test")
+    assert len(changed) == len(BASE)
+    with path.open("r+", encoding="utf-8") as handle:  # in place: same inode
+        handle.write(changed)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+    )
+    assert load_contracts(tmp_path)["widgets"].owner == "team-test"
+    assert load_contract(path).owner == "team-test"
+
+
 def test_templates_and_hidden_files_are_ignored(tmp_path):
     write(tmp_path, BASE)
     write(tmp_path, "not: [a contract", stem="_template")
