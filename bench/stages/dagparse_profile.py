@@ -1,0 +1,134 @@
+"""Where a DAG file's parse time goes, as the DAG processor parses it: a cProfile of one parse per file.
+
+    .venv/bin/python -m bench.stages.dagparse_profile [dags/airlake_datasets.py ...] [--top 25]
+
+The parent prepares what the DAG processor manager has loaded (``airflow.dag_processing.manager`` and
+the pre-imports of every file in dags/, as :mod:`bench.stages.dagparse` does), then forks one child per
+file (the manager forks its parsers too). The child profiles the parser's own work,
+``BundleDagBag`` of the file and ``DagSerialization.to_dict`` of each DAG, and prints three tables: the
+phases (import of the file, DagBag bookkeeping, serialisation), the functions by cumulative time
+within the project (plugins/, dags/) and the top functions overall by their own time. ``--fresh``
+profiles the import alone in a new interpreter with nothing pre-imported instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.harness import ROOT
+
+DAGS_DIR = ROOT / "dags"
+
+
+def _prepare_manager() -> None:
+    os.environ.setdefault("AIRFLOW__DAG_PROCESSOR__PARSING_PRE_IMPORT_MODULES", "True")
+    import airflow.dag_processing.manager  # noqa: F401 - the manager process's own modules
+    import structlog
+    from airflow.dag_processing.processor import _pre_import_airflow_modules
+
+    quiet = structlog.get_logger("bench")
+    for dag_file in sorted(DAGS_DIR.glob("*.py")):
+        _pre_import_airflow_modules(str(dag_file), quiet)
+
+
+def _report(profile: cProfile.Profile, top: int, phases: dict[str, float]) -> str:
+    out = io.StringIO()
+    out.write("phases (ms): " + ", ".join(f"{name} {ms:.1f}" for name, ms in phases.items()) + "\n")
+    stats = pstats.Stats(profile, stream=out)
+    stats.sort_stats("cumulative").print_stats(r"(plugins|dags)/", top)
+    stats.sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def _profile_child(dag_file: Path, top: int) -> None:
+    """In the forked child: one parse as ``_parse_file`` does it, profiled."""
+    from airflow.dag_processing.dagbag import BundleDagBag
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    profile = cProfile.Profile()
+    started = time.perf_counter()
+    profile.enable()
+    bag = BundleDagBag(
+        dag_folder=str(dag_file), bundle_path=DAGS_DIR, bundle_name="dags-folder", load_op_links=False
+    )
+    parsed = time.perf_counter()
+    for dag in bag.dags.values():
+        DagSerialization.to_dict(dag)
+    profile.disable()
+    done = time.perf_counter()
+    phases = {"dagbag (import + checks)": (parsed - started) * 1000, "serialise": (done - parsed) * 1000}
+    errors = f" import errors: {list(bag.import_errors.values())[-1][-400:]}" if bag.import_errors else ""
+    print(f"==== {dag_file.name}: {len(bag.dags)} DAGs{errors}")
+    print(_report(profile, top, phases), flush=True)
+
+
+def profile_processor(files: list[Path], top: int) -> None:
+    _prepare_manager()
+    for dag_file in files:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _profile_child(dag_file, top)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+
+
+FRESH = """\
+import cProfile, pstats, runpy, sys
+profile = cProfile.Profile()
+profile.enable()
+runpy.run_path(sys.argv[1])
+profile.disable()
+stats = pstats.Stats(profile)
+stats.sort_stats("cumulative").print_stats(int(sys.argv[2]))
+"""
+
+
+def profile_fresh(files: list[Path], top: int) -> None:
+    for dag_file in files:
+        print(f"==== {dag_file.name} (fresh interpreter)", flush=True)
+        subprocess.run([sys.executable, "-c", FRESH, str(dag_file), str(top)], check=False)
+
+
+def _environment() -> None:
+    """The bench's worker environment (import paths, a scratch AIRFLOW_HOME), set before Airflow loads."""
+    from bench.harness import worker_env
+
+    home = Path(tempfile.mkdtemp(prefix="airlake-dagparse-profile-"))
+    os.environ.update(
+        worker_env(
+            {
+                "AIRFLOW_HOME": str(home),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            }
+        )
+    )
+    sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("files", nargs="*", type=Path, help="DAG files (default: every file in dags/)")
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--fresh", action="store_true", help="profile the import in a new interpreter")
+    args = parser.parse_args(argv)
+    _environment()
+    files = [path.resolve() for path in args.files] or sorted(DAGS_DIR.glob("*.py"))
+    (profile_fresh if args.fresh else profile_processor)(files, args.top)
+
+
+if __name__ == "__main__":
+    main()
