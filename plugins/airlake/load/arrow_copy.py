@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CONNINFO_SKIP = frozenset({"password", "passfile"})
+_IDLE = 0
+"""``psycopg.pq.TransactionStatus.IDLE``."""
 
 
 def adbc_available() -> bool:
@@ -67,11 +69,18 @@ def _describe(conn: Any) -> str:
 @contextmanager
 def adbc_connection(conn: Any) -> Iterator[DbApiConnection]:
     """An ADBC DB-API connection (autocommit off) to the server of a psycopg connection, with its
-    ``search_path`` (an unqualified table is found where the caller's session would find it)."""
+    ``search_path`` (an unqualified table is found where the caller's session would find it). An open
+    transaction of ``conn`` is committed first (the other session would not see it)."""
     import adbc_driver_postgresql.dbapi as adbc
     from psycopg import sql
 
+    if conn.info.transaction_status != _IDLE:
+        # the load's transaction used to run on this connection and committed what it had open:
+        # commit it here too, so that the other session sees it
+        conn.commit()
     search_path = conn.execute("select current_setting('search_path')").fetchone()[0]
+    if conn.info.transaction_status != _IDLE:
+        conn.rollback()  # the read above opened a transaction (autocommit off): leave it idle
     try:
         arrow_conn = adbc.connect(conninfo_of(conn))
     except Exception as exc:

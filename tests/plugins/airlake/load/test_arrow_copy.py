@@ -98,6 +98,21 @@ def test_an_unqualified_table_lands_in_the_callers_search_path(conn, lake):
     assert fetch(conn, "select count(*) from lake_sp.orders_sp") == [(2,)]
 
 
+def test_a_caller_without_autocommit_is_left_idle_with_its_work_committed(pg_database, lake):
+    contract = make_contract(mode="append")
+    with psycopg.connect(pg_database) as conn:  # autocommit off
+        ensure_target_table(conn, contract)
+        conn.execute(  # left open: the load commits it, as when its transaction ran on this connection
+            "insert into orders_t (order_id, status, amount, ordered_at, updated_at) "
+            "values (9, 'placed', 1.00, now(), now())"
+        )
+        key = put_parquet(lake, contract, "a/p.parquet", [row(1)])
+        assert load_partitions(conn, contract, lake, [key])["inserted"] == 1
+        assert not conn.info.transaction_status
+    with psycopg.connect(pg_database) as other:
+        assert fetch(other, "select order_id from orders_t order by 1") == [(1,), (9,)]
+
+
 def test_a_row_the_server_rejects_names_its_file_and_changes_nothing(conn, lake):
     contract = make_contract(mode="append")
     ensure_target_table(conn, contract)
@@ -120,6 +135,7 @@ def test_the_password_reaches_the_driver_but_no_message(caplog):
     info = SimpleNamespace(
         get_parameters=lambda: {"host": "127.0.0.1", "port": "1", "dbname": "w", "user": "u"},
         password=secret,
+        transaction_status=0,
         user="u",
         host="127.0.0.1",
         port=1,
