@@ -2,7 +2,7 @@
 maintenance may delete.
 
 Curate never overwrites what readers may be reading: every attempt writes a new version prefix
-``curated/<dataset>/dt=<dt>/v=<version>/`` and the catalog stage publishes it by pointing the Glue
+``curated/<dataset>/<column>=<value>/v=<version>/`` (:func:`airlake.lake.curated_version_prefix`) and the catalog stage publishes it by pointing the Glue
 partition at it. A version id is a UTC timestamp with microseconds (``20261125T051500123456Z``): new
 for every attempt and sortable as text, so "newer" is a string comparison.
 """
@@ -17,7 +17,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airlake.lake import curated_dataset_prefix
+from airlake.lake import (
+    DEFAULT_PARTITION_COLUMN,
+    curated_dataset_prefix,
+    curated_version_prefix,
+    split_curated_version_key,
+    split_s3_uri,
+)
 
 if TYPE_CHECKING:
     from airlake.store import LakeStore
@@ -26,9 +32,7 @@ log = logging.getLogger(__name__)
 
 VERSION_FORMAT = "%Y%m%dT%H%M%S%fZ"
 _VERSION = re.compile(r"^\d{8}T\d{12}Z$")
-_LOCATION = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<prefix>.*)$")
 _VERSION_IN_PATH = re.compile(r"/v=(?P<version>[^/]+)/?$")
-_PARTITION_VERSION = re.compile(r"^dt=(?P<dt>[^/]+)/v=(?P<version>[^/]+)/")
 _lock = threading.Lock()
 _last: list[str] = [""]
 
@@ -57,12 +61,9 @@ def new_version_id(*, after: str | None = None, now: datetime | None = None) -> 
 
 
 def split_location(location: str) -> tuple[str, str]:
-    """``s3://bucket/prefix/`` -> (bucket, ``prefix/``)."""
-    match = _LOCATION.match(location)
-    if not match:
-        raise ValueError(f"not an s3:// location: {location!r}")
-    prefix = match.group("prefix")
-    return match.group("bucket"), (prefix.rstrip("/") + "/") if prefix else ""
+    """``s3://bucket/prefix/`` -> (bucket, ``prefix/``); an empty key stays empty (the bucket's root)."""
+    bucket, key = split_s3_uri(location)
+    return bucket, (key.rstrip("/") + "/") if key else ""
 
 
 def location_store(store: LakeStore, location: str) -> tuple[LakeStore, str]:
@@ -105,14 +106,16 @@ def version_of_location(location: str | None) -> str | None:
     return None
 
 
-def list_versions(store: LakeStore, dataset: str) -> dict[str, list[str]]:
-    """{dt: [version, ...] oldest first} of every version prefix under ``curated/<dataset>/``."""
-    base = curated_dataset_prefix(dataset)
+def list_versions(
+    store: LakeStore, dataset: str, *, column: str = DEFAULT_PARTITION_COLUMN
+) -> dict[str, list[str]]:
+    """{partition value: [version, ...] oldest first} of every version folder under ``curated/<dataset>/``
+    (``column`` is the contract's partition column)."""
     found: dict[str, set[str]] = {}
-    for obj in store.list(base):
-        match = _PARTITION_VERSION.match(obj.key[len(base) :])
-        if match:
-            found.setdefault(match.group("dt"), set()).add(match.group("version"))
+    for obj in store.list(curated_dataset_prefix(dataset)):
+        parsed = split_curated_version_key(obj.key, column)
+        if parsed and parsed[0] == dataset:
+            found.setdefault(parsed[1], set()).add(parsed[2])
     return {dt: sorted(versions) for dt, versions in sorted(found.items())}
 
 
@@ -124,9 +127,10 @@ def versions_to_clean(
     *,
     now: datetime | None = None,
     include_unpublished: bool = False,
+    column: str = DEFAULT_PARTITION_COLUMN,
 ) -> list[str]:
     """
-    Version prefixes (``curated/<dataset>/dt=<dt>/v=<version>/``) that maintenance may delete.
+    Version prefixes (``curated/<dataset>/<column>=<value>/v=<version>/``) that maintenance may delete.
 
     A version is kept while it is live, or while readers or a running curate may still need it:
 
@@ -145,12 +149,12 @@ def versions_to_clean(
     :param include_unpublished: also clean partitions absent from ``live`` (never published: every
         version there is an abandoned attempt). Off by default, so an incomplete ``live`` mapping can
         never delete published data.
+    :param column: the contract's partition column.
     """
     moment = now or datetime.now(UTC)
     cutoff = moment - grace
     prefixes: list[str] = []
-    base = curated_dataset_prefix(dataset)
-    for dt, versions in list_versions(store, dataset).items():
+    for dt, versions in list_versions(store, dataset, column=column).items():
         if dt not in live and not include_unpublished:
             continue
         live_location = live.get(dt)
@@ -168,7 +172,7 @@ def versions_to_clean(
             newer_than_live = live_version is None or version > live_version
             reference = written if newer_than_live else superseded
             if reference < cutoff:
-                prefixes.append(f"{base}dt={dt}/v={version}/")
+                prefixes.append(curated_version_prefix(dataset, dt, version, column=column))
     return prefixes
 
 
@@ -178,7 +182,13 @@ compaction writes a version and publishes it moments later, and must not lose it
 
 
 def orphan_versions(
-    store: LakeStore, dataset: str, *, after: str, before: str, grace: timedelta = ORPHAN_GRACE
+    store: LakeStore,
+    dataset: str,
+    *,
+    after: str,
+    before: str,
+    grace: timedelta = ORPHAN_GRACE,
+    column: str = DEFAULT_PARTITION_COLUMN,
 ) -> list[tuple[str, str]]:
     """
     ``(dt, version)`` of every version written between two curate attempts' version ids.
@@ -194,7 +204,7 @@ def orphan_versions(
         return []
     return [
         (dt, version)
-        for dt, versions in list_versions(store, dataset).items()
+        for dt, versions in list_versions(store, dataset, column=column).items()
         for version in versions
         if after < version < cutoff
     ]
