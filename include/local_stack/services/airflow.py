@@ -24,6 +24,7 @@ from include.local_stack.services.common import (
     _executable,
     _locked,
     _tail,
+    http_status,
     log,
 )
 from include.local_stack.services.process import (
@@ -134,6 +135,11 @@ def _airflow_cli(args: list[str], env: Mapping[str, str], *, log_path: Path) -> 
         raise StackError(f"`airflow {' '.join(args)}` failed; last lines of {log_path}:\n{_tail(log_path)}")
 
 
+def airflow_execution_health_url(port: int) -> str:
+    """Return the URL of the health endpoint of Airflow 3's execution API (what task processes call)."""
+    return f"http://127.0.0.1:{port}/execution/health"
+
+
 def airflow_health(port: int, *, timeout: float = 5.0) -> dict[str, str] | None:
     """Return {component: status} from the health endpoint, or None when the API does not answer."""
     try:
@@ -155,6 +161,7 @@ def _wait_airflow(port: int, pid: int, *, timeout: float, log_path: Path) -> Non
     while time.monotonic() < deadline:
         health = airflow_health(port)
         if health and health.get("metadatabase") == "healthy" and health.get("scheduler") == "healthy":
+            _warm_execution_api(port, deadline=deadline, log_path=log_path)
             return
         if not pid_alive(pid):
             raise StackError(
@@ -164,6 +171,26 @@ def _wait_airflow(port: int, pid: int, *, timeout: float, log_path: Path) -> Non
     raise StackError(
         f"Airflow did not become healthy on {airflow_health_url(port)} within {timeout:.0f} s "
         f"(last health: {health}); see {log_path}"
+    )
+
+
+def _warm_execution_api(port: int, *, deadline: float, log_path: Path) -> None:
+    """Make the execution API's first request before any task does.
+
+    The execution API (cadwyn) builds the routes of every API version on its first request, inside the
+    API server's event loop: every request waits meanwhile. That took 40-64 s of wall time under load 20-25
+    on 2 cores, so the first tasks' ``run`` calls timed out, the tasks were killed and retried a minute
+    later (retry_delay), and the demo's own API calls timed out. Here it happens while the stack starts.
+    """
+    url = airflow_execution_health_url(port)
+    status = None
+    while time.monotonic() < deadline:
+        status = http_status(url, timeout=max(1.0, deadline - time.monotonic()))
+        if status == 200:
+            return
+        time.sleep(1.0)
+    raise StackError(
+        f"Airflow's execution API did not answer on {url} (last status {status}); see {log_path}"
     )
 
 
