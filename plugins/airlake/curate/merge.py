@@ -9,6 +9,7 @@ the same input always gives byte-identical files.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from airlake.contracts import Contract
 
 ROW_GROUP_ROWS = 128 * 1024
+BUCKET_ROWS = 250_000
+"""A partition of more rows (new + existing) is de-duplicated in key ranges of about this many rows, one
+after the other, so the merge's memory does not grow with the partition (issue 14: x2.3 from 1M to 16M
+rows in one window); the output is the same rows in the same order, byte for byte."""
+_SAMPLE_ROWS = 20_000
 MAX_FILE_BYTES = 256 * 1024 * 1024
 SOURCE_COLUMN = "_src"
 _EXISTING_FILE_STRIDE = 1 << 40  # orders rows of several existing files: file index, then row number
@@ -91,6 +97,7 @@ class PartitionMerger:
         self.schema = contract.arrow_schema()
         self.row_group_rows = row_group_rows
         self.max_file_bytes = max_file_bytes
+        self.bucket_rows = BUCKET_ROWS
         spill_dir = work_dir / "duckdb-tmp"
         spill_dir.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {"memory_limit": memory_limit, "temp_directory": str(spill_dir)}
@@ -109,16 +116,18 @@ class PartitionMerger:
 
         rows_new = sum(pq.ParquetFile(path).metadata.num_rows for path in new_files)
         rows_existing = sum(pq.ParquetFile(path).metadata.num_rows for path in existing_files)
-        sql = self.merge_sql(new_files, existing_files)
-        reader = self.con.sql(sql).to_arrow_reader(self.row_group_rows)
+        union = self.union_sql(new_files, existing_files)
         writer = ParquetPartWriter(
             out_dir, self.schema, row_group_rows=self.row_group_rows, max_file_bytes=self.max_file_bytes
         )
         new_kept = 0
         try:
-            for batch in reader:
-                new_kept += pc.sum(batch.column(SOURCE_COLUMN)).as_py() or 0
-                writer.write(batch.select(self.schema.names).cast(self.schema))
+            for rows, params in self._ranges(union, rows_new + rows_existing):
+                query = self.con.sql(self._dedup_sql(rows), params=params)
+                reader = query.to_arrow_reader(self.row_group_rows)
+                for batch in reader:
+                    new_kept += pc.sum(batch.column(SOURCE_COLUMN)).as_py() or 0
+                    writer.write(batch.select(self.schema.names).cast(self.schema))
         finally:
             parts = writer.close()
         total = sum(part.rows for part in parts)
@@ -130,7 +139,65 @@ class PartitionMerger:
             rows_existing_kept=total - new_kept,
         )
 
+    def key_cuts(self, union: str, rows: int) -> list[Any]:
+        """Cuts of the first key column into ranges of about :attr:`bucket_rows` rows (none when the
+        partition is smaller), at quantiles of a sample of it.
+
+        Every copy of a key is in one range, and the ranges one after the other, each ``ORDER BY`` the
+        keys, are the whole partition in key order (NULL first keys last, as ``ORDER BY`` puts them):
+        where the cuts fall only changes the size of the ranges, never the output.
+        """
+        count = -(-rows // max(1, self.bucket_rows))
+        if count <= 1:
+            return []
+        first = quote_identifier(self.contract.dedup.keys[0])
+        fractions = ", ".join(str(i / count) for i in range(1, count))
+        return [
+            row[0]
+            for row in self.con.sql(
+                f"SELECT DISTINCT unnest(quantile_disc(k, [{fractions}])) AS cut FROM ("
+                f"SELECT {first} AS k FROM ({union}) AS incoming WHERE {first} IS NOT NULL"
+                f") AS keys USING SAMPLE reservoir({_SAMPLE_ROWS} ROWS) ORDER BY cut"
+            ).fetchall()
+        ]
+
+    def _ranges(self, union: str, rows: int) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        """The incoming rows as one query, or, for a big partition, one query per key range
+        (:meth:`key_cuts`), each with its parameters. Each range reads the partition's files again
+        (measured: writing the rows once by range, DuckDB's ``PARTITION_BY`` copy, took more memory)."""
+        cuts = self.key_cuts(union, rows)
+        if not cuts:
+            yield union, None
+            return
+        first = quote_identifier(self.contract.dedup.keys[0])
+        where = [f"{first} < $hi"] + [f"{first} >= $lo AND {first} < $hi"] * (len(cuts) - 1)
+        where.append(f"({first} >= $lo OR {first} IS NULL)")
+        bounds = [None, *cuts, None]
+        for index, condition in enumerate(where):
+            params = {"lo": bounds[index], "hi": bounds[index + 1]}
+            yield (
+                f"SELECT * FROM ({union}) AS incoming WHERE {condition}",
+                {name: value for name, value in params.items() if value is not None},
+            )
+
     def merge_sql(self, new_files: list[Path], existing_files: list[Path]) -> str:
+        """The whole merge as one query (every key range at once)."""
+        return self._dedup_sql(self.union_sql(new_files, existing_files))
+
+    def _dedup_sql(self, union: str) -> str:
+        contract = self.contract
+        keys = ", ".join(quote_identifier(key) for key in contract.dedup.keys)
+        names = ", ".join(quote_identifier(c.name) for c in contract.columns)
+        order = dedup_order(contract, source=SOURCE_COLUMN, ordinal="_ord")
+        return (
+            f"SELECT {names}, {SOURCE_COLUMN}\nFROM (\n{union}\n) AS incoming\n"
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1\n"
+            f"ORDER BY {keys}"
+        )
+
+    def union_sql(self, new_files: list[Path], existing_files: list[Path]) -> str:
+        """Every incoming row, typed: the new spill rows (``_src`` 1, ordinal ``_seq``) and the live
+        version's (``_src`` 0, ordinal by file and row)."""
         contract = self.contract
         typed = {c.name: contract.duckdb_type(c) for c in contract.columns}
         selects = []
@@ -154,15 +221,7 @@ class PartitionMerger:
                 f"{index * _EXISTING_FILE_STRIDE} + file_row_number AS _ord "
                 f"FROM read_parquet({_literal(str(path))}, file_row_number = true)"
             )
-        keys = ", ".join(quote_identifier(key) for key in contract.dedup.keys)
-        names = ", ".join(quote_identifier(name) for name in typed)
-        union = "\nUNION ALL\n".join(selects)
-        order = dedup_order(contract, source=SOURCE_COLUMN, ordinal="_ord")
-        return (
-            f"SELECT {names}, {SOURCE_COLUMN}\nFROM (\n{union}\n) AS incoming\n"
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1\n"
-            f"ORDER BY {keys}"
-        )
+        return "\nUNION ALL\n".join(selects)
 
 
 def _parquet_columns(path: Path) -> list[str]:
@@ -206,7 +265,9 @@ class ParquetPartWriter:
         import pyarrow as pa
 
         table = pa.Table.from_batches(self._pending, schema=self.schema)
-        group, rest = table.slice(0, rows), table.slice(rows)
+        # one chunk per column: the bytes Parquet writes depend on how a group's rows are chunked, and
+        # must depend on the rows only (whatever batches came in)
+        group, rest = table.slice(0, rows).combine_chunks(), table.slice(rows)
         writer = self._open()
         writer.write_table(group, row_group_size=rows)
         self._rows += rows

@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,25 +296,36 @@ def _string_columns(reader: CsvReader, rows: list[list[str]], names: list[str]) 
     return out
 
 
-def worker_count(requested: int | None, parts: list[dict[str, Any]]) -> int:
+def worker_count(requested: int | None, parts: Sequence[Any]) -> int:
     """Processes to parse with: ``requested``, else by input size and cores (daemonic parents too).
-    A big CSV or JSON Lines part is cut into pieces (:mod:`airlake.curate.pieces`), so that one part
-    alone keeps every worker busy."""
+
+    ``parts``: mappings or objects with ``bytes`` (and ``key``: without one, a part is taken as one
+    that may be cut). A big CSV or JSON Lines part is cut into pieces (:mod:`airlake.curate.pieces`),
+    so that one part alone keeps every worker busy."""
     cuttable = any(_cuttable_part(part) for part in parts)
     if requested is not None:
         return max(1, requested if cuttable else min(requested, len(parts)))
-    total = sum(int(part.get("bytes") or 0) for part in parts)
+    total = sum(_size(part) for part in parts)
     if total < PARALLEL_MIN_BYTES or (len(parts) < 2 and not cuttable):
         return 1
     return max(1, min(os.cpu_count() or 1, MAX_WORKERS if cuttable else min(len(parts), MAX_WORKERS)))
 
 
-def _cuttable_part(part: dict[str, Any]) -> bool:
+def _field(part: Any, name: str) -> Any:
+    return part.get(name) if isinstance(part, Mapping) else getattr(part, name, None)
+
+
+def _size(part: Any) -> int:
+    return int(_field(part, "bytes") or 0)
+
+
+def _cuttable_part(part: Any) -> bool:
+    key = _field(part, "key")
     try:
-        kind = raw_format(str(part.get("key", "")))
+        kind = raw_format(str(key)) if key is not None else "csv"
     except ValueError:
         return False
-    return kind != "parquet" and int(part.get("bytes") or 0) >= PARALLEL_MIN_BYTES
+    return kind != "parquet" and _size(part) >= PARALLEL_MIN_BYTES
 
 
 def _cut(task: PartTask) -> bool:
