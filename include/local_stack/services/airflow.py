@@ -161,7 +161,7 @@ def _wait_airflow(port: int, pid: int, *, timeout: float, log_path: Path) -> Non
     while time.monotonic() < deadline:
         health = airflow_health(port)
         if health and health.get("metadatabase") == "healthy" and health.get("scheduler") == "healthy":
-            _warm_execution_api(port, deadline=deadline, log_path=log_path)
+            _warm_execution_api(port, deadline=time.monotonic() + WARM_UP_TIMEOUT, log_path=log_path)
             return
         if not pid_alive(pid):
             raise StackError(
@@ -172,6 +172,11 @@ def _wait_airflow(port: int, pid: int, *, timeout: float, log_path: Path) -> Non
         f"Airflow did not become healthy on {airflow_health_url(port)} within {timeout:.0f} s "
         f"(last health: {health}); see {log_path}"
     )
+
+
+WARM_UP_TIMEOUT = 300.0
+"""Seconds the execution API's first request may take once Airflow is healthy (its own budget: under load
+it comes after a slow start, and it is a build of routes, not a hang)."""
 
 
 def _warm_execution_api(port: int, *, deadline: float, log_path: Path) -> None:
