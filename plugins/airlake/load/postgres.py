@@ -13,6 +13,7 @@ caller's psycopg connection (also the path when the driver is not installed).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -73,26 +74,75 @@ def _repeated_keys(contract: Contract, paths: Sequence[Path]) -> int | None:
     return int(row[0]) if row else 0
 
 
+def _statistics_day(value: Any) -> str | None:
+    """The UTC date of a Parquet min/max statistic, as :func:`_event_date` computes it in SQL."""
+    if isinstance(value, dt.datetime):
+        return (value.astimezone(dt.UTC) if value.tzinfo else value).date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return None
+
+
+def _file_event_dates(path: Path, name: str) -> set[str] | None:
+    """The event dates of one Parquet file from its row groups' min/max statistics, when they prove
+    it: every row group's exact min and max fall on the same day (a curated file holds one
+    partition). None when a file spans days or has no usable statistics (DuckDB reads it then)."""
+    import pyarrow.parquet as pq
+
+    metadata = pq.read_metadata(path)
+    paths = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+    if name not in paths:
+        return None
+    index = paths.index(name)
+    days: set[str] = set()
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        stats = row_group.column(index).statistics
+        if row_group.num_rows == 0 or (stats is not None and stats.null_count == row_group.num_rows):
+            continue  # no rows, or only NULL event times: no event date
+        if stats is None or not stats.has_min_max:
+            return None
+        if not getattr(stats, "is_min_value_exact", True) or not getattr(stats, "is_max_value_exact", True):
+            return None
+        days.update((_statistics_day(stats.min), _statistics_day(stats.max)))
+        if None in days or len(days) > 1:
+            return None
+    return days
+
+
 def _event_dates(contract: Contract, paths: Sequence[Path]) -> tuple[str, ...] | None:
-    """``YYYY-MM-DD`` of the files' event dates as :func:`_event_date` computes them (one column read
-    by DuckDB); None when unknown (the load then goes through the staging table)."""
+    """``YYYY-MM-DD`` of the files' event dates as :func:`_event_date` computes them: from the Parquet
+    statistics of the files they prove it for (no read of the data), else from the event time column
+    read by DuckDB; None when unknown (the load then goes through the staging table)."""
     import duckdb
 
     column = contract.column(contract.event_time)
     if column.column_type.base not in ("timestamptz", "timestamp", "date"):
         return None
-    if not paths:
-        return ()
+    days: set[str] = set()
+    unread: list[Path] = []
+    for path in paths:
+        try:
+            known = _file_event_dates(path, column.name)
+        except Exception as exc:  # an unreadable footer: DuckDB's read says what is wrong
+            log.info("Could not read the statistics of %s (%s)", path.name, exc)
+            known = None
+        if known is None:
+            unread.append(path)
+        else:
+            days |= known
+    if not unread:
+        return tuple(sorted(days))
     try:
         with duckdb.connect(config={"memory_limit": "1GB"}) as con:
             con.execute("set TimeZone = 'UTC'")  # a timestamptz's date in UTC, as _event_date
             rows = con.execute(
-                f"select distinct cast({_duckdb_name(column.name)} as date) from {_parquet_source(paths)}"
+                f"select distinct cast({_duckdb_name(column.name)} as date) from {_parquet_source(unread)}"
             ).fetchall()
     except Exception as exc:
         log.info("Could not read the load's event dates with DuckDB (%s)", exc)
         return None
-    return tuple(sorted(row[0].isoformat() for row in rows if row[0] is not None))
+    return tuple(sorted(days | {row[0].isoformat() for row in rows if row[0] is not None}))
 
 
 class _NotUnique(Exception):
