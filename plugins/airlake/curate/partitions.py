@@ -15,20 +15,22 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airlake.curate.record import STAGE
+from airlake.curate.record import STAGE, PartitionOutcome
 from airlake.curate.versions import (
     download_version_files,
     location_store,
+    new_version_id,
     orphan_versions,
     version_of_location,
 )
 from airlake.errors import is_transient
 from airlake.lake import curated_version_prefix, s3_uri, state_key
-from airlake.manifest import COMPLETE, read_manifest
+from airlake.manifest import COMPLETE, CuratedPartition, CurateRecord, read_record
 from airlake.store import file_sha256
 
 if TYPE_CHECKING:
@@ -62,6 +64,34 @@ def resolve_live(
     return found
 
 
+@dataclass(frozen=True)
+class VersionPlan:
+    """Where a run's partitions stand before it writes: the live location each merges (``previous``),
+    the one its result is compared with (``compare``; the same unless a full refresh), the unpublished
+    versions an earlier attempt wrote (``pending``) and the new version id."""
+
+    previous: dict[str, str | None]
+    compare: dict[str, str | None]
+    pending: dict[str, CuratedPartition]
+    version: str
+
+
+def plan_versions(
+    store: LakeStore,
+    dataset: str,
+    run_id: str,
+    dts: list[str],
+    live_location: LiveLocation,
+    compare_location: LiveLocation | None,
+) -> VersionPlan:
+    """Look up the touched partitions' live versions and pick the run's new version id (after them)."""
+    previous = resolve_live(live_location, dts)
+    compare = resolve_live(compare_location, dts) if compare_location else previous
+    pending = pending_versions(store, dataset, run_id, compare)
+    live_versions = [v for v in (version_of_location(loc) for loc in compare.values()) if v]
+    return VersionPlan(previous, compare, pending, new_version_id(after=max(live_versions, default=None)))
+
+
 def curate_partition(
     store: LakeStore,
     merger: PartitionMerger,
@@ -73,113 +103,126 @@ def curate_partition(
     live: str | None,
     work_dir: Path,
     *,
-    pending: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Merge one partition and upload it under its new version prefix, unless it equals the live version
-    ``live`` byte for byte (then it is reported ``unchanged`` at the live location) or the version an
-    earlier complete attempt of this run wrote and the catalog never published, ``pending`` (then that
-    version is reused); its manifest entry."""
+    pending: CuratedPartition | None = None,
+) -> PartitionOutcome:
+    """Merge one partition and settle it (:func:`settle_partition`) under its new version prefix."""
     folder = work_dir / "partitions" / f"dt={dt}"
     existing = download_version_files(store, previous, folder / "live") if previous else []
     result = merger.merge(new_files, existing, folder / "out")
-    same = same_as_live(store, result.parts, live, existing if live == previous else None, folder / "compare")
-    if same is None and pending is not None and same_as_pending(store, result.parts, pending):
-        shutil.rmtree(folder, ignore_errors=True)
-        for path in new_files:
-            path.unlink(missing_ok=True)
-        log.info(
-            "dt=%s: the result equals %s, written by an earlier attempt; reused", dt, pending["location"]
+    counted = CuratedPartition(
+        dt=dt,
+        location="",
+        previous_location=previous,
+        rows=result.rows,
+        bytes=sum(part.bytes for part in result.parts),
+        rows_new=result.rows_new,
+        rows_new_kept=result.rows_new_kept,
+        rows_existing=result.rows_existing,
+        rows_existing_kept=result.rows_existing_kept,
+    )
+    try:
+        return settle_partition(
+            store,
+            contract,
+            counted,
+            result.parts,
+            version=version,
+            live=live,
+            pending=pending,
+            downloaded=existing if live == previous else None,
+            scratch=folder / "compare",
         )
-        return {
-            **{key: pending[key] for key in ("version", "location", "files", "sha256")},
-            "dt": dt,
-            "previous_location": previous,
-            "reused": True,
-            "rows": result.rows,
-            "bytes": sum(part.bytes for part in result.parts),
-            "rows_new": result.rows_new,
-            "rows_new_kept": result.rows_new_kept,
-            "rows_existing": result.rows_existing,
-            "rows_existing_kept": result.rows_existing_kept,
-            "_outputs": [],
-        }
-    if same is not None:
+    finally:
         shutil.rmtree(folder, ignore_errors=True)
         for path in new_files:
             path.unlink(missing_ok=True)
+
+
+def settle_partition(
+    store: LakeStore,
+    contract: Contract,
+    counted: CuratedPartition,
+    parts: list[Any],
+    *,
+    version: str,
+    live: str | None,
+    pending: CuratedPartition | None,
+    downloaded: list[Path] | None,
+    scratch: Path,
+) -> PartitionOutcome:
+    """
+    Where a partition's new local files (``parts``: path, bytes, rows, sha256) go, with its counts
+    (``counted``): equal to the live version ``live`` byte for byte, it is ``unchanged`` at the live
+    location; equal to the version an earlier complete attempt of this run wrote and the catalog never
+    published (``pending``), that version is ``reused``; else they are uploaded under the new version
+    prefix. ``downloaded``: the live files when they are already local.
+    """
+    dt = counted.dt
+    same = same_as_live(store, parts, live, downloaded, scratch)
+    if same is None and pending is not None and same_as_pending(store, parts, pending):
+        log.info("dt=%s: the result equals %s, written by an earlier attempt; reused", dt, pending.location)
+        reused = replace(
+            counted,
+            version=pending.version,
+            location=pending.location,
+            files=pending.files,
+            sha256=pending.sha256,
+            reused=True,
+        )
+        return PartitionOutcome(reused)
+    if same is not None:
         log.info("dt=%s: the result equals the live version %s; nothing uploaded", dt, live)
-        return {
-            "dt": dt,
-            "version": version_of_location(live),
-            "location": live,
-            "previous_location": previous,
-            "unchanged": True,
-            "files": list(same),
-            "rows": result.rows,
-            "bytes": sum(part.bytes for part in result.parts),
-            "sha256": same,
-            "rows_new": result.rows_new,
-            "rows_new_kept": result.rows_new_kept,
-            "rows_existing": result.rows_existing,
-            "rows_existing_kept": result.rows_existing_kept,
-            "_outputs": [],
-        }
+        unchanged = replace(
+            counted,
+            version=version_of_location(live),
+            location=str(live),
+            files=tuple(same),
+            sha256=same,
+            unchanged=True,
+        )
+        return PartitionOutcome(unchanged)
     prefix = curated_version_prefix(contract.name, dt, version)
-    files: list[str] = []
-    checksums: dict[str, str] = {}
-    outputs: list[dict[str, Any]] = []
-    for part in result.parts:
+    uploaded = []
+    for part in parts:
         key = prefix + part.path.name
         store.put_file(key, part.path)
-        files.append(key)
-        checksums[key] = part.sha256
-        outputs.append({"key": key, "rows": part.rows, "bytes": part.bytes, "sha256": part.sha256})
-    shutil.rmtree(folder, ignore_errors=True)
-    for path in new_files:
-        path.unlink(missing_ok=True)
-    return {
-        "dt": dt,
-        "version": version,
-        "location": s3_uri(store.bucket, prefix),
-        "previous_location": previous,
-        "files": files,
-        "rows": result.rows,
-        "bytes": sum(part.bytes for part in result.parts),
-        "sha256": checksums,
-        "rows_new": result.rows_new,
-        "rows_new_kept": result.rows_new_kept,
-        "rows_existing": result.rows_existing,
-        "rows_existing_kept": result.rows_existing_kept,
-        "_outputs": outputs,
-    }
+        uploaded.append({"key": key, "rows": part.rows, "bytes": part.bytes, "sha256": part.sha256})
+    written = replace(
+        counted,
+        version=version,
+        location=s3_uri(store.bucket, prefix),
+        files=tuple(item["key"] for item in uploaded),
+        sha256={item["key"]: item["sha256"] for item in uploaded},
+    )
+    return PartitionOutcome(written, tuple(uploaded))
 
 
 def pending_versions(
     store: LakeStore, dataset: str, run_id: str, live: dict[str, str | None]
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, CuratedPartition]:
     """The partitions the run's latest complete curate attempt wrote that are not live: an attempt killed
     or failed between its manifest and the publish. A rerun with the same result reuses them instead of
     writing an identical version (reruns change nothing)."""
-    earlier = read_manifest(store, dataset, run_id, STAGE, status=COMPLETE)
-    if not earlier:
+    earlier = read_record(store, dataset, run_id, CurateRecord, status=COMPLETE)
+    if earlier is None:
         return {}
     return {
-        entry["dt"]: entry
-        for entry in earlier.get("partitions", [])
-        if not entry.get("unchanged") and entry.get("location") and entry["location"] != live.get(entry["dt"])
+        entry.dt: entry
+        for entry in earlier.partitions
+        if not entry.unchanged and entry.location and entry.location != live.get(entry.dt)
     }
 
 
-def same_as_pending(store: LakeStore, parts: list[Any], pending: dict[str, Any]) -> bool:
+def same_as_pending(store: LakeStore, parts: list[Any], pending: CuratedPartition) -> bool:
     """The new files equal the pending version's (names and sha256 its manifest recorded) and its objects
     are all still there with their sizes."""
-    recorded = pending.get("sha256") or {}
+    recorded = pending.sha256
     if sorted(key.rsplit("/", 1)[-1] for key in recorded) != sorted(part.path.name for part in parts):
         return False
     by_name = {key.rsplit("/", 1)[-1]: digest for key, digest in recorded.items()}
     if any(by_name[part.path.name] != part.sha256 for part in parts):
         return False
-    source, prefix = location_store(store, pending["location"])
+    source, prefix = location_store(store, pending.location)
     sizes = {obj.key.rsplit("/", 1)[-1]: obj.size for obj in source.list(prefix)}
     return all(sizes.get(part.path.name) == part.bytes for part in parts)
 

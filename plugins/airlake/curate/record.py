@@ -1,30 +1,45 @@
 """The record a curate run leaves: its manifest (started, counted, summed up), the dataset's curate state
-and the consumed markers of the raw log.
+and the consumed markers of the raw log; shared by the worker run and the SQL run step for step.
 
 The manifest ``_manifests/<ds>/<run>/curate.json`` (and ``curate/attempt=<n>.json``) is what catalog,
-quality, load and lineage read; the state ``_state/<ds>/curate.json`` holds the version id of the latest
-complete curate (versions after it are an attempt's, :func:`~airlake.curate.versions.orphan_versions`).
+quality, load and lineage read (typed, as :class:`~airlake.manifest.CurateRecord`); the state
+``_state/<ds>/curate.json`` holds the version id of the latest complete curate (versions after it are an
+attempt's, :func:`~airlake.curate.versions.orphan_versions`). A run's values are typed until they are
+written: what it read of each raw part (:class:`RawInput`) and what it made of each partition
+(:class:`PartitionOutcome`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airlake.curate.errors import CurateError, RejectRateExceeded
+from airlake.curate.rawfile import raw_format
 from airlake.lake import manifest_key, quarantine_key, s3_uri, state_key
-from airlake.manifest import Manifest, mark_consumed
+from airlake.manifest import (
+    COMPLETE,
+    FAILED,
+    CuratedPartition,
+    IngestRecord,
+    Manifest,
+    RawPart,
+    mark_consumed,
+)
 from airlake.store import file_sha256
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
     from airlake.store import LakeStore
 
+log = logging.getLogger(__name__)
+
 STAGE = "curate"
 INGEST_STAGE = "ingest"
-FAILED = "failed"
 ROW_COUNTS = (
     "read",
     "accepted",
@@ -38,20 +53,77 @@ ROW_COUNTS = (
 )
 """The manifest's ``rows``: balanced by :func:`check_accounting`."""
 
+Write = Callable[["LakeStore", Manifest, str], str]
+"""How a run writes its manifest with a status (the runner's, so a test can stop it there)."""
+
+__all__ = ["FAILED", "ROW_COUNTS", "STAGE", "PartitionOutcome", "RawInput"]
+
+
+@dataclass(frozen=True)
+class RawInput:
+    """One raw part as the run read it: its ``inputs`` entry."""
+
+    part: RawPart
+    bytes: int
+    sha256: str | None
+    rows: int
+    """Records (non-blank lines, rows) read."""
+    landing: str | None = None
+    """The landing file, when the run names it (the worker path does)."""
+    header: Mapping[str, Any] | None = None
+    """What the part's header said against the schema (:mod:`airlake.curate.header`)."""
+
+    def entry(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "key": self.part.key,
+            "format": raw_format(self.part.key),
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "rows": self.rows,
+            "rows_ingested": self.part.rows,
+            "raw_run": self.part.raw_run,
+        }
+        if self.landing:
+            entry["landing"] = self.landing
+        if self.header is not None:
+            entry["header"] = dict(self.header)
+        return entry
+
+    def findings(self) -> list[str]:
+        """Warnings for the manifest: a count unlike the ingest's, what the header said."""
+        found = []
+        if self.part.rows is not None and self.part.rows != self.rows:
+            found.append(
+                f"{self.part.key}: read {self.rows} rows, the ingest manifest counted {self.part.rows}"
+            )
+        if self.header is not None:
+            refused = self.header.get("refused")
+            found.extend([refused["message"]] if refused else self.header.get("warnings", []))
+        return found
+
+
+@dataclass(frozen=True)
+class PartitionOutcome:
+    """What a run made of one partition: its manifest entry and the objects this attempt uploaded (none
+    when it is ``unchanged`` or ``reused``)."""
+
+    partition: CuratedPartition
+    uploaded: tuple[Mapping[str, Any], ...] = field(default=())
+
 
 def new_manifest(
-    contract: Contract, run_id: str, ingest: dict[str, Any], raw_runs: list[dict[str, Any]], threshold: float
+    contract: Contract, run_id: str, ingest: IngestRecord, raw_runs: Sequence[IngestRecord], threshold: float
 ) -> Manifest:
     """The manifest of a run that starts: what it consumes, its rules, every count at zero."""
     dataset = contract.name
     manifest = Manifest(dataset=dataset, run_id=run_id, stage=STAGE)
     manifest.source = {
         "ingest_manifest": manifest_key(dataset, run_id, INGEST_STAGE),
-        "ingest_manifests": [manifest_key(dataset, r["run_id"], INGEST_STAGE) for r in raw_runs],
+        "ingest_manifests": [manifest_key(dataset, r.run_id, INGEST_STAGE) for r in raw_runs],
     }
-    manifest.interval = dict(ingest.get("interval") or {})
+    manifest.interval = dict(ingest.interval)
     manifest.extra = {
-        "raw_runs": [str(r["run_id"]) for r in raw_runs],
+        "raw_runs": [r.run_id for r in raw_runs],
         "version": None,
         "partitions": [],
         "quarantine": None,
@@ -73,11 +145,26 @@ def new_manifest(
     return manifest
 
 
-def quarantine_rejects(
-    store: LakeStore, manifest: Manifest, rejects_path: Path, reasons: Mapping[str, int], ingest_day: date
-) -> bool:
-    """Upload the run's rejects file (when it holds any) to quarantine and record it and the reject rate;
-    True (and the manifest's ``error`` set) when the rate is above the contract's budget."""
+def record_inputs(manifest: Manifest, inputs: Sequence[RawInput]) -> None:
+    """The parts read, in order, as the manifest's ``inputs``, their findings as warnings, ``read``."""
+    manifest.inputs = [item.entry() for item in inputs]
+    for item in inputs:
+        for finding in item.findings():
+            log.warning(finding)
+            manifest.extra["warnings"].append(finding)
+    manifest.rows["read"] = sum(item.rows for item in inputs)
+
+
+def check_reject_budget(
+    store: LakeStore,
+    manifest: Manifest,
+    rejects_path: Path,
+    reasons: Mapping[str, int],
+    ingest_day: date,
+    write: Write,
+) -> None:
+    """Upload the run's rejects (when it holds any) to quarantine and record them and the reject rate;
+    over the contract's budget, write the failed manifest and raise :class:`RejectRateExceeded`."""
     rows, dataset, run_id = manifest.rows, manifest.dataset, manifest.run_id
     quarantined = rows["quarantined"]
     if quarantined:
@@ -102,42 +189,83 @@ def quarantine_rejects(
     threshold = manifest.extra["reject_rate_max"]
     manifest.extra["reject_rate"] = round(rate, 6)
     if rate <= threshold:
-        return False
+        return
     manifest.extra["error"] = (
         f"reject rate {rate:.2%} ({quarantined} of {rows['read']}) above threshold {threshold:.2%}"
     )
-    return True
-
-
-def reject_rate_exceeded(manifest: Manifest, manifest_location: str) -> RejectRateExceeded:
-    """The error of a run over its reject budget, naming its quarantine and its failed manifest."""
-    return RejectRateExceeded(
-        manifest.dataset,
-        manifest.run_id,
-        manifest.rows["quarantined"],
-        manifest.rows["read"],
-        manifest.extra["reject_rate_max"],
+    key = write(store, manifest, FAILED)
+    raise RejectRateExceeded(
+        dataset,
+        run_id,
+        quarantined,
+        rows["read"],
+        threshold,
         manifest.extra["quarantine"]["location"],
-        manifest_location,
+        s3_uri(store.bucket, key),
     )
 
 
-def add_partition_counts(manifest: Manifest) -> None:
-    """Sum the partitions' counts into the manifest's rows and list their files as outputs."""
+def add_partitions(manifest: Manifest, outcomes: Sequence[PartitionOutcome]) -> None:
+    """The partitions' entries, their counts summed into the manifest's rows (then balanced) and the
+    objects this attempt uploaded as its outputs."""
     rows = manifest.rows
-    for entry in manifest.extra["partitions"]:
-        rows["written"] += entry["rows_new_kept"]
-        rows["duplicates_dropped"] += entry["rows_new"] - entry["rows_new_kept"]
-        rows["existing"] += entry["rows_existing"]
-        rows["existing_kept"] += entry["rows_existing_kept"]
-        rows["output"] += entry["rows"]
-        manifest.outputs.extend(
-            {"kind": "curated", "dt": entry["dt"], **item} for item in entry.pop("_outputs")
-        )
+    partitions = [outcome.partition for outcome in outcomes]
+    for outcome in outcomes:
+        entry = outcome.partition
+        rows["written"] += entry.rows_new_kept
+        rows["duplicates_dropped"] += entry.rows_new - entry.rows_new_kept
+        rows["existing"] += entry.rows_existing
+        rows["existing_kept"] += entry.rows_existing_kept
+        rows["output"] += entry.rows
+        manifest.outputs.extend({"kind": "curated", "dt": entry.dt, **item} for item in outcome.uploaded)
     rows["existing_replaced"] = rows["existing"] - rows["existing_kept"]
     check_accounting(rows)
+    manifest.extra["partitions"] = [p.as_entry() for p in partitions]
     manifest.extra["accounting"] = "read = written + quarantined + duplicates_dropped"
-    manifest.extra["unchanged"] = [p["dt"] for p in manifest.extra["partitions"] if p.get("unchanged")]
+    manifest.extra["unchanged"] = [p.dt for p in partitions if p.unchanged]
+
+
+def complete_run(
+    store: LakeStore, manifest: Manifest, write: Write, *, engine: str | None = None
+) -> dict[str, Any]:
+    """The end of every run that succeeds: the raw log's markers, the complete manifest, the dataset's
+    curate state (when it wrote a version), one log line; the summary for XCom."""
+    dataset, run_id, extra, rows = manifest.dataset, manifest.run_id, manifest.extra, manifest.rows
+    mark_raw_runs_consumed(store, manifest)
+    key = write(store, manifest, COMPLETE)
+    version = extra["version"]
+    if version is None:
+        log.info("Ingest run(s) %s of %s landed nothing: nothing to curate", extra["raw_runs"], dataset)
+        return summary(manifest, key)
+    advance_state(store, dataset, run_id, version)
+    log.info(
+        "Curated %s run %s %s(raw runs %s): read %d, written %d, quarantined %d, duplicates dropped %d; "
+        "%d partition(s) at version %s, %d unchanged",
+        dataset,
+        run_id,
+        f"by SQL ({engine}) " if engine else "",
+        ", ".join(extra["raw_runs"]),
+        rows["read"],
+        rows["written"],
+        rows["quarantined"],
+        rows["duplicates_dropped"],
+        len(extra["partitions"]) - len(extra["unchanged"]),
+        version,
+        len(extra["unchanged"]),
+    )
+    return summary(manifest, key)
+
+
+def fail_run(store: LakeStore, manifest: Manifest, exc: BaseException, write: Write) -> None:
+    """Record why the run failed as its ``failed`` manifest; a failure to write it only logs (the
+    original error matters more)."""
+    manifest.extra["error"] = f"{type(exc).__name__}: {exc}"
+    try:
+        write(store, manifest, FAILED)
+    except Exception:
+        log.exception(
+            "Could not write the failed curate manifest of %s run %s", manifest.dataset, manifest.run_id
+        )
 
 
 def mark_raw_runs_consumed(store: LakeStore, manifest: Manifest) -> None:
@@ -171,11 +299,11 @@ def check_accounting(rows: dict[str, int]) -> None:
 
 def summary(manifest: Manifest, key: str) -> dict[str, Any]:
     """The small XCom value: counts, versions and locations, never data."""
-    quarantine = manifest.extra.get("quarantine")
+    quarantine = manifest.extra["quarantine"]
     return {
         "dataset": manifest.dataset,
         "run_id": manifest.run_id,
-        "version": manifest.extra.get("version"),
+        "version": manifest.extra["version"],
         "rows": dict(manifest.rows),
         "partitions": [
             {
@@ -187,9 +315,9 @@ def summary(manifest: Manifest, key: str) -> dict[str, Any]:
                 "unchanged": bool(p.get("unchanged")),
                 "reused": bool(p.get("reused")),
             }
-            for p in manifest.extra.get("partitions", [])
+            for p in manifest.extra["partitions"]
         ],
-        "raw_runs": list(manifest.extra.get("raw_runs") or []),
+        "raw_runs": list(manifest.extra["raw_runs"]),
         "quarantine": quarantine["key"] if quarantine else None,
         "manifest": key,
     }

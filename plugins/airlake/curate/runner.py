@@ -24,7 +24,6 @@ Order of work, chosen so that nothing is lost and nothing live is ever overwritt
 
 from __future__ import annotations
 
-import logging
 import shutil
 import time
 from dataclasses import dataclass
@@ -33,44 +32,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airlake.curate.errors import CurateError, RejectRateExceeded
-from airlake.curate.inputs import (
-    BACKLOG_DAYS,
-    ingest_date_of,
-    parse_raw_parts,
-    raw_parts,
-    raw_runs_to_curate,
-    read_ingest,
-)
+from airlake.curate.inputs import BACKLOG_DAYS, begin_run, ingest_date_of, parse_raw_parts
 from airlake.curate.merge import MAX_FILE_BYTES, ROW_GROUP_ROWS, PartitionMerger
-from airlake.curate.partitions import (
-    LiveLocation,
-    curate_partition,
-    pending_versions,
-    remove_orphans,
-    resolve_live,
-)
-from airlake.curate.record import (
-    FAILED,
-    add_partition_counts,
-    advance_state,
-    mark_raw_runs_consumed,
-    new_manifest,
-    quarantine_rejects,
-    reject_rate_exceeded,
-    summary,
-)
-from airlake.curate.versions import ORPHAN_GRACE, new_version_id, version_of_location
-from airlake.lake import s3_uri
-from airlake.manifest import COMPLETE, Manifest
+from airlake.curate.partitions import LiveLocation, curate_partition, plan_versions, remove_orphans
+from airlake.curate.record import add_partitions, check_reject_budget, complete_run, fail_run
+from airlake.curate.versions import ORPHAN_GRACE
+from airlake.manifest import COMPLETE, IngestRecord, Manifest, RawPart
 from airlake.store import LakeStore
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
 
-log = logging.getLogger(__name__)
 
-# run_curate and its options; the errors stay importable from here for their importers (alerts)
-__all__ = ["CurateError", "CurateOptions", "RejectRateExceeded", "run_curate"]
+# run_curate and its options; the errors stay importable from here for their importers (alerts), and
+# the statuses _write is called with (the kill-point tests stop a run there)
+__all__ = ["COMPLETE", "CurateError", "CurateOptions", "RejectRateExceeded", "run_curate"]
 
 
 @dataclass(frozen=True)
@@ -137,11 +113,15 @@ def run_curate(
     :raises RejectRateExceeded: too many rejects (quarantine and manifest written first).
     :raises CurateError: no complete ingest manifest, a raw part changed, or accounting does not balance.
     """
-    dataset = contract.name
-    ingest = read_ingest(store, dataset, run_id)
-    threshold = contract.quality.reject_rate_max if reject_rate_max is None else reject_rate_max
-    raw_runs = raw_runs_to_curate(store, dataset, ingest, backlog=backlog, backlog_days=backlog_days)
-    manifest = new_manifest(contract, run_id, ingest, raw_runs, threshold)
+    start = begin_run(
+        contract,
+        store,
+        run_id,
+        work_dir,
+        reject_rate_max=reject_rate_max,
+        backlog=backlog,
+        backlog_days=backlog_days,
+    )
     options = CurateOptions(
         ingest_date=ingest_date,
         memory_limit=memory_limit,
@@ -153,18 +133,14 @@ def run_curate(
         compare_location=compare_location,
         orphan_grace=orphan_grace,
     )
-    work_dir.mkdir(parents=True, exist_ok=True)
-    parts = raw_parts(raw_runs)
     try:
-        return _run(contract, store, manifest, ingest, parts, live_location, work_dir, options)
+        return _run(
+            contract, store, start.manifest, start.ingest, start.parts, live_location, work_dir, options
+        )
     except RejectRateExceeded:
         raise
     except Exception as exc:
-        manifest.extra["error"] = f"{type(exc).__name__}: {exc}"
-        try:
-            _write(store, manifest, FAILED)
-        except Exception:  # the original error matters more
-            log.exception("Could not write the failed curate manifest of %s run %s", dataset, run_id)
+        fail_run(store, start.manifest, exc, _write)
         raise
 
 
@@ -177,22 +153,16 @@ def _run(
     contract: Contract,
     store: LakeStore,
     manifest: Manifest,
-    ingest: dict[str, Any],
-    parts: list[dict[str, Any]],
+    ingest: IngestRecord,
+    parts: list[RawPart],
     live_location: LiveLocation,
     work_dir: Path,
     options: CurateOptions,
 ) -> dict[str, Any]:
     dataset, run_id = contract.name, manifest.run_id
     timings: dict[str, float] = manifest.extra["timings"]
-    rows = manifest.rows
     if not parts:
-        mark_raw_runs_consumed(store, manifest)
-        key = _write(store, manifest, COMPLETE)
-        log.info(
-            "Ingest run(s) %s of %s landed nothing: nothing to curate", manifest.extra["raw_runs"], dataset
-        )
-        return summary(manifest, key)
+        return complete_run(store, manifest, _write)
 
     # 1. stream raw parts -> spill + rejects ---------------------------------------------------------
     started = time.monotonic()
@@ -205,19 +175,13 @@ def _run(
 
     # 2. quarantine, then the reject budget -------------------------------------------------------------
     ingest_day: date = options.ingest_date or ingest_date_of(ingest)
-    if quarantine_rejects(store, manifest, parsed.rejects_path, parsed.reasons, ingest_day):
-        key = _write(store, manifest, FAILED)
-        raise reject_rate_exceeded(manifest, s3_uri(store.bucket, key))
+    check_reject_budget(store, manifest, parsed.rejects_path, parsed.reasons, ingest_day, _write)
 
     # 3. per partition: live rows + new rows -> de-duplicated new version ------------------------------
     started = time.monotonic()
     dts = sorted(spill_files)
-    previous = resolve_live(live_location, dts)
-    compare = resolve_live(options.compare_location, dts) if options.compare_location else previous
-    pending = pending_versions(store, dataset, run_id, compare)
-    live_versions = [v for v in (version_of_location(loc) for loc in compare.values()) if v]
-    version = new_version_id(after=max(live_versions, default=None))
-    manifest.extra["version"] = version
+    plan = plan_versions(store, dataset, run_id, dts, live_location, options.compare_location)
+    manifest.extra["version"] = plan.version
     merger = PartitionMerger(
         contract,
         work_dir,
@@ -226,51 +190,34 @@ def _run(
         row_group_rows=options.row_group_rows,
         max_file_bytes=options.max_file_bytes,
     )
+    outcomes = []
     try:
         for dt in dts:
-            manifest.extra["partitions"].append(
-                curate_partition(
-                    store,
-                    merger,
-                    contract,
-                    dt,
-                    version,
-                    spill_files[dt],
-                    previous[dt],
-                    compare[dt],
-                    work_dir,
-                    pending=pending.get(dt),
-                )
+            outcome = curate_partition(
+                store,
+                merger,
+                contract,
+                dt,
+                plan.version,
+                spill_files[dt],
+                plan.previous[dt],
+                plan.compare[dt],
+                work_dir,
+                pending=plan.pending.get(dt),
             )
-            if manifest.extra["partitions"][-1]["rows_new"] != spill_rows[dt]:
+            if outcome.partition.rows_new != spill_rows[dt]:
                 raise CurateError(
                     f"dt={dt}: spilled {spill_rows[dt]} rows but the merge read a different count"
                 )
+            outcomes.append(outcome)
     finally:
         merger.close()
     shutil.rmtree(work_dir / "parts", ignore_errors=True)
     timings["merge_seconds"] = round(time.monotonic() - started, 3)
 
     # 4. accounting, manifest ---------------------------------------------------------------------------
-    add_partition_counts(manifest)
+    add_partitions(manifest, outcomes)
     manifest.extra["removed_versions"] = remove_orphans(
-        store, dataset, version, options.compare_location or live_location, options.orphan_grace
+        store, dataset, plan.version, options.compare_location or live_location, options.orphan_grace
     )
-    mark_raw_runs_consumed(store, manifest)
-    key = _write(store, manifest, COMPLETE)
-    advance_state(store, dataset, run_id, version)
-    log.info(
-        "Curated %s run %s (raw runs %s): read %d, written %d, quarantined %d, duplicates dropped %d; "
-        "%d partition(s) at version %s, %d unchanged",
-        dataset,
-        run_id,
-        ", ".join(manifest.extra["raw_runs"]),
-        rows["read"],
-        rows["written"],
-        rows["quarantined"],
-        rows["duplicates_dropped"],
-        len(dts) - len(manifest.extra["unchanged"]),
-        version,
-        len(manifest.extra["unchanged"]),
-    )
-    return summary(manifest, key)
+    return complete_run(store, manifest, _write)

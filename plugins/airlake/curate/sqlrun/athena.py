@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airlake.curate.errors import CurateError
 from airlake.curate.parts import RejectWriter
-from airlake.curate.rawfile import raw_format
+from airlake.curate.record import RawInput
 from airlake.curate.versions import (
     split_location,
 )
@@ -21,6 +21,7 @@ from airlake.sql_text import quote_identifier
 if TYPE_CHECKING:
     from airlake.contracts import Contract
     from airlake.engines.athena import AthenaEngine
+    from airlake.manifest import RawPart
     from airlake.store import LakeStore
 
 from airlake.curate.sqlrun.local import _literal
@@ -76,27 +77,15 @@ class AthenaSqlCurate(SqlCurateEngine):
     def _name(self, table: str) -> str:
         return quote_identifier(f"{self.database}.{table}")
 
-    def load_raw(
-        self, store: LakeStore, parts: list[dict[str, Any]], inputs: list[dict[str, Any]]
-    ) -> list[int]:
+    def load_raw(self, store: LakeStore, parts: list[RawPart]) -> list[RawInput]:
         prefixes: dict[str, str] = {}
+        sizes = []
         for part in parts:
-            head = store.head(part["key"])
-            size = int(head.get("ContentLength", 0))
-            if part.get("bytes") is not None and int(part["bytes"]) != size:
-                raise CurateError(f"raw part s3://{store.bucket}/{part['key']} changed since it was ingested")
-            inputs.append(
-                {
-                    "key": part["key"],
-                    "format": raw_format(part["key"]),
-                    "bytes": size,
-                    "sha256": part.get("sha256"),
-                    "rows": None,
-                    "rows_ingested": part.get("rows"),
-                    "raw_run": part.get("raw_run"),
-                }
-            )
-            prefixes.setdefault(str(part["raw_run"]), part["key"].rsplit("/", 1)[0] + "/")
+            size = int(store.head(part.key).get("ContentLength", 0))
+            if part.bytes is not None and part.bytes != size:
+                raise CurateError(f"raw part s3://{store.bucket}/{part.key} changed since it was ingested")
+            sizes.append(size)
+            prefixes.setdefault(part.raw_run, part.key.rsplit("/", 1)[0] + "/")
         table = f"`{self.database}`.`{self.raw_table}`"
         self._query(
             f"CREATE EXTERNAL TABLE {table} (line string) PARTITIONED BY (raw_part int) "
@@ -121,7 +110,10 @@ class AthenaSqlCurate(SqlCurateEngine):
                 f"SELECT source, count(*) FROM {self._name(self.lines_view)} WHERE trim(line) <> '' GROUP BY source"
             )
         }
-        return [counted.get(s3_uri(store.bucket, part["key"]), 0) for part in parts]
+        return [
+            RawInput(part, size, part.sha256, rows=counted.get(s3_uri(store.bucket, part.key), 0))
+            for part, size in zip(parts, sizes, strict=True)
+        ]
 
     def load_live(self, store: LakeStore, contract: Contract, locations: dict[str, str]) -> str | None:
         return f"{self.database}.{contract.name}" if locations else None

@@ -9,10 +9,11 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airlake.curate.errors import CurateError
-from airlake.curate.merge import MAX_FILE_BYTES, ROW_GROUP_ROWS, ParquetPartWriter
+from airlake.curate.duck import LocalCompute
+from airlake.curate.inputs import download_checked
+from airlake.curate.merge import ParquetPartWriter
 from airlake.curate.parts import PART_SHIFT, RejectWriter
-from airlake.curate.rawfile import raw_format
+from airlake.curate.record import RawInput
 from airlake.curate.sql import to_duckdb
 from airlake.curate.versions import (
     download_version_files,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from airlake.contracts import Contract
+    from airlake.manifest import RawPart
     from airlake.store import LakeStore
 
 from airlake.curate.sqlrun.run import _BATCH_LINES, LIVE_ROWS, PartitionOutput, SqlCurateEngine, _reject
@@ -48,42 +50,24 @@ class LocalSqlCurate(SqlCurateEngine):
     parts and live files downloaded from S3 (whole-object GETs, as everywhere locally).
 
     :param work_dir: scratch for downloads, DuckDB's spill and the output files.
-    :param memory_limit: DuckDB memory limit (it spills beyond it).
-    :param threads: DuckDB threads (default: all cores).
-    :param row_group_rows: rows per Parquet row group (as the worker's).
-    :param max_file_bytes: a partition's file rolls to the next one at about this size (as the worker's).
+    :param memory_limit: DuckDB memory limit (it spills beyond it); shorthand for ``compute``'s.
+    :param compute: DuckDB's limits and the Parquet layout (default: the worker's,
+        :class:`~airlake.curate.duck.LocalCompute`).
     """
 
     name = "duckdb"
 
     def __init__(
-        self,
-        work_dir: Path,
-        *,
-        memory_limit: str = "1GB",
-        threads: int | None = None,
-        row_group_rows: int = ROW_GROUP_ROWS,
-        max_file_bytes: int = MAX_FILE_BYTES,
+        self, work_dir: Path, *, memory_limit: str = "1GB", compute: LocalCompute | None = None
     ) -> None:
-        import duckdb
-
         self.work_dir = Path(work_dir) / "sql"
-        (self.work_dir / "duckdb-tmp").mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = {
-            "memory_limit": memory_limit,
-            "temp_directory": str(self.work_dir / "duckdb-tmp"),
-        }
-        if threads:
-            config["threads"] = threads
-        self.con: duckdb.DuckDBPyConnection = duckdb.connect(config=config)
-        self.con.execute("SET TimeZone = 'UTC'")  # Athena computes in UTC
-        self.row_group_rows = row_group_rows
-        self.max_file_bytes = max_file_bytes
+        compute = compute or LocalCompute(memory_limit=memory_limit)
+        self.con: duckdb.DuckDBPyConnection = compute.connect(self.work_dir / "duckdb-tmp")
+        self.row_group_rows = compute.row_group_rows
+        self.max_file_bytes = compute.max_file_bytes
         self.query_ids = []
 
-    def load_raw(
-        self, store: LakeStore, parts: list[dict[str, Any]], inputs: list[dict[str, Any]]
-    ) -> list[int]:
+    def load_raw(self, store: LakeStore, parts: list[RawPart]) -> list[RawInput]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -93,33 +77,20 @@ class LocalSqlCurate(SqlCurateEngine):
         folder = self.work_dir / "raw"
         folder.mkdir(parents=True, exist_ok=True)
         lines_path = folder / "raw_lines.parquet"
-        counts: list[int] = []
+        read: list[RawInput] = []
         with pq.ParquetWriter(lines_path, schema, compression="zstd") as out:
             for index, part in enumerate(parts):
                 local = folder / f"part-{index:05d}"
-                sha256 = store.download(part["key"], local)
-                if part.get("sha256") and part["sha256"] != sha256:
-                    raise CurateError(
-                        f"raw part s3://{store.bucket}/{part['key']} changed since it was ingested "
-                        f"(sha256 {sha256}, ingest manifest says {part['sha256']}): raw data is immutable"
-                    )
-                inputs.append(
-                    {
-                        "key": part["key"],
-                        "format": raw_format(part["key"]),
-                        "bytes": local.stat().st_size,
-                        "sha256": sha256,
-                        "rows": None,
-                        "rows_ingested": part.get("rows"),
-                        "raw_run": part.get("raw_run"),
-                    }
+                sha256 = download_checked(store, part, local)
+                size = local.stat().st_size
+                read.append(
+                    RawInput(part, size, sha256, rows=self._lines(local, index, part.key, schema, out))
                 )
-                counts.append(self._lines(local, index, part["key"], schema, out))
                 local.unlink()
         self.con.execute(
             f"CREATE OR REPLACE VIEW {self.raw_relation} AS SELECT * FROM read_parquet({_literal(str(lines_path))})"
         )
-        return counts
+        return read
 
     @staticmethod
     def _lines(path: Path, index: int, key: str, schema: Any, out: Any) -> int:

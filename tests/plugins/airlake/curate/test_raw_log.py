@@ -65,12 +65,12 @@ def test_a_raw_run_is_published_by_its_own_catalog_or_by_a_later_run_that_consum
     land_run(lake, "orders", RUN_3, [(".jsonl.gz", jsonl(ORDERS_DAY_1[4:6]))], ingest_date=date(2026, 11, 22))
     _curate(lake, RUN_1, catalog, tmp_path)
     _catalogued(lake, RUN_1)
-    assert [r["run_id"] for r in unpublished_raw_runs(lake, "orders")] == [RUN_2, RUN_3]
+    assert [r.run_id for r in unpublished_raw_runs(lake, "orders")] == [RUN_2, RUN_3]
 
     _curate(lake, RUN_2, catalog, tmp_path)  # RUN_2 fails after curate (no catalog record)
     consumed = _curate(lake, RUN_3, catalog, tmp_path, backlog=True)
     assert consumed["raw_runs"] == [RUN_2, RUN_3]
-    assert [r["run_id"] for r in unpublished_raw_runs(lake, "orders")] == [RUN_2, RUN_3]  # not yet published
+    assert [r.run_id for r in unpublished_raw_runs(lake, "orders")] == [RUN_2, RUN_3]  # not yet published
     _catalogued(lake, RUN_3)
     assert unpublished_raw_runs(lake, "orders") == []
 
@@ -83,7 +83,7 @@ def test_a_catalog_attempt_publishes_only_the_curate_attempt_it_followed(lake, c
     _curate(lake, RUN_3, catalog, tmp_path)  # without the backlog
     _catalogued(lake, RUN_3)
     _curate(lake, RUN_3, catalog, tmp_path, backlog=True)  # a clear of RUN_3's curate, not yet catalogued
-    assert [r["run_id"] for r in unpublished_raw_runs(lake, "orders")] == [RUN_2]
+    assert [r.run_id for r in unpublished_raw_runs(lake, "orders")] == [RUN_2]
 
 
 def test_the_backlog_curates_every_unpublished_row_once_with_the_live_rows(lake, catalog, tmp_path) -> None:
