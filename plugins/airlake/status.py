@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airlake.lake import manifests_prefix
-from airlake.manifest import COMPLETE, CURATE, read_manifest
+from airlake.manifest import CATALOG, CURATE, CatalogRecord, CurateRecord, is_complete, read_record
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -143,24 +143,23 @@ def _run_folders(listed: Iterable[Listed], dataset: str) -> dict[str, dict[str, 
 
 
 def _run_entry(store: LakeStore, dataset: str, folder: str, stages: Mapping[str, Listed]) -> dict[str, Any]:
-    curate = read_manifest(store, dataset, folder, CURATE) or {}
-    rows = curate.get("rows") or {}
-    catalog = read_manifest(store, dataset, folder, "catalog") if "catalog" in stages else None
-    quarantine = curate.get("quarantine") or {}
+    curate = read_record(store, dataset, folder, CurateRecord) or CurateRecord.parse({"run_id": folder})
+    catalog = read_record(store, dataset, folder, CatalogRecord) if CATALOG in stages else None
+    quarantine = curate.quarantine
     return {
-        "run_id": curate.get("run_id", folder),
-        "status": curate.get("status", COMPLETE),
-        "finished_at": curate.get("finished_at"),
-        "published": bool(catalog and catalog.get("status", COMPLETE) == COMPLETE),
+        "run_id": curate.run_id or folder,
+        "status": curate.status,
+        "finished_at": curate.finished_at or None,
+        "published": is_complete(catalog),
         "rows": {
-            "read": int(rows.get("read", 0)),
-            "written": int(rows.get("written", 0)),
-            "quarantined": int(rows.get("quarantined", 0)),
-            "duplicates": int(rows.get("duplicates_dropped", 0)),
+            "read": curate.row("read"),
+            "written": curate.row("written"),
+            "quarantined": curate.row("quarantined"),
+            "duplicates": curate.row("duplicates_dropped"),
         },
-        "reject_rate": curate.get("reject_rate"),
-        "reasons": {str(k): int(v) for k, v in (quarantine.get("reasons") or {}).items()},
-        "quarantine_key": quarantine.get("key"),
+        "reject_rate": curate.reject_rate,
+        "reasons": dict(quarantine.reasons) if quarantine else {},
+        "quarantine_key": quarantine.key if quarantine else None,
         "manifest": f"{manifests_prefix(dataset)}{folder}/{CURATE}.json",
     }
 

@@ -24,11 +24,11 @@ from airlake.lake import (
     raw_run_prefix,
     state_key,
 )
-from airlake.manifest import COMPLETE, Manifest, read_manifest
+from airlake.manifest import INGEST, IngestRecord, Manifest, read_record
 from airlake.store import LakeStore
 
 log = logging.getLogger(__name__)
-STAGE = "ingest"
+STAGE = INGEST
 
 
 def run_ingest(
@@ -50,8 +50,8 @@ def run_ingest(
 def _run_ingest(
     source: IngestSource, store: LakeStore, ctx: IngestContext, *, max_part_bytes: int
 ) -> dict[str, Any]:
-    previous = read_manifest(store, ctx.dataset, ctx.run_id, STAGE)
-    if previous and previous.get("status") == COMPLETE:
+    previous = read_record(store, ctx.dataset, ctx.run_id, IngestRecord)
+    if previous is not None and previous.complete:
         log.info("Run %s of %s already ingested; raw data is never rewritten.", ctx.run_id, ctx.dataset)
         return summarize(previous, skipped=True)
 
@@ -116,7 +116,7 @@ def _run_ingest(
                 f"{item['source_key']} ({item['reason']}) -> {item['quarantine_key']}" for item in poison
             ),
         )
-    return summarize(manifest.as_document(), skipped=False) | {"manifest": manifest_key}
+    return summarize(IngestRecord.parse(manifest.as_document()), skipped=False) | {"manifest": manifest_key}
 
 
 def _land(
@@ -170,16 +170,16 @@ def _remove_leftovers(store: LakeStore, prefix: str, keep: set[str]) -> None:
         store.delete(leftovers)
 
 
-def summarize(manifest: dict[str, Any], *, skipped: bool) -> dict[str, Any]:
+def summarize(record: IngestRecord, *, skipped: bool) -> dict[str, Any]:
     """The small XCom value: counts and keys, never data or credentials."""
     return {
-        "dataset": manifest["dataset"],
-        "run_id": manifest["run_id"],
-        "rows": manifest["rows"].get("landed", 0),
-        "parts": [item["key"] for item in manifest["outputs"]],
+        "dataset": record.dataset,
+        "run_id": record.run_id,
+        "rows": record.row("landed"),
+        "parts": [part.key for part in record.parts],
         "skipped": skipped,
         "poison_files": [
             {key: item[key] for key in ("source_key", "reason", "message", "quarantine_key")}
-            for item in manifest.get("poison_files") or []
+            for item in record.poison_files
         ],
     }

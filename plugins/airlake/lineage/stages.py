@@ -16,6 +16,7 @@ from airlake.lineage.naming import (
     zone_dataset,
 )
 from airlake.lineage.records import Lineage, LineageDataset, _never_raises
+from airlake.manifest import CuratedPartition, CurateRecord, IngestRecord
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -30,15 +31,19 @@ def _sum(items: Iterable[Mapping[str, Any]], key: str) -> int | None:
 
 @_never_raises
 def ingest_lineage(
-    contract: Contract, store: LakeStore, summary: Mapping[str, Any], *, region: str | None
+    contract: Contract,
+    store: LakeStore,
+    summary: Mapping[str, Any],
+    *,
+    region: str | None,
+    record: IngestRecord | None = None,
 ) -> Lineage:
-    """Source -> ``raw/<dataset>`` (the run's parts), from the run's ingest manifest. A run that was
-    already complete (``skipped``) read and wrote nothing."""
+    """Source -> ``raw/<dataset>`` (the run's parts), from the run's ingest record (``record``, else the
+    one ``summary["manifest"]`` names). A run that was already complete (``skipped``) read and wrote
+    nothing."""
     if summary.get("skipped") or not summary.get("manifest"):
         return Lineage()
-    manifest = store.get_json(summary["manifest"]) or {}
-    inputs = list(manifest.get("inputs") or [])
-    outputs = list(manifest.get("outputs") or [])
+    record = record or IngestRecord.parse(_named(store, summary))
     connection = None
     if contract.source.kind == "database":
         from airflow.sdk import BaseHook
@@ -46,50 +51,50 @@ def ingest_lineage(
         connection = BaseHook.get_connection(contract.source.conn_id)
     source = source_dataset(
         contract,
-        manifest.get("source") or {},
+        record.source,
         bucket=store.bucket,
         region=region,
-        keys=[item["key"] for item in inputs if "key" in item],
-        rows=(manifest.get("rows") or {}).get("read"),
+        keys=[item["key"] for item in record.inputs if "key" in item],
+        rows=record.rows.get("read"),
         connection=connection,
     )
+    parts = record.parts
     raw = zone_dataset(
         store.bucket,
         "raw",
         contract.name,
-        locations=[item["key"] for item in outputs],
-        rows=(manifest.get("rows") or {}).get("landed"),
-        size=_sum(outputs, "bytes"),
-        files=len(outputs),
+        locations=[part.key for part in parts],
+        rows=record.rows.get("landed"),
+        size=_sum(record.outputs, "bytes"),
+        files=len(parts),
     )
-    return Lineage(inputs=(source,), outputs=(raw,) if outputs else ())
+    return Lineage(inputs=(source,), outputs=(raw,) if parts else ())
 
 
 @_never_raises
-def curate_lineage(store: LakeStore, dataset: str, summary: Mapping[str, Any]) -> Lineage:
+def curate_lineage(
+    store: LakeStore, dataset: str, summary: Mapping[str, Any], *, record: CurateRecord | None = None
+) -> Lineage:
     """``raw/<dataset>`` (the parts read) -> ``curated/<dataset>`` (the new version files) and
-    ``quarantine/<dataset>`` (the rejects), from the run's curate manifest."""
-    manifest = store.get_json(summary["manifest"]) or {}
-    read = [item for item in manifest.get("inputs") or [] if item.get("key")]
-    written = manifest.get("outputs") or []
-    curated = [item for item in written if item.get("kind") == "curated"]
-    rejects = [item for item in written if item.get("kind") == "quarantine"]
+    ``quarantine/<dataset>`` (the rejects), from the run's curate record (``record``, else the one
+    ``summary["manifest"]`` names)."""
+    record = record or CurateRecord.parse(_named(store, summary))
+    read = [item for item in record.inputs if item.get("key")]
     inputs: tuple[LineageDataset, ...] = ()
     if read:
-        rows = (manifest.get("rows") or {}).get("read")
         inputs = (
             zone_dataset(
                 store.bucket,
                 "raw",
                 dataset,
                 locations=[item["key"] for item in read],
-                rows=rows,
+                rows=record.rows.get("read"),
                 size=_sum(read, "bytes"),
                 files=len(read),
             ),
         )
     outputs: list[LineageDataset] = []
-    for zone, items in (("curated", curated), ("quarantine", rejects)):
+    for zone, items in (("curated", record.curated_outputs()), ("quarantine", record.quarantine_outputs())):
         if items:
             outputs.append(
                 zone_dataset(
@@ -103,6 +108,11 @@ def curate_lineage(store: LakeStore, dataset: str, summary: Mapping[str, Any]) -
                 )
             )
     return Lineage(inputs=inputs, outputs=tuple(outputs))
+
+
+def _named(store: LakeStore, summary: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The record a stage's summary names (``manifest``: its key), for a caller that does not hold it."""
+    return store.get_json(summary["manifest"]) or {}
 
 
 @_never_raises
@@ -134,17 +144,13 @@ def catalog_lineage(
     bucket: str,
     database: str,
     dataset: str,
-    partitions: Sequence[Mapping[str, Any]],
+    partitions: Sequence[CuratedPartition],
     published: Mapping[str, Any],
     *,
     region: str | None,
 ) -> Lineage:
     """The curated files of the run -> the Glue table, with the partitions created or moved."""
-    keys = [
-        item["key"] if isinstance(item, Mapping) else str(item)
-        for partition in partitions
-        for item in partition.get("files") or []
-    ]
+    keys = [key for partition in partitions for key in partition.files]
     changed = [*published.get("created", []), *(moved["dt"] for moved in published.get("updated", []))]
     inputs = (zone_dataset(bucket, "curated", dataset, locations=keys, files=len(keys)),) if keys else ()
     table = table_dataset(

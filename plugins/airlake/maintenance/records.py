@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from airlake.manifest import Manifest, read_manifest
+from airlake.manifest import Manifest, read_record
 from airlake.store import LakeStore
 
 
@@ -32,14 +32,13 @@ def write_run_manifest(
     manifest.inputs = [dict(item) for item in inputs]
     manifest.outputs = [dict(item) for item in outputs]
     manifest.rows = dict(rows or {})
-    previous = read_manifest(store, dataset, run_id, stage)
-    if previous:
-        manifest.started_at = str(previous.get("started_at") or manifest.started_at)
-        for name, new in (("inputs", manifest.inputs), ("outputs", manifest.outputs)):
+    previous = read_record(store, dataset, run_id, stage)
+    if previous is not None:
+        manifest.started_at = previous.started_at or manifest.started_at
+        for earlier, new in ((previous.inputs, manifest.inputs), (previous.outputs, manifest.outputs)):
             seen = {_identity(item) for item in new}
-            earlier = [item for item in previous.get(name) or [] if _identity(item) not in seen]
-            new[:0] = earlier
-        for name, count in (previous.get("rows") or {}).items():
-            manifest.rows[name] = manifest.rows.get(name, 0) + int(count)
+            new[:0] = [dict(item) for item in earlier if _identity(item) not in seen]
+        for name, count in previous.rows.items():
+            manifest.rows[name] = manifest.rows.get(name, 0) + count
     manifest.extra = dict(extra or {})
     return manifest.write(store)

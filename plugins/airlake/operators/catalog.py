@@ -12,6 +12,7 @@ from airlake.operators.base import DatasetOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airlake.manifest import CuratedPartition
     from airlake.store import LakeStore
 
 
@@ -66,21 +67,21 @@ class CatalogOperator(DatasetOperator):
         from airlake.contracts import get_contract
         from airlake.lake import manifest_key
         from airlake.lineage import catalog_lineage, region_of
-        from airlake.manifest import Manifest
+        from airlake.manifest import CURATE, CurateRecord, Manifest, read_record
 
         contract = get_contract(self.dataset)
         run_id = context["run_id"]
         store = self.lake_store()
-        curate_key = manifest_key(self.dataset, run_id, "curate")
-        curated = store.get_json(curate_key)
+        curate_key = manifest_key(self.dataset, run_id, CURATE)
+        curated = read_record(store, self.dataset, run_id, CurateRecord)
         if curated is None:
             raise FileNotFoundError(
                 f"no curate manifest s3://{self.bucket}/{curate_key}: the curate task of run {run_id} "
                 "must succeed before the catalog task"
             )
-        if curated.get("status", "complete") != "complete":
-            raise ValueError(f"curate manifest {curate_key} has status {curated['status']!r}, not 'complete'")
-        partitions: list[dict[str, Any]] = list(curated.get("partitions") or [])
+        if not curated.complete:
+            raise ValueError(f"curate manifest {curate_key} has status {curated.status!r}, not 'complete'")
+        partitions = curated.partitions
 
         glue = self.glue_client()
         ensure_database(glue, self.database)
@@ -96,7 +97,11 @@ class CatalogOperator(DatasetOperator):
             crawler = self._run_crawler(contract)
         else:
             published = publish_partitions(
-                glue, self.database, contract.name, partitions, table["StorageDescriptor"]
+                glue,
+                self.database,
+                contract.name,
+                [p.as_entry() for p in partitions],
+                table["StorageDescriptor"],
             )
 
         manifest = Manifest(dataset=self.dataset, run_id=run_id, stage="catalog")
@@ -147,16 +152,19 @@ class CatalogOperator(DatasetOperator):
         }
 
     def _check_one_file(
-        self, store: LakeStore, partitions: list[dict[str, Any]], table: dict[str, Any], partition_column: str
+        self,
+        store: LakeStore,
+        partitions: Sequence[CuratedPartition],
+        table: dict[str, Any],
+        partition_column: str,
     ) -> str | None:
         """Check the first written file of the run against the table; its s3:// URI, None without files."""
         from airlake.catalog import check_parquet_schema, read_parquet_schema
         from airlake.lake import s3_uri
 
         for partition in partitions:
-            for item in partition.get("files") or []:
-                key = item["key"] if isinstance(item, dict) else str(item)
-                bucket = _bucket_of(partition.get("location"), self.bucket)
+            for key in partition.files:
+                bucket = _bucket_of(partition.location, self.bucket)
                 uri = s3_uri(bucket, key)
                 schema = read_parquet_schema(store.client, bucket, key)
                 check_parquet_schema(
@@ -203,5 +211,5 @@ def _bucket_of(location: str | None, default: str) -> str:
         return default
 
 
-def _location_of(partitions: list[dict[str, Any]], dt: str) -> str | None:
-    return next((p.get("location") for p in partitions if str(p.get("dt")) == dt), None)
+def _location_of(partitions: Sequence[CuratedPartition], dt: str) -> str | None:
+    return next((p.location or None for p in partitions if p.dt == dt), None)

@@ -46,7 +46,7 @@ class WarehouseLoadOperator(DatasetOperator):
 
         from airlake.contracts import get_contract
         from airlake.lineage import load_lineage, region_of
-        from airlake.manifest import COMPLETE, Manifest, read_manifest
+        from airlake.manifest import CurateRecord, Manifest, read_record
 
         contract = get_contract(self.dataset)
         if contract.warehouse is None:
@@ -54,10 +54,10 @@ class WarehouseLoadOperator(DatasetOperator):
             return {"dataset": self.dataset, "loaded": False}
         run_id = context["run_id"]
         store = self.lake_store()
-        curate = read_manifest(store, self.dataset, run_id, "curate")
-        if not curate or curate.get("status") != COMPLETE:
+        curate = read_record(store, self.dataset, run_id, CurateRecord)
+        if curate is None or not curate.complete:
             raise RuntimeError(f"{self.dataset} run {run_id}: no complete curate manifest to load")
-        files = [key for partition in curate.get("partitions", []) for key in partition["files"]]
+        files = curate.files
 
         connection = BaseHook.get_connection(self.warehouse_conn_id)
         conn_type = (connection.conn_type or "").lower()

@@ -37,20 +37,17 @@ class QualityCheckOperator(DatasetOperator):
         from airlake.curate.spill import scratch_dir
         from airlake.intervals import interval_dates, interval_of
         from airlake.lineage import quality_lineage
-        from airlake.manifest import COMPLETE, Manifest, read_manifest
+        from airlake.manifest import CurateRecord, Manifest, read_record
         from airlake.quality import QualityCheckFailed, header_findings, run_checks
 
         contract = get_contract(self.dataset)
         interval = interval_of(context)
         store = self.lake_store()
         run_id = context["run_id"]
-        curate = read_manifest(store, self.dataset, run_id, "curate")
-        if not curate or curate.get("status") != COMPLETE:
+        curate = read_record(store, self.dataset, run_id, CurateRecord)
+        if curate is None or not curate.complete:
             raise RuntimeError(f"{self.dataset} run {run_id}: no complete curate manifest to check")
-        new_keys = {
-            p["dt"]: [f["key"] if isinstance(f, dict) else f for f in p["files"]]
-            for p in curate["partitions"]
-        }
+        new_keys = {p.dt: list(p.files) for p in curate.partitions}
         days = interval_dates(interval.start, interval.end)
         live = self._live_keys(store, [dt for dt in days if dt not in new_keys])
 
@@ -69,7 +66,7 @@ class QualityCheckOperator(DatasetOperator):
         manifest.inputs = [
             {"dt": dt, "keys": keys, "new": dt in new_keys} for dt, keys in {**live, **new_keys}.items()
         ]
-        headers = header_findings(curate)
+        headers = header_findings(curate.document)
         manifest.extra = {"checks": [result.as_dict() for result in results], "headers": headers}
         failed = [result for result in results if not result.passed]
         manifest.rows = {"checks": len(results), "failed": len(failed)}
