@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CHUNK = 8 * 1024 * 1024
+_FETCH_THREADS = 4
+"""Threads listing and fetching the partitions of one table (botocore keeps 10 connections a client)."""
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 _GLUE_TO_DUCKDB = {
     "string": "VARCHAR",
@@ -307,10 +309,11 @@ class DuckDBEngine(QueryEngine):
             locations = [(location, self.cache_dir / database / table / "_unpartitioned")] if location else []
         files: list[Path] = []
         size = 0
-        for location, folder in locations:
-            for bucket, key, object_size in catalog.objects(location):
-                files.append(self._download(bucket, key, folder))
+        for fetched in self._fetch_all(catalog, locations):
+            for path, object_size, downloaded in fetched:
+                files.append(path)
                 size += object_size
+                self.downloads += downloaded
         self.connection.execute(f"create schema if not exists {_quote(database)}")
         self.connection.execute(
             f"create or replace view {_quote(database)}.{_quote(table)} as {self._view_sql(columns, keys, files)}"
@@ -321,21 +324,44 @@ class DuckDBEngine(QueryEngine):
         log.info("Registered %s: %d live file(s), %d bytes", name, len(files), size)
         return size
 
-    def _download(self, bucket: str, key: str, folder: Path) -> Path:
-        """Whole-object GET into the cache; versions are immutable, so a cached file is reused."""
+    def _fetch_all(
+        self, catalog: CatalogSnapshot, locations: list[tuple[str, Path]]
+    ) -> list[list[tuple[Path, int, bool]]]:
+        """(local path, bytes, downloaded now) of the files of each location, in order. Several
+        locations (a week's partitions) are listed and fetched by a few threads: each is a round trip
+        or a GET of its own, and the boto3 client is thread-safe."""
+
+        def fetch(item: tuple[str, Path]) -> list[tuple[Path, int, bool]]:
+            location, folder = item
+            fetched = []
+            for bucket, key, object_size in catalog.objects(location):
+                path, downloaded = self._download(bucket, key, folder)
+                fetched.append((path, object_size, downloaded))
+            return fetched
+
+        if len(locations) < 2:
+            return [fetch(item) for item in locations]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(_FETCH_THREADS, len(locations))) as pool:
+            return list(pool.map(fetch, locations))
+
+    def _download(self, bucket: str, key: str, folder: Path) -> tuple[Path, bool]:
+        """Whole-object GET into the cache; versions are immutable, so a cached file is reused.
+        (local path, whether it was downloaded now)."""
         folder.mkdir(parents=True, exist_ok=True)
         # <version folder>-<file name>: unique per partition folder, and free of '=' (no extra hive keys).
         parts = key.split("/")
         version = parts[-2] if len(parts) > 1 else "root"
         local = folder / f"{version.replace('=', '_')}-{parts[-1]}"
-        if not local.exists():
-            partial = local.with_suffix(".part")
-            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"]  # one GET, not ranged parts
-            with partial.open("wb") as out:
-                shutil.copyfileobj(body, out, _CHUNK)
-            partial.replace(local)
-            self.downloads += 1
-        return local
+        if local.exists():
+            return local, False
+        partial = local.with_suffix(".part")
+        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"]  # one GET, not ranged parts
+        with partial.open("wb") as out:
+            shutil.copyfileobj(body, out, _CHUNK)
+        partial.replace(local)
+        return local, True
 
     def _view_sql(self, columns: list[tuple[str, str]], keys: list[str], files: list[Path]) -> str:
         if not files:
