@@ -60,15 +60,7 @@ from airlake.operators.ingest import IngestOperator
 from airlake.operators.load import WarehouseLoadOperator
 from airlake.operators.quality import QualityCheckOperator
 from airlake.operators.tiering import GlacierRestoreOperator
-from airlake.pipeline import (
-    START_DATE,
-    WAREHOUSE_POOL,
-    curate_engine_param,
-    curate_task,
-    deadline_alert,
-    default_args,
-    interval_params,
-)
+from airlake.pipeline import WAREHOUSE_POOL, curate_engine_param, curate_task, interval_params, lake_dag_args
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -111,14 +103,10 @@ def dataset_dag(contract: Contract) -> DAG:
         dag_id=f"dataset_{contract.name}",
         description=contract.description.split(".")[0][:200],
         schedule=dataset_schedule(contract),  # the cron, or it or a source event (airlake.events)
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
         tags=["airlake", "dataset", contract.source.kind, *contract.tags],
-        default_args=default_args(contract.owner),
         params={**interval_params(), "curate_engine": curate_engine_param(contract)},
-        deadline=deadline_alert(timedelta(hours=3)),
         doc_md=f"{__doc__}\n\n#### {contract.name}\n\n{contract.description}",
+        **lake_dag_args(contract.owner, deadline=timedelta(hours=3)),
     ) as dag:
         name = contract.name
         # bucket and database come from default_args (airlake.pipeline.default_args)

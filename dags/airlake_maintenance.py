@@ -28,7 +28,7 @@ from datetime import timedelta
 # tests/dags/test_dag_integrity.py checks that nothing from Airflow is left to import at parse time.
 import airflow.providers.amazon.aws.hooks.s3
 import airflow.providers.amazon.aws.operators.base_aws  # noqa: F401 - named for the pre-import (the comment above)
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+from airflow.sdk import DAG, CronDataIntervalTimetable
 
 from airlake.operators.maintenance import (
     CleanupVersionsOperator,
@@ -36,7 +36,7 @@ from airlake.operators.maintenance import (
     StorageReportOperator,
 )
 from airlake.operators.tiering import TieringOperator
-from airlake.pipeline import START_DATE, deadline_alert, default_args
+from airlake.pipeline import dry_run_param, lake_dag_args
 
 DRY_RUN = "{{ params.dry_run }}"
 
@@ -44,16 +44,10 @@ with DAG(
     dag_id="lake_maintenance_weekly",
     description="Tiering, cleanup of old versions, compaction and the storage & cost report",
     schedule=CronDataIntervalTimetable("0 3 * * 0", timezone="UTC"),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
     tags=["airlake", "ops", "maintenance", "weekly"],
-    default_args=default_args("airlake"),
-    params={
-        "dry_run": Param(False, type="boolean", title="Dry run", description="Plan only; change nothing.")
-    },
-    deadline=deadline_alert(timedelta(hours=6)),
+    params={"dry_run": dry_run_param("Plan only; change nothing.")},
     doc_md=__doc__,
+    **lake_dag_args("airlake", deadline=timedelta(hours=6)),
 ) as lake_maintenance_weekly:
     cleanup = CleanupVersionsOperator(task_id="cleanup", grace_hours=72, dry_run=DRY_RUN)
     compact = CompactPartitionsOperator(task_id="compact", dry_run=DRY_RUN)

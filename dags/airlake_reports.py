@@ -25,19 +25,12 @@ import airflow.providers.amazon.aws.hooks.glue_catalog
 import airflow.providers.amazon.aws.hooks.s3
 import airflow.providers.amazon.aws.operators.base_aws
 import airflow.sdk.definitions.decorators  # noqa: F401 - named for the pre-import (the comment above)
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
+from airflow.sdk import DAG, CronDataIntervalTimetable, task
 
 from airlake.assets import view_asset
 from airlake.operators.business_report import BusinessReportOperator
 from airlake.operators.materialise import MaterialiseOperator
-from airlake.pipeline import (
-    ATHENA_OUTPUT,
-    ATHENA_WORKGROUP,
-    QUERY_POOL,
-    START_DATE,
-    deadline_alert,
-    default_args,
-)
+from airlake.pipeline import form_param, lake_dag_args, query_task_args
 
 WEEK_START = "{{ ti.xcom_pull(task_ids='plan_week') }}"
 
@@ -64,14 +57,9 @@ with DAG(
     dag_id="business_weekly_report",
     description="The week's revenue, funnel and popular products, as a report in the lake",
     schedule=CronDataIntervalTimetable("0 6 * * 1", timezone="UTC"),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
     tags=["airlake", "analytics", "report", "weekly"],
-    default_args=default_args("analytics-team"),
-    deadline=deadline_alert(timedelta(hours=4)),
     params={
-        "week": Param(
+        "week": form_param(
             None,
             type=["null", "string"],
             format="date",
@@ -81,21 +69,18 @@ with DAG(
         )
     },
     doc_md=__doc__,
+    **lake_dag_args("analytics-team", deadline=timedelta(hours=4)),
 ) as business_weekly_report:
     popularity = MaterialiseOperator(
         task_id="materialise_product_popularity",
         view="product_popularity_weekly",
         ds=WEEK_START,
-        pool=QUERY_POOL,
-        athena_output_location=ATHENA_OUTPUT,
-        workgroup=ATHENA_WORKGROUP,
         outlets=[view_asset("product_popularity_weekly")],
+        **query_task_args(),
     )
     report = BusinessReportOperator(
         task_id="report",
         week_start=WEEK_START,
-        pool=QUERY_POOL,
-        athena_output_location=ATHENA_OUTPUT,
-        workgroup=ATHENA_WORKGROUP,
+        **query_task_args(),
     )
     plan_week() >> popularity >> report

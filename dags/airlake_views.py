@@ -28,15 +28,7 @@ from airflow.sdk import DAG, AssetAny, task
 
 from airlake.assets import curated_asset, view_asset
 from airlake.operators.materialise import MaterialiseOperator
-from airlake.pipeline import (
-    ATHENA_OUTPUT,
-    ATHENA_WORKGROUP,
-    QUERY_POOL,
-    START_DATE,
-    deadline_alert,
-    default_args,
-    interval_params,
-)
+from airlake.pipeline import interval_params, lake_dag_args, query_task_args
 
 DAILY_VIEWS: dict[str, tuple[str, ...]] = {
     "daily_sales": ("orders", "fx_rates"),
@@ -63,22 +55,16 @@ def view_dag(view: str, datasets: tuple[str, ...]) -> DAG:
         dag_id=f"view_{view}",
         description=f"Materialise the {view} view when {', '.join(datasets)} publish new partitions",
         schedule=AssetAny(*(curated_asset(name) for name in datasets)),
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
         tags=["airlake", "analytics", "view"],
-        default_args=default_args("analytics-team"),
         params={key: value for key, value in interval_params().items() if key in ("start_date", "end_date")},
-        deadline=deadline_alert(timedelta(hours=1)),
         doc_md=__doc__,
+        **lake_dag_args("analytics-team", deadline=timedelta(hours=1)),
     ) as dag:
         MaterialiseOperator.partial(
             task_id="materialise",
             view=view,
-            pool=QUERY_POOL,
-            athena_output_location=ATHENA_OUTPUT,
-            workgroup=ATHENA_WORKGROUP,
             outlets=[view_asset(view)],
+            **query_task_args(),
         ).expand(ds=days_to_build())
     return dag
 

@@ -23,12 +23,15 @@ from typing import Any
 # them once, in its manager, before it forks a parser for the file ([dag_processor]
 # parsing_pre_import_modules): boto3 and the providers are then not imported again by every parse.
 # tests/dags/test_dag_integrity.py checks that nothing from Airflow is left to import at parse time.
+import airflow.providers.amazon.aws.hooks.s3
+import airflow.providers.amazon.aws.operators.base_aws
 import airflow.sdk.definitions.decorators  # noqa: F401 - named for the pre-import (the comment above)
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
+
+from airlake.operators.query import QUERY_ENGINE
+from airlake.pipeline import ATHENA_WORKGROUP, LAKE_BUCKET, form_param
 
 DEFAULT_ARGS = {"owner": "airlake", "retries": 1, "retry_delay": timedelta(seconds=30)}
-QUERY_ENGINE = "{{ var.value.get('airlake_query_engine', 'duckdb') }}"
-ATHENA_WORKGROUP = "{{ var.value.get('airlake_athena_workgroup', 'primary') }}"
 
 
 class WorkgroupCutoffError(ValueError):
@@ -93,7 +96,7 @@ def workgroup_cutoff_report(client: Any, workgroup: str, *, max_bytes: int | Non
     default_args=DEFAULT_ARGS,
     doc_md=__doc__,
     params={
-        "cutoff_max_bytes": Param(
+        "cutoff_max_bytes": form_param(
             None,
             type=["null", "integer"],
             minimum=10_000_000,
@@ -166,7 +169,7 @@ def lake_healthcheck() -> None:
         )
         return report
 
-    bucket = "{{ var.value.airlake_bucket }}"
+    bucket = LAKE_BUCKET
     key = write_probe(bucket, "{{ run_id }}")
     read_probe(bucket, key, "{{ run_id }}")
     check_athena_cutoff(QUERY_ENGINE, ATHENA_WORKGROUP)

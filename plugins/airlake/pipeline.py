@@ -34,11 +34,55 @@ QUERY_POOL = "airlake_query"
 WAREHOUSE_POOL = "airlake_warehouse"
 """Warehouse loads: bounded so COPY/MERGE transactions do not queue up on Redshift."""
 
+PARAM_SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
+"""The JSON Schema dialect of every trigger-form :class:`~airflow.sdk.Param` (:func:`form_param`)."""
+
 
 @cache
 def pools() -> dict[str, dict[str, Any]]:
     """The pools file: name -> {slots, description}."""
     return json.loads(POOLS_FILE.read_text())
+
+
+def lake_dag_args(owner: str, *, deadline: timedelta | None = None) -> dict[str, Any]:
+    """
+    What every scheduled Airlake DAG is built with beside its schedule: the lake's start date, no
+    catch-up (backfills are explicit), one run at a time (runs of a DAG write the same partitions), the
+    :func:`default_args` of its owner and, when given, a :func:`deadline_alert` ``deadline`` after queueing.
+    """
+    args: dict[str, Any] = {
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": default_args(owner),
+    }
+    if deadline is not None:
+        args["deadline"] = deadline_alert(deadline)
+    return args
+
+
+def query_task_args() -> dict[str, Any]:
+    """The arguments of a task that queries the lake (a view, the business report): the query pool and
+    Athena's workgroup and result location (used when the query engine is ``athena``)."""
+    return {"pool": QUERY_POOL, "athena_output_location": ATHENA_OUTPUT, "workgroup": ATHENA_WORKGROUP}
+
+
+def form_param(*args: Any, **schema: Any) -> Param:
+    """
+    A trigger-form :class:`~airflow.sdk.Param` whose JSON Schema names its dialect, draft-07.
+
+    Why: Airflow resolves every Param of a DAG again and again while the file is parsed and serialised
+    (each task carries the DAG's params, and the serialiser's ``__eq__`` and ``repr`` of each task's
+    params resolve them all: ~375 ``jsonschema.validate`` calls for ``airlake_datasets.py``), and every
+    call first checks the schema against its dialect's metaschema. Without ``$schema`` that is draft
+    2020-12, whose metaschema takes 2-3x as long to check (the API server validates each run's conf the
+    same way). The keywords the forms use (``type``, ``format``, ``enum``, ``minimum``, ``title``,
+    ``description``) mean the same in both. (A Param subclass that remembered its validations cannot be
+    used: the serialiser accepts only ``airflow.sdk.definitions.param.Param`` itself.)
+    """
+    from airflow.sdk import Param
+
+    return Param(*args, **{"$schema": PARAM_SCHEMA_DIALECT, **schema})
 
 
 def default_args(owner: str) -> dict[str, Any]:
@@ -82,9 +126,7 @@ def curate_task(contract: Contract, **kwargs: Any) -> BaseOperator:
 
 def curate_engine_param(contract: Contract) -> Param:
     """The trigger form's choice of curate engine for one run (a big day on Athena, say)."""
-    from airflow.sdk import Param
-
-    return Param(
+    return form_param(
         "contract",
         type="string",
         enum=["contract", *CURATE_ENGINES],
@@ -110,12 +152,10 @@ def deadline_alert(after: timedelta) -> DeadlineAlert:
 
 def interval_params(*, start_required: bool = False) -> dict[str, Param]:
     """The trigger form's date range and run mode, validated by JSON Schema before the run is created."""
-    from airflow.sdk import Param
-
     date_type: Any = "string" if start_required else ["null", "string"]
     start = {"default": None} if not start_required else {}
     return {
-        "start_date": Param(
+        "start_date": form_param(
             **start,
             type=date_type,
             format="date",
@@ -123,34 +163,32 @@ def interval_params(*, start_required: bool = False) -> dict[str, Param]:
             description="Process these UTC days instead of the run's data interval (YYYY-MM-DD). "
             "Leave empty for the scheduled interval.",
         ),
-        "end_date": Param(
+        "end_date": form_param(
             None,
             type=["null", "string"],
             format="date",
             title="Last day (inclusive)",
             description="Last UTC day of the range; empty: the first day only.",
         ),
-        "full_refresh": Param(
+        "full_refresh": form_param(
             False,
             type="boolean",
             title="Full refresh",
             description="Rebuild the days' partitions from the source instead of merging new rows into "
             "them (database sources only: streams and landed files cannot be replayed).",
         ),
-        "dry_run": Param(
-            False,
-            type="boolean",
-            title="Dry run",
-            description="Check the params and log the plan; process nothing.",
-        ),
+        "dry_run": dry_run_param("Check the params and log the plan; process nothing."),
     }
+
+
+def dry_run_param(description: str) -> Param:
+    """The trigger form's **Dry run** flag (off by default); ``description`` says what a dry run does."""
+    return form_param(False, type="boolean", title="Dry run", description=description)
 
 
 def dataset_param(names: Sequence[str]) -> Param:
     """A dataset picker: an enum of the contracts' names."""
-    from airflow.sdk import Param
-
-    return Param(
+    return form_param(
         names[0] if names else None,
         type="string",
         enum=list(names),
