@@ -146,6 +146,21 @@ def test_missing_curate_manifest_fails_clearly(lake, database) -> None:
         _run(_operator(lake, database), RUN_1)
 
 
+@pytest.mark.parametrize("status", ["failed", None])
+def test_a_curate_record_that_is_not_complete_publishes_nothing(lake, database, status) -> None:
+    """The one rule of catalog, quality and load: complete means status 'complete' (none is not)."""
+    document = write_curate_run(lake, get_contract("orders"), RUN_1, DAYS, VERSION_1)
+    if status is None:
+        del document["status"]
+    else:
+        document["status"] = status
+    lake.put_json(manifest_key("orders", RUN_1, "curate"), document)
+
+    with pytest.raises(ValueError, match=f"has status {status!r}, not 'complete'"):
+        _run(_operator(lake, database), RUN_1)
+    assert not lake.exists(manifest_key("orders", RUN_1, "catalog"))
+
+
 def test_crawler_option_creates_and_starts_a_crawler(lake, glue, database) -> None:
     write_curate_run(lake, get_contract("orders"), RUN_1, DAYS, VERSION_1)
     operator = _operator(
