@@ -128,7 +128,8 @@ def wait_for_views(api: AirflowApi, database: str, days: list[date], timeout: fl
                 partitions = []
             built = {p["Values"][0] for p in partitions}
             missing += [f"{view} {day}" for day in days if day.isoformat() not in built]
-        busy = [dag_id for dag_id in VIEW_DAGS if api.active_runs(dag_id)]
+        active = api.active_dag_ids()
+        busy = [dag_id for dag_id in VIEW_DAGS if dag_id in active]
         if not missing and not busy:
             return
         if time.monotonic() > deadline:
