@@ -8,6 +8,7 @@ sees (measured: ``\\copy`` 3.4 s in one run, 5.5-8.6 s in the next). This runs t
 (``\\copy`` s / Airlake s), their median, best against best, CPU seconds and the load average.
 
     python -m bench.stages.load_interleaved --sizes 1M,4M --pairs 4
+    python -m bench.stages.load_interleaved --sizes 1M --engines airlake,airlake_csv  # binary vs CSV
 
 It uses the curated inputs a ``python -m bench run --stages load`` left in the work folder, and starts
 its own PostgreSQL there (``stack-interleaved``), stopped at the end.
@@ -38,10 +39,12 @@ def _curated(work: Path, rows: int) -> dict[str, Any]:
     raise SystemExit(f"no curated {rows} rows in {work}: run python -m bench run --stages load first")
 
 
-def _pair(size: str, rows: int, curated: dict[str, Any], env: dict[str, str], first: str) -> dict[str, Any]:
+def _pair(
+    size: str, rows: int, curated: dict[str, Any], env: dict[str, str], engines: tuple[str, str], first: str
+) -> dict[str, Any]:
     from bench.harness import Task, run_task
 
-    order = ("airlake", "psql") if first == "airlake" else ("psql", "airlake")
+    order = engines if first == engines[0] else engines[::-1]
     runs: dict[str, Any] = {}
     for engine in order:
         with tempfile.TemporaryDirectory(prefix="airlake-bench-load-") as run_dir:
@@ -55,7 +58,7 @@ def _pair(size: str, rows: int, curated: dict[str, Any], env: dict[str, str], fi
         **{f"{e}_s": round(r.seconds, 2) for e, r in runs.items()},
         **{f"{e}_cpu_s": r.result.get("cpu_seconds") for e, r in runs.items()},
         "rows": {e: r.result.get("rows_loaded") for e, r in runs.items()},
-        "ratio": round(runs["psql"].seconds / runs["airlake"].seconds, 2),
+        "ratio": round(runs[engines[1]].seconds / runs[engines[0]].seconds, 2),
     }
 
 
@@ -71,10 +74,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.stages.load_interleaved", description=__doc__)
     parser.add_argument("--sizes", default="1M,4M")
     parser.add_argument("--pairs", type=int, default=4)
+    parser.add_argument(
+        "--engines",
+        default="airlake,psql",
+        help="the two engines of bench.stages.load (e.g. airlake,airlake_csv); ratio = second s / first s",
+    )
     parser.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "airlake-bench"))
     parser.add_argument("--out", help="write the pairs as JSON here")
     options = parser.parse_args(argv)
     work = Path(options.work_dir)
+    a, b = options.engines.split(",")
     stack = Stack(work / "stack-interleaved")
     stack.start(moto=False, postgres=True)
     report: dict[str, Any] = {}
@@ -85,16 +94,18 @@ def main(argv: list[str] | None = None) -> None:
             curated = _curated(work, rows)
             pairs = []
             for index in range(options.pairs):
-                pair = _pair(size, rows, curated, env, "airlake" if index % 2 == 0 else "psql")
+                pair = _pair(size, rows, curated, env, (a, b), a if index % 2 == 0 else b)
                 print(f"load {size} pair {index + 1}: {json.dumps(pair)}", flush=True)
                 pairs.append(pair)
-            best = min(p["psql_s"] for p in pairs) / min(p["airlake_s"] for p in pairs)
+            best = min(p[f"{b}_s"] for p in pairs) / min(p[f"{a}_s"] for p in pairs)
             summary = {
                 "median_ratio": round(statistics.median(p["ratio"] for p in pairs), 2),
                 "worst_ratio": min(p["ratio"] for p in pairs),
                 "best_vs_best": round(best, 2),
-                "airlake_s": [min(p["airlake_s"] for p in pairs), max(p["airlake_s"] for p in pairs)],
-                "psql_s": [min(p["psql_s"] for p in pairs), max(p["psql_s"] for p in pairs)],
+                **{
+                    f"{e}_s": [min(p[f"{e}_s"] for p in pairs), max(p[f"{e}_s"] for p in pairs)]
+                    for e in (a, b)
+                },
             }
             print(f"load {size}: {json.dumps(summary)}", flush=True)
             report[size] = {"pairs": pairs, "summary": summary}
