@@ -29,6 +29,10 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 # with 4 slots they queued 7-14 s per task (queued -> start in the metadata DB), while a task spends most of
 # its life starting up and waiting on moto, PostgreSQL and the API server rather than on a core.
 export AIRFLOW__CORE__PARALLELISM=8
+# LocalExecutor with boto3, the amazon provider, OpenLineage, DuckDB, psycopg and sqlglot imported in the
+# scheduler before it forks its workers, so that no task imports them again (include/local_stack/executor.py).
+# Airlake's own code is still imported by each task.
+export AIRFLOW__CORE__EXECUTOR=include.local_stack.executor.PreloadingLocalExecutor
 export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG=2
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
