@@ -38,8 +38,9 @@ PRELOADED_MODULES = (
 )
 """Imported in the scheduler before the executor forks its workers: third-party modules only, and none that
 starts a thread when imported. pyarrow does (jemalloc's background thread) and numpy does (OpenBLAS): a
-process forked from a multithreaded one can inherit a lock that no thread will release. With them
-preloaded, task processes hung at start-up in two demo runs out of two; so they stay out."""
+process forked from a multithreaded one can inherit a lock that no thread will release (jemalloc's known
+fork deadlocks), so they stay out. (The task hangs seen in the first runs with them preloaded came from
+the execution API's first-request stall, services/airflow.py, which a run without this executor showed too.)"""
 
 
 def preload(modules: tuple[str, ...] = PRELOADED_MODULES) -> list[str]:
