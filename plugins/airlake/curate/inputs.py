@@ -14,14 +14,15 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airlake.curate.errors import CurateError
+from airlake.curate.errors import CurateError, RejectRateExceeded
 from airlake.curate.parts import PartTask, concat_rejects, parse_parts, worker_count
-from airlake.curate.record import INGEST_STAGE, RawInput, new_manifest, record_inputs
+from airlake.curate.record import INGEST_STAGE, RawInput, Write, fail_run, new_manifest, record_inputs
 from airlake.lake import manifest_key
 from airlake.manifest import IngestRecord, Manifest, RawPart, ingested_at, read_record, unpublished_raw_runs
 
@@ -92,7 +93,8 @@ class CurateStart:
     parts: list[RawPart]
 
 
-def begin_run(
+@contextmanager
+def curate_attempt(
     contract: Contract,
     store: LakeStore,
     run_id: str,
@@ -101,15 +103,25 @@ def begin_run(
     reject_rate_max: float | None,
     backlog: bool,
     backlog_days: int,
-) -> CurateStart:
-    """Read the run's complete ingest record, pick the raw runs it consumes, start its manifest."""
+    write: Write,
+) -> Iterator[CurateStart]:
+    """
+    One attempt of a curate run (worker or SQL): reads the run's complete ingest record, picks the raw
+    runs it consumes and starts its manifest; an error inside (but an exceeded reject budget, which
+    wrote its own) is recorded as the ``failed`` manifest before it propagates.
+    """
     ingest = read_ingest(store, contract.name, run_id)
     threshold = contract.quality.reject_rate_max if reject_rate_max is None else reject_rate_max
     raw_runs = raw_runs_to_curate(store, contract.name, ingest, backlog=backlog, backlog_days=backlog_days)
+    manifest = new_manifest(contract, run_id, ingest, raw_runs, threshold)
     work_dir.mkdir(parents=True, exist_ok=True)
-    return CurateStart(
-        ingest, new_manifest(contract, run_id, ingest, raw_runs, threshold), raw_parts(raw_runs)
-    )
+    try:
+        yield CurateStart(ingest, manifest, raw_parts(raw_runs))
+    except RejectRateExceeded:
+        raise
+    except Exception as exc:
+        fail_run(store, manifest, exc, write)
+        raise
 
 
 @dataclass

@@ -256,6 +256,11 @@ def complete_run(
     return summary(manifest, key)
 
 
+def write_manifest(store: LakeStore, manifest: Manifest, status: str) -> str:
+    """This attempt's record (a new ``attempt=<n>.json``; earlier attempts' records stay)."""
+    return manifest.write(store, status)
+
+
 def fail_run(store: LakeStore, manifest: Manifest, exc: BaseException, write: Write) -> None:
     """Record why the run failed as its ``failed`` manifest; a failure to write it only logs (the
     original error matters more)."""

@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airlake.curate.errors import CurateError, RejectRateExceeded
-from airlake.curate.inputs import BACKLOG_DAYS, begin_run, ingest_date_of, parse_raw_parts
+from airlake.curate.inputs import BACKLOG_DAYS, CurateStart, curate_attempt, ingest_date_of, parse_raw_parts
 from airlake.curate.merge import MAX_FILE_BYTES, ROW_GROUP_ROWS, PartitionMerger
 from airlake.curate.partitions import LiveLocation, curate_partition, plan_versions, remove_orphans
-from airlake.curate.record import add_partitions, check_reject_budget, complete_run, fail_run
+from airlake.curate.record import add_partitions, check_reject_budget, complete_run, write_manifest
 from airlake.curate.versions import ORPHAN_GRACE
-from airlake.manifest import COMPLETE, IngestRecord, Manifest, RawPart
+from airlake.manifest import COMPLETE
 from airlake.store import LakeStore
 
 if TYPE_CHECKING:
@@ -113,15 +113,6 @@ def run_curate(
     :raises RejectRateExceeded: too many rejects (quarantine and manifest written first).
     :raises CurateError: no complete ingest manifest, a raw part changed, or accounting does not balance.
     """
-    start = begin_run(
-        contract,
-        store,
-        run_id,
-        work_dir,
-        reject_rate_max=reject_rate_max,
-        backlog=backlog,
-        backlog_days=backlog_days,
-    )
     options = CurateOptions(
         ingest_date=ingest_date,
         memory_limit=memory_limit,
@@ -133,32 +124,24 @@ def run_curate(
         compare_location=compare_location,
         orphan_grace=orphan_grace,
     )
-    try:
-        return _run(
-            contract, store, start.manifest, start.ingest, start.parts, live_location, work_dir, options
-        )
-    except RejectRateExceeded:
-        raise
-    except Exception as exc:
-        fail_run(store, start.manifest, exc, _write)
-        raise
+    limits = {"reject_rate_max": reject_rate_max, "backlog": backlog, "backlog_days": backlog_days}
+    with curate_attempt(contract, store, run_id, work_dir, **limits, write=_write) as start:
+        return _run(contract, store, start, live_location, work_dir, options)
 
 
-def _write(store: LakeStore, manifest: Manifest, status: str) -> str:
-    """This attempt's record (a new ``attempt=<n>.json``; earlier attempts' records stay)."""
-    return manifest.write(store, status)
+_write = write_manifest
+"""How this run writes its record (a name of its own: the kill-point tests stop a run there)."""
 
 
 def _run(
     contract: Contract,
     store: LakeStore,
-    manifest: Manifest,
-    ingest: IngestRecord,
-    parts: list[RawPart],
+    start: CurateStart,
     live_location: LiveLocation,
     work_dir: Path,
     options: CurateOptions,
 ) -> dict[str, Any]:
+    manifest, ingest, parts = start.manifest, start.ingest, start.parts
     dataset, run_id = contract.name, manifest.run_id
     timings: dict[str, float] = manifest.extra["timings"]
     if not parts:

@@ -12,8 +12,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airlake.curate.errors import CurateError, RejectRateExceeded
-from airlake.curate.inputs import BACKLOG_DAYS, begin_run, ingest_date_of
+from airlake.curate.errors import CurateError
+from airlake.curate.inputs import BACKLOG_DAYS, CurateStart, curate_attempt, ingest_date_of
 from airlake.curate.merge import LocalPart
 from airlake.curate.parse import Reject
 from airlake.curate.partitions import LiveLocation, plan_versions, remove_orphans, settle_partition
@@ -25,13 +25,13 @@ from airlake.curate.record import (
     add_partitions,
     check_reject_budget,
     complete_run,
-    fail_run,
     record_inputs,
+    write_manifest,
 )
 from airlake.curate.sql import curate_sql, sql_unsupported
 from airlake.curate.versions import ORPHAN_GRACE
 from airlake.lake import curated_version_prefix, s3_uri
-from airlake.manifest import CuratedPartition, IngestRecord, Manifest, RawPart
+from airlake.manifest import CuratedPartition, RawPart
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -125,18 +125,9 @@ def run_curate_sql(
     if problems:
         listed = "; ".join(f"{'.'.join(map(str, loc))}: {text}" for loc, text in problems)
         raise CurateError(f"{contract.name} cannot be curated by SQL: {listed}")
-    start = begin_run(
-        contract,
-        store,
-        run_id,
-        work_dir,
-        reject_rate_max=reject_rate_max,
-        backlog=backlog,
-        backlog_days=backlog_days,
-    )
-    manifest = start.manifest
-    manifest.extra.update(engine=engine.name, query_ids=engine.query_ids)
-    try:
+    limits = {"reject_rate_max": reject_rate_max, "backlog": backlog, "backlog_days": backlog_days}
+    with curate_attempt(contract, store, run_id, work_dir, **limits, write=write_manifest) as start:
+        start.manifest.extra.update(engine=engine.name, query_ids=engine.query_ids)
         for part in start.parts:
             if raw_format(part.key) != "jsonl":
                 raise CurateError(
@@ -145,9 +136,7 @@ def run_curate_sql(
         return _run(
             contract,
             store,
-            manifest,
-            start.ingest,
-            start.parts,
+            start,
             live_location,
             compare_location,
             work_dir,
@@ -155,24 +144,12 @@ def run_curate_sql(
             ingest_date,
             orphan_grace,
         )
-    except RejectRateExceeded:
-        raise
-    except Exception as exc:
-        fail_run(store, manifest, exc, _write)
-        raise
-
-
-def _write(store: LakeStore, manifest: Manifest, status: str) -> str:
-    """This attempt's record (a new ``attempt=<n>.json``; earlier attempts' records stay)."""
-    return manifest.write(store, status)
 
 
 def _run(
     contract: Contract,
     store: LakeStore,
-    manifest: Manifest,
-    ingest: IngestRecord,
-    parts: list[RawPart],
+    start: CurateStart,
     live_location: LiveLocation,
     compare_location: LiveLocation | None,
     work_dir: Path,
@@ -180,11 +157,12 @@ def _run(
     ingest_date: date | None,
     orphan_grace: timedelta,
 ) -> dict[str, Any]:
+    manifest, ingest, parts = start.manifest, start.ingest, start.parts
     dataset, run_id = contract.name, manifest.run_id
     timings: dict[str, float] = manifest.extra["timings"]
     rows = manifest.rows
     if not parts:
-        return complete_run(store, manifest, _write, engine=engine.name)
+        return complete_run(store, manifest, write_manifest, engine=engine.name)
 
     # 1. raw lines -> counts and rejects (the SQL's reject rules) ------------------------------------
     started = time.monotonic()
@@ -209,7 +187,7 @@ def _run(
 
     # 2. quarantine, then the reject budget ---------------------------------------------------------
     ingest_day = ingest_date or ingest_date_of(ingest)
-    check_reject_budget(store, manifest, rejects_path, writer.reasons, ingest_day, _write)
+    check_reject_budget(store, manifest, rejects_path, writer.reasons, ingest_day, write_manifest)
 
     # 3. per partition: live rows + new rows -> de-duplicated new version ---------------------------
     started = time.monotonic()
@@ -257,7 +235,7 @@ def _run(
     manifest.extra["removed_versions"] = remove_orphans(
         store, dataset, plan.version, compare_location or live_location, orphan_grace
     )
-    return complete_run(store, manifest, _write, engine=engine.name)
+    return complete_run(store, manifest, write_manifest, engine=engine.name)
 
 
 def _publishable(
