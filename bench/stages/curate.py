@@ -3,12 +3,14 @@
 - ``airlake``: :func:`airlake.curate.run_curate` on the ``clickstream`` contract, the raw part and its
   ingest manifest laid out in a :class:`~bench.localstore.LocalStore` exactly as ingest leaves them in
   S3 (the emulator's GET/PUT cost is measured apart, see :mod:`bench.stages.emulator`). It also writes
-  the quarantine file and the manifest, and sorts each partition by key.
+  the quarantine file and the manifest, and sorts each partition by key. The one raw part is cut into
+  pieces parsed by every core (:mod:`airlake.curate.pieces`); the manifest's ``parse_workers`` says how
+  many.
 - ``duckdb`` (anchor): one ``COPY (SELECT ... QUALIFY row_number() ...) TO ... (FORMAT parquet,
   PARTITION_BY (dt))`` over the same file, DuckDB's default settings (all cores, 80 % of RAM).
 - ``airlake_parts`` (informative): the same call with the input cut into raw parts of ~128 MB, as a
-  line-based ingest (RawWriter) lands it: big runs then parse parts in parallel worker processes.
-  Plain CSV and JSON Lines only.
+  line-based ingest (RawWriter) lands it (each part is cut into pieces too). Plain CSV and JSON Lines
+  only.
 - ``airlake_sql`` (informative): the project's SQL version of curate (:func:`airlake.curate.curate_sql`,
   meant for Athena CTAS on big inputs) run on DuckDB over the raw JSON lines, rows and rejects.
 - ``pyarrow`` (anchor): a streaming CSV/JSON reader, vectorised validation and casts per batch, spill
