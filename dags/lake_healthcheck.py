@@ -23,13 +23,10 @@ from typing import Any
 # them once, in its manager, before it forks a parser for the file ([dag_processor]
 # parsing_pre_import_modules): boto3 and the providers are then not imported again by every parse.
 # tests/dags/test_dag_integrity.py checks that nothing from Airflow is left to import at parse time.
-import airflow.providers.amazon.aws.hooks.s3
-import airflow.providers.amazon.aws.operators.base_aws
 import airflow.sdk.definitions.decorators  # noqa: F401 - named for the pre-import (the comment above)
 from airflow.sdk import dag, task
 
-from airlake.operators.query import QUERY_ENGINE
-from airlake.pipeline import ATHENA_WORKGROUP, LAKE_BUCKET, form_param
+from airlake.pipeline import ATHENA_WORKGROUP, LAKE_BUCKET, QUERY_ENGINE, form_param
 
 DEFAULT_ARGS = {"owner": "airlake", "retries": 1, "retry_delay": timedelta(seconds=30)}
 

@@ -22,6 +22,8 @@ LAKE_BUCKET = "{{ var.value.airlake_bucket }}"
 GLUE_DATABASE = "{{ var.value.get('airlake_glue_database', 'airlake') }}"
 """The Glue database: Variable ``airlake_glue_database``, default ``airlake``."""
 START_DATE = datetime(2026, 11, 1, tzinfo=UTC)
+QUERY_ENGINE = "{{ var.value.get('airlake_query_engine', 'duckdb') }}"
+"""The engine of views, reports and SQL curate: Variable ``airlake_query_engine`` (``duckdb`` or ``athena``)."""
 ATHENA_WORKGROUP = "{{ var.value.get('airlake_athena_workgroup', 'primary') }}"
 """Athena's workgroup when the query engine is ``athena``: Variable ``airlake_athena_workgroup``."""
 ATHENA_OUTPUT = "{{ var.value.get('airlake_athena_output', '') }}"

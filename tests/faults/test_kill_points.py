@@ -205,17 +205,18 @@ def _kill_before_publish(patch: pytest.MonkeyPatch) -> None:
 
 
 def _kill_mid_copy(patch: pytest.MonkeyPatch) -> None:
-    """Killed while the load's COPY streams: after two files' data went into the open transaction."""
-    write = psycopg.Copy.write
-    writes = [0]
+    """Killed while the load's binary COPY streams: as the driver takes the third batch."""
+    import airlake.load.arrow_copy as arrow_copy
 
-    def write_then_kill(self: Any, buffer: Any) -> None:
-        if writes[0] == 2:
-            _kill_self()
-        writes[0] += 1
-        write(self, buffer)
+    to_driver = arrow_copy._to_driver
 
-    patch.setattr(psycopg.Copy, "write", write_then_kill)
+    def then_kill(*args: Any, **kwargs: Any) -> Any:
+        for index, batch in enumerate(to_driver(*args, **kwargs)):
+            if index == 2:
+                _kill_self()
+            yield batch
+
+    patch.setattr(arrow_copy, "_to_driver", then_kill)
 
 
 def _run_killed(

@@ -7,14 +7,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from airlake.operators.base import LakeOperator
-from airlake.pipeline import ATHENA_OUTPUT, ATHENA_WORKGROUP
+from airlake.pipeline import ATHENA_OUTPUT, ATHENA_WORKGROUP, QUERY_ENGINE
 
 if TYPE_CHECKING:
     from airlake.engines import QueryEngine
     from airlake.store import LakeStore
-
-QUERY_ENGINE = "{{ var.value.get('airlake_query_engine', 'duckdb') }}"
-"""The default ``engine``: Variable ``airlake_query_engine`` (``duckdb`` or ``athena``), default duckdb."""
 
 
 class QueryOperator(LakeOperator):

@@ -11,8 +11,7 @@ from airlake.engines import ScanBudgetExceeded
 from airlake.engines.duckdb_engine import DuckDBEngine
 from airlake.lake import manifest_key
 from airlake.operators.materialise import MaterialiseOperator
-from airlake.operators.query import QUERY_ENGINE
-from airlake.pipeline import ATHENA_OUTPUT, ATHENA_WORKGROUP
+from airlake.pipeline import ATHENA_OUTPUT, ATHENA_WORKGROUP, QUERY_ENGINE
 from airlake.sql_text import render_sql
 from tests.plugins.airlake.engines.conftest import curated
 from tests.plugins.airlake.engines.test_engine_duckdb import DS, shop
