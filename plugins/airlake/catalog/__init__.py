@@ -82,6 +82,7 @@ from airlake.catalog.tables import (
     get_table,
     normalize_glue_type,
     parquet_storage_descriptor,
+    partition_key_of,
     plan_table,
     table_input,
 )
@@ -132,6 +133,7 @@ __all__ = [
     "mark_restored",
     "normalize_glue_type",
     "parquet_storage_descriptor",
+    "partition_key_of",
     "partition_location",
     "partition_locations",
     "plan_table",

@@ -438,3 +438,12 @@ def get_table(glue: Any, database: str, table: str) -> dict[str, Any] | None:
         if error_code(exc) == "EntityNotFoundException":
             return None
         raise CatalogError(f"get_table {database}.{table} failed: {exc}") from exc
+
+
+def partition_key_of(table: Mapping[str, Any] | None) -> str | None:
+    """
+    The partition column of a Glue table (its one ``PartitionKeys`` entry, lower case): the
+    contract's ``partitioning.column`` for a dataset's table. None when it has none, or several.
+    """
+    keys = [str(key["Name"]).lower() for key in (table or {}).get("PartitionKeys") or []]
+    return keys[0] if len(keys) == 1 else None

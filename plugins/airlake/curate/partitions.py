@@ -29,7 +29,7 @@ from airlake.curate.versions import (
     version_of_location,
 )
 from airlake.errors import is_transient
-from airlake.lake import curated_version_prefix, s3_uri, state_key
+from airlake.lake import DEFAULT_PARTITION_COLUMN, curated_version_prefix, s3_uri, state_key
 from airlake.manifest import COMPLETE, CuratedPartition, CurateRecord, read_record
 from airlake.store import file_sha256
 
@@ -181,7 +181,7 @@ def settle_partition(
             unchanged=True,
         )
         return PartitionOutcome(unchanged)
-    prefix = curated_version_prefix(contract.name, dt, version)
+    prefix = curated_version_prefix(contract.name, dt, version, column=contract.partition_column)
     uploaded = []
     for part in parts:
         key = prefix + part.path.name
@@ -262,20 +262,29 @@ def same_as_live(
 
 
 def remove_orphans(
-    store: LakeStore, dataset: str, version: str, live_location: LiveLocation, grace: timedelta
+    store: LakeStore,
+    dataset: str,
+    version: str,
+    live_location: LiveLocation,
+    grace: timedelta,
+    *,
+    column: str = DEFAULT_PARTITION_COLUMN,
 ) -> list[str]:
     """Delete the version prefixes attempts left behind since the last complete curate (see
-    :func:`orphan_versions`); a partition the catalog points at is never touched."""
+    :func:`orphan_versions`); a partition the catalog points at is never touched. ``column`` is the
+    contract's partition column."""
     state = store.get_json(state_key(dataset, STAGE)) or {}
     since = state.get("version")
     if not since:
         return []  # no complete curate recorded yet: leave them to maintenance
     prefixes = []
-    for dt, orphan in orphan_versions(store, dataset, after=since, before=version, grace=grace):
+    for dt, orphan in orphan_versions(
+        store, dataset, after=since, before=version, grace=grace, column=column
+    ):
         live = resolve_live(live_location, [dt])[dt]
         if version_of_location(live) == orphan:
             continue
-        prefixes.append(curated_version_prefix(dataset, dt, orphan))
+        prefixes.append(curated_version_prefix(dataset, dt, orphan, column=column))
     for prefix in prefixes:
         keys = [obj.key for obj in store.list(prefix)]
         log.warning(

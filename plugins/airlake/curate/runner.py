@@ -201,6 +201,11 @@ def _run(
     # 4. accounting, manifest ---------------------------------------------------------------------------
     add_partitions(manifest, outcomes)
     manifest.extra["removed_versions"] = remove_orphans(
-        store, dataset, plan.version, options.compare_location or live_location, options.orphan_grace
+        store,
+        dataset,
+        plan.version,
+        options.compare_location or live_location,
+        options.orphan_grace,
+        column=contract.partition_column,
     )
     return complete_run(store, manifest, _write)

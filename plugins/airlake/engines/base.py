@@ -129,15 +129,6 @@ def referenced_tables(sql: str, database: str) -> list[str]:
     return sorted({name for name, _table in table_references(sql, database)})
 
 
-def partition_key_of(glue_table: Mapping[str, Any] | None) -> str | None:
-    """
-    The partition column of a Glue table (its ``PartitionKeys``, lower case), when it has exactly one:
-    the column whose predicates prune it. None when it has none (or several: not pruned).
-    """
-    keys = [str(key["Name"]).lower() for key in (glue_table or {}).get("PartitionKeys") or []]
-    return keys[0] if len(keys) == 1 else None
-
-
 def live_partitions(
     glue: Any, database: str, table: str, selection: PartitionSelection | None = None
 ) -> list[LivePartition]:
@@ -221,7 +212,10 @@ class CatalogSnapshot:
         return glue_table
 
     def partition_key(self, name: str) -> str | None:
-        """The table's partition column (:func:`partition_key_of`); None also when the table is missing."""
+        """The table's partition column (:func:`airlake.catalog.partition_key_of`); None also when the
+        table is missing."""
+        from airlake.catalog import partition_key_of
+
         return partition_key_of(self.table(name))
 
     def partitions(self, name: str, selection: PartitionSelection | None = None) -> list[LivePartition]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airlake.curate.versions import version_of_location, versions_to_clean
-from airlake.lake import is_version_prefix, parse_curated_version_prefix
+from airlake.lake import DEFAULT_PARTITION_COLUMN, is_version_prefix, parse_curated_version_prefix
 from airlake.store import LakeStore
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ def clean_dataset(
     dry_run: bool = False,
     include_unpublished: bool = False,
     current_location: Callable[[str], str | None] | None = None,
+    column: str = DEFAULT_PARTITION_COLUMN,
 ) -> dict[str, Any]:
     """
     Delete the expired versions of one dataset.
@@ -81,16 +82,17 @@ def clean_dataset(
     :param include_unpublished: also clean partitions the catalog does not know.
     :param current_location: ``dt -> location now`` asked again just before deleting (Glue); a version
         that became live in the meantime is skipped.
+    :param column: the dataset's partition column (the ``<column>=`` folder of its keys).
     :return: ``{dataset, deleted: [ExpiredVersion as dict], skipped: [...], versions, objects, bytes}``.
     """
     moment = now or datetime.now(UTC)
     expired = versions_to_clean(
-        store, dataset, live, grace, now=moment, include_unpublished=include_unpublished
+        store, dataset, live, grace, now=moment, include_unpublished=include_unpublished, column=column
     )
     deleted: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     for prefix in expired:
-        _dataset, dt, version = parse_curated_version_prefix(prefix)
+        _dataset, dt, version = parse_curated_version_prefix(prefix, column)
         if not dry_run and current_location is not None:
             now_live = current_location(dt)
             if version_of_location(now_live) == version:
@@ -151,7 +153,7 @@ def cleanup_expired_versions(
         what was deleted.
     :return: ``{dry_run, grace_hours, versions, objects, bytes, datasets: {dataset: ...}, manifests}``.
     """
-    from airlake.catalog import current_location, live_locations
+    from airlake.catalog import current_location, get_table, live_locations, partition_key_of
     from airlake.maintenance.records import write_run_manifest
 
     moment = now or datetime.now(UTC)
@@ -168,6 +170,7 @@ def cleanup_expired_versions(
             dry_run=dry_run,
             include_unpublished=include_unpublished,
             current_location=lambda dt, ds=dataset: current_location(glue, database, ds, dt),
+            column=partition_key_of(get_table(glue, database, dataset)) or DEFAULT_PARTITION_COLUMN,
         )
         results[dataset] = result
         if run_id and not dry_run:

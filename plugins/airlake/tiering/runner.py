@@ -17,7 +17,7 @@ from airlake.catalog import (
     partition_locations,
     table_partitions,
 )
-from airlake.lake import manifest_key
+from airlake.lake import DEFAULT_PARTITION_COLUMN, manifest_key
 from airlake.manifest import Manifest
 from airlake.tiering.lifecycle import LifecycleDiff, apply_lifecycle, lifecycle_rules
 from airlake.tiering.moves import (
@@ -135,8 +135,16 @@ def run_tiering(
 
     superseded: dict[str, list[str]] = {}
     if tag_superseded and any(p.name == "curated-superseded" for p in rule_set.policies):
+        columns = {p.dataset: p.date_key for p in rule_set.for_zone("curated") if p.dataset and p.date_key}
         superseded = {
-            dataset: plan_superseded(store, dataset, live[dataset], grace=superseded_grace, now=now)
+            dataset: plan_superseded(
+                store,
+                dataset,
+                live[dataset],
+                grace=superseded_grace,
+                now=now,
+                column=columns.get(dataset, DEFAULT_PARTITION_COLUMN),
+            )
             for dataset in curated
         }
 

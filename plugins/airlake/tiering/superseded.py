@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airlake.curate.versions import versions_to_clean
+from airlake.lake import DEFAULT_PARTITION_COLUMN
 from airlake.tiering.policy import SUPERSEDED_TAG
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ def plan_superseded(
     *,
     grace: timedelta,
     now: datetime,
+    column: str = DEFAULT_PARTITION_COLUMN,
 ) -> list[str]:
     """
     Keys of the objects of superseded (or abandoned) versions that may be deleted.
@@ -42,8 +44,9 @@ def plan_superseded(
     :param live: ``{dt: live location}`` from the catalog; partitions not in it are left alone.
     :param grace: how long a superseded version stays readable after the version that replaced it.
     :param now: the run's time (its data interval end), not the clock.
+    :param column: the dataset's partition column (the ``<column>=`` folder of its keys).
     """
-    prefixes = versions_to_clean(store, dataset, live, grace, now=now)
+    prefixes = versions_to_clean(store, dataset, live, grace, now=now, column=column)
     return [obj.key for prefix in prefixes for obj in store.list(prefix)]
 
 

@@ -154,7 +154,7 @@ class AthenaSqlCurate(SqlCurateEngine):
         keys = ", ".join(quote_identifier(k) for k in contract.dedup.keys)
         outputs = []
         for dt in dts:
-            prefix = curated_version_prefix(contract.name, dt, version)
+            prefix = curated_version_prefix(contract.name, dt, version, column=contract.partition_column)
             self._query(
                 f"UNLOAD (SELECT {names} FROM {result} WHERE {part} = {_literal(dt)} ORDER BY {keys}) "
                 f"TO '{s3_uri(store.bucket, prefix)}' WITH (format = 'PARQUET', compression = 'ZSTD')"

@@ -233,7 +233,12 @@ def _run(
     # 4. accounting, manifest (the worker path's) ---------------------------------------------------
     add_partitions(manifest, outcomes)
     manifest.extra["removed_versions"] = remove_orphans(
-        store, dataset, plan.version, compare_location or live_location, orphan_grace
+        store,
+        dataset,
+        plan.version,
+        compare_location or live_location,
+        orphan_grace,
+        column=contract.partition_column,
     )
     return complete_run(store, manifest, write_manifest, engine=engine.name)
 
@@ -251,7 +256,7 @@ def _publishable(
     settled as the worker path's (:func:`~airlake.curate.partitions.settle_partition`: ``unchanged``,
     ``reused`` or uploaded)."""
     if output.local_parts is None:
-        prefix = curated_version_prefix(contract.name, output.dt, version)
+        prefix = curated_version_prefix(contract.name, output.dt, version, column=contract.partition_column)
         written = replace(
             counted,
             version=version,

@@ -518,3 +518,22 @@ def test_parsing_parts_in_worker_processes_gives_the_same_result(lake, catalog, 
     assert [list(c.values()) for c in checksums(parallel)] == [
         list(c.values()) for c in checksums(in_process)
     ]
+
+
+def test_a_contract_partitioned_by_another_column_writes_its_folders(lake, catalog, tmp_path) -> None:
+    """``partitioning.column: day`` names the curated folders (``day=<date>/v=<version>/``); rows and
+    accounting are those of the ``dt`` contract."""
+    base = get_contract("orders")
+    contract = base.model_copy(
+        update={"partitioning": base.partitioning.model_copy(update={"column": "day"})}
+    )
+    land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(ORDERS_DAY_1))])
+
+    summary = curate(lake, contract, RUN_1, catalog, tmp_path)
+
+    assert curated(lake, summary) == expected_rows(ORDERS_DAY_1)
+    for partition in manifest_of(lake, summary)["partitions"]:
+        prefix = f"curated/orders/day={partition['dt']}/v={partition['version']}/"
+        assert partition["location"] == f"s3://{lake.bucket}/{prefix}"
+        assert partition["files"] and all(key.startswith(prefix) for key in partition["files"])
+    assert not [obj.key for obj in lake.list("curated/orders/dt=")]

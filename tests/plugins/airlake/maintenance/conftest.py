@@ -50,9 +50,12 @@ def version_at(moment: datetime) -> str:
 class CuratedOrders:
     """Writes versions of orders partitions (one Parquet file per chunk of rows) and publishes them."""
 
-    def __init__(self, store: Any, glue: Any, database: str) -> None:
+    def __init__(self, store: Any, glue: Any, database: str, *, column: str = "dt") -> None:
         self.store, self.glue, self.database = store, glue, database
-        self.contract = get_contract(DATASET)
+        contract = get_contract(DATASET)
+        partitioning = contract.partitioning.model_copy(update={"column": column})
+        self.contract = contract.model_copy(update={"partitioning": partitioning})
+        self.column = column
         ensure_database(glue, database)
         ensure_table(glue, database, self.contract, store.bucket)
 
@@ -61,7 +64,7 @@ class CuratedOrders:
     ) -> str:
         """One version: a zstd Parquet file per list of rows; its s3:// location."""
         schema = schema or self.contract.arrow_schema()
-        prefix = curated_version_prefix(DATASET, dt, version)
+        prefix = curated_version_prefix(DATASET, dt, version, column=self.column)
         for index, rows in enumerate(files):
             table = pa.Table.from_pylist([{n: r.get(n) for n in schema.names} for r in rows], schema=schema)
             buffer = io.BytesIO()
@@ -70,7 +73,8 @@ class CuratedOrders:
         return f"s3://{self.store.bucket}/{prefix}"
 
     def publish(self, dt: str, version: str) -> None:
-        location = f"s3://{self.store.bucket}/{curated_version_prefix(DATASET, dt, version)}"
+        prefix = curated_version_prefix(DATASET, dt, version, column=self.column)
+        location = f"s3://{self.store.bucket}/{prefix}"
         storage = table_input(self.contract, self.store.bucket)["StorageDescriptor"]
         publish_partitions(
             self.glue, self.database, DATASET, [{"dt": dt, "location": location, "version": version}], storage

@@ -141,3 +141,27 @@ def test_deletes_page_by_page(lake, monkeypatch) -> None:
     assert delete_prefix(lake, prefix) == (7, 28)
     assert calls == [3, 3, 1]
     assert list(lake.list(prefix)) == []
+
+
+def test_a_dataset_partitioned_by_another_column_is_cleaned_by_its_own_folders(lake, glue, database) -> None:
+    """The contract names ``day``: Glue's partition key says so, and the ``day=`` versions are the ones
+    listed and deleted (a ``dt=`` regex would find none and delete nothing)."""
+    from tests.plugins.airlake.maintenance.conftest import CuratedOrders
+
+    orders = CuratedOrders(lake, glue, database, column="day")
+    assert [
+        k["Name"] for k in glue.get_table(DatabaseName=database, Name=DATASET)["Table"]["PartitionKeys"]
+    ] == ["day"]
+    for day in (20, 21):
+        orders.write("2026-11-01", V[day], [order_rows("2026-11-01", day, 3)])
+    orders.publish("2026-11-01", V[21])
+    old = curated_version_prefix(DATASET, "2026-11-01", V[20], column="day")
+    live = curated_version_prefix(DATASET, "2026-11-01", V[21], column="day")
+    assert old.startswith("curated/orders/day=2026-11-01/")
+
+    result = cleanup_expired_versions(lake, glue, database, [DATASET], grace=GRACE, now=NOW)
+
+    assert [d["prefix"] for d in result["datasets"][DATASET]["deleted"]] == [old]
+    assert result["datasets"][DATASET]["deleted"][0]["dt"] == "2026-11-01"
+    remaining = orders.objects()
+    assert remaining and all(key.startswith(live) for key in remaining)
