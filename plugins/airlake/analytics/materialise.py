@@ -124,13 +124,6 @@ def result_column_names(sql: str) -> list[str]:
     return names
 
 
-def unload_encryption(store: LakeStore) -> dict[str, str]:
-    """The Athena EncryptionConfiguration matching the lake's server-side encryption (SSE-KMS or SSE-S3)."""
-    if store.sse.get("ServerSideEncryption") == "aws:kms":
-        return {"EncryptionOption": "SSE_KMS", "KmsKey": store.sse["SSEKMSKeyId"]}
-    return {"EncryptionOption": "SSE_S3"}
-
-
 def view_table_input(view: str, bucket: str, columns: list[dict[str, Any]]) -> dict[str, Any]:
     """Glue ``TableInput`` of a view: an external zstd Parquet table partitioned by ``dt`` (string)."""
     from airlake.catalog import parquet_storage_descriptor
@@ -361,6 +354,8 @@ def _unload_version(
 
     :return: (Glue columns, [(key, bytes)] written, rows, bytes scanned by the UNLOAD).
     """
+    from airlake.engines.athena import lake_encryption
+
     names = result_column_names(sql)
     has_dt = PARTITION_COLUMN in names
     others = [name for name in names if name != PARTITION_COLUMN]
@@ -377,7 +372,7 @@ def _unload_version(
             select,
             f"s3://{store.bucket}/{staging}",
             partitioned_by=[PARTITION_COLUMN] if has_dt else [],
-            encryption=unload_encryption(store),
+            encryption=lake_encryption(store),
         )
         bytes_scanned = engine.bytes_scanned
         files = []

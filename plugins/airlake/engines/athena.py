@@ -66,6 +66,15 @@ def unload_statement(select_sql: str, location: str, *, partitioned_by: Sequence
     return f"UNLOAD (\n{select}\n) TO '{location}' WITH ({', '.join(properties)})"
 
 
+def lake_encryption(store: Any) -> dict[str, str]:
+    """The Athena ``EncryptionConfiguration`` matching a LakeStore's server-side encryption (SSE-KMS with
+    its key, else SSE-S3): what the engine writes (results, CTAS tables, UNLOAD files) is encrypted as
+    the lake's own writes are."""
+    if store.sse.get("ServerSideEncryption") == "aws:kms":
+        return {"EncryptionOption": "SSE_KMS", "KmsKey": store.sse["SSEKMSKeyId"]}
+    return {"EncryptionOption": "SSE_S3"}
+
+
 class AthenaEngine(QueryEngine):
     """
     Athena SQL run by Athena: submit, wait, fetch the rows; keeps the query id for :meth:`on_kill`.
@@ -86,6 +95,8 @@ class AthenaEngine(QueryEngine):
         the cutoff is a setting of the whole workgroup, so only turn this on for a workgroup that the
         views (one budget at a time) use alone; otherwise the cutoff is only checked and a warning
         says when it is missing or looser than the budget.
+    :param encryption: the result ``EncryptionConfiguration`` of every query (:func:`lake_encryption`);
+        a query's own ``encryption`` wins.
     """
 
     def __init__(
@@ -100,8 +111,10 @@ class AthenaEngine(QueryEngine):
         sleep_time: int = 2,
         max_polling_attempts: int | None = None,
         manage_workgroup_cutoff: bool = False,
+        encryption: Mapping[str, str] | None = None,
     ) -> None:
         self.hook = hook
+        self.encryption = dict(encryption) if encryption else None
         self.database = database
         self.output_location = output_location
         self.workgroup = workgroup
@@ -122,9 +135,11 @@ class AthenaEngine(QueryEngine):
     ) -> str:
         """StartQueryExecution in the engine's database, workgroup and output location; the query id.
 
-        ``encryption`` is the result EncryptionConfiguration (it also encrypts UNLOAD's files)."""
+        ``encryption`` is the result EncryptionConfiguration (it also encrypts UNLOAD's and CTAS's files);
+        default the engine's."""
         self.release_catalog()  # the query's catalog snapshot served its scan budget
         result_configuration: dict[str, Any] = {"OutputLocation": self.output_location}
+        encryption = encryption or self.encryption
         if encryption:
             result_configuration["EncryptionConfiguration"] = dict(encryption)
         self.query_execution_id = self.hook.run_query(

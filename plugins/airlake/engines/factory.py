@@ -22,7 +22,8 @@ def build_query_engine(
     workgroup: str | None = None,
     memory_limit: str | None = "1GB",
 ) -> QueryEngine:
-    """The engine a task queries with: DuckDB over the Glue catalog (local) or Athena (AWS)."""
+    """The engine a task queries with: DuckDB over the Glue catalog (local) or Athena (AWS, every query's
+    files encrypted as the lake's writes are: :func:`~airlake.engines.athena.lake_encryption`)."""
     engine_name = str(engine_name).strip().lower()
     if engine_name not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine_name!r}")
@@ -33,7 +34,7 @@ def build_query_engine(
     from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 
     from airlake.aws import configure
-    from airlake.engines.athena import AthenaEngine
+    from airlake.engines.athena import AthenaEngine, lake_encryption
 
     if not athena_output_location or not workgroup:
         raise ValueError("engine 'athena' needs athena_output_location and workgroup")
@@ -44,4 +45,5 @@ def build_query_engine(
         workgroup=workgroup,
         glue=glue,
         s3=store,
+        encryption=lake_encryption(store),
     )

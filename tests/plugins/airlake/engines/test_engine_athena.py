@@ -95,3 +95,33 @@ def test_scan_limit_sets_the_workgroup_cutoff(current, budget, manage, updates) 
     )
     engine.apply_scan_limit(budget)
     assert client.updates == updates
+
+
+def test_every_query_of_a_factory_built_athena_engine_is_encrypted_with_the_lakes_key(athena, lake) -> None:
+    """The engine a task builds writes what each query writes (results; curate's CTAS and UNLOAD files)
+    with the lake's SSE-KMS key; a query's own encryption still wins."""
+    from airlake.engines.factory import build_query_engine
+    from airlake.store import LakeStore
+
+    kms_store = LakeStore(lake.hook, lake.bucket, kms_key_id="alias/airlake-lake")
+    output = f"s3://{lake.bucket}/athena-results/"
+    engine = build_query_engine(
+        "athena",
+        glue=None,
+        store=kms_store,
+        database="airlake_db",
+        hook_parameters={"aws_conn_id": "aws_default", "log_query": False},
+        athena_output_location=output,
+        workgroup="primary",
+    )
+
+    query_id = engine.submit("select 1")
+    configuration = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+    assert configuration["ResultConfiguration"]["EncryptionConfiguration"] == {
+        "EncryptionOption": "SSE_KMS",
+        "KmsKey": "alias/airlake-lake",
+    }
+    own = engine.submit("select 2", encryption={"EncryptionOption": "SSE_S3"})
+    assert athena.get_query_execution(QueryExecutionId=own)["QueryExecution"]["ResultConfiguration"][
+        "EncryptionConfiguration"
+    ] == {"EncryptionOption": "SSE_S3"}
