@@ -64,9 +64,10 @@ def lake_dag_args(owner: str, *, deadline: timedelta | None = None) -> dict[str,
 
 
 def query_task_args() -> dict[str, Any]:
-    """The arguments of a task that queries the lake (a view, the business report): the query pool and
-    Athena's workgroup and result location (used when the query engine is ``athena``)."""
-    return {"pool": QUERY_POOL, "athena_output_location": ATHENA_OUTPUT, "workgroup": ATHENA_WORKGROUP}
+    """The arguments of a task that queries the lake (a view, the business report): the query pool (the
+    engine, Athena's workgroup and result location are :class:`~airlake.operators.query.QueryOperator`'s
+    defaults)."""
+    return {"pool": QUERY_POOL}
 
 
 def form_param(*args: Any, **schema: Any) -> Param:
