@@ -29,7 +29,7 @@ from airlake.curate.versions import (
     version_of_location,
 )
 from airlake.errors import is_transient
-from airlake.lake import DEFAULT_PARTITION_COLUMN, curated_version_prefix, s3_uri, state_key
+from airlake.lake import curated_version_prefix, s3_uri, state_key
 from airlake.manifest import COMPLETE, CuratedPartition, CurateRecord, read_record
 from airlake.store import file_sha256
 
@@ -262,17 +262,12 @@ def same_as_live(
 
 
 def remove_orphans(
-    store: LakeStore,
-    dataset: str,
-    version: str,
-    live_location: LiveLocation,
-    grace: timedelta,
-    *,
-    column: str = DEFAULT_PARTITION_COLUMN,
+    store: LakeStore, contract: Contract, version: str, live_location: LiveLocation, grace: timedelta
 ) -> list[str]:
     """Delete the version prefixes attempts left behind since the last complete curate (see
-    :func:`orphan_versions`); a partition the catalog points at is never touched. ``column`` is the
-    contract's partition column."""
+    :func:`orphan_versions`), in the contract's partition folders; a partition the catalog points at
+    is never touched."""
+    dataset, column = contract.name, contract.partition_column
     state = store.get_json(state_key(dataset, STAGE)) or {}
     since = state.get("version")
     if not since:

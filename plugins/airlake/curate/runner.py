@@ -200,12 +200,8 @@ def _run(
 
     # 4. accounting, manifest ---------------------------------------------------------------------------
     add_partitions(manifest, outcomes)
+    live = options.compare_location or live_location
     manifest.extra["removed_versions"] = remove_orphans(
-        store,
-        dataset,
-        plan.version,
-        options.compare_location or live_location,
-        options.orphan_grace,
-        column=contract.partition_column,
+        store, contract, plan.version, live, options.orphan_grace
     )
     return complete_run(store, manifest, _write)

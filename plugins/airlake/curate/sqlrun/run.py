@@ -232,14 +232,8 @@ def _run(
 
     # 4. accounting, manifest (the worker path's) ---------------------------------------------------
     add_partitions(manifest, outcomes)
-    manifest.extra["removed_versions"] = remove_orphans(
-        store,
-        dataset,
-        plan.version,
-        compare_location or live_location,
-        orphan_grace,
-        column=contract.partition_column,
-    )
+    live = compare_location or live_location
+    manifest.extra["removed_versions"] = remove_orphans(store, contract, plan.version, live, orphan_grace)
     return complete_run(store, manifest, write_manifest, engine=engine.name)
 
 
