@@ -8,19 +8,18 @@ every reader. Whether a record is **complete** has one rule, :func:`is_complete`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
+from airlake.lake import RAW_DATE_COLUMN, partition_value
 from airlake.manifest.writer import COMPLETE, read_manifest
 
 if TYPE_CHECKING:
     from airlake.store import LakeStore
 
 INGEST, CURATE, CATALOG, QUALITY, LOAD = "ingest", "curate", "catalog", "quality", "load"
-_INGEST_DATE_IN_KEY = re.compile(r"/ingest_date=(\d{4}-\d{2}-\d{2})/")
 _R = TypeVar("_R", bound="StageRecord")
 
 
@@ -145,9 +144,12 @@ class IngestRecord(StageRecord):
         if start:
             return date.fromisoformat(str(start)[:10])
         for part in self.parts:
-            match = _INGEST_DATE_IN_KEY.search(part.key)
-            if match:
-                return date.fromisoformat(match.group(1))
+            day = partition_value(part.key, RAW_DATE_COLUMN)
+            if day:
+                try:
+                    return date.fromisoformat(day)
+                except ValueError:
+                    continue
         return None
 
 
