@@ -85,7 +85,9 @@ def _value(rng: random.Random, column: str) -> str | None:
         return _pick(rng, ["a", "b", "c", "d", "A", " a", "é", "ü x", ""]) + _pick(rng, ["", "", "b"])
     if column == "flag":
         return _pick(rng, ["true", "True", "TRUE", "t", "T", "1", "0", "f", "false", "no", "yes", " t", "2"])
-    year = _pick(rng, ["2026", "2024", "1999", "1900", "0001", "9999", "2100", "1969", "1970", "20261"])
+    year = _pick(
+        rng, ["2026", "2024", "1999", "1900", "2000", "2400", "0001", "9999", "2100", "1970", "20261"]
+    )
     month = _pick(rng, ["01", "02", "11", "12", "13", "00", "1"])
     day = _pick(rng, ["01", "28", "29", "30", "31", "32", "00"])
     date = f"{year}-{month}-{day}"
