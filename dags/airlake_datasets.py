@@ -60,7 +60,14 @@ from airlake.operators.ingest import IngestOperator
 from airlake.operators.load import WarehouseLoadOperator
 from airlake.operators.quality import QualityCheckOperator
 from airlake.operators.tiering import GlacierRestoreOperator
-from airlake.pipeline import WAREHOUSE_POOL, curate_engine_param, curate_task, interval_params, lake_dag_args
+from airlake.pipeline import (
+    WAREHOUSE_POOL,
+    check_params_once,
+    curate_engine_param,
+    curate_task,
+    interval_params,
+    lake_dag_args,
+)
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -124,7 +131,7 @@ def dataset_dag(contract: Contract) -> DAG:
             poke_interval=60,
         )
         plan(name) >> [ingest, restore] >> curate >> quality >> catalog >> load
-    return dag
+    return check_params_once(dag)  # its 7 tasks' copies of the 5 Params checked once, not 14 times
 
 
 # A task's runner parses this file to find its own DAG: build only that one then (Airflow's parsing

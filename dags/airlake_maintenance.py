@@ -36,7 +36,7 @@ from airlake.operators.maintenance import (
     StorageReportOperator,
 )
 from airlake.operators.tiering import TieringOperator
-from airlake.pipeline import dry_run_param, lake_dag_args
+from airlake.pipeline import check_params_once, dry_run_param, lake_dag_args
 
 DRY_RUN = "{{ params.dry_run }}"
 
@@ -58,3 +58,4 @@ with DAG(
     )
     report = StorageReportOperator(task_id="storage_report", report_date="{{ ds }}")
     cleanup >> compact >> tiering >> report
+check_params_once(lake_maintenance_weekly)

@@ -30,7 +30,7 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, task
 from airlake.assets import view_asset
 from airlake.operators.business_report import BusinessReportOperator
 from airlake.operators.materialise import MaterialiseOperator
-from airlake.pipeline import form_param, lake_dag_args, query_task_args
+from airlake.pipeline import check_params_once, form_param, lake_dag_args, query_task_args
 
 WEEK_START = "{{ ti.xcom_pull(task_ids='plan_week') }}"
 
@@ -84,3 +84,4 @@ with DAG(
         **query_task_args(),
     )
     plan_week() >> popularity >> report
+check_params_once(business_weekly_report)

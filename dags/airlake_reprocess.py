@@ -23,7 +23,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import DAG, task
 
 from airlake.contracts import load_contracts
-from airlake.pipeline import START_DATE, dataset_param, default_args, interval_params
+from airlake.pipeline import START_DATE, check_params_once, dataset_param, default_args, interval_params
 
 
 @task(multiple_outputs=True)
@@ -72,3 +72,4 @@ with DAG(
         retries=0,  # a retry would run the whole pipeline again: rerun it on purpose instead
         execution_timeout=timedelta(hours=6),  # e.g. when the dataset's DAG is left paused
     )
+check_params_once(airlake_reprocess)

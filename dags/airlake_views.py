@@ -28,7 +28,7 @@ from airflow.sdk import DAG, AssetAny, task
 
 from airlake.assets import curated_asset, view_asset
 from airlake.operators.materialise import MaterialiseOperator
-from airlake.pipeline import interval_params, lake_dag_args, query_task_args
+from airlake.pipeline import check_params_once, interval_params, lake_dag_args, query_task_args
 
 DAILY_VIEWS: dict[str, tuple[str, ...]] = {
     "daily_sales": ("orders", "fx_rates"),
@@ -66,7 +66,7 @@ def view_dag(view: str, datasets: tuple[str, ...]) -> DAG:
             outlets=[view_asset(view)],
             **query_task_args(),
         ).expand(ds=days_to_build())
-    return dag
+    return check_params_once(dag)
 
 
 for _view, _datasets in DAILY_VIEWS.items():

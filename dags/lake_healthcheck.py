@@ -26,7 +26,7 @@ from typing import Any
 import airflow.sdk.definitions.decorators  # noqa: F401 - named for the pre-import (the comment above)
 from airflow.sdk import dag, task
 
-from airlake.pipeline import ATHENA_WORKGROUP, LAKE_BUCKET, QUERY_ENGINE, form_param
+from airlake.pipeline import ATHENA_WORKGROUP, LAKE_BUCKET, QUERY_ENGINE, check_params_once, form_param
 
 DEFAULT_ARGS = {"owner": "airlake", "retries": 1, "retry_delay": timedelta(seconds=30)}
 
@@ -172,4 +172,4 @@ def lake_healthcheck() -> None:
     check_athena_cutoff(QUERY_ENGINE, ATHENA_WORKGROUP)
 
 
-lake_healthcheck()
+check_params_once(lake_healthcheck())

@@ -148,3 +148,52 @@ def test_lake_operators_take_bucket_and_database_from_default_args() -> None:
         own = CatalogOperator(task_id="own", dataset="orders", bucket="other", database="db2")
     assert (given.bucket, given.database) == (LAKE_BUCKET, GLUE_DATABASE)
     assert (own.bucket, own.database) == ("other", "db2")
+
+
+def _dag_with_params(params: dict, tasks: int = 4):
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import DAG
+
+    with DAG(
+        dag_id="shared_params", schedule=None, start_date=datetime(2026, 11, 1, tzinfo=UTC), params=params
+    ) as dag:
+        for index in range(tasks):
+            EmptyOperator(task_id=f"t{index}")
+    return dag
+
+
+def test_check_params_once_serialises_the_same_dag_with_one_check_per_param(monkeypatch) -> None:
+    import jsonschema
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from airlake.pipeline import SharedCheckParams, check_params_once
+
+    plain = DagSerialization.to_dict(_dag_with_params(interval_params()))
+    calls = []
+    real = jsonschema.validate
+    monkeypatch.setattr(jsonschema, "validate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    dag = check_params_once(_dag_with_params(interval_params()))
+    assert all(isinstance(task.params, SharedCheckParams) for task in dag.tasks)
+    calls.clear()
+    assert DagSerialization.to_dict(dag) == plain  # same tasks, same params, same form
+    assert len(calls) == len(
+        interval_params()
+    )  # each Param checked once for the 4 tasks' 8 dumps, not 8 times
+
+
+def test_shared_checks_dump_as_paramsdict_does_and_runs_still_validate() -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    from airlake.pipeline import check_params_once, form_param
+
+    params = {
+        **interval_params(start_required=True),  # start_date without a default: NOTSET, dumped as None
+        "bad": form_param("not-a-day", type="string", format="date"),  # an invalid default: None
+    }
+    dag = check_params_once(_dag_with_params(params, tasks=2))
+    first, second = (task.params for task in dag.tasks)
+    expected = ParamsDict(params).dump()
+    assert expected["start_date"] is None and expected["bad"] is None
+    assert first.dump() == expected and second.dump() == expected and first == second
+    with pytest.raises(ParamValidationError):
+        first.validate()  # what a run's params go through: every Param checked, none remembered
