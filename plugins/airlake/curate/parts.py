@@ -1,8 +1,8 @@
 """Parse a run's raw parts: each part into per-partition spill files and a rejects file, in parallel.
 
-CSV is split and typed a block at a time with Arrow where that is provably what the strict reader gives
-(:data:`ARROW_STRUCTURE`, :data:`VECTOR_TYPING`); every other record, and JSON Lines and Parquet, is
-parsed in Python per value (exact decimals, one reason per reject). Parsing is CPU-bound and parts are
+CSV and JSON Lines are split and typed a block at a time with Arrow where that is provably what the
+strict reader gives (:data:`ARROW_STRUCTURE`, :data:`VECTOR_TYPING`, :mod:`airlake.curate.json_vector`);
+every other record, and Parquet, is parsed in Python per value (exact decimals, one reason per reject). Parsing is CPU-bound and parts are
 independent, so big runs parse several parts at once in worker processes; small runs parse in process.
 Inside a daemonic process (a Celery prefork child, where the CeleryExecutor runs tasks) the standard
 library refuses to start children, so the pool is billiard's (Celery's own multiprocessing fork, which
@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from airlake.curate import pieces
 from airlake.curate.csv_split import ArrowBlock
+from airlake.curate.json_vector import JsonBlock, json_blocks, json_schema
 from airlake.curate.parse import Reject, RowParser
 from airlake.curate.rawfile import Piece, raw_format
-from airlake.curate.readers import CsvReader, open_reader
+from airlake.curate.readers import CsvReader, JsonLinesReader, open_reader
 from airlake.curate.spill import PartitionSpill
 from airlake.curate.vector import VectorTyper, type_block, write_block
 
@@ -44,7 +45,7 @@ PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 """Below this much compressed input (~2 s of parsing), starting worker processes costs more than it saves."""
 MAX_WORKERS = 4
 VECTOR_TYPING = True
-"""Type CSV blocks with Arrow kernels (:mod:`airlake.curate.vector`, proven identical to the row path by
+"""Type CSV and JSON Lines blocks with Arrow kernels (:mod:`airlake.curate.vector`, proven identical to the row path by
 ``test_vector_identity.py``). On its own (strict splitter) it was no faster than the row path
 (bench/results/2026-12-03-curate.md); with :data:`ARROW_STRUCTURE` it is (2026-12-04-curate-arrow.md)."""
 ARROW_STRUCTURE = True
@@ -141,10 +142,16 @@ def parse_part(task: PartTask) -> PartResult:
     )
     key, base, read = task.key, task.index << PART_SHIFT, 0
     parse, partition_of, spill_add, reject = parser.parse, parser.partition_of, spill.add, rejects.add
-    typer = VectorTyper(contract) if VECTOR_TYPING and isinstance(reader, CsvReader) else None
+    vector = VECTOR_TYPING and isinstance(reader, CsvReader | JsonLinesReader)
+    typer = VectorTyper(contract) if vector else None
+    fields = json_schema(contract, reader) if typer and isinstance(reader, JsonLinesReader) else None
     try:
-        if typer is not None and typer.exact:
-            read = _parse_vector(_Typing(reader, parser, typer, spill, rejects, key, base), task.flush_rows)
+        if typer is not None and typer.exact and (fields is not None or isinstance(reader, CsvReader)):
+            typing = _Typing(reader, parser, typer, spill, rejects, key, base)
+            if fields is not None:
+                read = _parse_json(typing, fields)
+            else:
+                read = _parse_vector(typing, task.flush_rows)
             items: Iterator[Any] = iter(())
         else:
             items = reader.items()
@@ -183,7 +190,7 @@ class _Typing:
     """What typing a CSV part's blocks writes to: its reader, parsers, spill and rejects, the part's
     key and its ordinal base (``index << PART_SHIFT``)."""
 
-    reader: CsvReader
+    reader: CsvReader | JsonLinesReader
     parser: RowParser
     typer: VectorTyper
     spill: PartitionSpill
@@ -222,6 +229,47 @@ def _parse_vector(typing: _Typing, flush_rows: int) -> int:
     if pending:
         _type_records(typing, pending)
     return read
+
+
+def _parse_json(typing: _Typing, schema: Any) -> int:
+    """JSON Lines typed a block at a time (:mod:`airlake.curate.json_vector`); the lines Arrow refused,
+    and the suspect rows, by the strict reader and the row parser. Returns rows read."""
+    reader, parser, typer = typing.reader, typing.parser, typing.typer
+    read = 0
+    for block in json_blocks(reader, schema):  # type: ignore[arg-type]
+        read += len(block)
+        if isinstance(block, list):  # the strict reader's items
+            found = [item for item in block if isinstance(item[1], Reject)]
+            good = [item for item in block if not isinstance(item[1], Reject)]
+            typed = type_block(parser, None, [record for _, record, _ in good], typer.schema)
+            found.extend((good[i][0], problem, good[i][2]) for i, problem in typed.rejects)
+            typing.write(typed, found, [line for line, _, _ in good])
+            continue
+        records = _JsonRecords(reader, block)  # type: ignore[arg-type]
+        typed = type_block(parser, typer, records, typer.schema, block.columns, block.suspect)
+        found = [(block.line(i), problem, records.raw(i)) for i, problem in typed.rejects]
+        typing.write(typed, found, (block.records + block.chunk.first).tolist())
+    return read
+
+
+class _JsonRecords:
+    """The strict reader's record of each row of a JSON block, made when the row parser asks for it
+    (a line the strict reader rejects raises its Reject there)."""
+
+    def __init__(self, reader: JsonLinesReader, block: JsonBlock) -> None:
+        self.reader, self.block = reader, block
+
+    def __len__(self) -> int:
+        return len(self.block)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        _, record, _ = self.reader.item(self.block.line(index), self.block.text(index))
+        if isinstance(record, Reject):
+            raise record
+        return record
+
+    def raw(self, index: int) -> Any:
+        return self.reader.item(self.block.line(index), self.block.text(index))[2]
 
 
 def _type_records(typing: _Typing, chunk: list[Any]) -> None:

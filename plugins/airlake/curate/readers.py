@@ -125,38 +125,42 @@ class JsonLinesReader(RawReader):
             )
 
     def items(self) -> Iterator[RawItem]:
-        decode, values, piece = self._decoder.decode, self.values, self.piece
+        item, piece = self.item, self.piece
         with open_piece(self.path, piece) as handle:
-            at_start = piece is None or piece.first  # a BOM elsewhere is part of its line
-            if at_start and handle.peek(3)[:3] == codecs.BOM_UTF8:  # type: ignore[attr-defined]
+            if self.at_start and handle.peek(3)[:3] == codecs.BOM_UTF8:  # type: ignore[attr-defined]
                 handle.read(3)
             for number, line in enumerate(handle, start=1 + (piece.line_offset if piece else 0)):
-                if not line.strip():  # the rule of json_lines, inlined: this loop is hot
-                    continue
-                try:
-                    text = line.decode("utf-8").rstrip("\r\n")
-                except UnicodeDecodeError as exc:
-                    raw = line.decode("utf-8", errors=BAD_BYTES).rstrip("\r\n")
-                    yield number, Reject(BAD_ENCODING, f"line is not valid UTF-8: {exc.reason}"), raw
-                    continue
-                try:
-                    record = decode(text)
-                except (ValueError, RecursionError) as exc:  # a raw NUL is never valid JSON: said so
-                    reason = Reject(NUL_BYTE, "line holds a NUL byte") if "\x00" in text else None
-                    yield number, reason or Reject(NOT_JSON, f"line is not JSON: {exc}"), text
-                    continue
-                if type(record) is not dict:
-                    kind = type(record).__name__ if record is not None else "null"
-                    yield number, Reject(NOT_AN_OBJECT, f"line is JSON but not an object ({kind})"), text
-                    continue
-                if "\\u" in text:  # an escape may decode to what cannot be stored (NUL, lone surrogate)
-                    problem = _unstorable(record)
-                    if problem is not None:
-                        yield number, problem, text
-                        continue
-                if values:  # only when the contract declares markers or trim
-                    self._normalise(record)
-                yield number, record, text
+                if line.strip():  # the rule of json_lines, inlined: blank lines are not records
+                    yield item(number, line)
+
+    @property
+    def at_start(self) -> bool:
+        """The text starts the file: only there is a byte order mark not part of the first line."""
+        return self.piece is None or self.piece.first
+
+    def item(self, number: int, line: bytes) -> RawItem:
+        """The record of one non-blank line (its bytes, line end included), or the Reject naming why
+        it is none; the raw text is the line without its end."""
+        try:
+            text = line.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raw = line.decode("utf-8", errors=BAD_BYTES).rstrip("\r\n")
+            return number, Reject(BAD_ENCODING, f"line is not valid UTF-8: {exc.reason}"), raw
+        try:
+            record = self._decoder.decode(text)
+        except (ValueError, RecursionError) as exc:  # a raw NUL is never valid JSON: said so
+            reason = Reject(NUL_BYTE, "line holds a NUL byte") if "\x00" in text else None
+            return number, reason or Reject(NOT_JSON, f"line is not JSON: {exc}"), text
+        if type(record) is not dict:
+            kind = type(record).__name__ if record is not None else "null"
+            return number, Reject(NOT_AN_OBJECT, f"line is JSON but not an object ({kind})"), text
+        if "\\u" in text:  # an escape may decode to what cannot be stored (NUL, lone surrogate)
+            problem = _unstorable(record)
+            if problem is not None:
+                return number, problem, text
+        if self.values:  # only when the contract declares markers or trim
+            self._normalise(record)
+        return number, record, text
 
     def _normalise(self, record: dict[str, Any]) -> None:
         """Trim and NULL markers of the contract, on string values."""

@@ -10,7 +10,8 @@ column whose rules cannot be vectorised exactly (declared formats, a range on a 
 row of the block to the row parser. Flagging too much costs time, never correctness; accepting what the
 row parser would type differently is the only possible bug, and ``test_vector_identity.py`` hunts it.
 
-Only CSV records are typed here (every value a ``str`` or None); JSON Lines and Parquet keep the row path.
+CSV values arrive as strings; JSON Lines values as Arrow's JSON reader typed them by kind (strings,
+int64, float64, bool: :mod:`airlake.curate.json_vector`); Parquet keeps the row path.
 """
 
 from __future__ import annotations
@@ -176,6 +177,8 @@ def _vector(rule: _Rule, raw: pa.Array) -> tuple[pa.Array, pa.Array]:
 
     base, target = rule.base, rule.arrow_type
     none = pa.nulls(len(raw), target)
+    if not pa.types.is_string(raw.type):
+        return _typed_vector(rule, raw)
     if base == "string":
         return raw, pc.is_valid(raw)
     if base in ("int", "bigint"):
@@ -218,6 +221,27 @@ def _vector(rule: _Rule, raw: pa.Array) -> tuple[pa.Array, pa.Array]:
     return none, pa.array([False] * len(raw))
 
 
+def _typed_vector(rule: _Rule, raw: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """The rule of a column whose values Arrow's JSON reader already typed by their JSON kind (int64,
+    float64 or bool: :func:`airlake.curate.json_vector.json_schema`); the row parser takes the same
+    values as exactly these Python ints, floats and bools."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    base, target = rule.base, rule.arrow_type
+    if base in ("int", "bigint") and pa.types.is_int64(raw.type):
+        good = pc.is_valid(raw)
+        if base == "int":
+            good = pc.and_(good, pc.and_(pc.greater_equal(raw, -(2**31)), pc.less_equal(raw, 2**31 - 1)))
+        return pc.cast(pc.if_else(good, raw, pa.scalar(None, pa.int64())), target), good
+    if base == "double" and pa.types.is_float64(raw.type):
+        good = pc.is_finite(raw)  # NaN and Infinity (which Python's json reads) are rejects
+        return pc.if_else(good, raw, pa.scalar(None, pa.float64())), good
+    if base == "boolean" and pa.types.is_boolean(raw.type):
+        return raw, pc.is_valid(raw)
+    return pa.nulls(len(raw), target), pa.array([False] * len(raw))
+
+
 @dataclass
 class TypedBlock:
     """The outcome of a block: accepted rows as Arrow (schema order, plus each row's block index and
@@ -236,11 +260,13 @@ def type_block(
     records: Sequence[dict[str, Any]],
     schema: pa.Schema,
     raws: Sequence[pa.Array] | None = None,
+    suspect: Any = None,
 ) -> TypedBlock:
     """Type ``records``: by the vector rules where they accept a row, by ``parser`` for every other row
     (``typer`` None or not exact: every row). Same values, same rejects as ``parser`` alone.
     ``raws``: the same records' values as string arrays, one per column (then ``records`` is only
-    indexed for the rows the parser types)."""
+    indexed for the rows the parser types); ``suspect``: a numpy bool array of rows the parser must
+    type whatever the rules say (their raw text holds what the vector reading cannot judge)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -254,6 +280,8 @@ def type_block(
             typed, ok, days = typer.type_arrays(raws) if raws is not None else typer.type_columns(records)
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):  # never guess: all rows by the parser
             ok = np.zeros(count, dtype=bool)
+        if suspect is not None:
+            ok &= ~suspect
     rejects: list[tuple[int, Reject]] = []
     slow_rows: list[list[Any]] = []
     slow_index: list[int] = []
