@@ -317,20 +317,27 @@ def type_block(
 
 
 def write_block(spill: Any, block: TypedBlock, seqs: Sequence[int]) -> None:
-    """Spill a typed block per partition date, each row with its ``_seq`` (``seqs`` by block index)."""
+    """Spill a typed block per partition date, each row with its ``_seq`` (``seqs`` by block index);
+    rows keep their block order within a date (one stable sort by date, then a slice per date)."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if not len(block.dt):
         return
     seq = pa.array(seqs, pa.int64()).take(block.index)
-    dts = block.dt
-    for dt in sorted(pc.unique(dts).to_pylist()):
-        mask = pc.equal(dts, dt)
-        arrays = [column.filter(mask) for column in block.columns] + [seq.filter(mask)]
-        batch = pa.RecordBatch.from_arrays(arrays, schema=spill.schema)
-        spill._writer(dt).write_batch(batch)  # the spill writer; rows counted below
-        spill.rows[dt] = spill.rows.get(dt, 0) + batch.num_rows
+    batch = pa.RecordBatch.from_arrays([*block.columns, seq], schema=spill.schema)
+    encoded = pc.dictionary_encode(block.dt)
+    dates = encoded.dictionary.to_pylist()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    counts = np.bincount(codes, minlength=len(dates))
+    if len(dates) > 1:
+        batch = batch.take(pa.array(np.argsort(codes, kind="stable")))
+    starts = np.concatenate(([0], np.cumsum(counts)))
+    for code in sorted(range(len(dates)), key=dates.__getitem__):
+        part = batch.slice(int(starts[code]), int(counts[code]))
+        spill._writer(dates[code]).write_batch(part)  # the spill writer; rows counted below
+        spill.rows[dates[code]] = spill.rows.get(dates[code], 0) + part.num_rows
 
 
 def chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
