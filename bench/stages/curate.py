@@ -86,7 +86,7 @@ def lay_out_parts(root: Path, parts: list[tuple[Path, int, str]], fmt: str) -> A
 
 def prepare_airlake(params: dict[str, Any]) -> Work:
     from airlake.contracts import get_contract
-    from airlake.curate import run_curate
+    from airlake.curate import CurateOptions, run_curate
 
     run_dir = Path(params["run_dir"])
     contract = get_contract(DATASET)
@@ -106,7 +106,7 @@ def prepare_airlake(params: dict[str, Any]) -> Work:
             run_id=RUN_ID,
             live_location=lambda dt: None,
             work_dir=run_dir / "scratch",
-            **options,
+            options=CurateOptions(**options),
         )
         manifest = store.get_json(summary["manifest"])
         return {

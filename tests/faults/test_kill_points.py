@@ -92,9 +92,9 @@ def no_orphan_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     """The rerun comes seconds after the kill, not a day: without this, the 15 minutes by which a version
     must be older than the running attempt to count as left behind (``ORPHAN_GRACE``, kept for
     compaction) would keep the killed attempt's version until a later run."""
-    from airlake.curate import runner
+    from airlake.curate import CurateOptions
 
-    monkeypatch.setitem(runner.run_curate.__kwdefaults__, "orphan_grace", timedelta(0))
+    monkeypatch.setitem(CurateOptions.__init__.__kwdefaults__, "orphan_grace", timedelta(0))
 
 
 def _warehouse_checksum(dsn: str) -> tuple[int, str]:

@@ -19,7 +19,7 @@ from airlake.curate.errors import CurateError, RejectRateExceeded
 from airlake.curate.parse import REASONS, Reject, RowParser
 from airlake.curate.partitions import LiveLocation
 from airlake.curate.record import STAGE
-from airlake.curate.runner import run_curate
+from airlake.curate.runner import CurateOptions, run_curate
 from airlake.curate.sql import curate_sql, to_duckdb
 from airlake.curate.versions import (
     list_versions,
@@ -33,6 +33,7 @@ __all__ = [
     "REASONS",
     "STAGE",
     "CurateError",
+    "CurateOptions",
     "LiveLocation",
     "Reject",
     "RejectRateExceeded",

@@ -86,8 +86,12 @@ def raw_parts(raw_runs: Sequence[IngestRecord]) -> list[RawPart]:
 
 @dataclass(frozen=True)
 class CurateStart:
-    """What a run consumes and the manifest it starts (the worker and SQL runs begin the same)."""
+    """One attempt as it starts: the dataset, the lake, its scratch folder, what it consumes and the
+    manifest it starts (the worker and SQL runs begin the same)."""
 
+    contract: Contract
+    store: LakeStore
+    work_dir: Path
     ingest: IngestRecord
     manifest: Manifest
     parts: list[RawPart]
@@ -116,7 +120,7 @@ def curate_attempt(
     manifest = new_manifest(contract, run_id, ingest, raw_runs, threshold)
     work_dir.mkdir(parents=True, exist_ok=True)
     try:
-        yield CurateStart(ingest, manifest, raw_parts(raw_runs))
+        yield CurateStart(contract, store, work_dir, ingest, manifest, raw_parts(raw_runs))
     except RejectRateExceeded:
         raise
     except Exception as exc:

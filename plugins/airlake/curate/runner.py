@@ -49,19 +49,37 @@ if TYPE_CHECKING:
 __all__ = ["COMPLETE", "CurateError", "CurateOptions", "RejectRateExceeded", "run_curate"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CurateOptions:
-    """Tuning of one run (see :func:`run_curate`)."""
+    """
+    The choices and tuning of one run (see :func:`run_curate`); the SQL run
+    (:func:`airlake.curate.sqlrun.run_curate_sql`) takes the same and uses the first three (its engine
+    has its own tuning).
+
+    :param ingest_date: the day the data was ingested (quarantine partition); default from the ingest
+        manifest's interval.
+    :param compare_location: where the live version is when ``live_location`` deliberately says "none"
+        (a full refresh does not merge the live rows): an output identical to it is not uploaded.
+    :param orphan_grace: a version left by a killed or failed attempt is deleted once it is this much
+        older than this attempt (see :func:`~airlake.curate.versions.orphan_versions`).
+    :param memory_limit: DuckDB memory limit of the per-partition combine (it spills beyond it).
+    :param threads: DuckDB threads (default: all cores).
+    :param flush_rows: typed rows buffered in memory before they are spilled.
+    :param row_group_rows: rows per Parquet row group.
+    :param max_file_bytes: a partition's Parquet file rolls to the next one at about this size.
+    :param workers: processes parsing raw parts at once; default: by input size and cores (1 for
+        small runs).
+    """
 
     ingest_date: date | None = None
+    compare_location: LiveLocation | None = None
+    orphan_grace: timedelta = ORPHAN_GRACE
     memory_limit: str = "1GB"
     threads: int | None = None
     flush_rows: int = 65_536
     row_group_rows: int = ROW_GROUP_ROWS
     max_file_bytes: int = MAX_FILE_BYTES
     workers: int | None = None
-    compare_location: LiveLocation | None = None
-    orphan_grace: timedelta = ORPHAN_GRACE
 
 
 def run_curate(
@@ -71,18 +89,10 @@ def run_curate(
     run_id: str,
     live_location: LiveLocation,
     work_dir: Path,
-    ingest_date: date | None = None,
     reject_rate_max: float | None = None,
-    memory_limit: str = "1GB",
-    threads: int | None = None,
-    flush_rows: int = 65_536,
-    row_group_rows: int = ROW_GROUP_ROWS,
-    max_file_bytes: int = MAX_FILE_BYTES,
-    workers: int | None = None,
     backlog: bool = False,
     backlog_days: int = BACKLOG_DAYS,
-    compare_location: LiveLocation | None = None,
-    orphan_grace: timedelta = ORPHAN_GRACE,
+    options: CurateOptions = CurateOptions(),
 ) -> dict[str, Any]:
     """
     Curate the raw parts the ingest run ``run_id`` landed (and with ``backlog`` every unpublished raw
@@ -93,54 +103,26 @@ def run_curate(
     :param run_id: the Airflow run id (the same as the ingest run's).
     :param live_location: ``dt -> location`` of the version readers see now, or None.
     :param work_dir: local scratch folder (spill, downloads, output files before upload).
-    :param ingest_date: the day the data was ingested (quarantine partition); default from the ingest
-        manifest's interval.
     :param reject_rate_max: overrides ``contract.quality.reject_rate_max``.
-    :param memory_limit: DuckDB memory limit of the per-partition combine (it spills beyond it).
-    :param threads: DuckDB threads (default: all cores).
-    :param flush_rows: typed rows buffered in memory before they are spilled.
-    :param row_group_rows: rows per Parquet row group.
-    :param max_file_bytes: a partition's Parquet file rolls to the next one at about this size.
-    :param workers: processes parsing raw parts at once; default: by input size and cores (1 for
-        small runs).
     :param backlog: also consume every other ingested raw run of the dataset that is not yet
         published (earlier failed runs), oldest first.
     :param backlog_days: only raw runs ingested in the last this many days (see :data:`BACKLOG_DAYS`).
-    :param compare_location: where the live version is when ``live_location`` deliberately says "none"
-        (a full refresh does not merge the live rows): an output identical to it is not uploaded.
-    :param orphan_grace: a version left by a killed or failed attempt is deleted once it is this much
-        older than this attempt (see :func:`~airlake.curate.versions.orphan_versions`).
+    :param options: the run's ingest date, comparison location, orphan grace and tuning
+        (:class:`CurateOptions`).
     :raises RejectRateExceeded: too many rejects (quarantine and manifest written first).
     :raises CurateError: no complete ingest manifest, a raw part changed, or accounting does not balance.
     """
-    options = CurateOptions(
-        ingest_date=ingest_date,
-        memory_limit=memory_limit,
-        threads=threads,
-        flush_rows=flush_rows,
-        row_group_rows=row_group_rows,
-        max_file_bytes=max_file_bytes,
-        workers=workers,
-        compare_location=compare_location,
-        orphan_grace=orphan_grace,
-    )
     limits = {"reject_rate_max": reject_rate_max, "backlog": backlog, "backlog_days": backlog_days}
     with curate_attempt(contract, store, run_id, work_dir, **limits, write=_write) as start:
-        return _run(contract, store, start, live_location, work_dir, options)
+        return _run(start, live_location, options)
 
 
 _write = write_manifest
 """How this run writes its record (a name of its own: the kill-point tests stop a run there)."""
 
 
-def _run(
-    contract: Contract,
-    store: LakeStore,
-    start: CurateStart,
-    live_location: LiveLocation,
-    work_dir: Path,
-    options: CurateOptions,
-) -> dict[str, Any]:
+def _run(start: CurateStart, live_location: LiveLocation, options: CurateOptions) -> dict[str, Any]:
+    contract, store, work_dir = start.contract, start.store, start.work_dir
     manifest, ingest, parts = start.manifest, start.ingest, start.parts
     dataset, run_id = contract.name, manifest.run_id
     timings: dict[str, float] = manifest.extra["timings"]

@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from airlake.operators.base import DatasetOperator
 
 if TYPE_CHECKING:
-    from datetime import date
-
     from airflow.sdk import Context
 
     from airlake.contracts import Contract
+    from airlake.curate.runner import CurateOptions
     from airlake.store import LakeStore
 
 
@@ -24,10 +23,9 @@ class CurateInputs(TypedDict):
     run_id: str
     live_location: Callable[[str], str | None]
     work_dir: Path
-    ingest_date: date
-    compare_location: Callable[[str], str | None] | None
     reject_rate_max: float | None
     backlog: bool
+    options: CurateOptions
 
 
 class CurateOperator(DatasetOperator):
@@ -65,7 +63,7 @@ class CurateOperator(DatasetOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from airlake.contracts import get_contract
-        from airlake.curate import RejectRateExceeded
+        from airlake.curate import CurateOptions, RejectRateExceeded
         from airlake.curate.spill import scratch_dir
         from airlake.intervals import interval_of
         from airlake.lineage import curate_lineage
@@ -84,10 +82,13 @@ class CurateOperator(DatasetOperator):
                 run_id=context["run_id"],
                 live_location=live_location,
                 work_dir=Path(work_dir),
-                ingest_date=interval.start.date(),
-                compare_location=compare_location,
                 reject_rate_max=self.reject_rate_max,
                 backlog=self.backlog,
+                options=CurateOptions(
+                    ingest_date=interval.start.date(),
+                    compare_location=compare_location,
+                    memory_limit=self.memory_limit,
+                ),
             )
             try:
                 summary = self.curate(contract, store, inputs)
@@ -101,7 +102,7 @@ class CurateOperator(DatasetOperator):
         elsewhere overrides only this, the rest of the task (inputs, full refresh, lineage) is shared."""
         from airlake.curate import run_curate
 
-        return run_curate(contract, store, memory_limit=self.memory_limit, **inputs)
+        return run_curate(contract, store, **inputs)
 
     def _glue_live_locations(self) -> Callable[[str], str | None]:
         """The catalog's view: the location each Glue partition of the dataset's table points at."""

@@ -8,7 +8,6 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +27,8 @@ from airlake.curate.record import (
     record_inputs,
     write_manifest,
 )
+from airlake.curate.runner import CurateOptions
 from airlake.curate.sql import curate_sql, sql_unsupported
-from airlake.curate.versions import ORPHAN_GRACE
 from airlake.lake import curated_version_prefix, s3_uri
 from airlake.manifest import CuratedPartition, RawPart
 
@@ -105,17 +104,17 @@ def run_curate_sql(
     live_location: LiveLocation,
     work_dir: Path,
     engine: SqlCurateEngine,
-    ingest_date: date | None = None,
     reject_rate_max: float | None = None,
     backlog: bool = False,
     backlog_days: int = BACKLOG_DAYS,
-    compare_location: LiveLocation | None = None,
-    orphan_grace: timedelta = ORPHAN_GRACE,
+    options: CurateOptions = CurateOptions(),  # noqa: B008 - frozen
 ) -> dict[str, Any]:
     """
     Curate the run's raw parts (and with ``backlog`` every unpublished raw run) on ``engine``; the same
     outputs, manifest and summary as :func:`airlake.curate.run_curate` (see it for the parameters), in
-    the same order of steps; the manifest also names the ``engine`` and its ``query_ids``.
+    the same order of steps; the manifest also names the ``engine`` and its ``query_ids``. Of the
+    ``options`` it uses the ingest date, comparison location and orphan grace (the engine has its own
+    tuning).
 
     :raises RejectRateExceeded: too many rejects (quarantine and manifest written first).
     :raises CurateError: no complete ingest manifest, a raw part changed or is not JSON Lines, the
@@ -133,30 +132,13 @@ def run_curate_sql(
                 raise CurateError(
                     f"raw part {part.key} is not JSON Lines: the SQL curate reads JSON Lines only"
                 )
-        return _run(
-            contract,
-            store,
-            start,
-            live_location,
-            compare_location,
-            work_dir,
-            engine,
-            ingest_date,
-            orphan_grace,
-        )
+        return _run(start, live_location, engine, options)
 
 
 def _run(
-    contract: Contract,
-    store: LakeStore,
-    start: CurateStart,
-    live_location: LiveLocation,
-    compare_location: LiveLocation | None,
-    work_dir: Path,
-    engine: SqlCurateEngine,
-    ingest_date: date | None,
-    orphan_grace: timedelta,
+    start: CurateStart, live_location: LiveLocation, engine: SqlCurateEngine, options: CurateOptions
 ) -> dict[str, Any]:
+    contract, store, work_dir = start.contract, start.store, start.work_dir
     manifest, ingest, parts = start.manifest, start.ingest, start.parts
     dataset, run_id = contract.name, manifest.run_id
     timings: dict[str, float] = manifest.extra["timings"]
@@ -186,13 +168,13 @@ def _run(
     timings["parse_seconds"] = round(time.monotonic() - started, 3)
 
     # 2. quarantine, then the reject budget ---------------------------------------------------------
-    ingest_day = ingest_date or ingest_date_of(ingest)
+    ingest_day = options.ingest_date or ingest_date_of(ingest)
     check_reject_budget(store, manifest, rejects_path, writer.reasons, ingest_day, write_manifest)
 
     # 3. per partition: live rows + new rows -> de-duplicated new version ---------------------------
     started = time.monotonic()
     dts = sorted(new_counts)
-    plan = plan_versions(store, dataset, run_id, dts, live_location, compare_location)
+    plan = plan_versions(store, dataset, run_id, dts, live_location, options.compare_location)
     manifest.extra["version"] = plan.version
     existing = engine.load_live(store, contract, {dt: loc for dt, loc in plan.previous.items() if loc})
     merged = {
@@ -232,8 +214,10 @@ def _run(
 
     # 4. accounting, manifest (the worker path's) ---------------------------------------------------
     add_partitions(manifest, outcomes)
-    live = compare_location or live_location
-    manifest.extra["removed_versions"] = remove_orphans(store, contract, plan.version, live, orphan_grace)
+    live = options.compare_location or live_location
+    manifest.extra["removed_versions"] = remove_orphans(
+        store, contract, plan.version, live, options.orphan_grace
+    )
     return complete_run(store, manifest, write_manifest, engine=engine.name)
 
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airlake.contracts import get_contract
-from airlake.curate import CurateError, RejectRateExceeded, run_curate
+from airlake.curate import CurateError, CurateOptions, RejectRateExceeded, run_curate
 from airlake.lake import manifest_key
 from tests.plugins.airlake.curate.curate_helpers import (
     Catalog,
@@ -235,12 +235,12 @@ def test_rerunning_the_same_run_gives_byte_identical_parquet(
 ) -> None:
     contract = get_contract("orders")
     land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(ORDERS_DAY_1))])
-    options = {"flush_rows": flush_rows, "row_group_rows": row_group_rows}
+    options = CurateOptions(flush_rows=flush_rows, row_group_rows=row_group_rows)
 
-    first = curate(lake, contract, RUN_1, catalog, tmp_path, **options)
-    again = curate(lake, contract, RUN_1, catalog, tmp_path, **options)
+    first = curate(lake, contract, RUN_1, catalog, tmp_path, options=options)
+    again = curate(lake, contract, RUN_1, catalog, tmp_path, options=options)
     catalog.publish(again)
-    after_publish = curate(lake, contract, RUN_1, catalog, tmp_path, **options)  # merges with itself
+    after_publish = curate(lake, contract, RUN_1, catalog, tmp_path, options=options)  # merges with itself
 
     def checksums(summary: dict[str, Any]) -> dict[str, list[str]]:
         return {
@@ -261,7 +261,9 @@ def test_row_groups_and_file_rolling(lake, catalog, tmp_path) -> None:
     ]
     land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(records))])
 
-    summary = curate(lake, contract, RUN_1, catalog, tmp_path, row_group_rows=4, max_file_bytes=1)
+    summary = curate(
+        lake, contract, RUN_1, catalog, tmp_path, options=CurateOptions(row_group_rows=4, max_file_bytes=1)
+    )
 
     partition = manifest_of(lake, summary)["partitions"][0]
     assert len(partition["files"]) == 10  # rolled after every row group
@@ -503,9 +505,13 @@ def test_parsing_parts_in_worker_processes_gives_the_same_result(lake, catalog, 
     parts = [ORDERS_DAY_1[:4], ["bad 1", *ORDERS_DAY_1[4:7]], [*ORDERS_DAY_1[7:], "bad 2"]]
     land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(part)) for part in parts])
 
-    in_process = curate(lake, contract, RUN_1, catalog, tmp_path, workers=1, reject_rate_max=1.0)
+    in_process = curate(
+        lake, contract, RUN_1, catalog, tmp_path, options=CurateOptions(workers=1), reject_rate_max=1.0
+    )
     rejects_in_process = read_bytes(lake, in_process["quarantine"])
-    parallel = curate(lake, contract, RUN_1, catalog, tmp_path, workers=2, reject_rate_max=1.0)
+    parallel = curate(
+        lake, contract, RUN_1, catalog, tmp_path, options=CurateOptions(workers=2), reject_rate_max=1.0
+    )
 
     assert manifest_of(lake, parallel)["timings"]["parse_workers"] == 2
     assert parallel["rows"] == in_process["rows"]

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from airlake.contracts import get_contract
-from airlake.curate import new_version_id, run_curate
+from airlake.curate import CurateOptions, new_version_id, run_curate
 from airlake.curate.partitions import resolve_live
 from airlake.curate.spill import remove_stale_scratch, scratch_dir
 from airlake.lake import curated_version_prefix, manifest_attempt_key, manifest_key
@@ -154,7 +154,8 @@ def test_a_full_refresh_rerun_compares_with_the_live_version_it_does_not_merge(
     land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(ORDERS_DAY_1))])
 
     def refresh() -> dict[str, Any]:
-        return _curate(lake, RUN_1, Catalog(), tmp_path, compare_location=catalog.lookup)  # nothing merged
+        nothing_merged = CurateOptions(compare_location=catalog.lookup)
+        return _curate(lake, RUN_1, Catalog(), tmp_path, options=nothing_merged)
 
     catalog.publish(refresh())
     objects = sorted(obj.key for obj in lake.list("curated/"))
@@ -191,7 +192,9 @@ def test_versions_of_a_killed_attempt_are_removed_by_the_next_successful_run(lak
     update = order(4, "paid", "2026-11-20T23:59:59.999999Z", "2026-11-21T09:00:00Z", "0.01")
     land_run(lake, "orders", RUN_3, [(".jsonl.gz", jsonl([update]))], ingest_date=date(2026, 11, 22))
 
-    summary = _curate(lake, RUN_3, catalog, tmp_path, orphan_grace=timedelta(0))  # the kill was just now
+    summary = _curate(
+        lake, RUN_3, catalog, tmp_path, options=CurateOptions(orphan_grace=timedelta(0))
+    )  # the kill was just now
 
     assert not list(lake.list(killed))
     assert lake.get_json(summary["manifest"])["removed_versions"] == [killed]
