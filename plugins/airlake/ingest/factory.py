@@ -61,27 +61,16 @@ def build_source(
         from airlake.aws import lake_client
         from airlake.ingest.sources.kinesis import KinesisSource
 
-        return KinesisSource(
-            client=lake_client(KinesisHook(aws_conn_id=aws_conn_id)),
-            stream_name=spec.stream_name,
-            max_records_per_call=spec.max_records_per_call,
-            max_batch_records=spec.max_batch_records,
-            max_run_records=MAX_RUN_RECORDS,
-        )
+        client = lake_client(KinesisHook(aws_conn_id=aws_conn_id))
+        return KinesisSource.from_spec(spec, client=client, max_run_records=MAX_RUN_RECORDS)
     if spec.kind == "sqs":
         from airflow.providers.amazon.aws.hooks.sqs import SqsHook
 
         from airlake.aws import lake_client
         from airlake.ingest.sources.sqs import SqsSource
 
-        return SqsSource(
-            client=lake_client(SqsHook(aws_conn_id=aws_conn_id)),
-            queue_name=spec.queue_name,
-            max_messages_per_batch=spec.max_messages_per_batch,
-            visibility_timeout_seconds=spec.visibility_timeout_seconds,
-            max_batch_records=spec.max_batch_records,
-            max_run_records=MAX_RUN_RECORDS,
-        )
+        client = lake_client(SqsHook(aws_conn_id=aws_conn_id))
+        return SqsSource.from_spec(spec, client=client, max_run_records=MAX_RUN_RECORDS)
     if spec.kind == "http":
         from airflow.providers.http.hooks.http import HttpHook
 
@@ -90,21 +79,5 @@ def build_source(
         hook = HttpHook(method="GET", http_conn_id=spec.conn_id)
         session = hook.get_conn()
         params = {name: (render(value) if render else value) for name, value in spec.params.items()}
-        page = spec.pagination
-        return HttpApiSource(
-            base_url=hook.base_url,
-            endpoint=spec.endpoint,
-            params=params,
-            pagination=page.style,
-            items_field=page.items_field,
-            page_param=page.page_param,
-            size_param=page.size_param,
-            page_size=page.page_size,
-            cursor_param=page.cursor_param,
-            next_cursor_field=page.next_cursor_field,
-            session=session,
-            timeout_seconds=spec.timeout_seconds,
-            max_retries=spec.max_retries,
-            max_pages=page.max_pages,
-        )
+        return HttpApiSource.from_spec(spec, base_url=hook.base_url, params=params, session=session)
     raise ValueError(f"{contract.name}: unsupported source kind {spec.kind!r}")

@@ -20,12 +20,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
 from airlake.ingest.base import IngestContext, IngestSource, SourceBatch
+
+if TYPE_CHECKING:
+    from airlake.contracts.model import HttpSource
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +205,25 @@ class HttpApiSource(IngestSource):
         session.auth = auth
         session.verify = verify
         return cls(base_url=base_url, endpoint=endpoint, session=session, **kwargs)
+
+    @classmethod
+    def from_spec(
+        cls, spec: HttpSource, *, base_url: str, params: Mapping[str, Any], session: requests.Session
+    ) -> HttpApiSource:
+        """The source a contract's ``source`` (kind ``http``) declares, with ``params`` rendered: the
+        pagination's fields are this class's arguments of the same names (its ``style`` is
+        ``pagination``)."""
+        page = spec.pagination
+        return cls(
+            base_url=base_url,
+            endpoint=spec.endpoint,
+            params=params,
+            session=session,
+            timeout_seconds=spec.timeout_seconds,
+            max_retries=spec.max_retries,
+            pagination=page.style,
+            **page.model_dump(exclude={"style"}),
+        )
 
     @property
     def url(self) -> str:

@@ -15,12 +15,15 @@ import logging
 import time
 from collections.abc import Iterator
 from graphlib import TopologicalSorter
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from airlake.ingest.base import IngestContext, IngestSource, SourceBatch
 from airlake.ingest.lines import one_line
+
+if TYPE_CHECKING:
+    from airlake.contracts.model import KinesisSource as KinesisSpec
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,12 @@ class KinesisSource(IngestSource):
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "stream": self.stream_name}
+
+    @classmethod
+    def from_spec(cls, spec: KinesisSpec, *, client: Any, max_run_records: int | None) -> KinesisSource:
+        """The source a contract's ``source`` (kind ``kinesis``) declares: its fields are this class's
+        arguments of the same names."""
+        return cls(client=client, max_run_records=max_run_records, **spec.model_dump(exclude={"kind"}))
 
     def batches(self, ctx: IngestContext, checkpoint: dict[str, Any] | None) -> Iterator[SourceBatch]:
         listed = order_shards(self._list_shards())

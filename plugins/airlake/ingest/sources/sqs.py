@@ -16,12 +16,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from airlake.ingest.base import IngestContext, IngestSource, SourceBatch
 from airlake.ingest.lines import one_line
+
+if TYPE_CHECKING:
+    from airlake.contracts.model import SqsSource as SqsSpec
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,13 @@ class SqsSource(IngestSource):
         # Message id -> latest receipt handle, in first-received order: what acknowledge() deletes.
         self._received: dict[str, str] = {}
         self._first_receive: float | None = None
+
+    @classmethod
+    def from_spec(cls, spec: SqsSpec, *, client: Any, max_run_records: int) -> SqsSource:
+        """The source a contract's ``source`` (kind ``sqs``) declares: its fields are this class's
+        arguments of the same names (``run_on_message`` is the event watcher's, :mod:`airlake.events`)."""
+        fields = spec.model_dump(exclude={"kind", "run_on_message"})
+        return cls(client=client, max_run_records=max_run_records, **fields)
 
     @property
     def queue_url(self) -> str:
