@@ -31,9 +31,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airlake.curate.duck import CURATE_LAYOUT, ParquetLayout
 from airlake.curate.errors import CurateError, RejectRateExceeded
 from airlake.curate.inputs import BACKLOG_DAYS, CurateStart, curate_attempt, ingest_date_of, parse_raw_parts
-from airlake.curate.merge import MAX_FILE_BYTES, ROW_GROUP_ROWS, PartitionMerger
+from airlake.curate.merge import PartitionMerger
 from airlake.curate.partitions import LiveLocation, curate_partition, plan_versions, remove_orphans
 from airlake.curate.record import add_partitions, check_reject_budget, complete_run, write_manifest
 from airlake.curate.versions import ORPHAN_GRACE
@@ -65,8 +66,8 @@ class CurateOptions:
     :param memory_limit: DuckDB memory limit of the per-partition combine (it spills beyond it).
     :param threads: DuckDB threads (default: all cores).
     :param flush_rows: typed rows buffered in memory before they are spilled.
-    :param row_group_rows: rows per Parquet row group.
-    :param max_file_bytes: a partition's Parquet file rolls to the next one at about this size.
+    :param layout: rows per Parquet row group and the size at which a partition's file rolls to the
+        next one.
     :param workers: processes parsing raw parts at once; default: by input size and cores (1 for
         small runs).
     """
@@ -77,8 +78,7 @@ class CurateOptions:
     memory_limit: str = "1GB"
     threads: int | None = None
     flush_rows: int = 65_536
-    row_group_rows: int = ROW_GROUP_ROWS
-    max_file_bytes: int = MAX_FILE_BYTES
+    layout: ParquetLayout = CURATE_LAYOUT
     workers: int | None = None
 
 
@@ -152,8 +152,8 @@ def _run(start: CurateStart, live_location: LiveLocation, options: CurateOptions
         work_dir,
         memory_limit=options.memory_limit,
         threads=options.threads,
-        row_group_rows=options.row_group_rows,
-        max_file_bytes=options.max_file_bytes,
+        row_group_rows=options.layout.row_group_rows,
+        max_file_bytes=options.layout.max_file_bytes,
     )
     outcomes = []
     try:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airlake.curate.merge import MAX_FILE_BYTES, ROW_GROUP_ROWS
+from airlake.curate.duck import CURATE_LAYOUT, ParquetLayout
 from airlake.curate.versions import version_of_location
 from airlake.lake import (
     DEFAULT_PARTITION_COLUMN,
@@ -51,6 +51,38 @@ Standard. Tiering moves whole partitions, so a tiered partition was compacted (o
 
 class CompactionError(RuntimeError):
     """A partition cannot be compacted without changing its rows."""
+
+
+@dataclass(frozen=True)
+class CompactionPolicy:
+    """
+    Which live partitions are compacted, and the layout they are rewritten in.
+
+    :param max_files: a partition with more files than this is compacted...
+    :param small_file_bytes: ...as is one with a file smaller than this...
+    :param layout: ...but only when that lowers its file count: the rewrite rolls to a new file at
+        ``layout.max_file_bytes``, so a partition of ``n`` files and ``b`` bytes is left alone when
+        ``n <= ceil(b / layout.max_file_bytes)``; its row groups are ``layout.row_group_rows``.
+    """
+
+    max_files: int = DEFAULT_MAX_FILES
+    small_file_bytes: int = DEFAULT_SMALL_FILE_BYTES
+    layout: ParquetLayout = CURATE_LAYOUT
+
+    def __post_init__(self) -> None:
+        if self.max_files < 1 or self.small_file_bytes < 0 or self.layout.max_file_bytes < 1:
+            raise ValueError("max_files and target_file_bytes must be >= 1, small_file_bytes >= 0")
+
+    def thresholds(self) -> dict[str, int]:
+        """The thresholds as the compaction record names them."""
+        return {
+            "max_files": self.max_files,
+            "small_file_bytes": self.small_file_bytes,
+            "target_file_bytes": self.layout.max_file_bytes,
+        }
+
+
+DEFAULT_POLICY = CompactionPolicy()
 
 
 @dataclass(frozen=True)
@@ -135,10 +167,8 @@ def plan_compaction(
     store: LakeStore,
     dataset: str,
     live: Mapping[str, str | None],
+    policy: CompactionPolicy = DEFAULT_POLICY,
     *,
-    max_files: int = DEFAULT_MAX_FILES,
-    small_file_bytes: int = DEFAULT_SMALL_FILE_BYTES,
-    target_file_bytes: int = MAX_FILE_BYTES,
     partition_column: str = DEFAULT_PARTITION_COLUMN,
 ) -> list[CompactionPlan]:
     """
@@ -147,17 +177,12 @@ def plan_compaction(
     :param store: the lake bucket.
     :param dataset: the dataset.
     :param live: ``{dt: live location}`` (the catalog's).
-    :param max_files: a partition with more files than this is compacted.
-    :param small_file_bytes: a partition with a file smaller than this is compacted...
-    :param target_file_bytes: ...but only when that lowers its file count: the rewrite rolls to a new
-        file at this size, so a partition of ``n`` files and ``b`` bytes is left alone when
-        ``n <= ceil(b / target_file_bytes)``.
+    :param policy: which partitions are worth it (:class:`CompactionPolicy`).
     :param partition_column: the contract's partition column (the ``<column>=`` folder of the keys).
 
     Partitions with a file outside :data:`COMPACTABLE_CLASSES` (tiered to a colder class) are skipped.
     """
-    if max_files < 1 or small_file_bytes < 0 or target_file_bytes < 1:
-        raise ValueError("max_files and target_file_bytes must be >= 1, small_file_bytes >= 0")
+    max_files, small_file_bytes = policy.max_files, policy.small_file_bytes
     plans: list[CompactionPlan] = []
     for dt, version, listed in _live_files(store, dataset, live, partition_column):
         cold = sorted({storage_class for _k, _s, storage_class in listed} - COMPACTABLE_CLASSES)
@@ -167,7 +192,7 @@ def plan_compaction(
         files = [(key, size) for key, size, _c in listed]
         total = sum(size for _key, size in files)
         small = sum(1 for _key, size in files if size < small_file_bytes)
-        target = max(1, math.ceil(total / target_file_bytes))
+        target = max(1, math.ceil(total / policy.layout.max_file_bytes))
         reasons = []
         if len(files) > max_files:
             reasons.append(f"{len(files)} files > {max_files}")
@@ -217,34 +242,29 @@ def compact_partition(
     contract: Contract,
     plan: CompactionPlan,
     work_dir: Path,
-    *,
-    row_group_rows: int = ROW_GROUP_ROWS,
-    max_file_bytes: int = MAX_FILE_BYTES,
+    layout: ParquetLayout = CURATE_LAYOUT,
 ) -> dict[str, Any]:
     """
-    Rewrite one partition's live files as a NEW version (not published); its entry for the manifest
-    and :func:`~airlake.catalog.publish_partitions`.
+    Rewrite one partition's live files as a NEW version (not published) in ``layout``; its entry for
+    the manifest and :func:`~airlake.catalog.publish_partitions`.
 
     :raises CompactionError: a file does not fit the contract, or the row count changed.
     """
     import pyarrow.parquet as pq
 
-    from airlake.curate.merge import ParquetPartWriter
     from airlake.curate.versions import download_version_files, new_version_id
 
     folder = work_dir / f"{plan.dataset}-dt={plan.dt}"
     try:
         paths = download_version_files(store, plan.location, folder / "live")
         schema = contract.arrow_schema()
-        writer = ParquetPartWriter(
-            folder / "out", schema, row_group_rows=row_group_rows, max_file_bytes=max_file_bytes
-        )
+        writer = layout.writer(folder / "out", schema)
         inputs: list[dict[str, Any]] = []
         try:
             for (key, size), path in zip(plan.files, paths, strict=True):
                 parquet = pq.ParquetFile(path)
                 inputs.append({"key": key, "bytes": size, "rows": parquet.metadata.num_rows})
-                for batch in parquet.iter_batches(batch_size=row_group_rows):
+                for batch in parquet.iter_batches(batch_size=layout.row_group_rows):
                     writer.write(_conform(batch, schema, s3_uri(store.bucket, key)))
         finally:
             parts = writer.close()
@@ -295,10 +315,7 @@ def compact_dataset(
     contract: Contract,
     work_dir: Path,
     *,
-    max_files: int = DEFAULT_MAX_FILES,
-    small_file_bytes: int = DEFAULT_SMALL_FILE_BYTES,
-    target_file_bytes: int = MAX_FILE_BYTES,
-    row_group_rows: int = ROW_GROUP_ROWS,
+    policy: CompactionPolicy = DEFAULT_POLICY,
     dry_run: bool = False,
     run_id: str | None = None,
 ) -> dict[str, Any]:
@@ -310,10 +327,8 @@ def compact_dataset(
     :param database: the Glue database (table ``<dataset>``).
     :param contract: the dataset's contract (the schema the files are written in).
     :param work_dir: local scratch folder (one partition's files at a time).
-    :param max_files: see :func:`plan_compaction`.
-    :param small_file_bytes: see :func:`plan_compaction`.
-    :param target_file_bytes: size at which a rewritten partition rolls to its next file.
-    :param row_group_rows: rows per Parquet row group (curate's default).
+    :param policy: which partitions are compacted and the layout they are rewritten in
+        (:class:`CompactionPolicy`; curate's layout by default).
     :param dry_run: only plan: nothing is written, published or recorded.
     :param run_id: when given (and not a dry run), ``_manifests/<dataset>/<run_id>/compact.json``.
     :return: ``{dataset, dry_run, live_partitions, planned, compacted, skipped, manifest}``.
@@ -324,15 +339,7 @@ def compact_dataset(
 
     dataset = contract.name
     live = live_locations(glue, database, dataset)
-    plans = plan_compaction(
-        store,
-        dataset,
-        live,
-        max_files=max_files,
-        small_file_bytes=small_file_bytes,
-        target_file_bytes=target_file_bytes,
-        partition_column=contract.partition_column,
-    )
+    plans = plan_compaction(store, dataset, live, policy, partition_column=contract.partition_column)
     result: dict[str, Any] = {
         "dataset": dataset,
         "dry_run": dry_run,
@@ -356,9 +363,7 @@ def compact_dataset(
     outputs: list[dict[str, Any]] = []
     work_dir.mkdir(parents=True, exist_ok=True)
     for plan in plans:
-        entry = compact_partition(
-            store, contract, plan, work_dir, row_group_rows=row_group_rows, max_file_bytes=target_file_bytes
-        )
+        entry = compact_partition(store, contract, plan, work_dir, policy.layout)
         now_live = current_location(glue, database, dataset, plan.dt)
         if (now_live or "").rstrip("/") != plan.location.rstrip("/"):
             # a curate run published newer data meanwhile: keep it, drop our rewrite of the old version
@@ -408,11 +413,7 @@ def compact_dataset(
                 "database": database,
                 "partitions": [{k: v for k, v in e.items() if k != "files"} for e in result["compacted"]],
                 "skipped": result["skipped"],
-                "thresholds": {
-                    "max_files": max_files,
-                    "small_file_bytes": small_file_bytes,
-                    "target_file_bytes": target_file_bytes,
-                },
+                "thresholds": policy.thresholds(),
             },
         )
     return result

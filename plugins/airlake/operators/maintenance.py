@@ -195,12 +195,18 @@ class CompactPartitionsOperator(SweepOperator):
         from pathlib import Path
 
         from airlake.contracts import get_contract
+        from airlake.curate.duck import ParquetLayout
         from airlake.lineage import compaction_lineage, region_of
-        from airlake.maintenance import compact_dataset
+        from airlake.maintenance import CompactionPolicy, compact_dataset
 
         store = self.lake_store()
         glue = self.glue_client()
         dry_run = self.is_dry_run
+        policy = CompactionPolicy(
+            max_files=int(self.max_files),
+            small_file_bytes=int(self.small_file_bytes),
+            layout=ParquetLayout(max_file_bytes=int(self.target_file_bytes)),
+        )
         results: dict[str, dict[str, Any]] = {}
         with tempfile.TemporaryDirectory(prefix="airlake-compact-") as work_dir:
             for name in dataset_names(self.datasets):
@@ -210,9 +216,7 @@ class CompactPartitionsOperator(SweepOperator):
                     self.database,
                     get_contract(name),
                     Path(work_dir),
-                    max_files=int(self.max_files),
-                    small_file_bytes=int(self.small_file_bytes),
-                    target_file_bytes=int(self.target_file_bytes),
+                    policy=policy,
                     dry_run=dry_run,
                     run_id=context["run_id"],
                 )

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from airlake.curate.duck import LocalCompute
 from airlake.curate.inputs import download_checked
-from airlake.curate.merge import ParquetPartWriter
 from airlake.curate.parts import PART_SHIFT, RejectWriter
 from airlake.curate.record import RawInput
 from airlake.curate.sql import to_duckdb
@@ -63,8 +62,7 @@ class LocalSqlCurate(SqlCurateEngine):
         self.work_dir = Path(work_dir) / "sql"
         compute = compute or LocalCompute(memory_limit=memory_limit)
         self.con: duckdb.DuckDBPyConnection = compute.connect(self.work_dir / "duckdb-tmp")
-        self.row_group_rows = compute.row_group_rows
-        self.max_file_bytes = compute.max_file_bytes
+        self.layout = compute.layout
         self.query_ids = []
 
     def load_raw(self, store: LakeStore, parts: list[RawPart]) -> list[RawInput]:
@@ -170,13 +168,8 @@ class LocalSqlCurate(SqlCurateEngine):
             keys = ", ".join(quote_identifier(k) for k in contract.dedup.keys)
             reader = self.con.sql(
                 f"SELECT * FROM curated WHERE {part} = {_literal(dt)} ORDER BY {keys}"
-            ).to_arrow_reader(self.row_group_rows)
-            writer = ParquetPartWriter(
-                self.work_dir / "out" / f"dt={dt}",
-                schema,
-                row_group_rows=self.row_group_rows,
-                max_file_bytes=self.max_file_bytes,
-            )
+            ).to_arrow_reader(self.layout.row_group_rows)
+            writer = self.layout.writer(self.work_dir / "out" / f"dt={dt}", schema)
             new_kept = total = 0
             try:
                 for batch in reader:

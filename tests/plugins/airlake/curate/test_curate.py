@@ -17,6 +17,7 @@ import pytest
 
 from airlake.contracts import get_contract
 from airlake.curate import CurateError, CurateOptions, RejectRateExceeded, run_curate
+from airlake.curate.duck import ParquetLayout
 from airlake.lake import manifest_key
 from tests.plugins.airlake.curate.curate_helpers import (
     Catalog,
@@ -235,7 +236,7 @@ def test_rerunning_the_same_run_gives_byte_identical_parquet(
 ) -> None:
     contract = get_contract("orders")
     land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(ORDERS_DAY_1))])
-    options = CurateOptions(flush_rows=flush_rows, row_group_rows=row_group_rows)
+    options = CurateOptions(flush_rows=flush_rows, layout=ParquetLayout(row_group_rows=row_group_rows))
 
     first = curate(lake, contract, RUN_1, catalog, tmp_path, options=options)
     again = curate(lake, contract, RUN_1, catalog, tmp_path, options=options)
@@ -262,7 +263,12 @@ def test_row_groups_and_file_rolling(lake, catalog, tmp_path) -> None:
     land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(records))])
 
     summary = curate(
-        lake, contract, RUN_1, catalog, tmp_path, options=CurateOptions(row_group_rows=4, max_file_bytes=1)
+        lake,
+        contract,
+        RUN_1,
+        catalog,
+        tmp_path,
+        options=CurateOptions(layout=ParquetLayout(row_group_rows=4, max_file_bytes=1)),
     )
 
     partition = manifest_of(lake, summary)["partitions"][0]

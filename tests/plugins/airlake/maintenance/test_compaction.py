@@ -10,9 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from airlake.catalog import PARAM_VERSION
+from airlake.curate.duck import ParquetLayout
 from airlake.curate.versions import split_location, version_of_location
 from airlake.lake import curated_version_prefix, manifest_key, s3_uri
-from airlake.maintenance import CompactionError, compact_dataset, plan_compaction
+from airlake.maintenance import CompactionError, CompactionPolicy, compact_dataset, plan_compaction
 from tests.plugins.airlake.maintenance.conftest import DATASET, CuratedOrders, order_rows, version_at
 
 V1 = version_at(datetime(2026, 11, 20, 5, tzinfo=UTC))
@@ -49,12 +50,15 @@ def test_plan_picks_partitions_with_many_or_small_files(partitions, orders: Cura
     assert plans[0].bytes == sum(size for key, size in orders.objects().items() if f"dt={MANY}/" in key)
 
     # by file count only: more than 4 files
-    plans = plan_compaction(orders.store, DATASET, _live(orders), max_files=4, small_file_bytes=0)
+    plans = plan_compaction(
+        orders.store, DATASET, _live(orders), CompactionPolicy(max_files=4, small_file_bytes=0)
+    )
     assert [(p.dt, p.reasons) for p in plans] == [(MANY, ("5 files > 4",))]
     # a file count the target size cannot lower is left alone
-    assert plan_compaction(orders.store, DATASET, _live(orders), target_file_bytes=100) == []
+    tiny = ParquetLayout(max_file_bytes=100)
+    assert plan_compaction(orders.store, DATASET, _live(orders), CompactionPolicy(layout=tiny)) == []
     with pytest.raises(ValueError):
-        plan_compaction(orders.store, DATASET, _live(orders), max_files=0)
+        plan_compaction(orders.store, DATASET, _live(orders), CompactionPolicy(max_files=0))
 
 
 def test_tiered_partitions_are_left_alone(partitions, orders: CuratedOrders) -> None:
