@@ -19,25 +19,18 @@ from typing import NamedTuple
 from pydantic import ValidationError
 
 from airlake.contracts.errors import ContractError, ContractIssue
+from airlake.contracts.files import (
+    CONTRACTS_DIR_ENV,
+    DEFAULT_CONTRACTS_DIR,
+    PROJECT_ROOT,
+    contract_files,
+    contracts_dir,
+)
 from airlake.contracts.model import Contract, json_schema
 from airlake.contracts.validation import _describe, _issues_from_validation
 from airlake.contracts.yaml_loader import _line_of, _parse_yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-"""The project root (the folder holding plugins/, dags/ and include/)."""
-DEFAULT_CONTRACTS_DIR = PROJECT_ROOT / "include" / "contracts"
-CONTRACTS_DIR_ENV = "AIRLAKE_CONTRACTS_DIR"
-"""Environment variable overriding the contracts folder."""
 JSON_SCHEMA_PATH = DEFAULT_CONTRACTS_DIR / "contract.schema.json"
-CONTRACT_SUFFIXES = (".yaml", ".yml")
-
-
-def contracts_dir(folder: str | os.PathLike[str] | None = None) -> Path:
-    """The contracts folder: ``folder``, else $AIRLAKE_CONTRACTS_DIR, else the project's include/contracts."""
-    if folder is not None:
-        return Path(folder)
-    env = os.environ.get(CONTRACTS_DIR_ENV)
-    return Path(env) if env else DEFAULT_CONTRACTS_DIR
 
 
 def display_path(path: str | os.PathLike[str]) -> str:
@@ -160,14 +153,6 @@ class ContractScan(NamedTuple):
         return ContractError(self.issues) if self.issues else None
 
 
-def _contract_files(folder: Path) -> list[Path]:
-    return sorted(
-        path
-        for path in folder.iterdir()
-        if path.suffix in CONTRACT_SUFFIXES and not path.name.startswith((".", "_")) and path.is_file()
-    )
-
-
 def scan_contracts(folder: str | os.PathLike[str] | None = None) -> ContractScan:
     """Load every contract of the folder without raising: for DAG factories that keep valid datasets
     running while an invalid contract is reported (e.g. as a DAG import error)."""
@@ -175,7 +160,7 @@ def scan_contracts(folder: str | os.PathLike[str] | None = None) -> ContractScan
     if not directory.is_dir():
         issue = ContractIssue(display_path(directory), "", "contracts folder not found")
         return ContractScan({}, {}, (issue,))
-    files = _contract_files(directory)
+    files = contract_files(directory)
     loaded = {path: _load_cached(path) for path in files}
     key: tuple[tuple[str, str], ...] | None = tuple(
         (path.name, result.digest) for path, result in loaded.items()

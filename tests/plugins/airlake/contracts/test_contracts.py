@@ -206,6 +206,24 @@ def test_import_stays_light_at_dag_parse_time():
     subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, check=True)
 
 
+def test_contract_names_are_the_loaded_contracts_names_without_building_the_models(tmp_path):
+    from airlake.contracts import contract_names
+
+    assert contract_names() == sorted(load_contracts()) == sorted(DEMO_DATASETS)
+    write(tmp_path, BASE)
+    write(tmp_path, "not: [a contract", stem="_template")
+    assert contract_names(tmp_path) == list(load_contracts(tmp_path)) == ["widgets"]
+    assert contract_names(tmp_path / "nowhere") == []
+    code = (
+        "import sys; sys.path.insert(0, 'plugins');"
+        "from airlake.contracts import contract_names, ContractError; contract_names();"
+        "built = [m for m in ('airlake.contracts.model', 'airlake.contracts.loader', 'yaml') if m in sys.modules];"
+        "assert not built, built;"
+        "from airlake.contracts import Contract, load_contracts; assert load_contracts()"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, check=True)
+
+
 # --------------------------------------------------------------------------------------------------
 # Model helpers and type mappings
 # --------------------------------------------------------------------------------------------------
