@@ -223,7 +223,13 @@ def materialise_view(
     :return: ``{view, dt, rows, location, bytes_scanned}`` (plus ``version``, ``previous_location``,
         ``table_change``, ``bytes``, ``files``).
     """
-    from airlake.catalog import ensure_database, get_table, live_location_lookup, publish_partitions
+    from airlake.catalog import (
+        ensure_database,
+        get_partitions,
+        get_table,
+        partition_location,
+        publish_partitions,
+    )
     from airlake.curate.versions import new_version_id, version_of_location
     from airlake.engines import check_scan_budget
 
@@ -239,29 +245,47 @@ def materialise_view(
         engine.apply_scan_limit(int(scan_limit_bytes))
 
     view_table: dict[str, Any] | None = None
+    current: dict[str, str | None] = {}
 
-    def new_version() -> tuple[str | None, str, str]:
-        """(live location, new version, its prefix) of the view's partition ``dt=<ds>``. The view's
-        table is read once for this and for its update after: when it exists, so does its database,
-        and when it does not, neither does the partition."""
+    def read_view() -> tuple[dict[str, Any] | None, str | None]:
+        """The view's Glue table (None: absent) and the location of its partition ``dt=<ds>`` (None: no
+        such partition, ``""``: one without a location); read once, for the new version, the table's
+        update and the publish after (publish_partitions is handed it and does not ask again)."""
+        table = get_table(glue, database, view)
+        if table is None:  # no table, no partition
+            return None, None
+        found = get_partitions(glue, database, view, [ds]).get(ds)
+        return table, None if found is None else partition_location(found) or ""
+
+    def new_version(read: tuple[dict[str, Any] | None, str | None]) -> tuple[str | None, str, str]:
+        """(live location, new version, its prefix) of the view's partition ``dt=<ds>``, from
+        :func:`read_view`'s answer. When the view's table exists, so does its database."""
         nonlocal view_table
-        view_table = get_table(glue, database, view)
+        view_table, current[ds] = read
         if view_table is None:
             ensure_database(glue, database)
-        live = live_location_lookup(glue, database, view)(ds) if view_table is not None else None
+        live = current[ds] or None
         made = new_version_id(after=version_of_location(live))
         return live, made, analytics_version_prefix(view, ds, made)
 
-    if callable(getattr(engine, "unload", None)):  # Athena writes the files itself, typed
-        previous, version, prefix = new_version()
+    unloaded = callable(getattr(engine, "unload", None))
+    if unloaded:  # Athena writes the files itself, typed
+        previous, version, prefix = new_version(read_view())
         columns, written, rows, bytes_scanned = _unload_version(engine, store, sql=sql, ds=ds, prefix=prefix)
     else:  # the rows come back as Arrow (DuckDB): one file written here
-        data = _drop_partition_column(engine.run(sql), ds)
+        from concurrent.futures import ThreadPoolExecutor
+
+        # the view's two Glue reads wait for Glue while the query runs (it releases the GIL); they
+        # are still taken before the version is written, as the Athena path does
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="airlake-view-read") as pool:
+            view_read = pool.submit(read_view)
+            data = _drop_partition_column(engine.run(sql), ds)
+            read = view_read.result()
         bytes_scanned = engine.bytes_scanned
         columns = view_columns(data.schema)
         if not columns:
             raise MaterialiseError(f"view {view} returns no column besides {PARTITION_COLUMN}")
-        previous, version, prefix = new_version()
+        previous, version, prefix = new_version(read)
         written = [_write_part(store, data, f"{prefix}{PART_FILE}")]
         rows = data.num_rows
     size = sum(item_size for _, item_size in written)
@@ -284,6 +308,9 @@ def materialise_view(
         view,
         [{"dt": ds, "location": location, "version": version, "previous_location": previous}],
         table_input["StorageDescriptor"],
+        # the partition as read just before the PUT (rows path); after an UNLOAD, which can take minutes,
+        # publish reads it again so that a version published meanwhile is logged
+        current_locations=None if unloaded else current,
     )
     outcome = {
         "view": view,
@@ -325,16 +352,28 @@ def materialise_view(
     return outcome
 
 
+SINGLE_PUT_BYTES = 8 * 1024 * 1024
+"""Result files up to this size are written in memory and sent in one PutObject (what ``upload_file``
+sends below its multipart threshold, 8 MiB, without its transfer threads and a temporary file);
+larger ones go through a temporary file and ``upload_file`` (multipart)."""
+
+
 def _write_part(store: LakeStore, data: pa.Table, key: str) -> tuple[str, int]:
-    """One zstd Parquet file of ``data`` at ``key``; (key, bytes)."""
+    """One zstd Parquet file of ``data`` at ``key`` (server-side encrypted as every lake write); (key, bytes)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    sink = pa.BufferOutputStream()
+    pq.write_table(data, sink, compression="zstd")
+    body = sink.getvalue()
+    if body.size <= SINGLE_PUT_BYTES:
+        store.client.put_object(Bucket=store.bucket, Key=key, Body=body.to_pybytes(), **store.sse)
+        return key, body.size
     with tempfile.TemporaryDirectory(prefix="airlake-materialise-") as work_dir:
         path = Path(work_dir) / PART_FILE
-        pq.write_table(data, path, compression="zstd")
-        size = path.stat().st_size
+        path.write_bytes(body)
         store.put_file(key, path)
-    return key, size
+    return key, body.size
 
 
 def _footer(store: LakeStore, key: str) -> Any:

@@ -234,6 +234,8 @@ def publish_partitions(
     table: str,
     partitions: Iterable[Mapping[str, Any]],
     storage_descriptor_template: Mapping[str, Any],
+    *,
+    current_locations: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """
     Point each partition at its new version: create the missing ones, move the others. Idempotent.
@@ -256,6 +258,11 @@ def publish_partitions(
         ``partitions`` list of a curate manifest fits as it is.
     :param storage_descriptor_template: the table's ``StorageDescriptor``; each partition gets a copy
         with its own ``Location``.
+    :param current_locations: what the caller read of these partitions just before (``{dt: live
+        location}``, ``""``: one without a location, None: no such partition), so Glue is not asked
+        the same again; the partitions not in it are read (batch_get_partition). A partition created
+        or moved since is still not overwritten unseen: creating an existing one fails
+        (AlreadyExistsException, accepted only at the wanted location), updating a vanished one fails.
     :return: ``{"created": [dt, ...], "updated": [{"dt", "previous_location", "location"}, ...],
         "unchanged": [dt, ...]}``.
     :raises PartitionPublishError: when Glue refuses partitions of a batch (their values and reasons).
@@ -274,7 +281,10 @@ def publish_partitions(
         wanted[dt] = {**entry, "dt": dt, "location": location}
 
     dts = sorted(wanted)
-    current = _current_locations(glue, database, table, dts)
+    known = {dt: location for dt, location in (current_locations or {}).items() if dt in wanted}
+    unread = [dt for dt in dts if dt not in known]
+    current = _current_locations(glue, database, table, unread) if unread else {}
+    current.update({dt: location for dt, location in known.items() if location is not None})
     to_create: list[dict[str, Any]] = []
     to_update: list[dict[str, Any]] = []
     report: dict[str, Any] = {"created": [], "updated": [], "unchanged": []}

@@ -205,6 +205,10 @@ def test_one_engine_materialises_a_daily_view_of_a_day_partitioned_table(
 
     assert calls["GetTable"] == 2  # the source and the view, once each
     assert calls["GetPartitions"] == calls["ListObjectsV2"] == 1
+    # the view's partition is read once, for its new version and for the publish after it
+    assert calls.get("BatchGetPartition", 0) + calls.get("GetPartition", 0) == 1
+    assert calls.get("BatchCreatePartition", 0) + calls.get("BatchUpdatePartition", 0) == 1
+    assert calls["PutObject"] == 1  # the result, one PUT
     assert "GetDatabase" not in calls  # the view's table exists, so does its database
     with DuckDBEngine(glue, lake, database) as reader:
         back = reader.run("select dt, events from events_daily order by dt").to_pylist()
