@@ -290,7 +290,7 @@ def type_block(
         try:
             slow_rows.append(parse(records[position]))
         except Reject as problem:
-            rejects.append((position, problem))
+            rejects.append((position, problem.with_traceback(None)))  # no cycle through this frame
             continue
         slow_index.append(position)
     fast = np.flatnonzero(ok)
