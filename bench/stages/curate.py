@@ -84,10 +84,26 @@ def lay_out_parts(root: Path, parts: list[tuple[Path, int, str]], fmt: str) -> A
     return store
 
 
+def _import_curate_modules() -> None:
+    """Import what a curate run imports on first use (pyarrow's readers and compute, DuckDB, numpy),
+    untimed like the anchors' own imports: a worker process imports them once, not once per run."""
+    import duckdb  # noqa: F401
+    import numpy  # noqa: F401
+    import pyarrow.compute
+    import pyarrow.csv
+    import pyarrow.json
+    import pyarrow.parquet  # noqa: F401
+
+    import airlake.curate.json_vector
+    import airlake.curate.merge
+    import airlake.curate.parts  # noqa: F401
+
+
 def prepare_airlake(params: dict[str, Any]) -> Work:
     from airlake.contracts import get_contract
     from airlake.curate import CurateOptions, run_curate
 
+    _import_curate_modules()
     run_dir = Path(params["run_dir"])
     contract = get_contract(DATASET)
     store = lay_out_raw(
