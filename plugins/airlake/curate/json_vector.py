@@ -18,8 +18,9 @@ given to it. So a block is read by Arrow, and:
   *suspects*: the row parser types them from the strict reader's record;
 - every other row's values go to :mod:`airlake.curate.vector`'s rules as Arrow typed them.
 
-Columns whose JSON value Arrow would read lossily or leniently (decimals: Arrow also takes a decimal
-given as a string) have no block path: such a contract, and one that trims strings, keeps the row path.
+Decimals are read as JSON strings only (what the database source writes): Arrow's decimal reading would
+take a number or a string by rules of its own, so a decimal sent as a JSON number is refused and read by
+the strict reader. A contract that trims strings keeps the row path.
 """
 
 from __future__ import annotations
@@ -50,12 +51,14 @@ MAX_BRACKETS = 64
 MAX_LINE_BYTES = 4096
 """Longer lines are suspects (Python refuses integers of more than 4300 digits)."""
 _WHITESPACE = b" \t\n\r\x0b\x0c"  # what bytes.strip() strips: a line of only these is blank
-_JSON_KIND = {"string": "string", "date": "string", "timestamp": "string", "timestamptz": "string"}
+_TEXT_KINDS = frozenset({"string", "date", "timestamp", "timestamptz", "decimal"})
+"""Columns read as JSON strings (a decimal too: as a string it keeps its digits; a JSON number there is
+refused, and the strict reader reads it)."""
 
 
 def json_schema(contract: Contract, reader: JsonLinesReader) -> pa.Schema | None:
     """The Arrow schema the block reader asks for (each column's JSON kind), or None where the
-    contract has a column with no exact block reading (decimal) or trims strings."""
+    contract has a column with no block reading or trims strings."""
     import pyarrow as pa
 
     if any(trim for _, trim, _ in reader.values):
@@ -64,7 +67,7 @@ def json_schema(contract: Contract, reader: JsonLinesReader) -> pa.Schema | None
     fields = []
     for column in contract.columns:
         base = "decimal" if column.column_type.is_decimal else column.column_type.base
-        if base in _JSON_KIND:
+        if base in _TEXT_KINDS:
             fields.append(pa.field(column.name, pa.string()))
         elif base in kinds:
             fields.append(pa.field(column.name, kinds[base]))

@@ -31,6 +31,7 @@ def _contract(**jsonl: Any) -> Contract:
         {"name": "name", "type": "string"},
         {"name": "kind", "type": "string"},
         {"name": "ratio", "type": "double"},
+        {"name": "amount", "type": "decimal(8,2)"},
         {"name": "flag", "type": "boolean"},
         {"name": "day", "type": "date"},
         {"name": "naive", "type": "timestamp"},
@@ -62,6 +63,7 @@ def _clean(i: int) -> dict[str, Any]:
         "name": f"n{i % 7}",
         "kind": "abc"[i % 3],
         "ratio": i + 0.25,
+        "amount": f"{i % 999}.{i % 100:02d}",
         "flag": i % 2 == 0,
         "day": "2024-02-29",
         "naive": f"2026-11-20 10:00:{i % 60:02d}.123",
@@ -74,6 +76,7 @@ _ODD_VALUES: list[Any] = [
     1.5, -0.0, 1e3, 1e400, True, False, [], [1], {}, {"a": 1}, "a", "b", "NA", "\u00e9",
     "2026-02-29", "2024-02-29", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00", "2026-11-20 10:00:00+05:30",
     "2026-11-20T24:00:00Z", "1999-12-31T23:59:59.5Z", "20261120",
+    "12.5", "12.345", "-0.01", "1e2", ".5", "5.", "+5", " 5.1", "123456.78", "1234567.00", 12.5, 7,
 ]  # fmt: skip
 
 
