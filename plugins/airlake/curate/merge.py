@@ -34,8 +34,6 @@ _SAMPLE_ROWS = 20_000
 MAX_FILE_BYTES = 256 * 1024 * 1024
 SOURCE_COLUMN = "_src"
 _EXISTING_FILE_STRIDE = 1 << 40  # orders rows of several existing files: file index, then row number
-_RANGE_COLUMN = "_range"
-_RANGE_VIEW = "_range_rows"
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,6 @@ class PartitionMerger:
         self.max_file_bytes = max_file_bytes
         self.bucket_rows = BUCKET_ROWS
         spill_dir = work_dir / "duckdb-tmp"
-        self.range_dir = work_dir / "merge-ranges"
         spill_dir.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {"memory_limit": memory_limit, "temp_directory": str(spill_dir)}
         if threads:
@@ -125,9 +122,12 @@ class PartitionMerger:
         )
         new_kept = 0
         try:
-            for batch in self._deduplicated(union, rows_new + rows_existing):
-                new_kept += pc.sum(batch.column(SOURCE_COLUMN)).as_py() or 0
-                writer.write(batch.select(self.schema.names).cast(self.schema))
+            for rows, params in self._ranges(union, rows_new + rows_existing):
+                query = self.con.sql(self._dedup_sql(rows), params=params)
+                reader = query.to_arrow_reader(self.row_group_rows)
+                for batch in reader:
+                    new_kept += pc.sum(batch.column(SOURCE_COLUMN)).as_py() or 0
+                    writer.write(batch.select(self.schema.names).cast(self.schema))
         finally:
             parts = writer.close()
         total = sum(part.rows for part in parts)
@@ -161,69 +161,24 @@ class PartitionMerger:
             ).fetchall()
         ]
 
-    def _deduplicated(self, union: str, rows: int) -> Iterator[pa.RecordBatch]:
-        """The partition's winning rows in key order: one query, or, for a big partition, key range by
-        key range (:meth:`key_cuts`). The incoming rows are read once and written to one local Arrow
-        file per range (:meth:`bucket`); each range is then de-duplicated from its own file alone.
-        Measured (2026-12-05-curate-merge.md): reading every input again for each range made the merge
-        of 2M rows cost 2x the CPU of one query, and grow with the square of the partition's rows."""
-        import shutil
-
-        import pyarrow as pa
-
+    def _ranges(self, union: str, rows: int) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        """The incoming rows as one query, or, for a big partition, one query per key range
+        (:meth:`key_cuts`), each with its parameters. Each range reads the partition's files again
+        (measured: writing the rows once by range, DuckDB's ``PARTITION_BY`` copy, took more memory)."""
         cuts = self.key_cuts(union, rows)
         if not cuts:
-            yield from self.con.sql(self._dedup_sql(union)).to_arrow_reader(self.row_group_rows)
+            yield union, None
             return
-        scratch = self.range_dir
-        try:
-            for path in self.bucket(union, cuts, scratch):
-                with pa.memory_map(str(path)) as source:
-                    self.con.register(_RANGE_VIEW, pa.ipc.open_file(source).read_all())
-                    try:
-                        query = self.con.sql(self._dedup_sql(f"SELECT * FROM {_RANGE_VIEW}"))
-                        yield from query.to_arrow_reader(self.row_group_rows)
-                    finally:
-                        self.con.unregister(_RANGE_VIEW)
-                path.unlink()
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    def bucket(self, union: str, cuts: list[Any], scratch: Path) -> list[Path]:
-        """Every incoming row written once to the uncompressed Arrow file of its key range
-        (``cuts`` sorted: range ``i`` holds ``cuts[i-1] <= key < cuts[i]``, the last also the NULL
-        keys), compared by DuckDB as the rows' own SQL types; the non-empty ranges' files, in key order."""
-        import numpy as np
-        import pyarrow as pa
-
-        scratch.mkdir(parents=True, exist_ok=True)
         first = quote_identifier(self.contract.dedup.keys[0])
-        which = f"CASE WHEN {first} IS NULL THEN {len(cuts)} ELSE {_range_tree(first, 0, len(cuts))} END"
-        params = {f"c{index}": cut for index, cut in enumerate(cuts)}
-        query = self.con.sql(
-            f"SELECT *, {which} AS {_RANGE_COLUMN} FROM ({union}) AS incoming", params=params
-        )
-        reader = query.to_arrow_reader(self.row_group_rows)
-        names = [name for name in reader.schema.names if name != _RANGE_COLUMN]
-        schema = pa.schema([reader.schema.field(name) for name in names])
-        writers: dict[int, Any] = {}
-        try:
-            for batch in reader:
-                ranges = batch.column(_RANGE_COLUMN).to_numpy()
-                order = np.argsort(ranges, kind="stable")
-                bounds = np.searchsorted(ranges[order], np.arange(len(cuts) + 2))
-                rows = batch.select(names).take(pa.array(order))
-                for index in np.flatnonzero(np.diff(bounds)).tolist():
-                    writer = writers.get(index)
-                    if writer is None:
-                        writer = pa.ipc.new_file(str(scratch / f"range-{index:05d}.arrow"), schema)
-                        writers[index] = writer
-                    start = int(bounds[index])
-                    writer.write_batch(rows.slice(start, int(bounds[index + 1]) - start))
-        finally:
-            for writer in writers.values():
-                writer.close()
-        return [scratch / f"range-{index:05d}.arrow" for index in sorted(writers)]
+        where = [f"{first} < $hi"] + [f"{first} >= $lo AND {first} < $hi"] * (len(cuts) - 1)
+        where.append(f"({first} >= $lo OR {first} IS NULL)")
+        bounds = [None, *cuts, None]
+        for index, condition in enumerate(where):
+            params = {"lo": bounds[index], "hi": bounds[index + 1]}
+            yield (
+                f"SELECT * FROM ({union}) AS incoming WHERE {condition}",
+                {name: value for name, value in params.items() if value is not None},
+            )
 
     def merge_sql(self, new_files: list[Path], existing_files: list[Path]) -> str:
         """The whole merge as one query (every key range at once)."""
@@ -267,16 +222,6 @@ class PartitionMerger:
                 f"FROM read_parquet({_literal(str(path))}, file_row_number = true)"
             )
         return "\nUNION ALL\n".join(selects)
-
-
-def _range_tree(key: str, low: int, high: int) -> str:
-    """SQL for the key range of a non-NULL ``key`` among ranges ``low``..``high``, by a binary search over
-    the cut parameters ``$c<i>`` (about log2 of the ranges comparisons per row, not one per cut)."""
-    if low == high:
-        return str(low)
-    middle = (low + high + 1) // 2
-    below, above = _range_tree(key, low, middle - 1), _range_tree(key, middle, high)
-    return f"CASE WHEN {key} < $c{middle - 1} THEN {below} ELSE {above} END"
 
 
 def _parquet_columns(path: Path) -> list[str]:
