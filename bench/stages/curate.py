@@ -123,7 +123,7 @@ def prepare_airlake(params: dict[str, Any]) -> Work:
             live_location=lambda dt: None,
             work_dir=run_dir / "scratch",
             options=CurateOptions(**options),
-        )
+        ).summary
         manifest = store.get_json(summary["manifest"])
         return {
             "rows_read": summary["rows"]["read"],
@@ -200,7 +200,7 @@ def prepare_airlake_parts(params: dict[str, Any]) -> Work:
     def work() -> dict[str, Any]:
         summary = run_curate(
             contract, store, run_id=RUN_ID, live_location=lambda dt: None, work_dir=run_dir / "scratch"
-        )
+        ).summary
         manifest = store.get_json(summary["manifest"])
         return {
             "rows_read": summary["rows"]["read"],

@@ -2,7 +2,8 @@
 
     from airlake.curate import run_curate
 
-    summary = run_curate(contract, store, run_id=run_id, live_location=lookup, work_dir=tmp)
+    result = run_curate(contract, store, run_id=run_id, live_location=lookup, work_dir=tmp)
+    # result.summary: the XCom value; result.record: the CurateRecord as written
     # writes curated/<ds>/dt=<dt>/v=<new version>/part-*.parquet for every touched partition,
     # quarantine/<ds>/dt=<ingest date>/run=<run>/rejects.jsonl.gz and _manifests/<ds>/<run>/curate.json
 

@@ -22,9 +22,17 @@ from typing import TYPE_CHECKING
 
 from airlake.curate.errors import CurateError, RejectRateExceeded
 from airlake.curate.parts import PartTask, concat_rejects, parse_parts, worker_count
-from airlake.curate.record import INGEST_STAGE, RawInput, Write, fail_run, new_manifest, record_inputs
+from airlake.curate.record import (
+    INGEST_STAGE,
+    CurateManifest,
+    RawInput,
+    Write,
+    fail_run,
+    new_manifest,
+    record_inputs,
+)
 from airlake.lake import manifest_key
-from airlake.manifest import IngestRecord, Manifest, RawPart, ingested_at, read_record, unpublished_raw_runs
+from airlake.manifest import IngestRecord, RawPart, ingested_at, read_record, unpublished_raw_runs
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -93,7 +101,7 @@ class CurateStart:
     store: LakeStore
     work_dir: Path
     ingest: IngestRecord
-    manifest: Manifest
+    manifest: CurateManifest
     parts: list[RawPart]
 
 
@@ -142,7 +150,7 @@ class ParsedParts:
 def parse_raw_parts(
     contract: Contract,
     store: LakeStore,
-    manifest: Manifest,
+    manifest: CurateManifest,
     parts: list[RawPart],
     work_dir: Path,
     *,

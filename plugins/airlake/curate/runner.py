@@ -29,14 +29,20 @@ import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airlake.curate.duck import CURATE_LAYOUT, ParquetLayout
 from airlake.curate.errors import CurateError, RejectRateExceeded
 from airlake.curate.inputs import BACKLOG_DAYS, CurateStart, curate_attempt, ingest_date_of, parse_raw_parts
 from airlake.curate.merge import PartitionMerger
 from airlake.curate.partitions import LiveLocation, curate_partition, plan_versions, remove_orphans
-from airlake.curate.record import add_partitions, check_reject_budget, complete_run, write_manifest
+from airlake.curate.record import (
+    CurateResult,
+    add_partitions,
+    check_reject_budget,
+    complete_run,
+    write_manifest,
+)
 from airlake.curate.versions import ORPHAN_GRACE
 from airlake.manifest import COMPLETE
 from airlake.store import LakeStore
@@ -93,10 +99,10 @@ def run_curate(
     backlog: bool = False,
     backlog_days: int = BACKLOG_DAYS,
     options: CurateOptions = CurateOptions(),
-) -> dict[str, Any]:
+) -> CurateResult:
     """
     Curate the raw parts the ingest run ``run_id`` landed (and with ``backlog`` every unpublished raw
-    run of the dataset); returns the small summary for XCom.
+    run of the dataset); returns the small summary for XCom and the record written.
 
     :param contract: the dataset's contract.
     :param store: the lake bucket (every write server-side encrypted).
@@ -121,11 +127,12 @@ _write = write_manifest
 """How this run writes its record (a name of its own: the kill-point tests stop a run there)."""
 
 
-def _run(start: CurateStart, live_location: LiveLocation, options: CurateOptions) -> dict[str, Any]:
+def _run(start: CurateStart, live_location: LiveLocation, options: CurateOptions) -> CurateResult:
     contract, store, work_dir = start.contract, start.store, start.work_dir
     manifest, ingest, parts = start.manifest, start.ingest, start.parts
     dataset, run_id = contract.name, manifest.run_id
-    timings: dict[str, float] = manifest.extra["timings"]
+    details = manifest.details
+    timings = details.timings
     if not parts:
         return complete_run(store, manifest, _write)
 
@@ -146,7 +153,7 @@ def _run(start: CurateStart, live_location: LiveLocation, options: CurateOptions
     started = time.monotonic()
     dts = sorted(spill_files)
     plan = plan_versions(store, dataset, run_id, dts, live_location, options.compare_location)
-    manifest.extra["version"] = plan.version
+    details.version = plan.version
     merger = PartitionMerger(
         contract,
         work_dir,
@@ -183,7 +190,5 @@ def _run(start: CurateStart, live_location: LiveLocation, options: CurateOptions
     # 4. accounting, manifest ---------------------------------------------------------------------------
     add_partitions(manifest, outcomes)
     live = options.compare_location or live_location
-    manifest.extra["removed_versions"] = remove_orphans(
-        store, contract, plan.version, live, options.orphan_grace
-    )
+    details.removed_versions = remove_orphans(store, contract, plan.version, live, options.orphan_grace)
     return complete_run(store, manifest, _write)

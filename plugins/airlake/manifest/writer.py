@@ -48,6 +48,8 @@ class Manifest:
     extra: dict[str, Any] = field(default_factory=dict)
     attempt: int | None = None
     """The attempt number this record was written as (set by the first :meth:`write`)."""
+    written: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+    """The document the last :meth:`write` stored (a stage hands it on without reading it back)."""
 
     def as_document(self, status: str = COMPLETE) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class Manifest:
         store.put_json(manifest_attempt_key(self.dataset, self.run_id, self.stage, self.attempt), document)
         key = manifest_key(self.dataset, self.run_id, self.stage)
         store.put_json(key, document)
+        self.written = document
         return key
 
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airlake.contracts import Contract
+    from airlake.curate.record import CurateResult
     from airlake.curate.runner import CurateOptions
     from airlake.store import LakeStore
 
@@ -91,13 +92,13 @@ class CurateOperator(DatasetOperator):
                 ),
             )
             try:
-                summary = self.curate(contract, store, inputs)
+                result = self.curate(contract, store, inputs)
             except RejectRateExceeded as exc:
                 raise AirflowFailException(str(exc)) from exc
-        self._lineage = curate_lineage(store, self.dataset, summary)
-        return summary
+        self._lineage = curate_lineage(store, self.dataset, result.summary, record=result.record)
+        return result.summary
 
-    def curate(self, contract: Contract, store: LakeStore, inputs: CurateInputs) -> dict[str, Any]:
+    def curate(self, contract: Contract, store: LakeStore, inputs: CurateInputs) -> CurateResult:
         """The curate itself, in this worker (:func:`airlake.curate.run_curate`); a subclass computing it
         elsewhere overrides only this, the rest of the task (inputs, full refresh, lineage) is shared."""
         from airlake.curate import run_curate

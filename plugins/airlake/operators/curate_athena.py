@@ -13,6 +13,7 @@ from airlake.pipeline import CURATE_ENGINE, CURATE_ENGINES
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
+    from airlake.curate.record import CurateResult
     from airlake.curate.sqlrun import SqlCurateEngine
     from airlake.store import LakeStore
 
@@ -39,7 +40,7 @@ class EngineCurateOperator(CurateOperator, QueryOperator):
         super().__init__(**kwargs)
         self.curate_engine = curate_engine
 
-    def curate(self, contract: Contract, store: LakeStore, inputs: CurateInputs) -> dict[str, Any]:
+    def curate(self, contract: Contract, store: LakeStore, inputs: CurateInputs) -> CurateResult:
         """The run's curate in this worker, or as SQL on the engine (:func:`airlake.curate.sqlrun.run_curate_sql`)."""
         from airlake.curate.sqlrun import run_curate_sql
 

@@ -3,8 +3,8 @@ computed by :func:`~airlake.curate.sql.curate_sql` instead of in the Airflow wor
 
     from airlake.curate.sqlrun import LocalSqlCurate, run_curate_sql
 
-    summary = run_curate_sql(contract, store, run_id=run_id, live_location=lookup, work_dir=tmp,
-                             engine=LocalSqlCurate(work_dir=tmp))   # or AthenaSqlCurate(...) on AWS
+    result = run_curate_sql(contract, store, run_id=run_id, live_location=lookup, work_dir=tmp,
+                            engine=LocalSqlCurate(work_dir=tmp))   # or AthenaSqlCurate(...) on AWS
 
 What stays the worker path's (reused from its homes, in :func:`~airlake.curate.run_curate`'s order of
 steps): which raw runs a run consumes and the checks of the ingest manifest

@@ -19,6 +19,7 @@ from airlake.curate.partitions import LiveLocation, plan_versions, remove_orphan
 from airlake.curate.parts import RejectWriter
 from airlake.curate.rawfile import raw_format
 from airlake.curate.record import (
+    CurateResult,
     PartitionOutcome,
     RawInput,
     add_partitions,
@@ -108,7 +109,7 @@ def run_curate_sql(
     backlog: bool = False,
     backlog_days: int = BACKLOG_DAYS,
     options: CurateOptions = CurateOptions(),  # noqa: B008 - frozen
-) -> dict[str, Any]:
+) -> CurateResult:
     """
     Curate the run's raw parts (and with ``backlog`` every unpublished raw run) on ``engine``; the same
     outputs, manifest and summary as :func:`airlake.curate.run_curate` (see it for the parameters), in
@@ -126,7 +127,8 @@ def run_curate_sql(
         raise CurateError(f"{contract.name} cannot be curated by SQL: {listed}")
     limits = {"reject_rate_max": reject_rate_max, "backlog": backlog, "backlog_days": backlog_days}
     with curate_attempt(contract, store, run_id, work_dir, **limits, write=write_manifest) as start:
-        start.manifest.extra.update(engine=engine.name, query_ids=engine.query_ids)
+        start.manifest.details.engine = engine.name
+        start.manifest.details.query_ids = engine.query_ids  # the engine adds each query's id as it runs
         for part in start.parts:
             if raw_format(part.key) != "jsonl":
                 raise CurateError(
@@ -137,14 +139,15 @@ def run_curate_sql(
 
 def _run(
     start: CurateStart, live_location: LiveLocation, engine: SqlCurateEngine, options: CurateOptions
-) -> dict[str, Any]:
+) -> CurateResult:
     contract, store, work_dir = start.contract, start.store, start.work_dir
     manifest, ingest, parts = start.manifest, start.ingest, start.parts
     dataset, run_id = contract.name, manifest.run_id
-    timings: dict[str, float] = manifest.extra["timings"]
+    details = manifest.details
+    timings = details.timings
     rows = manifest.rows
     if not parts:
-        return complete_run(store, manifest, write_manifest, engine=engine.name)
+        return complete_run(store, manifest, write_manifest)
 
     # 1. raw lines -> counts and rejects (the SQL's reject rules) ------------------------------------
     started = time.monotonic()
@@ -175,7 +178,7 @@ def _run(
     started = time.monotonic()
     dts = sorted(new_counts)
     plan = plan_versions(store, dataset, run_id, dts, live_location, options.compare_location)
-    manifest.extra["version"] = plan.version
+    details.version = plan.version
     existing = engine.load_live(store, contract, {dt: loc for dt, loc in plan.previous.items() if loc})
     merged = {
         str(dt): (int(new), int(old))
@@ -215,10 +218,8 @@ def _run(
     # 4. accounting, manifest (the worker path's) ---------------------------------------------------
     add_partitions(manifest, outcomes)
     live = options.compare_location or live_location
-    manifest.extra["removed_versions"] = remove_orphans(
-        store, contract, plan.version, live, options.orphan_grace
-    )
-    return complete_run(store, manifest, write_manifest, engine=engine.name)
+    details.removed_versions = remove_orphans(store, contract, plan.version, live, options.orphan_grace)
+    return complete_run(store, manifest, write_manifest)
 
 
 def _publishable(

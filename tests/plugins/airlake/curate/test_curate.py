@@ -105,7 +105,9 @@ def expected_rows(
 
 def curate(lake, contract, run_id: str, catalog: Catalog, tmp_path: Path, **kwargs: Any) -> dict[str, Any]:
     work = tmp_path / f"work-{len(list(tmp_path.glob('work-*')))}"
-    return run_curate(contract, lake, run_id=run_id, live_location=catalog.lookup, work_dir=work, **kwargs)
+    return run_curate(
+        contract, lake, run_id=run_id, live_location=catalog.lookup, work_dir=work, **kwargs
+    ).summary
 
 
 def manifest_of(lake, summary: dict[str, Any]) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def sql_curate(
             work_dir=work,
             engine=engine,
             **kwargs,
-        )
+        ).summary
     finally:
         engine.close()
 
@@ -55,7 +55,9 @@ def sql_curate(
 def worker_curate(
     store: LakeStore, contract: Contract, run_id: str, catalog: Catalog, work: Path, **kwargs: Any
 ):
-    return run_curate(contract, store, run_id=run_id, live_location=catalog.lookup, work_dir=work, **kwargs)
+    return run_curate(
+        contract, store, run_id=run_id, live_location=catalog.lookup, work_dir=work, **kwargs
+    ).summary
 
 
 @pytest.fixture

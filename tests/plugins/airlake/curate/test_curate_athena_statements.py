@@ -179,7 +179,7 @@ def test_the_athena_statements_give_the_worker_rows_and_quarantine(lake, twin, t
             live_location=worker_catalog.lookup,
             work_dir=tmp_path / f"w{index}",
             reject_rate_max=1.0,
-        )
+        ).summary
         worker_catalog.publish(worker)
         athena.publish(athena_catalog, "orders")
         engine = AthenaSqlCurate(athena, DATABASE)  # type: ignore[arg-type]
@@ -192,7 +192,7 @@ def test_the_athena_statements_give_the_worker_rows_and_quarantine(lake, twin, t
                 work_dir=tmp_path / f"a{index}",
                 reject_rate_max=1.0,
                 engine=engine,
-            )
+            ).summary
         finally:
             engine.close()
         athena_catalog.publish(summary)

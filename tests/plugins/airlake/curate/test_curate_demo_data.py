@@ -25,7 +25,7 @@ def test_clickstream_day(lake, catalog, tmp_path) -> None:
 
     summary = run_curate(
         get_contract("clickstream"), lake, run_id=RUN, live_location=catalog.lookup, work_dir=tmp_path / "w"
-    )
+    ).summary
 
     clean = [r.value for r in records if not r.has(shop.MALFORMED)]
     expected = {(_utc_day(v["event_time"]), v["event_id"]) for v in clean}
@@ -49,7 +49,7 @@ def test_products_snapshot_day_with_the_brand_column(lake, catalog, tmp_path) ->
 
     summary = run_curate(
         get_contract("products"), lake, run_id=RUN, live_location=catalog.lookup, work_dir=tmp_path / "w"
-    )
+    ).summary
 
     manifest = lake.get_json(summary["manifest"])
     rows = [row for p in manifest["partitions"] for row in read_partition(lake, p)]

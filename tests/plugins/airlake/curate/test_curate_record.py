@@ -6,15 +6,23 @@ from __future__ import annotations
 import pytest
 
 from airlake.curate.errors import CurateError
-from airlake.curate.record import ROW_COUNTS, PartitionOutcome, RawInput, add_partitions, record_inputs
-from airlake.manifest import CuratedPartition, Manifest, RawPart
+from airlake.curate.record import (
+    ROW_COUNTS,
+    CurateDetails,
+    CurateManifest,
+    PartitionOutcome,
+    RawInput,
+    add_partitions,
+    record_inputs,
+)
+from airlake.manifest import CuratedPartition, RawPart
 
 KEY = "raw/orders/ingest_date=2026-11-20/run/part-00000.csv.gz"
 
 
-def _manifest() -> Manifest:
-    manifest = Manifest(dataset="orders", run_id="r", stage="curate")
-    manifest.extra = {"warnings": [], "partitions": [], "unchanged": []}
+def _manifest() -> CurateManifest:
+    details = CurateDetails(raw_runs=["r"], schema_hash="h", dedup={}, reject_rate_max=0.0)
+    manifest = CurateManifest(dataset="orders", run_id="r", stage="curate", details=details)
     manifest.rows = dict.fromkeys(ROW_COUNTS, 0)
     return manifest
 
@@ -53,7 +61,7 @@ def test_inputs_entries_name_the_landing_file_and_header_only_when_known() -> No
             "raw_run": "r",
         },
     ]
-    assert manifest.extra["warnings"] == [
+    assert manifest.details.warnings == [
         f"{KEY}: read 2 rows, the ingest manifest counted 3",
         "a.csv: column 'x' is not in the contract",
     ]
@@ -81,10 +89,11 @@ def test_partitions_are_summed_and_only_what_this_attempt_uploaded_is_an_output(
         ],
     )
 
-    assert [p["dt"] for p in manifest.extra["partitions"]] == ["2026-11-20", "2026-11-21"]
-    assert "unchanged" not in manifest.extra["partitions"][0]
-    assert manifest.extra["partitions"][1]["unchanged"] is True
-    assert manifest.extra["unchanged"] == ["2026-11-21"]
+    entries = manifest.details.entries()
+    assert [p["dt"] for p in entries["partitions"]] == ["2026-11-20", "2026-11-21"]
+    assert "unchanged" not in entries["partitions"][0]
+    assert entries["partitions"][1]["unchanged"] is True
+    assert entries["unchanged"] == ["2026-11-21"]
     assert manifest.outputs == [{"kind": "curated", "dt": "2026-11-20", **uploaded[0]}]
     assert (manifest.rows["written"], manifest.rows["duplicates_dropped"], manifest.rows["output"]) == (
         6,

@@ -70,7 +70,7 @@ def test_sql_path_gives_the_worker_rows_and_rejects(lake, catalog, tmp_path) -> 
         live_location=catalog.lookup,
         work_dir=tmp_path / "w",
         reject_rate_max=1.0,
-    )
+    ).summary
     con = _duckdb()
     con.register("raw_lines", _lines_table(lines))
 
@@ -86,7 +86,9 @@ def test_sql_path_gives_the_worker_rows_and_rejects(lake, catalog, tmp_path) -> 
 def test_sql_path_merges_with_existing_rows_like_the_worker(lake, catalog, tmp_path) -> None:
     contract = get_contract("orders")
     land_run(lake, "orders", RUN_1, [(".jsonl.gz", jsonl(ORDERS_DAY_1))])
-    first = run_curate(contract, lake, run_id=RUN_1, live_location=catalog.lookup, work_dir=tmp_path / "w1")
+    first = run_curate(
+        contract, lake, run_id=RUN_1, live_location=catalog.lookup, work_dir=tmp_path / "w1"
+    ).summary
     catalog.publish(first)
     day_2 = [
         order(1, "shipped", "2026-11-20T08:00:00Z", "2026-11-21T07:00:00Z", "19.99"),
@@ -94,7 +96,9 @@ def test_sql_path_merges_with_existing_rows_like_the_worker(lake, catalog, tmp_p
         order(8, "placed", "2026-11-21T11:00:00Z", "2026-11-21T11:00:00Z", "4.20"),
     ]
     land_run(lake, "orders", RUN_2, [(".jsonl.gz", jsonl(day_2))], ingest_date=date(2026, 11, 21))
-    second = run_curate(contract, lake, run_id=RUN_2, live_location=catalog.lookup, work_dir=tmp_path / "w2")
+    second = run_curate(
+        contract, lake, run_id=RUN_2, live_location=catalog.lookup, work_dir=tmp_path / "w2"
+    ).summary
 
     con = _duckdb()
     existing_rows = _worker_rows(lake, first)

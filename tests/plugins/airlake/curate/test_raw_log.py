@@ -33,7 +33,7 @@ def _curate(lake, run_id: str, catalog: Catalog, tmp_path: Path, **kwargs: Any) 
     work = tmp_path / f"work-{len(list(tmp_path.glob('work-*')))}"
     summary = run_curate(
         get_contract("orders"), lake, run_id=run_id, live_location=catalog.lookup, work_dir=work, **kwargs
-    )
+    ).summary
     return summary
 
 
@@ -227,7 +227,7 @@ def test_a_throttled_live_lookup_is_retried_instead_of_losing_the_parse(
 
     summary = run_curate(
         get_contract("orders"), lake, run_id=RUN_1, live_location=flaky, work_dir=tmp_path / "w"
-    )
+    ).summary
     assert summary["rows"]["written"] == 6
     assert sorted(set(calls)) == [p["dt"] for p in summary["partitions"]]
 

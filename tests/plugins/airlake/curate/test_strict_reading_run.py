@@ -58,7 +58,9 @@ def ingest_and_curate(lake, spec: Contract, files: dict[str, bytes], tmp_path: P
         work_dir=tmp_path / "ingest",
     )
     ingested = run_ingest(build_source(spec, store=lake, aws_conn_id=None), lake, ctx)
-    curated = run_curate(spec, lake, run_id=RUN, live_location=Catalog().lookup, work_dir=tmp_path / "curate")
+    curated = run_curate(
+        spec, lake, run_id=RUN, live_location=Catalog().lookup, work_dir=tmp_path / "curate"
+    ).summary
     return ingested, lake.get_json(curated["manifest"])
 
 
