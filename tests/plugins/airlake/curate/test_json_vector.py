@@ -11,49 +11,19 @@ from __future__ import annotations
 import gzip
 import json
 import random
-from datetime import date
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 
 from airlake.contracts import Contract
 from airlake.curate import json_vector, parts
-from airlake.curate.parts import PartResult, PartTask, parse_part
 from airlake.curate.vector import VectorTyper
 from tests.plugins.airlake.curate.malformed_corpus import CASES
+from tests.plugins.airlake.curate.vector_helpers import no_vectors, parse_body, spilled, vector_contract
 
 
 def _contract(**jsonl: Any) -> Contract:
-    schema = [
-        {"name": "id", "type": "bigint", "nullable": False},
-        {"name": "small", "type": "int"},
-        {"name": "name", "type": "string"},
-        {"name": "kind", "type": "string"},
-        {"name": "ratio", "type": "double"},
-        {"name": "amount", "type": "decimal(8,2)"},
-        {"name": "flag", "type": "boolean"},
-        {"name": "day", "type": "date"},
-        {"name": "naive", "type": "timestamp"},
-        {"name": "at", "type": "timestamptz", "nullable": False},
-    ]
-    checks = [
-        {"kind": "accepted_values", "column": "kind", "values": ["a", "b", "c"]},
-        {"kind": "range", "column": "at", "min": date(2000, 1, 1), "max": date(2100, 1, 1)},
-    ]
-    source = {"kind": "files", "landing_prefix": "landing/j/", "format": "jsonl", "jsonl": jsonl}
-    return Contract.model_validate(
-        {
-            "name": "jvec",
-            "description": "json vector identity",
-            "owner": "tests",
-            "source": source,
-            "schema": schema,
-            "primary_key": ["id"],
-            "event_time": "at",
-            "quality": {"checks": checks},
-        }
-    )
+    return vector_contract("jsonl", jsonl=jsonl)
 
 
 def _clean(i: int) -> dict[str, Any]:
@@ -133,30 +103,6 @@ def _body(seed: int, count: int, dirt: float) -> bytes:
     return body + b"\n"
 
 
-def _part(tmp_path: Any, name: str, body: bytes, contract: Contract) -> PartResult:
-    path = tmp_path / f"{name}.jsonl"
-    path.write_bytes(body)
-    out = tmp_path / name
-    out.mkdir()
-    task = PartTask(
-        index=2, key="raw/j/part-00002.jsonl", path=path, out_dir=out, contract=contract, flush_rows=500
-    )
-    return parse_part(task)
-
-
-def _spilled(result: PartResult) -> dict[str, list[dict[str, Any]]]:
-    return {
-        dt: sorted(
-            (row for path in paths for row in pq.read_table(path).to_pylist()), key=lambda row: row["_seq"]
-        )
-        for dt, paths in result.spill_files.items()
-    }
-
-
-def _no_vectors(self: VectorTyper, contract: Contract) -> None:
-    self.exact = False
-
-
 def _both_paths(tmp_path: Any, monkeypatch: Any, body: bytes, contract: Contract) -> tuple[Any, Any, int]:
     """(block path result, row path result, rows the block path typed from Arrow's values)."""
     fast = {"rows": 0}
@@ -169,16 +115,16 @@ def _both_paths(tmp_path: Any, monkeypatch: Any, body: bytes, contract: Contract
         return block
 
     monkeypatch.setattr(parts, "type_block", counting)
-    vector = _part(tmp_path, "vector", body, contract)
+    vector = parse_body(tmp_path, "vector", body, contract)
     monkeypatch.undo()
-    monkeypatch.setattr(VectorTyper, "__init__", _no_vectors)
-    rows = _part(tmp_path, "rows", body, contract)
+    monkeypatch.setattr(VectorTyper, "__init__", no_vectors)
+    rows = parse_body(tmp_path, "rows", body, contract)
     monkeypatch.undo()
     assert vector.rows_read == rows.rows_read
     assert vector.rows_by_dt == rows.rows_by_dt
     assert vector.reasons == rows.reasons
     assert vector.rejects_rows == rows.rejects_rows
-    assert _spilled(vector) == _spilled(rows)
+    assert spilled(vector) == spilled(rows)
     assert gzip.decompress(vector.rejects_path.read_bytes()) == gzip.decompress(
         rows.rejects_path.read_bytes()
     )
@@ -224,7 +170,7 @@ def test_null_markers_apply_to_string_values(tmp_path: Any, monkeypatch: Any) ->
     contract = _contract(null_values=["NA"])
     vector, _, fast = _both_paths(tmp_path, monkeypatch, ("\n".join(lines) + "\n").encode(), contract)
     assert fast == 900
-    names = [row["name"] for rows in _spilled(vector).values() for row in rows]
+    names = [row["name"] for rows in spilled(vector).values() for row in rows]
     assert names.count(None) == 600
 
 

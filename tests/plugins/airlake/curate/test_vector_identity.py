@@ -8,54 +8,18 @@ from __future__ import annotations
 
 import gzip
 import random
-from datetime import date
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from airlake.contracts import Contract
 from airlake.curate import parts
 from airlake.curate.parse import Reject, RowParser
-from airlake.curate.parts import PartResult, PartTask, parse_part
 from airlake.curate.readers import open_reader
 from airlake.curate.vector import VectorTyper, type_block
 from tests.plugins.airlake.curate.malformed_corpus import CASES
-
-
-def _contract(**extra: Any) -> Contract:
-    schema = [
-        {"name": "id", "type": "bigint", "nullable": False},
-        {"name": "small", "type": "int"},
-        {"name": "name", "type": "string"},
-        {"name": "kind", "type": "string"},
-        {"name": "amount", "type": "decimal(8,2)"},
-        {"name": "ratio", "type": "double"},
-        {"name": "flag", "type": "boolean"},
-        {"name": "day", "type": "date"},
-        {"name": "naive", "type": "timestamp"},
-        {"name": "at", "type": "timestamptz", "nullable": False},
-    ]
-    checks = [
-        {"kind": "accepted_values", "column": "kind", "values": ["a", "b", "c"]},
-        {"kind": "range", "column": "amount", "min": 0, "max": 1000},
-        {"kind": "range", "column": "at", "min": date(2000, 1, 1), "max": date(2100, 1, 1)},
-    ]
-    source: dict[str, Any] = {"kind": "files", "landing_prefix": "landing/v/", "format": "csv"}
-    source.update(extra)
-    return Contract.model_validate(
-        {
-            "name": "vec",
-            "description": "vector identity",
-            "owner": "tests",
-            "source": source,
-            "schema": schema,
-            "primary_key": ["id"],
-            "event_time": "at",
-            "quality": {"checks": checks},
-        }
-    )
+from tests.plugins.airlake.curate.vector_helpers import no_vectors, parse_body, spilled, vector_contract
 
 
 def _pick(rng: random.Random, options: list[str]) -> str:
@@ -138,7 +102,7 @@ def _assert_same(contract: Contract, records: list[dict[str, Any]]) -> int:
 @pytest.mark.parametrize("seed", range(12))
 def test_random_blocks_type_the_same_on_both_paths(seed: int) -> None:
     rng = random.Random(seed)  # noqa: S311 - reproducible test data
-    contract = _contract()
+    contract = vector_contract()
     names = contract.column_names
     records = []
     for i in range(1500):  # a clean row with 0-2 of its values drawn around the edges
@@ -151,7 +115,7 @@ def test_random_blocks_type_the_same_on_both_paths(seed: int) -> None:
 
 def test_clean_blocks_take_the_vector_path() -> None:
     """The common form is typed by the kernels (else the test above would prove nothing about them)."""
-    contract = _contract()
+    contract = vector_contract()
     records = [_clean(i) for i in range(2000)]
     assert _assert_same(contract, records) == len(records)
 
@@ -174,7 +138,7 @@ def _clean(i: int) -> dict[str, str]:
 def test_zones_and_formats_fall_back_to_the_row_parser() -> None:
     rng = random.Random(99)  # noqa: S311 - reproducible test data
     for extra in ({"timezone": "Europe/Amsterdam"}, {"timestamp_formats": ["%d/%m/%Y %H:%M"]}):
-        contract = _contract(**extra)
+        contract = vector_contract(**extra)
         records = [{name: _value(rng, name) for name in contract.column_names} for _ in range(600)]
         records += [dict(records[0], at="2026-03-29T02:30:00"), dict(records[0], at="29/03/2026 02:30")]
         _assert_same(contract, records)
@@ -190,26 +154,6 @@ def test_corpus_records_type_the_same_on_both_paths(case: Any, tmp_path: Any) ->
     _assert_same(contract, records)
 
 
-def _part(tmp_path: Any, name: str, body: str, contract: Contract) -> PartResult:
-    path = tmp_path / f"{name}.csv"
-    path.write_text(body, encoding="utf-8")
-    out = tmp_path / name
-    out.mkdir()
-    task = PartTask(
-        index=3, key="raw/v/part-00003.csv", path=path, out_dir=out, contract=contract, flush_rows=700
-    )
-    return parse_part(task)
-
-
-def _spilled(result: PartResult) -> dict[str, list[dict[str, Any]]]:
-    return {
-        dt: sorted(
-            (row for path in paths for row in pq.read_table(path).to_pylist()), key=lambda row: row["_seq"]
-        )
-        for dt, paths in result.spill_files.items()
-    }
-
-
 @pytest.mark.parametrize("arrow", [False, True], ids=["strict-split", "arrow-split"])
 def test_a_part_spills_and_quarantines_the_same_on_both_paths(
     tmp_path: Any, monkeypatch: Any, arrow: bool
@@ -217,7 +161,7 @@ def test_a_part_spills_and_quarantines_the_same_on_both_paths(
     """parse_part end to end: spilled rows (with ``_seq``), counts and the rejects file are identical,
     with the structure pass of the vector path strict or Arrow (then against the strict row path)."""
     rng = random.Random(7)  # noqa: S311 - reproducible test data
-    contract = _contract()
+    contract = vector_contract()
     names = contract.column_names
     lines = [",".join(names)]
     for i in range(3000):
@@ -230,19 +174,15 @@ def test_a_part_spills_and_quarantines_the_same_on_both_paths(
     body = "\n".join(lines) + "\n"
     monkeypatch.setattr(parts, "VECTOR_TYPING", True)
     monkeypatch.setattr(parts, "ARROW_STRUCTURE", arrow)
-    vector = _part(tmp_path, "vector", body, contract)
+    vector = parse_body(tmp_path, "vector", body.encode(), contract)
     monkeypatch.setattr(parts, "ARROW_STRUCTURE", False)
-    monkeypatch.setattr(VectorTyper, "__init__", _no_vectors)
-    rows = _part(tmp_path, "rows", body, contract)
+    monkeypatch.setattr(VectorTyper, "__init__", no_vectors)
+    rows = parse_body(tmp_path, "rows", body.encode(), contract)
     assert vector.rows_read == rows.rows_read == 3002
     assert vector.rows_by_dt == rows.rows_by_dt
     assert vector.reasons == rows.reasons
     assert vector.rejects_rows == rows.rejects_rows > 2
-    assert _spilled(vector) == _spilled(rows)
+    assert spilled(vector) == spilled(rows)
     assert gzip.decompress(vector.rejects_path.read_bytes()) == gzip.decompress(
         rows.rejects_path.read_bytes()
     )
-
-
-def _no_vectors(self: VectorTyper, contract: Contract) -> None:
-    self.exact = False
