@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from airlake.curate.rawfile import is_utf8, open_piece
+
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
@@ -103,8 +105,6 @@ def json_blocks(
 ) -> Iterator[JsonBlock | list[RawItem]]:
     """The reader's text in file order: blocks Arrow read, and lists of the strict reader's items for
     the lines it refused. Blank lines are not records (as in :func:`~airlake.curate.readers.json_lines`)."""
-    from airlake.curate.rawfile import open_piece
-
     piece = reader.piece
     number = 1 + (piece.line_offset if piece else 0)
     with open_piece(reader.path, piece) as handle:
@@ -152,7 +152,7 @@ def _chunk(
         data.decode("utf-8")
     except UnicodeDecodeError:
         for index in np.flatnonzero(objects).tolist():
-            objects[index] = _is_utf8(data[int(starts[index]) : int(ends[index])])
+            objects[index] = is_utf8(data[int(starts[index]) : int(ends[index])])
 
     def lines_of(positions: np.ndarray) -> np.ndarray:
         return np.searchsorted(ends, positions, side="right")
@@ -174,14 +174,6 @@ def _chunk(
             yield from _read(reader, schema, lines, run)
         else:
             yield [reader.item(lines.first + int(i), lines.text(int(i))) for i in run]
-
-
-def _is_utf8(line: bytes) -> bool:
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,14 @@ def text_codec(encoding: str) -> str:
     return "utf-8-sig" if name == "utf-8" else name
 
 
+def is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def text_problem(text: str) -> str | None:
     """The reason a decoded text cannot be stored (invalid bytes, NUL), None if it can."""
     if "\x00" in text:

@@ -35,6 +35,7 @@ from airlake.curate.rawfile import (
     PROBLEM_MESSAGES,
     Piece,
     cut,
+    is_utf8,
     open_binary,
     open_piece,
     raw_format,
@@ -411,7 +412,9 @@ def _flag_strings(batch: Any, flagged: dict[int, str]) -> Any:
             column.validate(full=True)
         except pa.ArrowInvalid:
             binary = column.view(pa.large_binary() if pa.types.is_large_string(column.type) else pa.binary())
-            bad = [i for i, value in enumerate(binary.to_pylist()) if value is not None and not _utf8(value)]
+            bad = [
+                i for i, value in enumerate(binary.to_pylist()) if value is not None and not is_utf8(value)
+            ]
             for index in bad:
                 flagged.setdefault(index, BAD_ENCODING)
             wrong = set(bad)
@@ -423,14 +426,6 @@ def _flag_strings(batch: Any, flagged: dict[int, str]) -> Any:
             for index in pc.indices_nonzero(hits.fill_null(False)).to_pylist():
                 flagged.setdefault(index, NUL_BYTE)
     return batch
-
-
-def _utf8(value: bytes) -> bool:
-    try:
-        value.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def open_reader(
