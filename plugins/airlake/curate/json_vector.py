@@ -13,9 +13,9 @@ given to it. So a block is read by Arrow, and:
   halved until the lines it refuses are found (within a budget: where errors are dense, the strict
   reader takes the rest); those lines go through the strict reader;
 - rows whose line holds what Arrow cannot judge for Python (a ``\\u`` escape, which may decode to a NUL
-  or a lone surrogate; a byte order mark, which Arrow skips at the start of a block; deep nesting or a
-  very long line, which Python's decoder may refuse) are
-  *suspects*: the row parser types them from the strict reader's record;
+  or a lone surrogate; a byte order mark, which Arrow skips at the start of a block; deep nesting or an
+  integer of thousands of digits, which Python's decoder refuses) are *suspects*: the row parser types
+  them from the strict reader's record;
 - every other row's values go to :mod:`airlake.curate.vector`'s rules as Arrow typed them.
 
 Decimals are read as JSON strings only (what the database source writes): Arrow's decimal reading would
@@ -26,6 +26,7 @@ the strict reader. A contract that trims strings keeps the row path.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -50,8 +51,8 @@ eight (still cheaper than the strict reader); where errors are everywhere, the s
 over once the budget is spent (at most ~60 % slower than the strict reader alone)."""
 MAX_BRACKETS = 64
 """Lines with more ``{`` and ``[`` than this are suspects (Python's decoder has a recursion limit)."""
-MAX_LINE_BYTES = 4096
-"""Longer lines are suspects (Python refuses integers of more than 4300 digits)."""
+_LONG_NUMBER = re.compile(rb"[0-9]{4301}")
+"""Python's decoder refuses an integer of more than 4300 digits: a line holding such a run is a suspect."""
 _WHITESPACE = b" \t\n\r\x0b\x0c"  # what bytes.strip() strips: a line of only these is blank
 _TEXT_KINDS = frozenset({"string", "date", "timestamp", "timestamptz", "decimal"})
 """Columns read as JSON strings (a decimal too: as a string it keeps its digits; a JSON number there is
@@ -158,7 +159,9 @@ def _chunk(
         return np.searchsorted(ends, positions, side="right")
 
     brackets = np.bincount(lines_of(np.flatnonzero((buffer == 123) | (buffer == 91))), minlength=len(ends))
-    suspect = (brackets > MAX_BRACKETS) | (ends - starts > MAX_LINE_BYTES)
+    suspect = brackets > MAX_BRACKETS
+    for index in np.flatnonzero(ends - starts > 4300).tolist():  # rare: long lines
+        suspect[index] |= _LONG_NUMBER.search(data, int(starts[index]), int(ends[index])) is not None
     escapes = np.flatnonzero((buffer[:-1] == 92) & (buffer[1:] == 117))  # "\u"
     marks = np.flatnonzero((buffer[:-2] == 0xEF) & (buffer[1:-1] == 0xBB) & (buffer[2:] == 0xBF))
     suspect[lines_of(np.concatenate((escapes, marks)))] = True

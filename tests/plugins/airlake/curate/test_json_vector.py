@@ -86,6 +86,10 @@ def _line(rng: random.Random, i: int, dirt: float) -> str:
         return text.replace("}", "\r" + text[:-1] + "}", 1) if len(text) > 2 else text  # a lone CR
     if roll < 0.044:
         return '{"extra": ' + "[" * 3000 + "]" * 3000 + ', "id": 1}'  # deeper than Python decodes
+    if roll < 0.046:
+        return text[:-1] + ', "big": ' + "9" * 5000 + "}"  # more digits than Python decodes
+    if roll < 0.047:
+        return json.dumps({**record, "name": "x" * 5000})  # a long line, nothing wrong with it
     if roll < 0.048:
         return ""  # blank
     if roll < 0.05:
