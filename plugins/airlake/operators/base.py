@@ -1,9 +1,10 @@
-"""LakeOperator: the plumbing every stage operator shares (lake bucket, Glue database, KMS, store, Glue, lineage),
-and the two kinds of stage built on it: one dataset (:class:`DatasetOperator`) or a sweep over several
-(:class:`SweepOperator`)."""
+"""LakeOperator: the plumbing every stage operator shares (lake bucket, Glue database, KMS, store, Glue, lineage,
+and the constructor of a stage's own arguments: :func:`argument`), and the two kinds of stage built on it: one
+dataset (:class:`DatasetOperator`) or a sweep over several (:class:`SweepOperator`)."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,12 +20,70 @@ if TYPE_CHECKING:
     from airlake.store import LakeStore
 
 
+_REQUIRED: Any = object()
+
+
+class _Argument:
+    """The declaration :func:`argument` returns: the default of an operator's own argument."""
+
+    __slots__ = ("default",)
+
+    def __init__(self, default: Any) -> None:
+        self.default = default
+
+
+def argument(default: Any = _REQUIRED) -> Any:
+    """
+    One of a stage operator's own arguments, declared as a typed class attribute
+    (``use_crawler: bool = argument(False)``; ``view: str = argument()`` when it is required):
+    :class:`LakeOperator` gives each subclass an ``__init__`` taking its declared arguments as
+    keyword-only parameters (typed, with these defaults; ``default_args`` apply as to any operator) and
+    keeping each as the attribute of the same name, then passing the rest on to its base. A subclass
+    with its own ``__init__`` declares no arguments this way.
+    """
+    return _Argument(default)
+
+
+def _keyword_init(cls: type, declared: dict[str, _Argument]) -> Any:
+    """The ``__init__`` of a subclass declaring ``declared``: keyword-only, with a real signature (what
+    Airflow's defaults and parse checks read)."""
+    annotations = inspect.get_annotations(cls)
+    parameters = [
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        *(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=inspect.Parameter.empty if arg.default is _REQUIRED else arg.default,
+                annotation=annotations.get(name, inspect.Parameter.empty),
+            )
+            for name, arg in declared.items()
+        ),
+        inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD, annotation="Any"),
+    ]
+
+    def __init__(self: Any, **kwargs: Any) -> None:
+        missing = [name for name, arg in declared.items() if arg.default is _REQUIRED and name not in kwargs]
+        if missing:
+            raise TypeError(f"{cls.__name__} missing keyword argument(s): {', '.join(missing)}")
+        own = {name: kwargs.pop(name, arg.default) for name, arg in declared.items()}
+        super(cls, self).__init__(**kwargs)
+        for name, value in own.items():
+            setattr(self, name, value)
+
+    __init__.__signature__ = inspect.Signature(parameters, return_annotation="None")  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__module__ = cls.__module__
+    return __init__
+
+
 class LakeOperator(AwsBaseOperator[Any]):
     """
     Base of the stage operators: one place for the lake's arguments and clients, so a stage only
     configures and calls its plain function. ``bucket`` and ``database`` normally come from the DAG's
     ``default_args`` (:func:`airlake.pipeline.default_args`); a task may still pass its own. A subclass
-    declares only its own arguments and adds their names to ``template_fields``.
+    declares only its own arguments (:func:`argument`) and adds the templated ones' names to
+    ``template_fields``.
 
     :param bucket: the lake bucket.
     :param database: the Glue database (which version of a partition is live; the stage's tables).
@@ -42,6 +101,22 @@ class LakeOperator(AwsBaseOperator[Any]):
         self.bucket = bucket
         self.database = database
         self.kms_key_id = kms_key_id
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared = {name: value for name, value in vars(cls).items() if isinstance(value, _Argument)}
+        if not declared:
+            return
+        if "__init__" in vars(cls):
+            raise TypeError(
+                f"{cls.__name__}: declare its arguments with argument() or write __init__, not both"
+            )
+        for name, arg in declared.items():
+            if arg.default is _REQUIRED:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, arg.default)
+        cls.__init__ = _keyword_init(cls, declared)  # type: ignore[method-assign]
 
     def lake_store(self) -> LakeStore:
         """The lake bucket through an S3 hook on the operator's connection, writing with its KMS key."""
@@ -75,10 +150,7 @@ class DatasetOperator(LakeOperator):
     """
 
     template_fields: Sequence[str] = (*LakeOperator.template_fields, "dataset")
-
-    def __init__(self, *, dataset: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dataset = dataset
+    dataset: str = argument()
 
 
 class SweepOperator(LakeOperator):
@@ -90,13 +162,8 @@ class SweepOperator(LakeOperator):
     """
 
     template_fields: Sequence[str] = (*LakeOperator.template_fields, "datasets", "dry_run")
-
-    def __init__(
-        self, *, datasets: Sequence[str] | str | None = None, dry_run: bool = False, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.datasets = datasets
-        self.dry_run = dry_run
+    datasets: Sequence[str] | str | None = argument(None)
+    dry_run: bool = argument(False)
 
     @property
     def is_dry_run(self) -> bool:

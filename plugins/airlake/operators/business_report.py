@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
 
+from airlake.operators.base import argument
 from airlake.operators.query import QueryOperator
 
 if TYPE_CHECKING:
@@ -26,9 +27,7 @@ class BusinessReportOperator(QueryOperator):
     template_fields: Sequence[str] = (*QueryOperator.template_fields, "week_start")
     ui_color = "#fff1cc"
 
-    def __init__(self, *, week_start: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.week_start = week_start
+    week_start: str = argument()
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airlake.lineage import region_of, report_lineage

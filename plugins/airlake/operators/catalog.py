@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
 
-from airlake.operators.base import DatasetOperator
+from airlake.operators.base import DatasetOperator, argument
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -45,22 +45,11 @@ class CatalogOperator(DatasetOperator):
     template_fields: Sequence[str] = (*DatasetOperator.template_fields, "crawler_role", "crawler_name")
     ui_color = "#e8dcff"
 
-    def __init__(
-        self,
-        *,
-        use_crawler: bool = False,
-        crawler_role: str | None = None,
-        crawler_name: str | None = None,
-        wait_for_crawler: bool = True,
-        crawler_poll_interval: int = 15,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.use_crawler = use_crawler
-        self.crawler_role = crawler_role
-        self.crawler_name = crawler_name
-        self.wait_for_crawler = wait_for_crawler
-        self.crawler_poll_interval = crawler_poll_interval
+    use_crawler: bool = argument(False)
+    crawler_role: str | None = argument(None)
+    crawler_name: str | None = argument(None)
+    wait_for_crawler: bool = argument(True)
+    crawler_poll_interval: int = argument(15)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airlake.catalog import ensure_database, ensure_table, get_table, publish_partitions

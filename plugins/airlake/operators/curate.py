@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from airlake.operators.base import DatasetOperator
+from airlake.operators.base import DatasetOperator, argument
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -45,20 +45,10 @@ class CurateOperator(DatasetOperator):
     template_fields: Sequence[str] = (*DatasetOperator.template_fields, "memory_limit")
     ui_color = "#dff5e1"
 
-    def __init__(
-        self,
-        *,
-        live_locations: Callable[[str], str | None] | None = None,
-        reject_rate_max: float | None = None,
-        memory_limit: str = "1GB",
-        backlog: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.live_locations = live_locations
-        self.reject_rate_max = reject_rate_max
-        self.memory_limit = memory_limit
-        self.backlog = backlog
+    live_locations: Callable[[str], str | None] | None = argument(None)
+    reject_rate_max: float | None = argument(None)
+    memory_limit: str = argument("1GB")
+    backlog: bool = argument(True)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airlake.operators.base import argument
 from airlake.operators.curate import CurateInputs, CurateOperator
 from airlake.operators.query import QueryOperator
 from airlake.pipeline import CURATE_ENGINE, CURATE_ENGINES
@@ -36,9 +37,7 @@ class EngineCurateOperator(CurateOperator, QueryOperator):
     ui_color = "#d6ecf5"
     _sql_engine: SqlCurateEngine | None = None
 
-    def __init__(self, *, curate_engine: str = CURATE_ENGINE, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.curate_engine = curate_engine
+    curate_engine: str = argument(CURATE_ENGINE)
 
     def curate(self, contract: Contract, store: LakeStore, inputs: CurateInputs) -> CurateResult:
         """The run's curate in this worker, or as SQL on the engine (:func:`airlake.curate.sqlrun.run_curate_sql`)."""

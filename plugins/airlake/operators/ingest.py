@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airlake.operators.base import DatasetOperator
+from airlake.operators.base import DatasetOperator, argument
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -23,9 +23,7 @@ class IngestOperator(DatasetOperator):
 
     ui_color = "#d7ecff"
 
-    def __init__(self, *, max_part_bytes: int = 128 * 1024 * 1024, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.max_part_bytes = max_part_bytes
+    max_part_bytes: int = argument(128 * 1024 * 1024)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airlake.operators.base import DatasetOperator
+from airlake.operators.base import DatasetOperator, argument
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection, Context
@@ -37,9 +37,7 @@ class WarehouseLoadOperator(DatasetOperator):
     template_fields: Sequence[str] = (*DatasetOperator.template_fields, "warehouse_conn_id")
     ui_color = "#ffe8cc"
 
-    def __init__(self, *, warehouse_conn_id: str = "airlake_warehouse", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.warehouse_conn_id = warehouse_conn_id
+    warehouse_conn_id: str = argument("airlake_warehouse")
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk import BaseHook

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airlake.intervals import as_bool
-from airlake.operators.base import LakeOperator, SweepOperator, dataset_names, split_names
+from airlake.operators.base import LakeOperator, SweepOperator, argument, dataset_names, split_names
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -41,22 +41,11 @@ class StorageReportOperator(LakeOperator):
     )
     ui_color = "#e3f0ff"
 
-    def __init__(
-        self,
-        *,
-        report_date: str = "{{ ds }}",
-        pricing_region: str | None = None,
-        pricing_file: str | None = None,
-        extra_buckets: Sequence[str] = (),
-        athena_runs_per_month: int = 30,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.report_date = report_date
-        self.pricing_region = pricing_region
-        self.pricing_file = pricing_file
-        self.extra_buckets = extra_buckets
-        self.athena_runs_per_month = athena_runs_per_month
+    report_date: str = argument("{{ ds }}")
+    pricing_region: str | None = argument(None)
+    pricing_file: str | None = argument(None)
+    extra_buckets: Sequence[str] = argument(())
+    athena_runs_per_month: int = argument(30)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airlake.lineage import storage_report_lineage
@@ -105,12 +94,8 @@ class CleanupVersionsOperator(SweepOperator):
     template_fields: Sequence[str] = (*SweepOperator.template_fields, "grace_hours")
     ui_color = "#fde8e8"
 
-    def __init__(
-        self, *, grace_hours: float = DEFAULT_GRACE_HOURS, include_unpublished: bool = False, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.grace_hours = grace_hours
-        self.include_unpublished = include_unpublished
+    grace_hours: float = argument(DEFAULT_GRACE_HOURS)
+    include_unpublished: bool = argument(False)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from datetime import UTC, datetime, timedelta
@@ -177,18 +162,9 @@ class CompactPartitionsOperator(SweepOperator):
     )
     ui_color = "#efe6ff"
 
-    def __init__(
-        self,
-        *,
-        max_files: int = 8,
-        small_file_bytes: int = 32 * 1024 * 1024,
-        target_file_bytes: int = 256 * 1024 * 1024,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.max_files = max_files
-        self.small_file_bytes = small_file_bytes
-        self.target_file_bytes = target_file_bytes
+    max_files: int = argument(8)
+    small_file_bytes: int = argument(32 * 1024 * 1024)
+    target_file_bytes: int = argument(256 * 1024 * 1024)
 
     def execute(self, context: Context) -> dict[str, Any]:
         import tempfile

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from airlake.operators.base import LakeOperator
+from airlake.operators.base import LakeOperator, argument
 from airlake.pipeline import ATHENA_OUTPUT, ATHENA_WORKGROUP, QUERY_ENGINE
 
 if TYPE_CHECKING:
@@ -33,18 +33,9 @@ class QueryOperator(LakeOperator):
     )
     _query_engine: QueryEngine | None = None
 
-    def __init__(
-        self,
-        *,
-        engine: str = QUERY_ENGINE,
-        athena_output_location: str | None = ATHENA_OUTPUT,
-        workgroup: str | None = ATHENA_WORKGROUP,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.engine = engine
-        self.athena_output_location = athena_output_location
-        self.workgroup = workgroup
+    engine: str = argument(QUERY_ENGINE)
+    athena_output_location: str | None = argument(ATHENA_OUTPUT)
+    workgroup: str | None = argument(ATHENA_WORKGROUP)
 
     @property
     def engine_name(self) -> str:

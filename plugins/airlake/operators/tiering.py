@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import conf
 
-from airlake.operators.base import DatasetOperator, SweepOperator, split_names
+from airlake.operators.base import DatasetOperator, SweepOperator, argument, split_names
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -62,32 +62,16 @@ class TieringOperator(SweepOperator):
     template_fields: Sequence[str] = (*SweepOperator.template_fields, "today")
     ui_color = "#d6e9f8"
 
-    def __init__(
-        self,
-        *,
-        today: str | date | None = None,
-        zone_defaults: ZoneDefaults | None = None,
-        policy_overrides: Mapping[str, Mapping[str, Any]] | None = None,
-        apply_lifecycle: bool = True,
-        move_by_partition_date: bool = True,
-        tag_superseded: bool = True,
-        superseded_grace: timedelta | float = timedelta(days=2),
-        multipart_threshold: int = 5 * GIB,
-        multipart_part_size: int = 512 * MIB,
-        max_workers: int = 4,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.today = today
-        self.zone_defaults = zone_defaults
-        self.policy_overrides = policy_overrides
-        self.apply_lifecycle = apply_lifecycle
-        self.move_by_partition_date = move_by_partition_date
-        self.tag_superseded = tag_superseded
-        self.superseded_grace = superseded_grace
-        self.multipart_threshold = multipart_threshold
-        self.multipart_part_size = multipart_part_size
-        self.max_workers = max_workers
+    today: str | date | None = argument(None)
+    zone_defaults: ZoneDefaults | None = argument(None)
+    policy_overrides: Mapping[str, Mapping[str, Any]] | None = argument(None)
+    apply_lifecycle: bool = argument(True)
+    move_by_partition_date: bool = argument(True)
+    tag_superseded: bool = argument(True)
+    superseded_grace: timedelta | float = argument(timedelta(days=2))
+    multipart_threshold: int = argument(5 * GIB)
+    multipart_part_size: int = argument(512 * MIB)
+    max_workers: int = argument(4)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
@@ -182,30 +166,15 @@ class GlacierRestoreOperator(DatasetOperator):
     )
     ui_color = "#cfe3f0"
 
-    def __init__(
-        self,
-        *,
-        first_day: str | date,
-        last_day: str | date,
-        zone: str = "raw",
-        restore_days: int | str = 7,
-        tier: str = "Standard",
-        mark_catalog: bool = True,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poke_interval: float = 300.0,
-        max_wait: timedelta | float = timedelta(hours=48),
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.first_day = first_day
-        self.last_day = last_day
-        self.zone = zone
-        self.restore_days = restore_days
-        self.tier = tier
-        self.mark_catalog = mark_catalog
-        self.deferrable = deferrable
-        self.poke_interval = poke_interval
-        self.max_wait = max_wait
+    first_day: str | date = argument()
+    last_day: str | date = argument()
+    zone: str = argument("raw")
+    restore_days: int | str = argument(7)
+    tier: str = argument("Standard")
+    mark_catalog: bool = argument(True)
+    deferrable: bool = argument(conf.getboolean("operators", "default_deferrable", fallback=False))
+    poke_interval: float = argument(300.0)
+    max_wait: timedelta | float = argument(timedelta(hours=48))
 
     @property
     def _max_wait(self) -> timedelta:
