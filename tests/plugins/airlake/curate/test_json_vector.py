@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from airlake.contracts import Contract
-from airlake.curate import json_vector, parts
+from airlake.curate import blocks, json_vector
 from airlake.curate.vector import VectorTyper
 from tests.plugins.airlake.curate.malformed_corpus import CASES
 from tests.plugins.airlake.curate.vector_helpers import no_vectors, parse_body, spilled, vector_contract
@@ -110,7 +110,7 @@ def _body(seed: int, count: int, dirt: float) -> bytes:
 def _both_paths(tmp_path: Any, monkeypatch: Any, body: bytes, contract: Contract) -> tuple[Any, Any, int]:
     """(block path result, row path result, rows the block path typed from Arrow's values)."""
     fast = {"rows": 0}
-    type_block = parts.type_block
+    type_block = blocks.type_block
 
     def counting(parser: Any, typer: Any, records: Any, *args: Any) -> Any:
         block = type_block(parser, typer, records, *args)
@@ -118,7 +118,7 @@ def _both_paths(tmp_path: Any, monkeypatch: Any, body: bytes, contract: Contract
             fast["rows"] += len(records) - block.row_parsed
         return block
 
-    monkeypatch.setattr(parts, "type_block", counting)
+    monkeypatch.setattr(blocks, "type_block", counting)
     vector = parse_body(tmp_path, "vector", body, contract)
     monkeypatch.undo()
     monkeypatch.setattr(VectorTyper, "__init__", no_vectors)
