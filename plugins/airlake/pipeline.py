@@ -12,8 +12,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.definitions.param import ParamsDict
-
 if TYPE_CHECKING:
     from airflow.sdk import DAG, BaseOperator, DeadlineAlert, Param
 
@@ -99,11 +97,15 @@ def check_params_once(dag: DAG) -> DAG:
     copies twice (its ``params == {}`` test and ``str(params)`` both call ``ParamsDict.dump``, each a
     ``jsonschema.validate`` per Param, ~85 % of it checking the schema against its metaschema): 70 of
     the 75 validations of a 7-task dataset DAG check a (schema, value) pair already checked. Each task's
-    params become a :class:`SharedCheckParams` of the same :class:`~airflow.sdk.Param` objects, whose
+    params become a :class:`~airlake.shared_params.SharedCheckParams` of the same :class:`~airflow.sdk.Param` objects, whose
     ``dump`` validates a pair once for the whole DAG and reuses the outcome; the serialised DAG is the
     same (the serialiser reads the Param objects, and the class itself is not serialised), and
     ``validate()``, what a run's params are checked with, still validates every Param.
     """
+    from airflow.sdk.definitions.param import ParamsDict  # not at import: it starts provider discovery
+
+    from airlake.shared_params import SharedCheckParams
+
     checked: dict[tuple[str, str, str], bool] = {}
     for node in dag.tasks:
         params = getattr(node, "params", None)
@@ -258,37 +260,3 @@ def plan_run(
         "source": contract.source.kind,
         "mode": "full_refresh" if interval.full_refresh else "incremental",
     }
-
-
-class SharedCheckParams(ParamsDict):
-    """
-    A task's :class:`~airflow.sdk.definitions.param.ParamsDict` whose :meth:`dump` checks each (name,
-    schema, value) once among the tasks sharing ``checked`` (:func:`check_params_once`): the same
-    validation, the same result, once per DAG instead of twice per task. Everything else, ``validate()``
-    and item access included, is ParamsDict's own; a copy of it is a plain ParamsDict.
-    """
-
-    __slots__ = ("_checked",)
-
-    def __init__(self, params: ParamsDict, checked: dict[tuple[str, str, str], bool]) -> None:
-        super().__init__(params)  # the same Param objects
-        self._checked = checked
-
-    def dump(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, param in self.items():
-            try:  # schema and value are JSON (Param refuses values that are not), NOTSET is not
-                key = (
-                    name,
-                    json.dumps(param.schema, sort_keys=True),
-                    json.dumps(param.value, sort_keys=True),
-                )
-            except (TypeError, ValueError):  # no default, or not JSON: ParamsDict's own way
-                out[name] = param.resolve(suppress_exception=True)
-                continue
-            valid = self._checked.get(key)
-            if valid is None:
-                resolved = param.resolve(suppress_exception=True)
-                valid = self._checked[key] = resolved is not None or param.value is None
-            out[name] = param.value if valid else None  # what resolve() would return
-        return out

@@ -166,7 +166,8 @@ def test_check_params_once_serialises_the_same_dag_with_one_check_per_param(monk
     import jsonschema
     from airflow.serialization.serialized_objects import DagSerialization
 
-    from airlake.pipeline import SharedCheckParams, check_params_once
+    from airlake.pipeline import check_params_once
+    from airlake.shared_params import SharedCheckParams
 
     plain = DagSerialization.to_dict(_dag_with_params(interval_params()))
     calls = []
