@@ -101,11 +101,11 @@ class JsonBlock:
         return self.chunk.text(int(self.records[index]))
 
 
-def json_blocks(
-    reader: JsonLinesReader, schema: pa.Schema, block_bytes: int = BLOCK_BYTES
-) -> Iterator[JsonBlock | list[RawItem]]:
-    """The reader's text in file order: blocks Arrow read, and lists of the strict reader's items for
-    the lines it refused. Blank lines are not records (as in :func:`~airlake.curate.readers.json_lines`)."""
+def json_blocks(reader: JsonLinesReader, schema: pa.Schema) -> Iterator[JsonBlock | list[RawItem]]:
+    """The reader's text in file order, :data:`BLOCK_BYTES` at a time: blocks Arrow read, and lists of the
+    strict reader's items for the lines it refused. Blank lines are not records (as in
+    :func:`~airlake.curate.readers.json_lines`)."""
+    block_bytes = BLOCK_BYTES
     piece = reader.piece
     number = 1 + (piece.line_offset if piece else 0)
     with open_piece(reader.path, piece) as handle:
