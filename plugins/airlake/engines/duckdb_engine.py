@@ -27,7 +27,6 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,48 +160,6 @@ def to_duckdb_sql(sql: str) -> str:
     return ";\n".join(statement.sql(dialect="duckdb") for statement in statements)
 
 
-def _open_connection(memory_limit: str | None) -> duckdb.DuckDBPyConnection:
-    import duckdb
-
-    connection = duckdb.connect()
-    try:
-        connection.execute("set TimeZone = 'UTC'")  # Athena computes in UTC
-        connection.execute("set integer_division = true")  # Trino: 7 / 2 = 3
-        if memory_limit:
-            connection.execute("set memory_limit = ?", [memory_limit])
-    except BaseException:
-        connection.close()
-        raise
-    return connection
-
-
-def _open_in_background(memory_limit: str | None) -> Future[duckdb.DuckDBPyConnection]:
-    """:func:`_open_connection` in a thread of its own; its result (or error) in the future."""
-    import threading
-
-    opened: Future[duckdb.DuckDBPyConnection] = Future()
-
-    def open_connection() -> None:
-        try:
-            opened.set_result(_open_connection(memory_limit))
-        except BaseException as exc:  # raised where the connection is first used
-            opened.set_exception(exc)
-
-    threading.Thread(target=open_connection, name="airlake-duckdb-connect", daemon=True).start()
-    return opened
-
-
-class _OnFirstUse:
-    """The engine's connection for :mod:`airlake.engines.pruning`'s constants, waited for only when a
-    predicate needs DuckDB (``execute``)."""
-
-    def __init__(self, engine: DuckDBEngine) -> None:
-        self._engine = engine
-
-    def execute(self, *args: Any, **kwargs: Any) -> Any:
-        return self._engine.connection.execute(*args, **kwargs)
-
-
 def _hugeint_as_bigint(result: pa.Table, duckdb_types: list[str]) -> pa.Table:
     """DuckDB's 128-bit integers (Arrow decimal(38,0)) as bigint: Trino has no wider integer, and an
     integer aggregate it computes is a bigint (a value outside bigint raises, as Athena would)."""
@@ -238,16 +195,18 @@ class DuckDBEngine(QueryEngine):
         memory_limit: str | None = None,
         prune_partitions: bool = True,
     ) -> None:
+        import duckdb
+
         self.glue = glue
         self.s3 = s3_client_of(s3)
         self.database = database
         self._own_cache = cache_dir is None
         self.cache_dir = Path(cache_dir or tempfile.mkdtemp(prefix="airlake-duckdb-"))
-        # a new DuckDB database takes 20-30 ms of CPU (its built-in functions registered) and releases
-        # the GIL meanwhile: it is opened by a thread of its own while the query's first Glue and S3
-        # answers are awaited, and waited for where it is first used (:attr:`connection`)
-        self._connection: duckdb.DuckDBPyConnection | None = None
-        self._connecting: Future[duckdb.DuckDBPyConnection] | None = _open_in_background(memory_limit)
+        self.connection: duckdb.DuckDBPyConnection = duckdb.connect()
+        self.connection.execute("set TimeZone = 'UTC'")  # Athena computes in UTC
+        self.connection.execute("set integer_division = true")  # Trino: 7 / 2 = 3
+        if memory_limit:
+            self.connection.execute("set memory_limit = ?", [memory_limit])
         self.bytes_scanned = None
         self.prune_partitions = prune_partitions
         self.downloads = 0
@@ -260,16 +219,6 @@ class DuckDBEngine(QueryEngine):
         """``database.table`` -> ``{column: glue type}`` (partition key included) of its view."""
         self.archived_partitions: dict[str, list[str]] = {}
         """``database.table`` -> partitions left out of the last registration because they are archived."""
-
-    @property
-    def connection(self) -> duckdb.DuckDBPyConnection:
-        """The engine's DuckDB connection (UTC, Trino's integer division, the memory limit)."""
-        if self._connection is None:
-            connecting, self._connecting = self._connecting, None
-            if connecting is None:
-                raise QueryEngineError("the DuckDB connection could not be opened (see the first error)")
-            self._connection = connecting.result()
-        return self._connection
 
     # -- QueryEngine ------------------------------------------------------------------------------
 
@@ -308,7 +257,7 @@ class DuckDBEngine(QueryEngine):
         return self.catalog().live_bytes(tables, selections)
 
     def constants_connection(self) -> Any:
-        return _OnFirstUse(self)  # most predicates are literals: no need to wait for the connection
+        return self.connection
 
     def partition_selections(self, sql: str) -> dict[str, PartitionSelection | None]:
         if not self.prune_partitions:
@@ -441,14 +390,9 @@ class DuckDBEngine(QueryEngine):
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def close(self) -> None:
-        try:
-            if self._connection is not None or self._connecting is not None:
-                self.connection.close()
-        except Exception:
-            log.debug("DuckDB connection not opened", exc_info=True)
-        finally:
-            if self._own_cache:
-                shutil.rmtree(self.cache_dir, ignore_errors=True)
+        self.connection.close()
+        if self._own_cache:
+            shutil.rmtree(self.cache_dir, ignore_errors=True)
 
     def __enter__(self) -> DuckDBEngine:
         return self
