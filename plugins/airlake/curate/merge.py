@@ -1,10 +1,12 @@
 """Combine one partition's new rows with its live rows, de-duplicate, and write the new version's Parquet.
 
 DuckDB does the combine (out of core under ``memory_limit``, spilling to the work folder): it reads the
-local spill files of the run and the downloaded files of the live version, keeps one row per key by the
-contract's rule and returns them sorted by key. pyarrow writes the result as zstd Parquet in row groups
-of exactly ``row_group_rows`` rows (the last one shorter), rolling to a new file at ``max_file_bytes``:
-the same input always gives byte-identical files.
+local spill files of the run and the downloaded files of the live version and sorts them by key, then by
+the contract's rule, so the winning row of each key comes first among its copies; the first row of each
+key is kept with Arrow kernels (one sort instead of a window and a sort: measured 0.32 s instead of 0.60 s
+on a 568k-row partition). :meth:`PartitionMerger.merge_sql` is the same merge as one SQL query. pyarrow
+writes the result as zstd Parquet in row groups of exactly ``row_group_rows`` rows (the last one shorter),
+rolling to a new file at ``max_file_bytes``: the same input always gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -79,7 +81,8 @@ def dedup_order(contract: Contract, *, source: str, ordinal: str) -> str:
 
 
 class PartitionMerger:
-    """One DuckDB connection for a run's partitions, bounded by ``memory_limit``."""
+    """One DuckDB database for a run's partitions, bounded by ``memory_limit``; :meth:`merge` may be called
+    from several threads at once (each call queries through a cursor of its own)."""
 
     def __init__(
         self,
@@ -117,19 +120,23 @@ class PartitionMerger:
         rows_new = sum(pq.ParquetFile(path).metadata.num_rows for path in new_files)
         rows_existing = sum(pq.ParquetFile(path).metadata.num_rows for path in existing_files)
         union = self.union_sql(new_files, existing_files)
+        con = self.con.cursor()
+        con.execute("SET TimeZone = 'UTC'")
         writer = ParquetPartWriter(
             out_dir, self.schema, row_group_rows=self.row_group_rows, max_file_bytes=self.max_file_bytes
         )
         new_kept = 0
+        firsts = _FirstOfEachKey(self.contract.dedup.keys)
         try:
-            for rows, params in self._ranges(union, rows_new + rows_existing):
-                query = self.con.sql(self._dedup_sql(rows), params=params)
-                reader = query.to_arrow_reader(self.row_group_rows)
-                for batch in reader:
+            for rows, params in self._ranges(con, union, rows_new + rows_existing):
+                query = con.sql(self._sorted_sql(rows), params=params)
+                for batch in query.to_arrow_reader(self.row_group_rows):
+                    batch = firsts.keep(batch)
                     new_kept += pc.sum(batch.column(SOURCE_COLUMN)).as_py() or 0
                     writer.write(batch.select(self.schema.names).cast(self.schema))
         finally:
             parts = writer.close()
+            con.close()
         total = sum(part.rows for part in parts)
         return MergeResult(
             parts=parts,
@@ -139,7 +146,7 @@ class PartitionMerger:
             rows_existing_kept=total - new_kept,
         )
 
-    def key_cuts(self, union: str, rows: int) -> list[Any]:
+    def key_cuts(self, union: str, rows: int, con: duckdb.DuckDBPyConnection | None = None) -> list[Any]:
         """Cuts of the first key column into ranges of about :attr:`bucket_rows` rows (none when the
         partition is smaller), at quantiles of a sample of it.
 
@@ -154,18 +161,22 @@ class PartitionMerger:
         fractions = ", ".join(str(i / count) for i in range(1, count))
         return [
             row[0]
-            for row in self.con.sql(
+            for row in (con or self.con)
+            .sql(
                 f"SELECT DISTINCT unnest(quantile_disc(k, [{fractions}])) AS cut FROM ("
                 f"SELECT {first} AS k FROM ({union}) AS incoming WHERE {first} IS NOT NULL"
                 f") AS keys USING SAMPLE reservoir({_SAMPLE_ROWS} ROWS) ORDER BY cut"
-            ).fetchall()
+            )
+            .fetchall()
         ]
 
-    def _ranges(self, union: str, rows: int) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    def _ranges(
+        self, con: duckdb.DuckDBPyConnection, union: str, rows: int
+    ) -> Iterator[tuple[str, dict[str, Any] | None]]:
         """The incoming rows as one query, or, for a big partition, one query per key range
         (:meth:`key_cuts`), each with its parameters. Each range reads the partition's files again
         (measured: writing the rows once by range, DuckDB's ``PARTITION_BY`` copy, took more memory)."""
-        cuts = self.key_cuts(union, rows)
+        cuts = self.key_cuts(union, rows, con)
         if not cuts:
             yield union, None
             return
@@ -181,19 +192,25 @@ class PartitionMerger:
             )
 
     def merge_sql(self, new_files: list[Path], existing_files: list[Path]) -> str:
-        """The whole merge as one query (every key range at once)."""
-        return self._dedup_sql(self.union_sql(new_files, existing_files))
-
-    def _dedup_sql(self, union: str) -> str:
-        contract = self.contract
-        keys = ", ".join(quote_identifier(key) for key in contract.dedup.keys)
-        names = ", ".join(quote_identifier(c.name) for c in contract.columns)
-        order = dedup_order(contract, source=SOURCE_COLUMN, ordinal="_ord")
+        """The whole merge as one query: what :meth:`merge` computes, written as a window (the reference
+        its tests compare with)."""
+        keys = ", ".join(quote_identifier(key) for key in self.contract.dedup.keys)
+        order = dedup_order(self.contract, source=SOURCE_COLUMN, ordinal="_ord")
         return (
-            f"SELECT {names}, {SOURCE_COLUMN}\nFROM (\n{union}\n) AS incoming\n"
+            f"SELECT {self._names()}, {SOURCE_COLUMN}\n"
+            f"FROM (\n{self.union_sql(new_files, existing_files)}\n) AS incoming\n"
             f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1\n"
             f"ORDER BY {keys}"
         )
+
+    def _sorted_sql(self, union: str) -> str:
+        """Every incoming row, by key and then the winner first (NULL keys last, as ``ORDER BY`` puts them)."""
+        keys = ", ".join(f"{quote_identifier(key)} ASC NULLS LAST" for key in self.contract.dedup.keys)
+        order = dedup_order(self.contract, source=SOURCE_COLUMN, ordinal="_ord")
+        return f"SELECT {self._names()}, {SOURCE_COLUMN}\nFROM (\n{union}\n) AS incoming\nORDER BY {keys}, {order}"
+
+    def _names(self) -> str:
+        return ", ".join(quote_identifier(c.name) for c in self.contract.columns)
 
     def union_sql(self, new_files: list[Path], existing_files: list[Path]) -> str:
         """Every incoming row, typed: the new spill rows (``_src`` 1, ordinal ``_seq``) and the live
@@ -222,6 +239,52 @@ class PartitionMerger:
                 f"FROM read_parquet({_literal(str(path))}, file_row_number = true)"
             )
         return "\nUNION ALL\n".join(selects)
+
+
+class _FirstOfEachKey:
+    """Keeps the first row of each key of batches sorted by key, the previous batch's last key carried
+    over. Keys compare as ``PARTITION BY`` groups them: NULL with NULL, NaN with NaN."""
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.keys = keys
+        self._last: pa.RecordBatch | None = None
+
+    def keep(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        rows = batch.num_rows
+        if rows == 0:
+            return batch
+        first = self._last is None or any(
+            _differs(self._last.column(key), batch.column(key).slice(0, 1))[0].as_py() for key in self.keys
+        )
+        mask = pa.array([first])
+        if rows > 1:
+            differs = [
+                _differs(batch.column(key).slice(0, rows - 1), batch.column(key).slice(1))
+                for key in self.keys
+            ]
+            inner = differs[0]
+            for more in differs[1:]:
+                inner = pc.or_(inner, more)
+            mask = pa.concat_arrays([mask, inner])
+        self._last = batch.slice(rows - 1)
+        return batch.filter(mask)
+
+
+def _differs(before: pa.Array, after: pa.Array) -> pa.Array:
+    """Element-wise: do two arrays of one type hold different keys (NULLs equal, NaNs equal)?"""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    differs = pc.not_equal(before, after)
+    if before.null_count or after.null_count:
+        differs = pc.if_else(pc.is_null(before), pc.is_valid(after), pc.fill_null(differs, True))
+    if pa.types.is_floating(before.type):
+        both_nan = pc.fill_null(pc.and_(pc.is_nan(before), pc.is_nan(after)), False)
+        differs = pc.and_(differs, pc.invert(both_nan))
+    return differs
 
 
 def _parquet_columns(path: Path) -> list[str]:

@@ -12,9 +12,9 @@ Order of work, chosen so that nothing is lost and nothing live is ever overwritt
    to a local gzip JSON Lines file;
 2. upload the quarantine file; if the reject rate is above the contract's ``reject_rate_max``, write
    the manifest (status ``failed``) and raise :class:`RejectRateExceeded`, before any curated write;
-3. per touched partition: download the live version's files, combine and de-duplicate with DuckDB,
-   upload the result under a NEW version prefix ``curated/<ds>/dt=<dt>/v=<version>/``, unless it is
-   byte for byte the live version: then nothing is uploaded and the partition is reported
+3. per touched partition, two at a time: download the live version's files, combine and de-duplicate
+   with DuckDB, upload the result under a NEW version prefix ``curated/<ds>/dt=<dt>/v=<version>/``,
+   unless it is byte for byte the live version: then nothing is uploaded and the partition is reported
    ``unchanged`` at its live location (a rerun with the same inputs and code writes no version);
 4. delete the versions that attempts killed or failed since the dataset's last complete curate left
    behind (never live, never named by a complete record), check the row accounting and write the
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -38,6 +39,7 @@ from airlake.curate.merge import PartitionMerger
 from airlake.curate.partitions import LiveLocation, curate_partition, plan_versions, remove_orphans
 from airlake.curate.record import (
     CurateResult,
+    PartitionOutcome,
     add_partitions,
     check_reject_budget,
     complete_run,
@@ -123,6 +125,10 @@ def run_curate(
         return _run(start, live_location, options)
 
 
+PARTITIONS_AT_ONCE = 2
+"""Partitions merged at once, each in a thread: one's Parquet encoding (one core) overlaps the other's
+download, DuckDB sort (every core) and upload."""
+
 _write = write_manifest
 """How this run writes its record (a name of its own: the kill-point tests stop a run there)."""
 
@@ -162,27 +168,29 @@ def _run(start: CurateStart, live_location: LiveLocation, options: CurateOptions
         row_group_rows=options.layout.row_group_rows,
         max_file_bytes=options.layout.max_file_bytes,
     )
-    outcomes = []
+
+    def merge(dt: str) -> PartitionOutcome:
+        outcome = curate_partition(
+            store,
+            merger,
+            contract,
+            dt,
+            plan.version,
+            spill_files[dt],
+            plan.previous[dt],
+            plan.compare[dt],
+            work_dir,
+            pending=plan.pending.get(dt),
+        )
+        if outcome.partition.rows_new != spill_rows[dt]:
+            raise CurateError(f"dt={dt}: spilled {spill_rows[dt]} rows but the merge read a different count")
+        return outcome
+
+    pool = ThreadPoolExecutor(PARTITIONS_AT_ONCE, thread_name_prefix="curate-merge")
     try:
-        for dt in dts:
-            outcome = curate_partition(
-                store,
-                merger,
-                contract,
-                dt,
-                plan.version,
-                spill_files[dt],
-                plan.previous[dt],
-                plan.compare[dt],
-                work_dir,
-                pending=plan.pending.get(dt),
-            )
-            if outcome.partition.rows_new != spill_rows[dt]:
-                raise CurateError(
-                    f"dt={dt}: spilled {spill_rows[dt]} rows but the merge read a different count"
-                )
-            outcomes.append(outcome)
+        outcomes = [job.result() for job in [pool.submit(merge, dt) for dt in dts]]
     finally:
+        pool.shutdown(cancel_futures=True)
         merger.close()
     shutil.rmtree(work_dir / "parts", ignore_errors=True)
     timings["merge_seconds"] = round(time.monotonic() - started, 3)

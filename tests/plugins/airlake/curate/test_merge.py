@@ -1,5 +1,7 @@
 """A partition merged in key ranges (bounded memory, :meth:`PartitionMerger.key_cuts`) gives the files
-merging it in one query gives, byte for byte: same rows, same order, same digests; and so does a rerun."""
+merging it in one query gives, byte for byte: same rows, same order, same digests; and so does a rerun.
+The merge (one sort, then the first row of each key) keeps the rows the window query
+:meth:`PartitionMerger.merge_sql` keeps, for every rule, NULL and NaN keys included."""
 
 from __future__ import annotations
 
@@ -46,6 +48,11 @@ def _write(path: Path, rows: list[dict[str, Any]], schema: pa.Schema, seq: int |
     return path
 
 
+def _inputs(tmp_path: Path) -> tuple[list[Path], list[Path]]:
+    inputs = tmp_path / "inputs"
+    return sorted(inputs.glob("new-*.parquet")), sorted(inputs.glob("live-*.parquet"))
+
+
 def _merge(contract: Any, tmp_path: Path, name: str, bucket_rows: int) -> tuple[Any, list[Any]]:
     schema = contract.arrow_schema()
     loose = pa.schema([pa.field(f.name, f.type) for f in schema])
@@ -59,9 +66,7 @@ def _merge(contract: Any, tmp_path: Path, name: str, bucket_rows: int) -> tuple[
     merger = PartitionMerger(contract, tmp_path / name, row_group_rows=50)
     merger.bucket_rows = bucket_rows
     try:
-        result = merger.merge(
-            sorted(inputs.glob("new-*.parquet")), sorted(inputs.glob("live-*.parquet")), tmp_path / name
-        )
+        result = merger.merge(*_inputs(tmp_path), tmp_path / name)
     finally:
         merger.close()
     rows = [row for part in result.parts for row in pq.read_table(part.path).to_pylist()]
@@ -95,3 +100,49 @@ def test_key_ranges_give_the_same_files_as_one_merge(keys: list[str], tmp_path: 
         assert len(merger.key_cuts(union, 360)) > 2  # it did cut
     finally:
         merger.close()
+
+
+@pytest.mark.parametrize(
+    ("keys", "dedup"),
+    [
+        (["widget_id"], {"keep": "latest", "order_by": "event_time"}),
+        (["widget_id"], {"keep": "first", "order_by": "event_time"}),
+        (["widget_id"], {"keep": "latest", "order_by": "color"}),  # NULL order_by never wins
+        (["widget_id"], {"keep": "first"}),  # no order_by: input and line order decide
+        (["color", "widget_id"], {"keep": "latest", "order_by": "rank"}),  # NULL key part
+        (["weight"], {"keep": "first", "order_by": "event_time"}),  # NaN and NULL keys
+        (["name", "event_time"], {"keep": "latest", "order_by": "price"}),
+    ],
+    ids=["latest", "first", "null-order", "no-order", "null-key", "nan-key", "text-time"],
+)
+def test_merge_keeps_the_rows_of_the_window_query(
+    keys: list[str], dedup: dict[str, Any], tmp_path: Path
+) -> None:
+    contract = make_contract(dedup={"keys": keys, **dedup})
+    schema = contract.arrow_schema()
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    pick = random.Random(5)  # noqa: S311 (test data)
+    for index in range(2):
+        rows = _rows(150, 10 + index)
+        for row in rows:
+            row["weight"] = pick.choice([0.5, 1.5, float("nan"), None, -0.0, 0.0])
+            row["rank"] = pick.choice([1, 2, None])
+        _write(inputs / f"new-{index}.parquet", rows, spill_schema(schema), index << 40)
+    _write(
+        inputs / "live-0.parquet", _rows(80, 20), pa.schema([pa.field(f.name, f.type) for f in schema]), None
+    )
+
+    result, rows = _merge(contract, tmp_path, "merged", 10**9)
+    reference = PartitionMerger(contract, tmp_path / "reference")
+    try:
+        expected = reference.con.sql(reference.merge_sql(*_inputs(tmp_path))).to_arrow_table()
+    finally:
+        reference.close()
+
+    def comparable(values: list[dict[str, Any]]) -> list[str]:
+        return [repr(sorted((k, repr(v)) for k, v in row.items() if k != "_src")) for row in values]
+
+    assert comparable(rows) == comparable(expected.to_pylist())
+    assert result.rows_new_kept == sum(expected.column("_src").to_pylist())
+    assert result.rows == expected.num_rows < 380  # duplicates were dropped
