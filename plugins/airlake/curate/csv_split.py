@@ -403,9 +403,11 @@ def arrow_block(splitter: CsvSplitter, chunk: str, base: int) -> ArrowBlock | No
     byte invalid in the encoding (the text encodes to UTF-8), no blank line (a record to the strict
     splitter, ``empty_row``), no leading byte order mark and no line longer than ``max_field_bytes``:
     then each line is one record whose fields are its text split at the delimiter, which is what both
-    csv and pyarrow (quoting and escaping off) read. The block is still checked: the physical lines
-    counted here must equal the rows pyarrow parsed plus the rows its ``invalid_row_handler`` saw,
-    and those must be the lines whose delimiter count says a wrong field count.
+    csv and pyarrow (quoting and escaping off) read. The block is still checked, not trusted: the
+    physical lines counted here must equal the rows pyarrow parsed plus the rows its
+    ``invalid_row_handler`` saw; each of those must be a line (by number) whose own delimiter count
+    gives the field count pyarrow reported, not the block's width; and the block's delimiters must
+    be exactly the good rows' ``width - 1`` each plus the bad lines' (one count, no per-line pass).
     """
     import numpy as np
     import pyarrow as pa
@@ -432,13 +434,14 @@ def arrow_block(splitter: CsvSplitter, chunk: str, base: int) -> ArrowBlock | No
     longest = int((stops - starts).max())
     if longest > splitter.max_field:
         return None
-    delimiters = np.flatnonzero(buffer == ord(options.delimiter))
-    fields = np.bincount(np.searchsorted(stops, delimiters), minlength=count)[:count] + 1
-    bad = np.flatnonzero(fields != width)
-    handled: list[int] = []
+    delimiter = options.delimiter.encode("utf-8")
+    if len(delimiter) != 1:  # pyarrow splits at one byte
+        return None
+    delimiters = int(np.count_nonzero(buffer == delimiter[0]))
+    handled: list[tuple[int, int]] = []
 
     def handler(row: Any) -> str:
-        handled.append(row.actual_columns)
+        handled.append((row.number, row.actual_columns))
         return "skip"
 
     names = [f"f{index}" for index in range(width)]
@@ -446,7 +449,10 @@ def arrow_block(splitter: CsvSplitter, chunk: str, base: int) -> ArrowBlock | No
     try:
         table = pacsv.read_csv(
             pa.py_buffer(data),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=max(1 << 20, longest + 2)),
+            # one thread: the invalid rows' line numbers are known (and the process is one of a pool)
+            read_options=pacsv.ReadOptions(
+                column_names=names, block_size=max(1 << 20, longest + 2), use_threads=False
+            ),
             parse_options=pacsv.ParseOptions(
                 delimiter=options.delimiter,
                 quote_char=False,
@@ -466,9 +472,14 @@ def arrow_block(splitter: CsvSplitter, chunk: str, base: int) -> ArrowBlock | No
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    if table.num_rows + len(handled) != count or len(handled) != len(bad) or width in handled:
+    bad = np.array([number - 1 for number, _ in handled], dtype=np.int64)
+    if table.num_rows + len(handled) != count or not _bad_lines_hold(
+        data, delimiter, starts, stops, handled, width
+    ):
         return None  # pyarrow did not see these lines as the count says: the strict way
-    rows = np.flatnonzero(fields == width)
+    if delimiters != table.num_rows * (width - 1) + sum(fields - 1 for _, fields in handled):
+        return None
+    rows = np.delete(np.arange(count), bad)
     rejects: list[CsvRecord] = []
     for line in bad.tolist():
         end = int(stops[line]) + (1 if int(stops[line]) < len(data) else 0)
@@ -477,6 +488,22 @@ def arrow_block(splitter: CsvSplitter, chunk: str, base: int) -> ArrowBlock | No
         rejects.append(splitter._verdict(base + line + 1, text, parsed, error))
     columns = {index: table.column(names[index]).combine_chunks() for index in wanted}
     return ArrowBlock(count, rows + base + 1, columns, rejects, data, starts, stops, rows)
+
+
+def _bad_lines_hold(
+    data: bytes, delimiter: bytes, starts: Any, stops: Any, handled: list[tuple[int, int]], width: int
+) -> bool:
+    """Each row pyarrow refused is a line of the block, in order, whose delimiters give the field count
+    pyarrow reported, which is not ``width``."""
+    previous = 0
+    for number, fields in handled:
+        if number is None or not previous < number <= len(starts) or fields == width:
+            return False
+        line = number - 1
+        if data.count(delimiter, int(starts[line]), int(stops[line])) + 1 != fields:
+            return False
+        previous = number
+    return True
 
 
 def _rows(reader: Iterator[list[str]]) -> Iterator[tuple[list[str] | None, str | None]]:

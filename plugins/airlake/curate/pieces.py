@@ -124,7 +124,8 @@ class _Text:
             data = bytes(data[:stop])
         count = data.count(b"\n", 0, stop)
         if self.layout.csv:
-            count += data.count(b"\r", 0, stop) - data.count(b"\r\n", 0, stop)
+            returns = data.count(b"\r", 0, stop)  # most files have none: no \r\n pass then
+            count += returns - data.count(b"\r\n", 0, stop) if returns else 0
             if self.cr and data[:1] == b"\n":
                 count -= 1  # the \n of a \r\n split between blocks
         return count
