@@ -472,13 +472,13 @@ def arrow_block(splitter: CsvSplitter, chunk: str, base: int) -> ArrowBlock | No
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    bad = np.array([number - 1 for number, _ in handled], dtype=np.int64)
     if table.num_rows + len(handled) != count or not _bad_lines_hold(
         data, delimiter, starts, stops, handled, width
     ):
         return None  # pyarrow did not see these lines as the count says: the strict way
     if delimiters != table.num_rows * (width - 1) + sum(fields - 1 for _, fields in handled):
         return None
+    bad = np.array([number - 1 for number, _ in handled], dtype=np.int64)
     rows = np.delete(np.arange(count), bad)
     rejects: list[CsvRecord] = []
     for line in bad.tolist():

@@ -213,6 +213,43 @@ def test_a_row_lost_by_pyarrow_is_caught_by_the_count(
     assert arrow_out == rows_out
 
 
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize("shift", [1, -1, None], ids=["next-line", "previous-line", "unknown"])
+def test_refused_rows_pyarrow_misnumbers_are_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shift: int | None
+) -> None:
+    """An engine that names the wrong line for a row it refused (or none): the named line's own
+    delimiter count does not give the reported field count, so the block goes the strict way."""
+    read_csv = pacsv.read_csv
+    refused: list[int] = []
+
+    class Misnumbered:
+        def __init__(self, row: Any) -> None:
+            self.actual_columns, self.text = row.actual_columns, row.text
+            self.number = None if shift is None else row.number + shift
+
+    def misnumbering(*args: Any, **kwargs: Any) -> Any:
+        options = kwargs["parse_options"]
+        handler = options.invalid_row_handler
+
+        def wrong(row: Any) -> str:
+            refused.append(row.number)
+            return handler(Misnumbered(row))
+
+        options.invalid_row_handler = wrong
+        return read_csv(*args, **kwargs)
+
+    monkeypatch.setattr(pacsv, "read_csv", misnumbering)
+    data, _ = _body(0, False)
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    mixed, _ = _mixed(path, CsvOptions(), None)
+    assert refused  # the engine did refuse rows, and named them wrongly
+    assert mixed == _strict(path, CsvOptions(), None)
+    arrow_out, rows_out = _both(tmp_path, monkeypatch, data, _contract())
+    assert arrow_out == rows_out
+
+
 def test_big_chunks_curate_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Default chunk sizes: the header chunk strict, the rest of a 2 MB file in a few Arrow blocks."""
     rng = random.Random(5)  # noqa: S311 - reproducible test data
