@@ -33,6 +33,9 @@ BUCKET_ROWS = 250_000
 after the other, so the merge's memory does not grow with the partition (issue 14: x2.3 from 1M to 16M
 rows in one window); the output is the same rows in the same order, byte for byte."""
 _SAMPLE_ROWS = 20_000
+_READ_BATCH_ROWS = 32 * 1024
+"""Rows per batch read from DuckDB (the writer gathers them into row groups): smaller batches, less
+memory in flight per partition merged at once."""
 MAX_FILE_BYTES = 256 * 1024 * 1024
 SOURCE_COLUMN = "_src"
 _EXISTING_FILE_STRIDE = 1 << 40  # orders rows of several existing files: file index, then row number
@@ -130,7 +133,7 @@ class PartitionMerger:
         try:
             for rows, params in self._ranges(con, union, rows_new + rows_existing):
                 query = con.sql(self._sorted_sql(rows), params=params)
-                for batch in query.to_arrow_reader(self.row_group_rows):
+                for batch in query.to_arrow_reader(_READ_BATCH_ROWS):
                     batch = firsts.keep(batch)
                     new_kept += pc.sum(batch.column(SOURCE_COLUMN)).as_py() or 0
                     writer.write(batch.select(self.schema.names).cast(self.schema))

@@ -24,6 +24,7 @@ Order of work, chosen so that nothing is lost and nothing live is ever overwritt
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -72,7 +73,7 @@ class CurateOptions:
     :param orphan_grace: a version left by a killed or failed attempt is deleted once it is this much
         older than this attempt (see :func:`~airlake.curate.versions.orphan_versions`).
     :param memory_limit: DuckDB memory limit of the per-partition combine (it spills beyond it).
-    :param threads: DuckDB threads (default: all cores).
+    :param threads: DuckDB threads of the merge (default: the cores shared by the partitions merged at once).
     :param flush_rows: typed rows buffered in memory before they are spilled.
     :param layout: rows per Parquet row group and the size at which a partition's file rolls to the
         next one.
@@ -126,8 +127,10 @@ def run_curate(
 
 
 PARTITIONS_AT_ONCE = 2
-"""Partitions merged at once, each in a thread: one's Parquet encoding (one core) overlaps the other's
-download, DuckDB sort (every core) and upload."""
+"""Partitions merged at once, each in a thread with its share of the cores for DuckDB: one's Parquet
+encoding (one core) overlaps the other's download, sort and upload. Measured on 2 cores, 16M CSV rows:
+merge 33 s with DuckDB on both cores per partition, 25 s with one each, and peak memory 615 -> 583 MB
+(flat from 1M: 495 MB)."""
 
 _write = write_manifest
 """How this run writes its record (a name of its own: the kill-point tests stop a run there)."""
@@ -164,7 +167,7 @@ def _run(start: CurateStart, live_location: LiveLocation, options: CurateOptions
         contract,
         work_dir,
         memory_limit=options.memory_limit,
-        threads=options.threads,
+        threads=options.threads or max(1, (os.cpu_count() or 1) // PARTITIONS_AT_ONCE),
         row_group_rows=options.layout.row_group_rows,
         max_file_bytes=options.layout.max_file_bytes,
     )
