@@ -21,9 +21,10 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airlake.load.csv_copy import BATCH_ROWS, _FileFailed, _prefetched
+from airlake.load.csv_copy import BATCH_ROWS, _FileFailed
 from airlake.load.dbapi import DbApiConnection, DbApiCursor
 from airlake.load.statements import SEQ_COLUMN
+from airlake.prefetch import prefetched
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -167,7 +168,7 @@ def ingest_files(
                 raise
 
     schema_name, _, name = table.rpartition(".")
-    stream = _prefetched(read(), depth=4)
+    stream = prefetched(read(), depth=4, name="airlake-load-read")
     reader = pa.RecordBatchReader.from_batches(schema, _to_driver(stream, starts))
     try:
         rows = cursor.adbc_ingest(

@@ -7,14 +7,13 @@ encoding overlaps sending; errors name the lake key of the file that failed.
 from __future__ import annotations
 
 import io
-import queue
-import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airlake.load.dbapi import DbApiCursor
 from airlake.load.statements import SEQ_COLUMN, _names
+from airlake.prefetch import prefetched
 from airlake.sql_text import quote_identifier
 
 if TYPE_CHECKING:
@@ -93,49 +92,6 @@ def copy_parquet_from_stdin(
     return rows
 
 
-_END = object()
-
-
-def _prefetched(items: Iterable[Any], depth: int) -> Iterator[Any]:
-    """Iterate ``items`` in a helper thread, at most ``depth`` ahead (encoding overlaps sending:
-    pyarrow releases the GIL); an error of the producer is raised here, in order."""
-    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        slots.put((item, None), timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            slots.put((_END, None))
-        except BaseException as exc:  # handed to the consumer
-            slots.put((_END, exc))
-
-    worker = threading.Thread(target=produce, name="airlake-load-encode", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item, error = slots.get()
-            if item is _END:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                slots.get_nowait()
-            except queue.Empty:
-                worker.join(timeout=0.05)
-
-
 class _FileFailed(Exception):
     def __init__(self, key: str, error: BaseException) -> None:
         super().__init__(str(error))
@@ -161,7 +117,7 @@ def _stream_files(
             yield "end", path
 
     cursor.execute("set local timezone = 'UTC'")  # the naive timestamps of the CSV are UTC
-    stream = _prefetched(events(), depth=4)
+    stream = prefetched(events(), depth=4, name="airlake-load-encode")
     key, total = "", 0
     try:
         for _file, current in stream:
