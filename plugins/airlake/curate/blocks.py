@@ -33,12 +33,14 @@ class BlockTyping:
     base: int
 
     def write(self, block: Any, found: list[tuple[int, Reject, str]], lines: Any) -> None:
-        """A typed block's rows spilled (``lines``: the physical line of each block row) and the
-        block's rejects (line, problem, raw) written in line order."""
+        """A typed block's rows spilled (``lines``: the physical line of each block row, a sequence or a
+        numpy array) and the block's rejects (line, problem, raw) written in line order."""
+        import numpy as np
+
         found.sort(key=lambda item: item[0])
         for line, problem, raw in found:
             self.rejects.add(self.key, line, problem, self.reader.raw_text(raw))
-        write_block(self.spill, block, [self.base + line for line in lines])
+        write_block(self.spill, block, np.asarray(lines, dtype=np.int64) + self.base)
 
 
 def parse_csv_blocks(typing: BlockTyping, flush_rows: int, *, arrow_structure: bool) -> int:
@@ -83,7 +85,7 @@ def parse_json_blocks(typing: BlockTyping, schema: Any) -> int:
         records = _JsonRecords(reader, block)  # type: ignore[arg-type]
         typed = type_block(parser, typer, records, typer.schema, block.columns, block.suspect)
         found = [(block.line(i), problem, records.raw(i)) for i, problem in typed.rejects]
-        typing.write(typed, found, (block.records + block.chunk.first).tolist())
+        typing.write(typed, found, block.records + block.chunk.first)
     return read
 
 
@@ -132,7 +134,7 @@ def _type_arrow(typing: BlockTyping, arrow: ArrowBlock) -> None:
     block = type_block(typing.parser, typing.typer, records, typing.typer.schema, raws)
     found: list[tuple[int, Reject, str]] = [(line, problem, raw) for line, problem, raw in arrow.rejects]  # type: ignore[misc]
     found.extend((int(arrow.lines[i]), problem, arrow.raw(i)) for i, problem in block.rejects)
-    typing.write(block, found, arrow.lines.tolist())
+    typing.write(block, found, arrow.lines)
 
 
 class _ArrowRecords:

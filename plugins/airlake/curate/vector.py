@@ -245,7 +245,8 @@ def _typed_vector(rule: _Rule, raw: pa.Array) -> tuple[pa.Array, pa.Array]:
 @dataclass
 class TypedBlock:
     """The outcome of a block: accepted rows as Arrow (schema order, plus each row's block index and
-    partition date) and the rejects (block index, Reject) in block order."""
+    partition date), grouped by partition date in date order and in block order within a date (as the
+    spill writes them), and the rejects (block index, Reject) in block order."""
 
     columns: list[pa.Array]
     index: pa.Array
@@ -294,26 +295,56 @@ def type_block(
             continue
         slow_index.append(position)
     fast = np.flatnonzero(ok)
-    columns: list[pa.Array] = []
-    for position, field in enumerate(schema):
-        slow = pa.array([row[position] for row in slow_rows], type=field.type)
-        if len(fast):
-            quick = typed[position].take(pa.array(fast)).cast(field.type)
-            columns.append(pa.concat_arrays([quick, slow]))
-        else:
-            columns.append(slow)
+    slow_dt = pa.array([parser.partition_of(row) for row in slow_rows], pa.string())
+    if not len(fast):
+        columns = [pa.array([row[i] for row in slow_rows], type=field.type) for i, field in enumerate(schema)]
+        index = np.array(slow_index, dtype=np.int64)
+        return _by_date(
+            TypedBlock(columns, pa.array(index), slow_dt, _sorted(rejects), len(slow_rows) + len(rejects))
+        )
+    assert days is not None
+    # the vector values of every block row, then the parser's rows after them: one take picks the
+    # accepted rows of both in block order (instead of a take, a concat and a take per column)
+    combined = [
+        pa.concat_arrays(
+            [typed[i].cast(field.type), pa.array([row[i] for row in slow_rows], type=field.type)]
+        )
+        for i, field in enumerate(schema)
+    ]
     index = np.concatenate([fast, np.array(slow_index, dtype=np.int64)]).astype(np.int64)
-    dt = pa.array([parser.partition_of(row) for row in slow_rows], pa.string())
-    if len(fast):
-        assert days is not None
-        dt = pa.concat_arrays([pc.cast(days.take(pa.array(fast)), pa.string()), dt])  # YYYY-MM-DD
-    if len(fast) and slow_rows:  # back to block order
-        order = pa.array(np.argsort(index, kind="stable"))
-        columns = [column.take(order) for column in columns]
-        dt = dt.take(order)
-        index = index[order.to_numpy()]
+    picks = np.concatenate([fast, count + np.arange(len(slow_rows), dtype=np.int64)])
+    dt = pa.concat_arrays([pc.cast(days, pa.string()), slow_dt])  # YYYY-MM-DD
+    order = np.argsort(index, kind="stable") if slow_rows else np.arange(len(index))
+    block = TypedBlock(combined, pa.array(index[order]), dt, _sorted(rejects), len(slow_rows) + len(rejects))
+    return _by_date(block, picks[order])
+
+
+def _sorted(rejects: list[tuple[int, Reject]]) -> list[tuple[int, Reject]]:
     rejects.sort(key=lambda item: item[0])
-    return TypedBlock(columns, pa.array(index), dt, rejects, len(slow_rows) + len(rejects))
+    return rejects
+
+
+def _by_date(block: TypedBlock, picks: Any = None) -> TypedBlock:
+    """``block`` with its rows (``picks`` of its arrays, default all, in block order) grouped by
+    partition date in date order, block order within a date (as :func:`write_block` slices them)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dt = block.dt if picks is None else block.dt.take(pa.array(picks))
+    encoded = pc.dictionary_encode(dt)
+    dates = encoded.dictionary.to_pylist()
+    if len(dates) > 1:
+        rank = np.argsort(np.argsort(np.array(dates, dtype=object), kind="stable"), kind="stable")
+        codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+        by_date = np.argsort(codes, kind="stable")
+        picks = by_date if picks is None else picks[by_date]
+        dt = dt.take(pa.array(by_date))
+        index = block.index.take(pa.array(by_date))
+    else:
+        index = block.index
+    columns = block.columns if picks is None else [column.take(pa.array(picks)) for column in block.columns]
+    return TypedBlock(columns, index, dt, block.rejects, block.row_parsed)
 
 
 def write_block(spill: Any, block: TypedBlock, seqs: Sequence[int]) -> None:
@@ -325,13 +356,13 @@ def write_block(spill: Any, block: TypedBlock, seqs: Sequence[int]) -> None:
 
     if not len(block.dt):
         return
-    seq = pa.array(seqs, pa.int64()).take(block.index)
+    seq = pa.array(np.asarray(seqs, dtype=np.int64)).take(block.index)
     batch = pa.RecordBatch.from_arrays([*block.columns, seq], schema=spill.schema)
     encoded = pc.dictionary_encode(block.dt)
     dates = encoded.dictionary.to_pylist()
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     counts = np.bincount(codes, minlength=len(dates))
-    if len(dates) > 1:
+    if len(dates) > 1 and not bool(np.all(codes[1:] >= codes[:-1])):  # type_block groups by date
         batch = batch.take(pa.array(np.argsort(codes, kind="stable")))
     starts = np.concatenate(([0], np.cumsum(counts)))
     for code in sorted(range(len(dates)), key=dates.__getitem__):

@@ -80,6 +80,8 @@ def _row_path(parser: RowParser, records: list[dict[str, Any]], schema: pa.Schem
         rows.append(values)
         index.append(position)
         dts.append(parser.partition_of(values))
+    by_date = sorted(range(len(rows)), key=dts.__getitem__)  # as type_block groups them: by date, then line
+    rows, index, dts = [rows[k] for k in by_date], [index[k] for k in by_date], [dts[k] for k in by_date]
     columns = [pa.array([row[i] for row in rows], type=field.type) for i, field in enumerate(schema)]
     return columns, index, dts, rejects
 
