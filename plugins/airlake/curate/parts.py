@@ -13,6 +13,7 @@ allows them). Either way the result is the same: a row's tie-break ordinal is
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import logging
 import multiprocessing
@@ -68,7 +69,9 @@ class RejectWriter:
         self.landing = landing
         self.rows = 0
         self.reasons: Counter[str] = Counter()
-        self._file = gzip.GzipFile(path, "wb", compresslevel=_QUARANTINE_GZIP_LEVEL, mtime=0)
+        self._gzip = gzip.GzipFile(path, "wb", compresslevel=_QUARANTINE_GZIP_LEVEL, mtime=0)
+        # one compress call per 64 KiB, not per reject (a write each cost ~50 us of CPU)
+        self._file = io.BufferedWriter(self._gzip, 1 << 16)  # type: ignore[arg-type]
 
     def add(self, source: str, line: int, reject: Reject, raw: str) -> None:
         record = {
@@ -85,7 +88,7 @@ class RejectWriter:
         self.reasons[reject.reason] += 1
 
     def close(self) -> None:
-        self._file.close()
+        self._file.close()  # flushes into the gzip file and closes it
 
 
 @dataclass(frozen=True)
