@@ -300,7 +300,9 @@ def type_block(
         columns = [pa.array([row[i] for row in slow_rows], type=field.type) for i, field in enumerate(schema)]
         index = np.array(slow_index, dtype=np.int64)
         return _by_date(
-            TypedBlock(columns, pa.array(index), slow_dt, _sorted(rejects), len(slow_rows) + len(rejects))
+            TypedBlock(
+                columns, pa.array(index), slow_dt, _in_line_order(rejects), len(slow_rows) + len(rejects)
+            )
         )
     assert days is not None
     # the vector values of every block row, then the parser's rows after them: one take picks the
@@ -315,11 +317,13 @@ def type_block(
     picks = np.concatenate([fast, count + np.arange(len(slow_rows), dtype=np.int64)])
     dt = pa.concat_arrays([pc.cast(days, pa.string()), slow_dt])  # YYYY-MM-DD
     order = np.argsort(index, kind="stable") if slow_rows else np.arange(len(index))
-    block = TypedBlock(combined, pa.array(index[order]), dt, _sorted(rejects), len(slow_rows) + len(rejects))
+    block = TypedBlock(
+        combined, pa.array(index[order]), dt, _in_line_order(rejects), len(slow_rows) + len(rejects)
+    )
     return _by_date(block, picks[order])
 
 
-def _sorted(rejects: list[tuple[int, Reject]]) -> list[tuple[int, Reject]]:
+def _in_line_order(rejects: list[tuple[int, Reject]]) -> list[tuple[int, Reject]]:
     rejects.sort(key=lambda item: item[0])
     return rejects
 
