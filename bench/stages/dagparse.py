@@ -167,6 +167,7 @@ def prepare_processor(params: dict[str, Any]) -> Work:
             "bytecode_cache": bytecode_cache(),
         }
 
+    work.parse_once = parse_once  # type: ignore[attr-defined]  # one parse of one file (dagparse_floor)
     return work
 
 

@@ -8,7 +8,8 @@ file (the manager forks its parsers too). The child profiles the parser's own wo
 ``BundleDagBag`` of the file and ``DagSerialization.to_dict`` of each DAG, and prints three tables: the
 phases (import of the file, DagBag bookkeeping, serialisation), the functions by cumulative time
 within the project (plugins/, dags/) and the top functions overall by their own time. ``--fresh``
-profiles the import alone in a new interpreter with nothing pre-imported instead.
+profiles the import alone in a new interpreter with nothing pre-imported instead; ``--time N`` profiles
+nothing and prints each phase's CPU ms, median of N forks per file (the files alternated).
 """
 
 from __future__ import annotations
@@ -71,6 +72,56 @@ def _profile_child(dag_file: Path, top: int) -> None:
     print(_report(profile, top, phases), flush=True)
 
 
+def _time_child(dag_file: Path, out: int) -> None:
+    """In the forked child: one parse as ``_parse_file`` does it, CPU ms of each phase, no profiler."""
+    from airflow.dag_processing.dagbag import BundleDagBag
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    started = time.process_time()
+    bag = BundleDagBag(
+        dag_folder=str(dag_file), bundle_path=DAGS_DIR, bundle_name="dags-folder", load_op_links=False
+    )
+    parsed = time.process_time()
+    for dag in bag.dags.values():
+        DagSerialization.to_dict(dag)
+    done = time.process_time()
+    os.write(out, f"{(parsed - started) * 1000:.2f} {(done - parsed) * 1000:.2f} {len(bag.dags)}\n".encode())
+
+
+def time_processor(files: list[Path], rounds: int) -> None:
+    """``rounds`` parses of each file (alternated), each in a new fork: median and best CPU ms per phase."""
+    import statistics
+
+    _prepare_manager()
+    found: dict[Path, list[tuple[float, float]]] = {dag_file: [] for dag_file in files}
+    dags: dict[Path, int] = {}
+    for _ in range(rounds):
+        for dag_file in files:
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.close(read)
+                    _time_child(dag_file, write)
+                finally:
+                    os._exit(0)
+            os.close(write)
+            with os.fdopen(read) as pipe:
+                line = pipe.read().split()
+            os.waitpid(pid, 0)
+            found[dag_file].append((float(line[0]), float(line[1])))
+            dags[dag_file] = int(line[2])
+    print(f"CPU ms per phase, median (best) of {rounds} forks; load average {os.getloadavg()}")
+    for dag_file, phases in found.items():
+        bag, ser = [p[0] for p in phases], [p[1] for p in phases]
+        total = [a + b for a, b in phases]
+        print(
+            f"  {dag_file.name:34} {dags[dag_file]:3} DAGs  dagbag {statistics.median(bag):6.1f} ({min(bag):5.1f})"
+            f"  serialise {statistics.median(ser):6.1f} ({min(ser):5.1f})"
+            f"  total {statistics.median(total):6.1f} ({min(total):5.1f})"
+        )
+
+
 def profile_processor(files: list[Path], top: int) -> None:
     _prepare_manager()
     for dag_file in files:
@@ -124,10 +175,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("files", nargs="*", type=Path, help="DAG files (default: every file in dags/)")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--fresh", action="store_true", help="profile the import in a new interpreter")
+    parser.add_argument(
+        "--time", type=int, metavar="N", help="no profile: CPU ms of each phase, median of N forks per file"
+    )
     args = parser.parse_args(argv)
     _environment()
     files = [path.resolve() for path in args.files] or sorted(DAGS_DIR.glob("*.py"))
-    (profile_fresh if args.fresh else profile_processor)(files, args.top)
+    if args.time:
+        time_processor(files, args.time)
+    else:
+        (profile_fresh if args.fresh else profile_processor)(files, args.top)
 
 
 if __name__ == "__main__":
