@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -44,37 +44,121 @@ def argument(default: Any = _REQUIRED) -> Any:
     return _Argument(default)
 
 
+_PARAMETERS = "_lake_parameters"
+"""Attribute of a generated ``__init__``: the keyword-only parameters its own class declares."""
+
+
+class _Plan(NamedTuple):
+    """What a generated ``__init__`` does for one MRO (:func:`_plan`)."""
+
+    classes: tuple[type, ...]  # the classes whose arguments it keeps, its own first
+    parameters: tuple[inspect.Parameter, ...]  # their arguments (the nearest class's declaration wins)
+    base: type  # the class whose __init__ it calls with the rest
+
+
+_plans: dict[tuple[type, type], _Plan] = {}
+
+
+def _own_parameters(klass: type) -> tuple[inspect.Parameter, ...] | None:
+    """The parameters ``klass`` declares if its own ``__init__`` is a generated one, else None."""
+    init = vars(klass).get("__init__")
+    return getattr(getattr(init, "__wrapped__", init), _PARAMETERS, None)
+
+
+def _plan(instance_class: type, cls: type, own: tuple[inspect.Parameter, ...]) -> _Plan:
+    """
+    What the generated ``__init__`` of ``cls`` (declaring ``own``) does for an instance of
+    ``instance_class``: keep its arguments and those of the classes right after it in
+    ``instance_class``'s MRO whose ``__init__`` is generated too, then call the ``__init__`` of the first
+    class after them that has one of its own (``AwsBaseOperator``'s, or a hand-written one) with the
+    other keyword arguments.
+
+    Why one ``__init__`` for the chain: Airflow wraps every class's ``__init__`` in ``apply_defaults``,
+    and each wrapper merges the DAG's default_args and deep-copies the DAG's Params again for the same
+    result (an operator four classes below LakeOperator paid it seven times, ~0.1 ms each with the dataset
+    DAGs' Params); the classes whose ``__init__`` only keeps its arguments now share one wrapper.
+    """
+    key = (instance_class, cls)
+    found = _plans.get(key)
+    if found is not None:
+        return found
+    mro = instance_class.__mro__
+    classes, parameters = [cls], {parameter.name: parameter for parameter in own}
+    for klass in mro[mro.index(cls) + 1 :]:
+        if "__init__" not in vars(klass):
+            continue
+        declared = _own_parameters(klass)
+        if declared is None:
+            found = _plans[key] = _Plan(tuple(classes), tuple(parameters.values()), klass)
+            return found
+        classes.append(klass)
+        for parameter in declared:
+            parameters.setdefault(parameter.name, parameter)
+    raise TypeError(
+        f"{cls.__name__}: no base class __init__ to call"
+    )  # pragma: no cover - BaseOperator has one
+
+
 def _keyword_init(cls: type, declared: dict[str, _Argument]) -> Any:
-    """The ``__init__`` of a subclass declaring ``declared``: keyword-only, with a real signature (what
-    Airflow's defaults and parse checks read)."""
+    """The ``__init__`` of a class declaring ``declared``: keyword-only, with a real signature (what
+    Airflow's defaults and parse checks read) holding every argument it keeps (:func:`_plan`)."""
     annotations = inspect.get_annotations(cls)
-    parameters = [
-        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-        *(
-            inspect.Parameter(
-                name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=inspect.Parameter.empty if arg.default is _REQUIRED else arg.default,
-                annotation=annotations.get(name, inspect.Parameter.empty),
-            )
-            for name, arg in declared.items()
-        ),
-        inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD, annotation="Any"),
-    ]
+    own = tuple(
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=inspect.Parameter.empty if arg.default is _REQUIRED else arg.default,
+            annotation=annotations.get(name, inspect.Parameter.empty),
+        )
+        for name, arg in declared.items()
+    )
+    planned = _plan(cls, cls, own)
 
     def __init__(self: Any, **kwargs: Any) -> None:
-        missing = [name for name, arg in declared.items() if arg.default is _REQUIRED and name not in kwargs]
+        plan = _plan(type(self), cls, own)
+        # another MRO (a subclass mixing in other bases) may put classes between this one and the base of
+        # its own plan: then this class's own arguments only, and super() (each class in turn, as before)
+        chained = plan.classes == planned.classes
+        parameters = plan.parameters if chained else own
+        missing = [p.name for p in parameters if p.default is p.empty and p.name not in kwargs]
         if missing:
             raise TypeError(f"{cls.__name__} missing keyword argument(s): {', '.join(missing)}")
-        own = {name: kwargs.pop(name, arg.default) for name, arg in declared.items()}
-        super(cls, self).__init__(**kwargs)
-        for name, value in own.items():
+        values = {p.name: kwargs.pop(p.name, p.default) for p in parameters}
+        if chained:
+            vars(plan.base)["__init__"](self, **kwargs)
+        else:
+            super(cls, self).__init__(**kwargs)
+        for name, value in values.items():
             setattr(self, name, value)
 
-    __init__.__signature__ = inspect.Signature(parameters, return_annotation="None")  # type: ignore[attr-defined]
+    setattr(__init__, _PARAMETERS, own)
+    __init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            *planned.parameters,
+            inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD, annotation="Any"),
+        ],
+        return_annotation="None",
+    )
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
     __init__.__module__ = cls.__module__
     return __init__
+
+
+def _declare_arguments(cls: type) -> bool:
+    """Give ``cls`` the ``__init__`` of the arguments it declares (:func:`argument`); False if none."""
+    declared = {name: value for name, value in vars(cls).items() if isinstance(value, _Argument)}
+    if not declared:
+        return False
+    if "__init__" in vars(cls):
+        raise TypeError(f"{cls.__name__}: declare its arguments with argument() or write __init__, not both")
+    for name, arg in declared.items():
+        if arg.default is _REQUIRED:
+            delattr(cls, name)
+        else:
+            setattr(cls, name, arg.default)
+    cls.__init__ = _keyword_init(cls, declared)  # type: ignore[misc]
+    return True
 
 
 class LakeOperator(AwsBaseOperator[Any]):
@@ -94,29 +178,13 @@ class LakeOperator(AwsBaseOperator[Any]):
     template_fields: Sequence[str] = aws_template_fields("bucket", "database", "kms_key_id")
     _lineage: Lineage | None = None
 
-    def __init__(
-        self, *, bucket: str, database: str = "airlake", kms_key_id: str | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.bucket = bucket
-        self.database = database
-        self.kms_key_id = kms_key_id
+    bucket: str = argument()
+    database: str = argument("airlake")
+    kms_key_id: str | None = argument(None)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        declared = {name: value for name, value in vars(cls).items() if isinstance(value, _Argument)}
-        if not declared:
-            return
-        if "__init__" in vars(cls):
-            raise TypeError(
-                f"{cls.__name__}: declare its arguments with argument() or write __init__, not both"
-            )
-        for name, arg in declared.items():
-            if arg.default is _REQUIRED:
-                delattr(cls, name)
-            else:
-                setattr(cls, name, arg.default)
-        cls.__init__ = _keyword_init(cls, declared)  # type: ignore[method-assign]
+        _declare_arguments(cls)
 
     def lake_store(self) -> LakeStore:
         """The lake bucket through an S3 hook on the operator's connection, writing with its KMS key."""
@@ -140,6 +208,12 @@ class LakeOperator(AwsBaseOperator[Any]):
         from airlake.lineage import operator_lineage
 
         return operator_lineage(self._lineage)
+
+
+# LakeOperator's own __init__ from its declared arguments (__init_subclass__ runs for its subclasses only),
+# wrapped by Airflow's apply_defaults as the metaclass wraps an __init__ written in a class body.
+_declare_arguments(LakeOperator)
+LakeOperator.__init__ = type(LakeOperator)._apply_defaults(LakeOperator.__init__)  # type: ignore[attr-defined,method-assign]
 
 
 class DatasetOperator(LakeOperator):
