@@ -131,11 +131,13 @@ def dataset_dag(contract: Contract) -> DAG:
             poke_interval=60,
         )
         plan(name) >> [ingest, restore] >> curate >> quality >> catalog >> load
-    return check_params_once(dag)  # its 7 tasks' copies of the 5 Params checked once, not 14 times
+    # its 7 tasks' copies of the 5 Params checked once, not 14 times, and once for all the file's DAGs
+    return check_params_once(dag, _param_checks)
 
 
 # A task's runner parses this file to find its own DAG: build only that one then (Airflow's parsing
 # context; the DAG processor and tests get every DAG). The contracts are still all read and validated.
+_param_checks: dict[tuple[str, str, str], bool] = {}  # every DAG here has the same form (check_params_once)
 _wanted = get_parsing_context().dag_id
 for _contract in load_contracts().values():
     if _wanted is None or _wanted == f"dataset_{_contract.name}":

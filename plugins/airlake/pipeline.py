@@ -88,7 +88,7 @@ def form_param(*args: Any, **schema: Any) -> Param:
     return Param(*args, **{"$schema": PARAM_SCHEMA_DIALECT, **schema})
 
 
-def check_params_once(dag: DAG) -> DAG:
+def check_params_once(dag: DAG, checks: dict[tuple[str, str, str], bool] | None = None) -> DAG:
     """
     Let the tasks of ``dag`` share one check of each of their Params while the file is parsed, and
     return the DAG.
@@ -101,12 +101,16 @@ def check_params_once(dag: DAG) -> DAG:
     ``dump`` validates a pair once for the whole DAG and reuses the outcome; the serialised DAG is the
     same (the serialiser reads the Param objects, and the class itself is not serialised), and
     ``validate()``, what a run's params are checked with, still validates every Param.
+
+    ``checks``: the outcomes to share, for the DAGs of one file built alike (``airlake_datasets.py``'s
+    DAGs have the same form, so its 5 DAGs check each (schema, value) once instead of once each); by
+    default the DAG's own.
     """
     from airflow.sdk.definitions.param import ParamsDict  # not at import: it starts provider discovery
 
     from airlake.shared_params import SharedCheckParams
 
-    checked: dict[tuple[str, str, str], bool] = {}
+    checked: dict[tuple[str, str, str], bool] = {} if checks is None else checks
     for node in dag.tasks:
         params = getattr(node, "params", None)
         if params and type(params) is ParamsDict:  # a mapped task's partial params stay as they are
