@@ -63,6 +63,7 @@ from airlake.operators.tiering import GlacierRestoreOperator
 from airlake.pipeline import (
     WAREHOUSE_POOL,
     check_params_once,
+    copy_params_directly,
     curate_engine_param,
     curate_task,
     interval_params,
@@ -115,6 +116,7 @@ def dataset_dag(contract: Contract) -> DAG:
         doc_md=f"{__doc__}\n\n#### {contract.name}\n\n{contract.description}",
         **lake_dag_args(contract.owner, deadline=timedelta(hours=3)),
     ) as dag:
+        copy_params_directly(dag)  # each task's copies of the DAG's Params (3 a task) made directly
         name = contract.name
         # bucket and database come from default_args (airlake.pipeline.default_args)
         ingest = IngestOperator(task_id="ingest", dataset=name)

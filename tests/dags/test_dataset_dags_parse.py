@@ -46,3 +46,51 @@ def test_the_dags_serialise_as_with_plain_params() -> None:
             assert isinstance(task.params, SharedCheckParams)
             task.params = ParamsDict(task.params)
         assert DagSerialization.to_dict(dag) == shared, dag.dag_id
+
+
+def _state(params: Any) -> dict[str, Any]:
+    return {name: dict(vars(params.get_param(name))) for name in params}
+
+
+def test_the_dags_params_copy_as_deepcopy_copies_them() -> None:
+    import copy
+
+    from airflow.sdk.definitions.param import Param, ParamsDict
+
+    from airlake.shared_params import DirectCopyParams
+
+    shared_enum = ["a", "b"]
+    params = {
+        "day": Param(None, "a day", type=["null", "string"], format="date"),
+        "mode": Param("a", type="string", enum=shared_enum, title="Mode"),
+        "again": Param("b", type="string", enum=shared_enum),  # a list two Params share
+        "nested": Param({"keys": [1, 2.5, True, None], "tuple": (1, 2)}, type="object"),
+    }
+    for suppress in (False, True):
+        expected = copy.deepcopy(ParamsDict(params, suppress))
+        copied = copy.deepcopy(DirectCopyParams(ParamsDict(params, suppress), suppress))
+        assert type(copied) is ParamsDict and copied.suppress_exception is suppress
+        assert _state(copied) == _state(expected)
+        for name in params:
+            original, new = params[name], copied.get_param(name)
+            assert type(new) is Param and new is not original
+            assert new.schema == original.schema and new.schema is not original.schema
+        mode, again = copied.get_param("mode"), copied.get_param("again")
+        assert mode.schema["enum"] is again.schema["enum"] is not shared_enum  # shared once, as deepcopy does
+        assert copied.get_param("nested").value["tuple"] == (1, 2)
+
+
+def test_each_task_starts_from_copies_of_the_dags_params() -> None:
+    from airflow.sdk.definitions.param import ParamsDict
+
+    from airlake.shared_params import DirectCopyParams
+
+    for dag in _dataset_dags():
+        assert isinstance(dag.params, DirectCopyParams)
+        for task in dag.tasks:
+            for name in dag.params:
+                original, copied = dag.params.get_param(name), task.params.get_param(name)
+                assert copied is not original and copied.schema is not original.schema
+                assert {**vars(copied), "source": None} == {**vars(original), "source": None}
+                assert copied.source == "dag"  # Airflow marks a task's copies of the DAG's Params
+        assert ParamsDict(dag.params).validate() == dag.params.validate()
