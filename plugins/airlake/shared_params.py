@@ -68,8 +68,11 @@ class SharedCheckParams(ParamsDict):
     """
     A task's :class:`~airflow.sdk.definitions.param.ParamsDict` whose :meth:`dump` checks each (name,
     schema, value) once among the tasks sharing ``checked`` (:func:`check_params_once`): the same
-    validation, the same result, once per DAG instead of twice per task. Everything else, ``validate()``
-    and item access included, is ParamsDict's own; a copy of it is a plain ParamsDict.
+    validation, the same result, once per DAG instead of twice per task. Comparing it with a dict or
+    ParamsDict of another size is False without resolving anything (ParamsDict's ``==`` compares its
+    :meth:`dump`, which has this dict's names: the serialiser asks ``params in [{}, []]`` of every task).
+    Everything else, ``validate()`` and item access included, is ParamsDict's own; a copy of it is a
+    plain ParamsDict.
     """
 
     __slots__ = ("_checked",)
@@ -77,6 +80,13 @@ class SharedCheckParams(ParamsDict):
     def __init__(self, params: ParamsDict, checked: dict[tuple[str, str, str], bool]) -> None:
         super().__init__(params)  # the same Param objects
         self._checked = checked
+
+    def __eq__(self, other: Any) -> bool:
+        if isinstance(other, (ParamsDict, dict)) and len(other) != len(self):
+            return False  # dump() holds one entry per Param: never equal
+        return super().__eq__(other)
+
+    __hash__ = ParamsDict.__hash__  # defining __eq__ would drop it
 
     def dump(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -94,3 +94,16 @@ def test_each_task_starts_from_copies_of_the_dags_params() -> None:
                 assert {**vars(copied), "source": None} == {**vars(original), "source": None}
                 assert copied.source == "dag"  # Airflow marks a task's copies of the DAG's Params
         assert ParamsDict(dag.params).validate() == dag.params.validate()
+
+
+def test_shared_check_params_compare_as_paramsdict_does() -> None:
+    from airflow.sdk.definitions.param import ParamsDict
+
+    for dag in _dataset_dags()[:1]:
+        for task in dag.tasks:
+            shared, plain = task.params, ParamsDict(task.params)
+            others = [{}, [], plain.dump(), {**plain.dump(), "dry_run": True}, ParamsDict(), plain, 1, None]
+            for other in others:
+                assert (shared == other) is (plain == other), other
+                assert (shared in [other]) is (plain in [other])
+        assert type(task.params).__hash__ is ParamsDict.__hash__  # kept beside the __eq__
