@@ -12,7 +12,6 @@ pyarrow when :meth:`Contract.arrow_schema` is called).
 from __future__ import annotations
 
 import datetime
-import difflib
 import hashlib
 import json
 import re
@@ -677,6 +676,8 @@ def _show(value: Any) -> str:
 
 
 def _unknown_column(name: Any, columns: dict[str, Column]) -> str:
+    import difflib  # only for a contract with an error (not at every DAG parse)
+
     close = difflib.get_close_matches(str(name), list(columns), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown column {name!r} (not in schema{hint})"

@@ -6,7 +6,6 @@ the allowed fields of a mapping with a close match for a typo, the accepted kind
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, get_args
 
 import yaml
@@ -108,6 +107,8 @@ def _unknown_field(loc: Loc, data: Any) -> str:
     if model is None:
         return f"unknown field {key!r}"
     allowed = [field.alias or name for name, field in model.model_fields.items()]
+    import difflib  # only for a contract with an error (not at every DAG parse)
+
     close = difflib.get_close_matches(str(key), allowed, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"unknown field {key!r} ({hint}allowed: {', '.join(allowed)})"
