@@ -107,3 +107,40 @@ def test_shared_check_params_compare_as_paramsdict_does() -> None:
                 assert (shared == other) is (plain == other), other
                 assert (shared in [other]) is (plain in [other])
         assert type(task.params).__hash__ is ParamsDict.__hash__  # kept beside the __eq__
+
+
+SERIALISE_PROBE = """\
+import json, sys
+import airflow.dag_processing.manager  # what the DAG processor's manager has loaded before any parse
+import structlog
+from airflow.dag_processing.processor import _pre_import_airflow_modules
+from airflow.serialization.serialized_objects import DagSerialization
+from airflow.dag_processing.dagbag import BundleDagBag
+
+_pre_import_airflow_modules(sys.argv[1], structlog.get_logger())
+before = set(sys.modules)
+bag = BundleDagBag(dag_folder=sys.argv[1], bundle_path=sys.argv[2], bundle_name="dags-folder", load_op_links=False)
+for dag in bag.dags.values():
+    DagSerialization.to_dict(dag)
+late = sorted(name for name in set(sys.modules) - before if name.split(".")[0] in ("airflow", "boto3", "botocore"))
+print(json.dumps({"dags": len(bag.dags), "late": late}))
+"""
+
+
+def test_parsing_and_serialising_the_file_imports_no_airflow_module() -> None:
+    """What the DAG processor does with the file (import, DagBag, serialisation) after its pre-import of
+    the modules the file names: no Airflow module is left to import then."""
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", SERIALISE_PROBE, str(DATASETS_FILE), str(DATASETS_FILE.parent)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["dags"] > 1
+    assert found["late"] == []
