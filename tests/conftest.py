@@ -71,20 +71,8 @@ with the wall clock of the test process and its Python services (moto) moved 30 
 CI, not on some later day."""
 
 
-CLOCK_FREE = {
-    "tests/dags/test_dag_integrity.py": "parses the DAG files only",
-    "tests/include/demo/test_demo_shop.py": "the shop's data is a function of the day and the seed asked for "
-    "(include/demo/shop: seeded Random, no clock)",
-    "tests/include/demo/test_demo_fx_api.py": "the rates are a function of the asked date; faults are counted "
-    "and their Retry-After is a number of seconds (monotonic sleeps, which no clock shift moves)",
-    "tests/plugins/airlake/test_intervals.py": "every call is given its `today` (airlake.intervals reads no clock)",
-    "tests/plugins/airlake/tiering/test_policy.py": "builds and validates rule sets from the contracts, no ages",
-    "tests/plugins/airlake/report/test_pricing.py": "the price table and bytes x price (no staleness check)",
-    "tests/plugins/airlake/report/test_storage.py::test_listing_memory_stays_flat": "a made-up listing "
-    "without LastModified or manifests, aggregated by key and class",
-}
-"""Under a DATE_SENSITIVE folder (node id prefixes) but verified to read no wall clock deciding behaviour
-(the code they exercise has no datetime.now/today/time.time and no object ages): not rerun, why in the value."""
+CLOCK_FREE = ("tests/dags/test_dag_integrity.py",)
+"""Under a DATE_SENSITIVE folder but reading no clock (parsing only): not rerun."""
 
 
 SLOW_FIRST = (
@@ -127,9 +115,8 @@ def _slow_rank(path: str) -> int:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     paths = {item: Path(item.path).relative_to(ROOT).as_posix() for item in items}
-    clock_free = tuple(CLOCK_FREE)
     for item, path in paths.items():
-        if path.startswith(DATE_SENSITIVE) and not item.nodeid.startswith(clock_free):
+        if path.startswith(DATE_SENSITIVE) and not path.startswith(CLOCK_FREE):
             item.add_marker(pytest.mark.date_sensitive)
         item.add_marker(pytest.mark.xdist_group(_xdist_group(path)))
     # a group is scheduled where its first test stands (FileGroupScheduling): the slow ones first
