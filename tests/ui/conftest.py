@@ -13,7 +13,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,6 @@ from include.demo import fx_api
 from include.local_stack import services
 from tests.conftest import LocalServices, free_port
 
-UI_DIR = Path(__file__).resolve().parent
 CHROMIUM = Path("/usr/bin/chromium")
 """Debian's Chromium (include/local_stack/setup.sh installs it); Playwright never downloads a browser."""
 CHROMIUM_ARGS = [
@@ -203,9 +202,7 @@ def airflow_stack(
     """`airflow standalone` on the project's DAGs: fresh metadata and warehouse DBs, lake bucket, Glue DB.
 
     One per session: starting it takes minutes, and the Lake page test reads what the trigger-form tests'
-    runs left in its lake (see ``pytest_collection_modifyitems``). Stopped right after the session's last
-    browser test (``pytest_runtest_teardown``), not at the session's end: idle, its scheduler, DAG processor,
-    triggerer and API server still take CPU from the tests that run after it."""
+    runs left in its lake (see ``pytest_collection_modifyitems``)."""
     state = tmp_path_factory.mktemp("ui-stack")
     pg_port = local_services.pg_dsn.rsplit(":", 1)[1]
     moto_port = local_services.moto_endpoint.rsplit(":", 1)[1]
@@ -217,24 +214,6 @@ def airflow_stack(
     metadata_db = warehouse_db = None
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=60)
     stack: AirflowStack | None = None
-    stopped = False
-
-    def stop() -> None:
-        nonlocal stopped
-        if stopped:
-            return
-        stopped = True
-        try:
-            services.stop_airflow(state_dir=state)
-        finally:
-            api.close()
-            fx_api.stop(fx_server)
-            if stack is not None:
-                _drop_lake(stack)
-            for name in (metadata_db, warehouse_db):
-                if name is not None:
-                    _drop_database(local_services, name)
-
     try:
         metadata_db = _create_database(local_services, "ui_airflow")
         warehouse_db = _create_database(local_services, "ui_warehouse")
@@ -286,10 +265,18 @@ def airflow_stack(
         for dag_id in DAGS:
             unpaused = api.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False})
             assert unpaused.status_code == 200 and unpaused.json()["is_paused"] is False, unpaused.text
-        _early_stops.append(stop)
         yield stack
     finally:
-        stop()
+        try:
+            services.stop_airflow(state_dir=state)
+        finally:
+            api.close()
+            fx_api.stop(fx_server)
+            if stack is not None:
+                _drop_lake(stack)
+            for name in (metadata_db, warehouse_db):
+                if name is not None:
+                    _drop_database(local_services, name)
 
 
 @pytest.fixture(scope="module")
@@ -310,30 +297,9 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-_early_stops: list[Callable[[], None]] = []
-"""The stop of the session's Airflow stack once it started (``airflow_stack``); stopping twice is a no-op."""
-
-
-def _is_ui(item: pytest.Item) -> bool:
-    return Path(item.path).parent == UI_DIR
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The Lake page test (test_lake_page.py) runs after the other UI tests: it shows what their runs did.
-    It stays next to them (right after the last other UI test), so the UI tests run as one block."""
-    lake_page = [item for item in items if _is_ui(item) and Path(item.path).name == "test_lake_page.py"]
-    rest = [item for item in items if not (_is_ui(item) and Path(item.path).name == "test_lake_page.py")]
-    after = max((index + 1 for index, item in enumerate(rest) if _is_ui(item)), default=len(rest))
-    items[:] = rest[:after] + lake_page + rest[after:]  # the rest keep their order
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """After the session's last UI test, stop the Airflow stack (its fixture's teardown, done early)."""
-    items = item.session.items
-    if _early_stops and not any(_is_ui(later) for later in items[items.index(item) + 1 :]):
-        while _early_stops:
-            _early_stops.pop()()
+    """The Lake page test (test_lake_page.py) runs after the other UI tests: it shows what their runs did."""
+    items.sort(key=lambda item: Path(item.path).name == "test_lake_page.py")  # stable: the rest keep order
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
