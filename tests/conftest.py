@@ -75,73 +75,14 @@ CLOCK_FREE = ("tests/dags/test_dag_integrity.py",)
 """Under a DATE_SENSITIVE folder but reading no clock (parsing only): not rerun."""
 
 
-SLOW_FIRST = (
-    "tests/ui/",
-    "tests/events/",
-    "tests/include/test_local_stack.py",
-    "tests/dags/test_dataset_pipelines.py",
-    "tests/dags/test_end_to_end.py",
-    "tests/include/local_stack/services/test_moto_server.py",
-    "tests/faults/test_kill_points.py",
-    "tests/dags/test_dag_integrity.py",
-    "tests/plugins/airlake/curate/test_pieces.py",
-    "tests/dags/test_maintenance_dag.py",
-    "tests/plugins/airlake/operators/test_curate_operator.py",
-    "tests/bench/test_bench_smoke.py",
-    "tests/plugins/airlake/operators/test_catalog_operator.py",
-    "tests/plugins/airlake/operators/test_tiering_operator.py",
-    "tests/plugins/airlake/report/test_storage.py",
-    "tests/include/demo/test_demo_shop.py",
-    "tests/plugins/airlake/operators/test_curate_athena_operator.py",
-    "tests/plugins/airlake/curate/test_json_vector.py",
-    "tests/faults/test_chaos.py",
-    "tests/plugins/airlake/curate/test_curate.py",
-    "tests/test_requirements.py",
-)
-"""The longest groups of a whole run (measured: 10 s and more), handed to the workers first, longest first, so
-the run ends on short groups: a long one started last runs on alone while the other worker idles. Order only:
-every test still runs, and the rest keep their collection order."""
-
-
-def _xdist_group(path: str) -> str:
-    """A test file's tests share one worker (module fixtures start once), and all browser tests share one,
-    so one Airflow stack serves them (tests/ui/conftest.py)."""
-    return "ui" if path.startswith("tests/ui/") else path
-
-
-def _slow_rank(path: str) -> int:
-    return next((rank for rank, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), len(SLOW_FIRST))
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    paths = {item: Path(item.path).relative_to(ROOT).as_posix() for item in items}
-    for item, path in paths.items():
+    for item in items:
+        path = Path(item.path).relative_to(ROOT).as_posix()
         if path.startswith(DATE_SENSITIVE) and not path.startswith(CLOCK_FREE):
             item.add_marker(pytest.mark.date_sensitive)
-        item.add_marker(pytest.mark.xdist_group(_xdist_group(path)))
-    # a group is scheduled where its first test stands (FileGroupScheduling): the slow ones first
-    items.sort(key=lambda item: _slow_rank(paths[item]))
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``--dist loadgroup`` with the groups above, taken from the test's path.
-
-    pytest-xdist 3.8 passes a test's group to the scheduler by appending ``@group`` to its node id, which
-    pytest 9.2's structured node ids no longer take (pytest-dev/pytest-xdist#1386): every test was a group of
-    its own, so a file's module fixtures and the browser tests' Airflow stack started on both workers. The
-    groups are kept in collection order (no reordering by test count), so SLOW_FIRST decides what starts first.
-    """
-    if config.getvalue("dist") != "loadgroup":
-        return None
-    from xdist.scheduler import LoadGroupScheduling
-
-    class FileGroupScheduling(LoadGroupScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return _xdist_group(nodeid.split("::", 1)[0])
-
-    config.option.loadscopereorder = False
-    return FileGroupScheduling(config, log)
+        # pytest-xdist (--dist loadgroup): a file's tests share one worker (module fixtures start once), and
+        # all browser tests share one, so one Airflow stack serves them (tests/ui/conftest.py).
+        item.add_marker(pytest.mark.xdist_group("ui" if path.startswith("tests/ui/") else path))
 
 
 def free_port() -> int:
