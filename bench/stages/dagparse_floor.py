@@ -9,7 +9,8 @@ contract's cron as a ``CronDataIntervalTimetable``), tags, trigger-form Params (
 schemas), doc_md, start date, catch-up, max active runs, default_args (the failure callback a local
 function), deadline alert, and 7 ``EmptyOperator`` tasks with the same task ids, dependencies, pool
 and outlet assets. ``--bare`` leaves the Params, default_args and deadline out (tasks and dependencies
-only).
+only); ``--shared-params`` adds the floor with its Params handled as airlake_datasets.py handles them
+(``airlake.pipeline.copy_params_directly`` and ``check_params_once``: the one project import of it).
 
 Then the scratch file and the real one are parsed alternately, ``--rounds`` times each, as
 :mod:`bench.stages.dagparse` parses them (``DagFileProcessorProcess`` in a parent prepared like the
@@ -124,9 +125,21 @@ def describe_dags(contracts_dir: Path) -> list[dict[str, Any]]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def floor_source(dags: list[dict[str, Any]], *, bare: bool = False) -> str:
-    """The Python source of the floor file for ``dags`` (as :func:`describe_dags` reads them)."""
+SHARED_PARAMS_HEADER = """\
+from airlake.pipeline import check_params_once, copy_params_directly
+
+_checks = {}
+
+"""
+
+
+def floor_source(dags: list[dict[str, Any]], *, bare: bool = False, shared_params: bool = False) -> str:
+    """The Python source of the floor file for ``dags`` (as :func:`describe_dags` reads them);
+    ``shared_params``: the Params handled as airlake_datasets.py handles them (airlake.pipeline's
+    copy_params_directly and check_params_once, its checks shared by the file's DAGs)."""
     lines = [HEADER]
+    if shared_params:
+        lines.append(SHARED_PARAMS_HEADER)
     for index, dag in enumerate(dags):
         args = [
             f"dag_id={dag['dag_id']!r}",
@@ -161,6 +174,8 @@ def floor_source(dags: list[dict[str, Any]], *, bare: bool = False) -> str:
                     f"callback=AsyncCallback('floor_callbacks.deadline_missed', kwargs={dag['deadline']['kwargs']!r}))"
                 )
         lines.append(f"with DAG({', '.join(args)}) as dag_{index}:")
+        if shared_params:
+            lines.append(f"    copy_params_directly(dag_{index})")
         lines.append("    t = {}")
         for task in dag["tasks"]:
             extra = ""
@@ -176,13 +191,18 @@ def floor_source(dags: list[dict[str, Any]], *, bare: bool = False) -> str:
         for task in dag["tasks"]:
             for downstream in task["downstream"]:
                 lines.append(f"    t[{task['task_id']!r}] >> t[{downstream!r}]")
+        if shared_params:
+            lines.append(f"check_params_once(dag_{index}, _checks)")
         lines.append("")
     return "\n".join(lines) + "\n"
 
 
-def write_floor(folder: Path, contracts_dir: Path, *, bare: bool = False) -> Path:
-    path = folder / ("airlake_datasets_floor_bare.py" if bare else "airlake_datasets_floor.py")
-    path.write_text(floor_source(describe_dags(contracts_dir), bare=bare))
+def write_floor(
+    folder: Path, contracts_dir: Path, *, bare: bool = False, shared_params: bool = False
+) -> Path:
+    name = "bare" if bare else "shared_params" if shared_params else ""
+    path = folder / f"airlake_datasets_floor{'_' + name if name else ''}.py"
+    path.write_text(floor_source(describe_dags(contracts_dir), bare=bare, shared_params=shared_params))
     return path
 
 
@@ -196,6 +216,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=4, help="alternated parses of each file")
     parser.add_argument(
         "--bare", action="store_true", help="also the bare floor (tasks and dependencies only)"
+    )
+    parser.add_argument(
+        "--shared-params",
+        action="store_true",
+        help="also the floor with the Params handled as airlake_datasets.py does (project code: airlake.pipeline)",
     )
     parser.add_argument("--json", type=Path, help="write every parse's figures here")
     args = parser.parse_args(argv)
@@ -212,6 +237,10 @@ def main(argv: list[str] | None = None) -> None:
         (run_dir / case).mkdir(parents=True)
         contracts_dir = _contracts_folder(params)
         files = {"floor": write_floor(run_dir / case, contracts_dir)}
+        if args.shared_params:
+            files["floor, shared params"] = write_floor(run_dir / case, contracts_dir, shared_params=True)
+        if args.shared_params:
+            files["floor, shared params"] = write_floor(run_dir / case, contracts_dir, shared_params=True)
         if args.bare:
             files["bare floor"] = write_floor(run_dir / case, contracts_dir, bare=True)
         files["airlake_datasets.py"] = DATASETS
