@@ -117,20 +117,22 @@ def json_blocks(reader: JsonLinesReader, schema: pa.Schema) -> Iterator[JsonBloc
             text = rest + data
             if not data:
                 if text:
-                    yield from _chunk(reader, schema, text, number)
+                    yield from _records(reader, schema, _lines(text, number))
                 return
             cut = text.rfind(b"\n") + 1
             if not cut:
                 rest = text
                 continue
             rest = text[cut:]
-            yield from _chunk(reader, schema, text[:cut], number)
-            number += text.count(b"\n", 0, cut)
+            lines = _lines(text[:cut], number)
+            yield from _records(reader, schema, lines)
+            number += len(lines.ends)  # the chunk ends at a line end: one line per line end
 
 
-def _chunk(
-    reader: JsonLinesReader, schema: pa.Schema, data: bytes, first: int
-) -> Iterator[JsonBlock | list[RawItem]]:
+def _lines(data: bytes, first: int) -> _Lines:
+    """A chunk's lines with what Arrow may read of them: whole passes over the bytes only for what every
+    line needs (its end) or what is rare (a ``\\u``, a byte order mark, deep nesting, a long line), each
+    then judged at its few positions."""
     import numpy as np
 
     buffer = np.frombuffer(data, np.uint8)
@@ -149,31 +151,50 @@ def _chunk(
         visible = data[int(starts[index]) : int(ends[index])].strip()
         blank[index] = not visible
         objects[index] = visible[:1] == b"{" and visible[-1:] == b"}"
-    try:  # Arrow does not check UTF-8 (measured): a line that is not valid UTF-8 is the strict reader's
-        data.decode("utf-8")
-    except UnicodeDecodeError:
+    # Arrow does not check UTF-8 (measured): a line that is not valid UTF-8 is the strict reader's
+    if not data.isascii() and not is_utf8(data):
         for index in np.flatnonzero(objects).tolist():
             objects[index] = is_utf8(data[int(starts[index]) : int(ends[index])])
 
     def lines_of(positions: np.ndarray) -> np.ndarray:
         return np.searchsorted(ends, positions, side="right")
 
-    brackets = np.bincount(lines_of(np.flatnonzero((buffer == 123) | (buffer == 91))), minlength=len(ends))
-    suspect = brackets > MAX_BRACKETS
+    suspect = np.zeros(len(ends), dtype=bool)
+    # every object line holds at least one {: if the chunk's { and [ less one per other object line are
+    # no more than MAX_BRACKETS, no object line holds more (counted per line only where they might);
+    # a byte that is rare in the data is first looked for with memchr (``in``), ~2x faster than numpy
+    squares = b"[" in data
+    brackets = int(np.count_nonzero(buffer == 123)) + (int(np.count_nonzero(buffer == 91)) if squares else 0)
+    if brackets - max(0, int(np.count_nonzero(objects)) - 1) > MAX_BRACKETS:
+        per_line = np.bincount(
+            lines_of(np.flatnonzero((buffer == 123) | (buffer == 91))), minlength=len(ends)
+        )
+        suspect |= per_line > MAX_BRACKETS
     for index in np.flatnonzero(ends - starts > 4300).tolist():  # rare: long lines
         suspect[index] |= _LONG_NUMBER.search(data, int(starts[index]), int(ends[index])) is not None
-    escapes = np.flatnonzero((buffer[:-1] == 92) & (buffer[1:] == 117))  # "\u"
-    marks = np.flatnonzero((buffer[:-2] == 0xEF) & (buffer[1:-1] == 0xBB) & (buffer[2:] == 0xBF))
-    suspect[lines_of(np.concatenate((escapes, marks)))] = True
-    lines = _Lines(data, starts, ends, first, suspect)
-    records = np.flatnonzero(~blank)
+    if b"\\" in data:
+        backslashes = np.flatnonzero(buffer[:-1] == 92)
+        suspect[lines_of(backslashes[buffer[backslashes + 1] == 117])] = True  # "\\u"
+    if b"\xef" in data:
+        leads = np.flatnonzero(buffer[:-2] == 0xEF)
+        suspect[lines_of(leads[(buffer[leads + 1] == 0xBB) & (buffer[leads + 2] == 0xBF)])] = True  # a BOM
+    return _Lines(data, starts, ends, first, suspect, objects, blank)
+
+
+def _records(
+    reader: JsonLinesReader, schema: pa.Schema, lines: _Lines
+) -> Iterator[JsonBlock | list[RawItem]]:
+    """The chunk's records in line order: runs of object lines to Arrow, every other record to the
+    strict reader."""
+    import numpy as np
+
+    records = np.flatnonzero(~lines.blank)
     if not len(records):
         return
-    # runs of object lines go to Arrow; every other record to the strict reader, in line order
-    kinds = objects[records]
+    kinds = lines.objects[records]
     cuts = np.flatnonzero(kinds[1:] != kinds[:-1]) + 1
     for run in np.split(records, cuts):
-        if objects[run[0]]:
+        if lines.objects[run[0]]:
             yield from _read(reader, schema, lines, run)
         else:
             yield [reader.item(lines.first + int(i), lines.text(int(i))) for i in run]
@@ -181,13 +202,15 @@ def _chunk(
 
 @dataclass(frozen=True)
 class _Lines:
-    """A chunk's lines: byte ranges, the number of its first line, suspect flags."""
+    """A chunk's lines: byte ranges, the number of its first line, suspect, object and blank flags."""
 
     data: bytes
     starts: np.ndarray
     ends: np.ndarray
     first: int
     suspect: np.ndarray
+    objects: np.ndarray
+    blank: np.ndarray
 
     def text(self, index: int) -> bytes:
         return self.data[int(self.starts[index]) : int(self.ends[index])]
@@ -234,11 +257,11 @@ def _arrow_block(
     if not len(records):
         return None
     start, stop = int(lines.starts[records[0]]), int(lines.ends[records[-1]])
-    data = lines.data[start:stop]
+    data = pa.py_buffer(lines.data).slice(start, stop - start)  # no copy of the lines
     try:
         table = pj.read_json(
             pa.BufferReader(data),
-            read_options=pj.ReadOptions(use_threads=False, block_size=max(len(data), 1 << 16)),
+            read_options=pj.ReadOptions(use_threads=False, block_size=max(data.size, 1 << 16)),
             parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, UnicodeError):

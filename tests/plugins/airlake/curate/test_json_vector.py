@@ -181,3 +181,18 @@ def test_null_markers_apply_to_string_values(tmp_path: Any, monkeypatch: Any) ->
 @pytest.mark.parametrize("case", [c for c in CASES if c.fmt == "jsonl"], ids=lambda c: c.id)
 def test_corpus_files_read_the_same_on_both_paths(case: Any, tmp_path: Any, monkeypatch: Any) -> None:
     _both_paths(tmp_path, monkeypatch, case.body, case.contract())
+
+
+@pytest.mark.parametrize("depth", [70, 1100], ids=["python-decodes", "past-python-limit"])
+def test_deep_nesting_among_flat_lines_is_judged_by_the_strict_reader(
+    tmp_path: Any, monkeypatch: Any, depth: int
+) -> None:
+    """Arrow decodes any depth, Python's decoder not past ~1000: a deep line among thousands of flat ones
+    (whose brackets alone stay under the limit) must still be a suspect, read the strict way."""
+    lines = [json.dumps(_clean(i)) for i in range(3000)]
+    deep = _clean(3000)
+    lines.insert(1500, json.dumps(deep)[:-1] + ', "extra": ' + "[" * depth + "]" * depth + "}")
+    vector, rows, fast = _both_paths(tmp_path, monkeypatch, ("\n".join(lines) + "\n").encode(), _contract())
+    assert vector.rows_read == 3001
+    assert rows.rejects_rows == (1 if depth > 1000 else 0)
+    assert fast == 3000
