@@ -27,7 +27,6 @@ from airlake.contracts.files import (
     contracts_dir,
 )
 from airlake.contracts.model import Contract, json_schema
-from airlake.contracts.validation import _describe, _issues_from_validation
 from airlake.contracts.yaml_loader import _line_of, _parse_yaml
 
 JSON_SCHEMA_PATH = DEFAULT_CONTRACTS_DIR / "contract.schema.json"
@@ -82,6 +81,8 @@ def _load_file(path: Path, content: bytes, digest: str) -> _Loaded:
     if data is None:
         return _Loaded(digest, None, None, None, (ContractIssue(file, "", "the file is empty"),))
     if not isinstance(data, dict):
+        from airlake.contracts.validation import _describe  # an invalid file only (not every DAG parse)
+
         message = f"expected a mapping of contract fields at the top level, got {_describe(data)}"
         return _Loaded(digest, None, None, None, (ContractIssue(file, "", message, line=1),))
 
@@ -92,6 +93,8 @@ def _load_file(path: Path, content: bytes, digest: str) -> _Loaded:
     try:
         contract = Contract.model_validate(data)
     except ValidationError as exc:
+        from airlake.contracts.validation import _issues_from_validation  # an invalid file only
+
         issues.extend(_issues_from_validation(exc, data, node, file))
     stem = path.stem
     if claimed is not None and claimed != stem and not any(issue.path == "name" for issue in issues):
