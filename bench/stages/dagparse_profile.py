@@ -9,7 +9,10 @@ file (the manager forks its parsers too). The child profiles the parser's own wo
 phases (import of the file, DagBag bookkeeping, serialisation), the functions by cumulative time
 within the project (plugins/, dags/) and the top functions overall by their own time. ``--fresh``
 profiles the import alone in a new interpreter with nothing pre-imported instead; ``--time N`` profiles
-nothing and prints each phase's CPU ms, median of N forks per file (the files alternated).
+nothing and prints each phase's CPU ms, median of N forks per file (the files alternated); ``--steps N``
+splits the parse further, without a profiler: each project module the file imports, in turn, then the
+contracts' load (read, YAML, validation) when the file loads them, then the file's own body (its DAGs
+built, imports and contracts done), then the serialisation (CPU ms, median and best of N forks).
 """
 
 from __future__ import annotations
@@ -122,6 +125,100 @@ def time_processor(files: list[Path], rounds: int) -> None:
         )
 
 
+def _project_modules(dag_file: Path) -> list[str]:
+    """The project's modules (plugins/) a parse of ``dag_file`` imports, in the order they were imported
+    (one probe fork)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            from airflow.dag_processing.dagbag import BundleDagBag
+
+            before = set(sys.modules)
+            BundleDagBag(
+                dag_folder=str(dag_file), bundle_path=DAGS_DIR, bundle_name="dags-folder", load_op_links=False
+            )
+            plugins = str(ROOT / "plugins")
+            found = [
+                name
+                for name, module in list(sys.modules.items())
+                if name not in before and (getattr(module, "__file__", None) or "").startswith(plugins)
+            ]
+            os.write(write, " ".join(found).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        names = pipe.read().split()
+    os.waitpid(pid, 0)
+    return names
+
+
+def _steps_child(dag_file: Path, modules: list[str], out: int) -> None:
+    """In the forked child: CPU ms of each step of one parse (``--steps``), written to ``out`` as JSON."""
+    import importlib
+    import json
+
+    from airflow.dag_processing.dagbag import BundleDagBag
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    steps: list[tuple[str, float]] = []
+    for name in modules:  # each includes the project modules it imports that are not imported yet
+        started = time.process_time()
+        importlib.import_module(name)
+        steps.append((f"import {name}", time.process_time() - started))
+    if "airlake.contracts.loader" in modules:
+        started = time.process_time()
+        sys.modules["airlake.contracts.loader"].load_contracts()  # cached by content for the file's own call
+        steps.append(("load_contracts() (read, YAML, validate)", time.process_time() - started))
+    started = time.process_time()
+    bag = BundleDagBag(
+        dag_folder=str(dag_file), bundle_path=DAGS_DIR, bundle_name="dags-folder", load_op_links=False
+    )
+    steps.append((f"DagBag: the file's body ({len(bag.dags)} DAGs built)", time.process_time() - started))
+    started = time.process_time()
+    for dag in bag.dags.values():
+        DagSerialization.to_dict(dag)
+    steps.append(("serialise", time.process_time() - started))
+    os.write(out, json.dumps([(name, seconds * 1000) for name, seconds in steps]).encode())
+
+
+def time_steps(files: list[Path], rounds: int) -> None:
+    """``rounds`` forks per file (alternated), each timing every step of one parse: median and best CPU ms."""
+    import json
+    import statistics
+
+    _prepare_manager()
+    modules = {dag_file: _project_modules(dag_file) for dag_file in files}
+    found: dict[Path, dict[str, list[float]]] = {dag_file: {} for dag_file in files}
+    for _ in range(rounds):
+        for dag_file in files:
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.close(read)
+                    _steps_child(dag_file, modules[dag_file], write)
+                finally:
+                    os._exit(0)
+            os.close(write)
+            with os.fdopen(read) as pipe:
+                for name, ms in json.loads(pipe.read()):
+                    found[dag_file].setdefault(name, []).append(ms)
+            os.waitpid(pid, 0)
+    cache = "off" if sys.dont_write_bytecode else "on"
+    print(
+        f"CPU ms per step, median (best) of {rounds} forks; bytecode cache {cache}; load average {os.getloadavg()}"
+    )
+    for dag_file, steps in found.items():
+        print(f"  {dag_file.name}")
+        for name, values in steps.items():
+            print(f"    {name:58} {statistics.median(values):6.2f} ({min(values):6.2f})")
+        totals = [sum(values) for values in zip(*steps.values(), strict=True)]
+        print(f"    {'total':58} {statistics.median(totals):6.1f} ({min(totals):6.1f})")
+
+
 def profile_processor(files: list[Path], top: int) -> None:
     _prepare_manager()
     for dag_file in files:
@@ -178,10 +275,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--time", type=int, metavar="N", help="no profile: CPU ms of each phase, median of N forks per file"
     )
+    parser.add_argument(
+        "--steps", type=int, metavar="N", help="no profile: CPU ms of each step, median of N forks per file"
+    )
     args = parser.parse_args(argv)
     _environment()
     files = [path.resolve() for path in args.files] or sorted(DAGS_DIR.glob("*.py"))
-    if args.time:
+    if args.steps:
+        time_steps(files, args.steps)
+    elif args.time:
         time_processor(files, args.time)
     else:
         (profile_fresh if args.fresh else profile_processor)(files, args.top)
