@@ -21,6 +21,8 @@ byte of its own (only ASCII supersets below), a head with a quote or escape char
 
 A plain file is cut into byte ranges of the file itself; a gzip file is decompressed once, as a stream,
 by the parent, into piece files written as they come (the workers parse the first ones meanwhile).
+Either way the file may still be arriving (:class:`~airlake.curate.rawfile.Arrival`): the scan follows
+its download, and a piece is handed out once its bytes are all there.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from airlake.curate.rawfile import Piece, raw_format
+from airlake.curate.rawfile import Piece, open_local, raw_format
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -204,7 +206,7 @@ def piece_bytes(size: int, workers: int, *, gzipped: bool) -> int:
 
 
 def is_gzip(path: Path) -> bool:
-    with path.open("rb") as probe:
+    with open_local(path) as probe:
         return probe.read(2) == b"\x1f\x8b"
 
 
@@ -218,7 +220,7 @@ def split_task(task: PartTask, target: int) -> Iterator[PartTask]:
     if is_gzip(task.path):
         yield from _gzip_pieces(task, layout, target)
         return
-    with task.path.open("rb") as stream:
+    with open_local(task.path) as stream:
         items = scan(stream, layout, target)
         head = next(items)
         assert isinstance(head, bytes)
@@ -236,7 +238,7 @@ def split_task(task: PartTask, target: int) -> Iterator[PartTask]:
 
 def _gzip_pieces(task: PartTask, layout: Layout, target: int) -> Iterator[PartTask]:
     """Pieces of a gzip file: its text decompressed once, written piece by piece to local files."""
-    with gzip.open(task.path, "rb") as stream:
+    with open_local(task.path) as raw, gzip.open(raw, "rb") as stream:
         items = scan(stream, layout, target)  # type: ignore[arg-type]
         head = next(items)
         assert isinstance(head, bytes)

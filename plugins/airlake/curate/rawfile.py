@@ -10,6 +10,8 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -45,6 +47,106 @@ def raw_format(key: str) -> str:
     if name.endswith((".jsonl", ".json", ".ndjson")):
         return "jsonl"
     raise ValueError(f"cannot tell the format of raw part {key!r} (expected .jsonl.gz, .csv.gz or .parquet)")
+
+
+class Arrival:
+    """A raw part's local copy that a thread of this process is still writing (its download), so that
+    the part can be cut and handed out while it arrives (:func:`open_local` follows the bytes written so
+    far); ``size`` is what it will be. Its write's result (the sha256) or error: :meth:`result`."""
+
+    _POLL_SECONDS = 0.005
+
+    def __init__(self, path: Path, write: Callable[[Path], str], size: int) -> None:
+        self.path, self.size = path, size
+        self._done = threading.Event()
+        self._value: str | None = None
+        self._error: BaseException | None = None
+        path.open("wb").close()  # followers may open it before the writer does
+        _ARRIVING[path] = self
+        self._thread = threading.Thread(target=self._write, args=(write,), name=f"arrival-{path.parent.name}")
+        self._thread.start()
+
+    def _write(self, write: Callable[[Path], str]) -> None:
+        try:
+            self._value = write(self.path)
+        except BaseException as error:  # handed to whoever waits for the copy
+            self._error = error
+        finally:
+            self._done.set()
+
+    def wait(self, seconds: float | None = None) -> bool:
+        return self._done.wait(seconds)
+
+    def failed(self) -> BaseException | None:
+        return self._error if self._done.is_set() else None
+
+    def result(self) -> str:
+        """The write's result once the copy is whole; the write's own error if it failed."""
+        self._thread.join()
+        _ARRIVING.pop(self.path, None)
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
+_ARRIVING: dict[Path, Arrival] = {}
+"""The local copies being written now in this process, by path (only the process that downloads
+reads them as they arrive; a worker process is given bytes already written)."""
+
+
+class _Following(io.RawIOBase):
+    """A local copy read as it arrives: a read past the bytes written so far waits for more, and the
+    end is the end of the whole copy (a failed write raises its error instead of ending early)."""
+
+    def __init__(self, arrival: Arrival) -> None:
+        self._arrival = arrival
+        self._file = arrival.path.open("rb", buffering=0)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while True:
+            done = self._arrival.wait(0)
+            size = self._file.readinto(buffer) or 0
+            if size:
+                return size
+            if done:  # nothing more after the copy was whole: its end, or its writer's error
+                error = self._arrival.failed()
+                if error is not None:
+                    raise error  # as the download raised it (a changed part fails, a dropped connection retries)
+                return 0
+            self._arrival.wait(Arrival._POLL_SECONDS)
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def open_local(path: Path) -> BinaryIO:
+    """A raw part's local copy for reading: followed as it arrives if it is still being written."""
+    arrival = _ARRIVING.get(path)
+    if arrival is None:
+        return path.open("rb")
+    return io.BufferedReader(_Following(arrival), 1 << 20)  # type: ignore[return-value]
+
+
+def local_size(path: Path) -> int:
+    """The size of a raw part's local copy (what it will be, if it is still arriving)."""
+    arrival = _ARRIVING.get(path)
+    return arrival.size if arrival is not None else path.stat().st_size
+
+
+def arrived(path: Path) -> None:
+    """Wait until a raw part's local copy is whole (at once if it is not arriving); its write's error
+    if it failed. For a reader in another process, which cannot follow it."""
+    arrival = _ARRIVING.get(path)
+    if arrival is not None:
+        arrival.wait()
+        error = arrival.failed()
+        if error is not None:
+            raise error
 
 
 def open_binary(path: Path) -> BinaryIO:

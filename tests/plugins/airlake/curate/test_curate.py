@@ -534,6 +534,66 @@ def test_parsing_parts_in_worker_processes_gives_the_same_result(lake, catalog, 
     ]
 
 
+def _orders_body(copies: int) -> bytes:
+    """Gzip JSON Lines of ``copies`` days of ORDERS_DAY_1 (other ids) and a bad line: big enough to cut."""
+    records: list[dict[str, Any] | str] = []
+    for copy in range(copies):
+        records += [{**record, "order_id": record["order_id"] + 10 * copy} for record in ORDERS_DAY_1]
+    return jsonl([*records, "bad 1"])
+
+
+@pytest.fixture
+def cut_small(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts of a few KB cut into pieces, as big parts are."""
+    from airlake.curate import parts, pieces
+
+    monkeypatch.setattr(parts, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(pieces, "PIECE_MIN_BYTES", 2000)
+
+
+def test_a_part_parsed_while_it_downloads_gives_the_same_result(
+    lake, catalog, tmp_path, cut_small, monkeypatch, caplog
+) -> None:
+    from airlake.curate import inputs
+
+    contract = get_contract("orders")
+    land_run(lake, "orders", RUN_1, [(".jsonl.gz", _orders_body(40))])
+    in_process = curate(
+        lake, contract, RUN_1, catalog, tmp_path, options=CurateOptions(workers=1), reject_rate_max=1.0
+    )
+    arrivals: list[Any] = []
+
+    class CountedArrival(inputs.Arrival):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            arrivals.append(self)
+
+    monkeypatch.setattr(inputs, "Arrival", CountedArrival)
+    caplog.set_level("INFO", logger="airlake.curate.parts")
+    parallel = curate(
+        lake, contract, RUN_1, catalog, tmp_path, options=CurateOptions(workers=2), reject_rate_max=1.0
+    )
+    assert len(arrivals) == 1  # the part was handed to the parse while it downloaded
+    assert any("parsed in" in r.getMessage() and "pieces" in r.getMessage() for r in caplog.records)
+    assert parallel["rows"] == in_process["rows"] and parallel["rows"]["quarantined"] == 1
+    assert read_bytes(lake, parallel["quarantine"]) == read_bytes(lake, in_process["quarantine"])
+    assert [p["sha256"] for p in manifest_of(lake, parallel)["partitions"]] == [
+        p["sha256"] for p in manifest_of(lake, in_process)["partitions"]
+    ]
+    assert manifest_of(lake, parallel)["inputs"] == manifest_of(lake, in_process)["inputs"]
+
+
+def test_a_part_changed_after_ingest_fails_the_run_when_parsed_as_it_downloads(
+    lake, catalog, tmp_path, cut_small
+) -> None:
+    [key] = land_run(lake, "orders", RUN_1, [(".jsonl.gz", _orders_body(40))])
+    lake.put_bytes(key, _orders_body(39))  # another body, another size: what ingest recorded is wrong
+    with pytest.raises(CurateError, match="changed since it was ingested"):
+        curate(lake, get_contract("orders"), RUN_1, catalog, tmp_path, options=CurateOptions(workers=2))
+    assert lake.get_json(manifest_key("orders", RUN_1, "curate"))["status"] == "failed"
+    assert not [obj.key for obj in lake.list("curated/orders/")]
+
+
 def test_a_contract_partitioned_by_another_column_writes_its_folders(lake, catalog, tmp_path) -> None:
     """``partitioning.column: day`` names the curated folders (``day=<date>/v=<version>/``); rows and
     accounting are those of the ``dt`` contract."""
