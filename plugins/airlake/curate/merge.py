@@ -11,6 +11,8 @@ rolling to a new file at ``max_file_bytes``: the same input always gives byte-id
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,13 @@ BUCKET_ROWS = 250_000
 """A partition of more rows (new + existing) is de-duplicated in key ranges of about this many rows, one
 after the other, so the merge's memory does not grow with the partition (issue 14: x2.3 from 1M to 16M
 rows in one window); the output is the same rows in the same order, byte for byte."""
+RANGE_FILES_MIN_RANGES = 4
+"""From this many key ranges on, the partition's rows are first written once into a local file per range
+(one read of the inputs), and each range reads only its own file, instead of every range reading all the
+inputs again. Measured on one partition: each extra range read costs ~0.07 s of CPU at 568k rows and
+~0.4 s at 2.28M rows (16M rows in a week: 10 ranges, 9 extra reads per partition); the pass costs about
+two reads."""
+_RANGE_COLUMN = "_range"
 _SAMPLE_ROWS = 20_000
 _READ_BATCH_ROWS = 32 * 1024
 """Rows per batch read from DuckDB (the writer gathers them into row groups): smaller batches, less
@@ -104,6 +113,7 @@ class PartitionMerger:
         self.row_group_rows = row_group_rows
         self.max_file_bytes = max_file_bytes
         self.bucket_rows = BUCKET_ROWS
+        self.work_dir = work_dir
         spill_dir = work_dir / "duckdb-tmp"
         spill_dir.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {"memory_limit": memory_limit, "temp_directory": str(spill_dir)}
@@ -130,8 +140,9 @@ class PartitionMerger:
         )
         new_kept = 0
         firsts = _FirstOfEachKey(self.contract.dedup.keys)
+        scratch = Path(tempfile.mkdtemp(prefix="ranges-", dir=self.work_dir))
         try:
-            for rows, params in self._ranges(con, union, rows_new + rows_existing):
+            for rows, params in self._ranges(con, union, rows_new + rows_existing, scratch):
                 query = con.sql(self._sorted_sql(rows), params=params)
                 for batch in query.to_arrow_reader(_READ_BATCH_ROWS):
                     batch = firsts.keep(batch)
@@ -140,6 +151,7 @@ class PartitionMerger:
         finally:
             parts = writer.close()
             con.close()
+            shutil.rmtree(scratch, ignore_errors=True)
         total = sum(part.rows for part in parts)
         return MergeResult(
             parts=parts,
@@ -174,14 +186,19 @@ class PartitionMerger:
         ]
 
     def _ranges(
-        self, con: duckdb.DuckDBPyConnection, union: str, rows: int
+        self, con: duckdb.DuckDBPyConnection, union: str, rows: int, scratch: Path
     ) -> Iterator[tuple[str, dict[str, Any] | None]]:
         """The incoming rows as one query, or, for a big partition, one query per key range
-        (:meth:`key_cuts`), each with its parameters. Each range reads the partition's files again
-        (measured: writing the rows once by range, DuckDB's ``PARTITION_BY`` copy, took more memory)."""
+        (:meth:`key_cuts`), each with its parameters: a few ranges each read the partition's files
+        again; from :data:`RANGE_FILES_MIN_RANGES` on, each reads its own file of :meth:`range_files`
+        (measured: DuckDB's ``PARTITION_BY`` copy by range took more memory than this streamed pass)."""
         cuts = self.key_cuts(union, rows, con)
         if not cuts:
             yield union, None
+            return
+        if len(cuts) + 1 >= RANGE_FILES_MIN_RANGES:
+            for path in self.range_files(con, union, cuts, scratch):
+                yield f"SELECT * EXCLUDE ({_RANGE_COLUMN}) FROM read_parquet({_literal(str(path))})", None
             return
         first = quote_identifier(self.contract.dedup.keys[0])
         where = [f"{first} < $hi"] + [f"{first} >= $lo AND {first} < $hi"] * (len(cuts) - 1)
@@ -193,6 +210,49 @@ class PartitionMerger:
                 f"SELECT * FROM ({union}) AS incoming WHERE {condition}",
                 {name: value for name, value in params.items() if value is not None},
             )
+
+    def range_files(
+        self, con: duckdb.DuckDBPyConnection, union: str, cuts: list[Any], folder: Path
+    ) -> list[Path]:
+        """The incoming rows written once, streamed, into a local file per key range (the ranges of
+        :meth:`_ranges`: below the first cut, between two cuts, from the last cut on or a NULL first
+        key), in range order; ranges with no rows have no file."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        first = quote_identifier(self.contract.dedup.keys[0])
+        above = " + ".join(f"({first} >= $c{index})::INTEGER" for index in range(len(cuts)))
+        query = (
+            f"SELECT *, CASE WHEN {first} IS NULL THEN {len(cuts)} ELSE {above} END AS {_RANGE_COLUMN}\n"
+            f"FROM ({union}) AS incoming"
+        )
+        params = {f"c{index}": cut for index, cut in enumerate(cuts)}
+        writers: dict[int, pq.ParquetWriter] = {}
+        try:
+            for batch in con.sql(query, params=params).to_arrow_reader(_READ_BATCH_ROWS):
+                ranges = batch.column(_RANGE_COLUMN).to_numpy()
+                counts = np.bincount(ranges, minlength=len(cuts) + 1)
+                grouped = batch.take(pa.array(np.argsort(ranges, kind="stable")))
+                start = 0
+                for index in np.flatnonzero(counts).tolist():
+                    writer = writers.get(index)
+                    if writer is None:  # scratch read once: plain pages, as the spill
+                        path = folder / f"range-{index:05d}.parquet"
+                        writer = pq.ParquetWriter(
+                            path,
+                            grouped.schema,
+                            compression="none",
+                            use_dictionary=False,
+                            write_statistics=False,
+                        )
+                        writers[index] = writer
+                    writer.write_batch(grouped.slice(start, int(counts[index])))
+                    start += int(counts[index])
+        finally:
+            for writer in writers.values():
+                writer.close()
+        return [folder / f"range-{index:05d}.parquet" for index in sorted(writers)]
 
     def merge_sql(self, new_files: list[Path], existing_files: list[Path]) -> str:
         """The whole merge as one query: what :meth:`merge` computes, written as a window (the reference

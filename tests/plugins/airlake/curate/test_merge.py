@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from airlake.curate.merge import PartitionMerger
+from airlake.curate.merge import RANGE_FILES_MIN_RANGES, PartitionMerger
 from airlake.curate.spill import spill_schema
 from tests.plugins.airlake.curate.curate_helpers import make_contract
 
@@ -74,15 +74,22 @@ def _merge(contract: Any, tmp_path: Path, name: str, bucket_rows: int) -> tuple[
 
 
 @pytest.mark.parametrize(
+    "bucket_rows",
+    [170, 17],
+    ids=["3-ranges-each-reads-all", "many-ranges-from-range-files"],
+)
+@pytest.mark.parametrize(
     "keys",
     [["widget_id"], ["name", "widget_id"], ["event_time", "widget_id"]],
     ids=["int", "text", "timestamptz"],
 )
-def test_key_ranges_give_the_same_files_as_one_merge(keys: list[str], tmp_path: Path) -> None:
+def test_key_ranges_give_the_same_files_as_one_merge(
+    keys: list[str], bucket_rows: int, tmp_path: Path
+) -> None:
     contract = make_contract(primary_key=keys)
     whole, rows = _merge(contract, tmp_path, "whole", 10**9)
-    ranged, ranged_rows = _merge(contract, tmp_path, "ranged", 17)
-    again, _ = _merge(contract, tmp_path, "again", 17)
+    ranged, ranged_rows = _merge(contract, tmp_path, "ranged", bucket_rows)
+    again, _ = _merge(contract, tmp_path, "again", bucket_rows)
 
     assert len(rows) == len({tuple(row[k] for k in keys) for row in rows}) < 510  # de-duplicated
     assert ranged_rows == rows
@@ -94,10 +101,17 @@ def test_key_ranges_give_the_same_files_as_one_merge(keys: list[str], tmp_path: 
         whole.rows_existing_kept,
     )
     merger = PartitionMerger(contract, tmp_path / "cuts")
-    merger.bucket_rows = 17
+    merger.bucket_rows = bucket_rows
     try:
-        union = merger.union_sql(sorted((tmp_path / "inputs").glob("new-*.parquet")), [])
-        assert len(merger.key_cuts(union, 360)) > 2  # it did cut
+        union = merger.union_sql(*_inputs(tmp_path))
+        cuts = merger.key_cuts(union, 510)
+        if bucket_rows == 170:  # a few ranges: each reads the inputs again
+            assert 1 <= len(cuts) < RANGE_FILES_MIN_RANGES - 1
+        else:  # many: each reads its own file, which together hold every row once
+            assert len(cuts) >= RANGE_FILES_MIN_RANGES - 1
+            files = merger.range_files(merger.con, union, cuts, tmp_path)
+            assert 2 < len(files) <= len(cuts) + 1  # a range with no rows has no file
+            assert sum(pq.ParquetFile(path).metadata.num_rows for path in files) == 510
     finally:
         merger.close()
 
@@ -115,8 +129,9 @@ def test_key_ranges_give_the_same_files_as_one_merge(keys: list[str], tmp_path: 
     ],
     ids=["latest", "first", "null-order", "no-order", "null-key", "nan-key", "text-time"],
 )
+@pytest.mark.parametrize("bucket_rows", [10**9, 30], ids=["one-range", "range-files"])
 def test_merge_keeps_the_rows_of_the_window_query(
-    keys: list[str], dedup: dict[str, Any], tmp_path: Path
+    keys: list[str], dedup: dict[str, Any], bucket_rows: int, tmp_path: Path
 ) -> None:
     contract = make_contract(dedup={"keys": keys, **dedup})
     schema = contract.arrow_schema()
@@ -133,7 +148,7 @@ def test_merge_keeps_the_rows_of_the_window_query(
         inputs / "live-0.parquet", _rows(80, 20), pa.schema([pa.field(f.name, f.type) for f in schema]), None
     )
 
-    result, rows = _merge(contract, tmp_path, "merged", 10**9)
+    result, rows = _merge(contract, tmp_path, "merged", bucket_rows)
     reference = PartitionMerger(contract, tmp_path / "reference")
     try:
         expected = reference.con.sql(reference.merge_sql(*_inputs(tmp_path))).to_arrow_table()
