@@ -432,6 +432,12 @@ def test_airflow_standalone_health_login_and_clean_stop(
         assert dags.status_code == 200, dags.text
         assert "dags" in dags.json()
         assert http.get("/api/v2/dags").status_code == 401
+        # the DAGs' pools, created by the start from the file every environment imports
+        pools = http.get("/api/v2/pools", headers={"Authorization": f"Bearer {access_token}"}).json()["pools"]
+        expected = json.loads((PROJECT_ROOT / "include" / "airflow" / "pools.json").read_text())
+        assert {pool["name"]: pool["slots"] for pool in pools if pool["name"] in expected} == {
+            name: spec["slots"] for name, spec in expected.items()
+        }
         wrong = http.post("/auth/token", json={"username": user, "password": password + "x"})
         assert wrong.status_code == 401
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import time
 import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -91,48 +92,52 @@ def _log_server_ports(env: Mapping[str, str]) -> list[tuple[int, str]]:
     return ports
 
 
-def _airflow_migrate(env: Mapping[str, str], *, log_path: Path, home: Path) -> None:
-    """Run ``airflow db migrate`` unless this AIRFLOW_HOME was migrated by this Airflow version."""
-    from importlib.metadata import version
+POOLS_FILE = PROJECT_ROOT / "include" / "airflow" / "pools.json"
+"""The pools the DAGs use (Athena and warehouse concurrency): the file every environment imports."""
 
-    marker = home / ".airlake-db-migrated"
-    airflow_version = version("apache-airflow-core")
-    sqlite_db = home / "airflow.db"
-    uses_default_sqlite = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env
-    # A server database may have been recreated under an old marker: migrating it again is cheap.
-    if (
-        uses_default_sqlite
-        and marker.exists()
-        and marker.read_text().strip() == airflow_version
-        and sqlite_db.exists()
-    ):
-        return
-    log.info("airflow: running `airflow db migrate` (first start of %s)", home)
-    _airflow_cli(["db", "migrate"], env, log_path=log_path)
-    # the pools the DAGs use (Athena and warehouse concurrency), from the same file every environment imports
-    _airflow_cli(
-        ["pools", "import", str(PROJECT_ROOT / "include" / "airflow" / "pools.json")], env, log_path=log_path
+
+def _import_pools(port: int, state_dir: Path, *, timeout: float = 30.0) -> None:
+    """Create or update the pools of :data:`POOLS_FILE` through the REST API of the Airflow just started.
+
+    What ``airflow pools import`` does, without a CLI process of its own: that and ``airflow db migrate``
+    each started an interpreter and imported Airflow (~3 s each on 2 cores) before standalone could start,
+    and standalone migrates the database itself (``db.initdb``) before it starts its components. Tasks run
+    only once the stack is up, so the pools exist before any task that uses them is queued."""
+    pools = json.loads(POOLS_FILE.read_text())
+    entities = [{"name": name, **spec} for name, spec in pools.items()]
+    base = f"http://127.0.0.1:{port}"
+    user, password = airflow_login(state_dir)
+    token = _request_json(
+        f"{base}/auth/token", "POST", {"username": user, "password": password}, timeout=timeout
+    )["access_token"]
+    result = _request_json(
+        f"{base}/api/v2/pools",
+        "PATCH",
+        {"actions": [{"action": "create", "action_on_existence": "overwrite", "entities": entities}]},
+        token=token,
+        timeout=timeout,
     )
-    marker.write_text(f"{airflow_version}\n")
+    created = (result.get("create") or {}).get("success") or []
+    if sorted(created) != sorted(pools):
+        raise StackError(f"Airflow did not create the pools of {POOLS_FILE}: {result}")
 
 
-def _airflow_cli(args: list[str], env: Mapping[str, str], *, log_path: Path) -> None:
-    """Run one ``airflow`` CLI command with its output appended to the stack's Airflow log."""
-    with open(log_path, "ab") as log_file:
-        log_file.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} airflow {' '.join(args)}\n".encode())
-        log_file.flush()
-        result = subprocess.run(
-            [_executable("airflow"), *args],
-            env=dict(env),
-            cwd=env.get("AIRLAKE_ROOT", str(PROJECT_ROOT)),
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            check=False,
-            timeout=900,
-        )
-    if result.returncode != 0:
-        raise StackError(f"`airflow {' '.join(args)}` failed; last lines of {log_path}:\n{_tail(log_path)}")
+def _request_json(
+    url: str, method: str, body: dict[str, Any], *, token: str | None = None, timeout: float
+) -> dict[str, Any]:
+    """One JSON request to Airflow's API; a StackError with the answer when it fails."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    # S310: the URL is the loopback http:// one the caller built from the stack's port
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method=method)  # noqa: S310
+    try:
+        with _HTTP.open(request, timeout=timeout) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        raise StackError(f"Airflow API {method} {url}: HTTP {exc.code} {exc.read()[:300]!r}") from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise StackError(f"Airflow API {method} {url}: {exc}") from exc
 
 
 def airflow_execution_health_url(port: int) -> str:
@@ -199,11 +204,13 @@ def _warm_execution_api(port: int, *, deadline: float, log_path: Path) -> None:
     )
 
 
-def start_airflow(*, port: int, state_dir: Path, env: Mapping[str, str], timeout: float = 180.0) -> int:
+def start_airflow(*, port: int, state_dir: Path, env: Mapping[str, str], timeout: float = 600.0) -> int:
     """Start ``airflow standalone`` on 127.0.0.1:``port`` (idempotent) and return its pid once healthy.
 
     ``env`` is the complete environment for Airflow (see :func:`load_env`); AIRFLOW_HOME is
-    ``state_dir/airflow`` and the API address follows ``port`` whatever ``env`` says.
+    ``state_dir/airflow`` and the API address follows ``port`` whatever ``env`` says. ``timeout`` covers
+    standalone's own migration of a fresh database too (3 min of it under load 20-30 on 2 cores); a
+    standalone that exits fails the start at once.
     """
     state_dir = Path(state_dir).absolute()
     with _locked(state_dir, "airflow"):
@@ -238,7 +245,7 @@ def _start_airflow(*, port: int, state_dir: Path, env: Mapping[str, str], timeou
             raise StackError(f"{variable}={log_port} is the Airflow API port too; choose another")
         _ensure_port_free(log_port, "Airflow (its log server)", variable)
     home.mkdir(parents=True, exist_ok=True)
-    _airflow_migrate(full_env, log_path=log_path, home=home)
+    # no `airflow db migrate` first: standalone migrates the database before it starts its components
     pid = _spawn(
         [_executable("airflow"), "standalone"],
         log_path=log_path,
@@ -248,6 +255,7 @@ def _start_airflow(*, port: int, state_dir: Path, env: Mapping[str, str], timeou
     pid_file.write_text(f"{pid}\n")
     try:
         _wait_airflow(port, pid, timeout=timeout, log_path=log_path)
+        _import_pools(port, state_dir)
     except StackError:
         _stop_detached(pid_file, marker="airflow", service="airflow", grace=20.0)
         raise
