@@ -160,6 +160,15 @@ def to_duckdb_sql(sql: str) -> str:
     return ";\n".join(statement.sql(dialect="duckdb") for statement in statements)
 
 
+def _connection_config(memory_limit: str | None) -> dict[str, Any]:
+    """Core settings of the engine's DuckDB database, given when it is opened (no statement each):
+    Trino's integer division (``7 / 2 = 3``) and the memory limit when given (``"1GB"``)."""
+    config: dict[str, Any] = {"integer_division": True}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    return config
+
+
 def _hugeint_as_bigint(result: pa.Table, duckdb_types: list[str]) -> pa.Table:
     """DuckDB's 128-bit integers (Arrow decimal(38,0)) as bigint: Trino has no wider integer, and an
     integer aggregate it computes is a bigint (a value outside bigint raises, as Athena would)."""
@@ -202,11 +211,13 @@ class DuckDBEngine(QueryEngine):
         self.database = database
         self._own_cache = cache_dir is None
         self.cache_dir = Path(cache_dir or tempfile.mkdtemp(prefix="airlake-duckdb-"))
-        self.connection: duckdb.DuckDBPyConnection = duckdb.connect()
-        self.connection.execute("set TimeZone = 'UTC'")  # Athena computes in UTC
-        self.connection.execute("set integer_division = true")  # Trino: 7 / 2 = 3
-        if memory_limit:
-            self.connection.execute("set memory_limit = ?", [memory_limit])
+        self.connection: duckdb.DuckDBPyConnection = duckdb.connect(config=_connection_config(memory_limit))
+        # settings of extensions (loaded by the open): Athena computes in UTC (ICU); each Parquet footer is
+        # parsed once per engine (DuckDB checks the file's modification time), not once by the
+        # registration's describe, once by its view and once by the query (and again by each later query)
+        self.connection.execute("set TimeZone = 'UTC'; set parquet_metadata_cache = true")
+        self._schemas: set[str] = set()
+        """Schemas created on the connection (a view's registration and its ``use`` share them)."""
         self.bytes_scanned = None
         self.prune_partitions = prune_partitions
         self.downloads = 0
@@ -314,7 +325,7 @@ class DuckDBEngine(QueryEngine):
                 files.append(path)
                 size += object_size
                 self.downloads += downloaded
-        self.connection.execute(f"create schema if not exists {_quote(database)}")
+        self._create_schema(database)
         self.connection.execute(
             f"create or replace view {_quote(database)}.{_quote(table)} as {self._view_sql(columns, keys, files)}"
         )
@@ -383,8 +394,13 @@ class DuckDBEngine(QueryEngine):
         selected += [_quote(k) for k in keys]
         return f"select {', '.join(selected)} from {source}"
 
+    def _create_schema(self, database: str) -> None:
+        if database not in self._schemas:
+            self.connection.execute(f"create schema if not exists {_quote(database)}")
+            self._schemas.add(database)
+
     def _use(self, database: str) -> None:
-        self.connection.execute(f"create schema if not exists {_quote(database)}")
+        self._create_schema(database)
         self.connection.execute(f"use {_quote(database)}")
 
     # -- lifecycle ----------------------------------------------------------------------------------
