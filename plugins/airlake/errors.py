@@ -102,7 +102,7 @@ def _verdict(error: BaseException) -> bool | None:
         return True
     if isinstance(error, _DETERMINISTIC_TYPES):
         return False
-    if type(error).__name__ == "BadGzipFile":  # an OSError subclass, but about the bytes
+    if names & {"BadGzipFile", "IsalError"}:  # about the bytes: an OSError subclass; ISA-L's zlib.error
         return False
     if names & {"AirflowFailException", "AirflowNotFoundException"}:  # e.g. a connection that is not defined
         return False

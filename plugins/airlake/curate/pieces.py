@@ -28,7 +28,6 @@ its download, and a piece is handed out once its bytes are all there.
 from __future__ import annotations
 
 import codecs
-import gzip
 import re
 import shutil
 from collections.abc import Iterator
@@ -36,7 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from airlake.curate.rawfile import Piece, open_local, raw_format
+from airlake.curate.rawfile import Piece, gunzip, open_local, raw_format
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -238,7 +237,7 @@ def split_task(task: PartTask, target: int) -> Iterator[PartTask]:
 
 def _gzip_pieces(task: PartTask, layout: Layout, target: int) -> Iterator[PartTask]:
     """Pieces of a gzip file: its text decompressed once, written piece by piece to local files."""
-    with open_local(task.path) as raw, gzip.open(raw, "rb") as stream:
+    with open_local(task.path) as raw, gunzip(raw) as stream:
         items = scan(stream, layout, target)  # type: ignore[arg-type]
         head = next(items)
         assert isinstance(head, bytes)

@@ -45,6 +45,20 @@ def _http_error(status: int) -> requests.HTTPError:
     return requests.HTTPError(f"HTTP {status}", response=response)
 
 
+def _isal_error() -> BaseException:
+    """What curate's inflate (ISA-L, :func:`airlake.curate.rawfile.gunzip`) raises for corrupt deflate data."""
+    from airlake.curate.rawfile import gunzip
+
+    data = bytearray(gzip.compress(b"".join(b"%d,row\n" % i for i in range(20_000)), mtime=0))
+    data[400] ^= 0xFF
+    try:
+        gunzip(io.BytesIO(bytes(data))).read()
+    except Exception as error:  # the error itself is the test's input
+        assert type(error).__name__ == "IsalError", error  # not a zlib.error: classified by name
+        return error
+    raise AssertionError("a corrupt deflate stream must not inflate")
+
+
 def _gzip_error() -> BaseException:
     try:
         gzip.decompress(gzip.compress(b"a,b\n" * 1000, mtime=0)[:-30])
@@ -121,6 +135,7 @@ DETERMINISTIC = [
     pytest.param(_gzip_error(), id="truncated-gzip"),
     pytest.param(gzip.BadGzipFile("Not a gzipped file"), id="bad-gzip"),
     pytest.param(zlib.error("invalid stored block lengths"), id="zlib"),
+    pytest.param(_isal_error(), id="isal-inflate"),
     pytest.param(_csv_error(), id="csv-field-limit"),
     pytest.param(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), id="utf8"),
     pytest.param(json.JSONDecodeError("Expecting value", "{", 1), id="json"),
