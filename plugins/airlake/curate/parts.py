@@ -252,9 +252,9 @@ def parse_parts(tasks: Iterator[PartTask], workers: int) -> list[PartResult]:
     With several workers, every part or piece is parsed in a pool of ``workers`` processes, started (and
     their parser imported) before the first download, so that start-up overlaps it; this process only
     downloads, cuts and hands out. Big CSV and JSON Lines parts are cut into pieces, each handed out as
-    soon as its cut is found (the scan never waits for a parse: measured on 4M CSV rows, a worker waited
-    ~0.2 s for each next cut while this process parsed a piece of its own), and at most ``2 * workers``
-    parts or pieces are waiting or being parsed at once (bounded local disk).
+    soon as its cut is found (measured on 4M CSV rows when this process parsed every other piece itself:
+    the worker waited ~0.2 s for each next cut), and at most ``2 * workers`` parts or pieces are waiting
+    or being parsed at once (bounded local disk).
     """
     if workers <= 1:
         results = []
