@@ -30,10 +30,13 @@ if TYPE_CHECKING:
     from airlake.contracts import Contract
 
 ROW_GROUP_ROWS = 128 * 1024
-BUCKET_ROWS = 250_000
+BUCKET_ROWS = 150_000
 """A partition of more rows (new + existing) is de-duplicated in key ranges of about this many rows, one
 after the other, so the merge's memory does not grow with the partition (issue 14: x2.3 from 1M to 16M
-rows in one window); the output is the same rows in the same order, byte for byte."""
+rows in one window); the output is the same rows in the same order, byte for byte. About a day of the
+1M-row bench week (140k rows), so a bigger week sorts ranges no bigger than that; with range files
+(:data:`RANGE_FILES_MIN_RANGES`) more ranges cost little: on a 2.27M-row partition 150k-row ranges
+took 7.04-7.44 s of CPU and 313-326 MB, 250k-row ranges 7.04-7.22 s and 344-349 MB."""
 RANGE_FILES_MIN_RANGES = 4
 """From this many key ranges on, the partition's rows are first written once into a local file per range
 (one read of the inputs), and each range reads only its own file, instead of every range reading all the
