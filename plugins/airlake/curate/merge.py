@@ -37,12 +37,12 @@ rows in one window); the output is the same rows in the same order, byte for byt
 1M-row bench week (140k rows), so a bigger week sorts ranges no bigger than that; with range files
 (:data:`RANGE_FILES_MIN_RANGES`) more ranges cost little: on a 2.27M-row partition 150k-row ranges
 took 7.04-7.44 s of CPU and 313-326 MB, 250k-row ranges 7.04-7.22 s and 344-349 MB."""
-RANGE_FILES_MIN_RANGES = 4
+RANGE_FILES_MIN_RANGES = 6
 """From this many key ranges on, the partition's rows are first written once into a local file per range
 (one read of the inputs), and each range reads only its own file, instead of every range reading all the
-inputs again. Measured on one partition: each extra range read costs ~0.07 s of CPU at 568k rows and
-~0.4 s at 2.28M rows (16M rows in a week: 10 ranges, 9 extra reads per partition); the pass costs about
-two reads."""
+inputs again. Measured on one partition: each extra range read costs ~0.03-0.07 s of CPU at 568k rows and
+~0.4 s at 2.27M rows (16M rows in a week, 150k-row ranges: 15 ranges, 14 extra reads per partition);
+the pass costs about three reads (568k rows in 4 ranges: 1.14 s with range files, 1.02 s without)."""
 _RANGE_COLUMN = "_range"
 _SAMPLE_ROWS = 20_000
 _READ_BATCH_ROWS = 32 * 1024
