@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,17 +35,24 @@ class _Execution(BaseHTTPRequestHandler):
         return
 
 
-@pytest.fixture
-def execution_api() -> Iterator[tuple[int, type[_Execution]]]:
-    handler = type("Handler", (_Execution,), {"failures": 2, "paths": []})
+@contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """A local HTTP server answering with ``handler`` in a thread; its port."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield server.server_address[1], handler
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def execution_api() -> Iterator[tuple[int, type[_Execution]]]:
+    handler = type("Handler", (_Execution,), {"failures": 2, "paths": []})
+    with _serving(handler) as port:
+        yield port, handler
 
 
 def test_warm_up_retries_until_the_execution_api_answers(
@@ -107,14 +115,8 @@ def pools_api(tmp_path: Path) -> Iterator[tuple[int, type[_PoolsApi]]]:
     home.mkdir(parents=True)
     (home / "simple_auth_manager_passwords.json.generated").write_text('{"admin": "pw"}')
     handler = type("Handler", (_PoolsApi,), {"sent": [], "refuse": False})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], handler
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(handler) as port:
+        yield port, handler
 
 
 def test_pools_of_the_file_are_created_or_updated_through_the_api(
