@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.harness import ROOT
@@ -91,6 +92,23 @@ def _time_child(dag_file: Path, out: int) -> None:
     os.write(out, f"{(parsed - started) * 1000:.2f} {(done - parsed) * 1000:.2f} {len(bag.dags)}\n".encode())
 
 
+def _in_fork(child: Callable[[int], None]) -> str:
+    """What ``child`` writes to the file descriptor it is given, run in a new fork of this process."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            child(write)
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        text = pipe.read()
+    os.waitpid(pid, 0)
+    return text
+
+
 def time_processor(files: list[Path], rounds: int) -> None:
     """``rounds`` parses of each file (alternated), each in a new fork: median and best CPU ms per phase."""
     import statistics
@@ -100,18 +118,7 @@ def time_processor(files: list[Path], rounds: int) -> None:
     dags: dict[Path, int] = {}
     for _ in range(rounds):
         for dag_file in files:
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    os.close(read)
-                    _time_child(dag_file, write)
-                finally:
-                    os._exit(0)
-            os.close(write)
-            with os.fdopen(read) as pipe:
-                line = pipe.read().split()
-            os.waitpid(pid, 0)
+            line = _in_fork(lambda out, dag_file=dag_file: _time_child(dag_file, out)).split()
             found[dag_file].append((float(line[0]), float(line[1])))
             dags[dag_file] = int(line[2])
     print(f"CPU ms per phase, median (best) of {rounds} forks; load average {os.getloadavg()}")
@@ -128,31 +135,23 @@ def time_processor(files: list[Path], rounds: int) -> None:
 def _project_modules(dag_file: Path) -> list[str]:
     """The project's modules (plugins/) a parse of ``dag_file`` imports, in the order they were imported
     (one probe fork)."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read)
-            from airflow.dag_processing.dagbag import BundleDagBag
 
-            before = set(sys.modules)
-            BundleDagBag(
-                dag_folder=str(dag_file), bundle_path=DAGS_DIR, bundle_name="dags-folder", load_op_links=False
-            )
-            plugins = str(ROOT / "plugins")
-            found = [
-                name
-                for name, module in list(sys.modules.items())
-                if name not in before and (getattr(module, "__file__", None) or "").startswith(plugins)
-            ]
-            os.write(write, " ".join(found).encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        names = pipe.read().split()
-    os.waitpid(pid, 0)
-    return names
+    def probe(out: int) -> None:
+        from airflow.dag_processing.dagbag import BundleDagBag
+
+        before = set(sys.modules)
+        BundleDagBag(
+            dag_folder=str(dag_file), bundle_path=DAGS_DIR, bundle_name="dags-folder", load_op_links=False
+        )
+        plugins = str(ROOT / "plugins")
+        found = [
+            name
+            for name, module in list(sys.modules.items())
+            if name not in before and (getattr(module, "__file__", None) or "").startswith(plugins)
+        ]
+        os.write(out, " ".join(found).encode())
+
+    return _in_fork(probe).split()
 
 
 def _steps_child(dag_file: Path, modules: list[str], out: int) -> None:
@@ -194,19 +193,9 @@ def time_steps(files: list[Path], rounds: int) -> None:
     found: dict[Path, dict[str, list[float]]] = {dag_file: {} for dag_file in files}
     for _ in range(rounds):
         for dag_file in files:
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    os.close(read)
-                    _steps_child(dag_file, modules[dag_file], write)
-                finally:
-                    os._exit(0)
-            os.close(write)
-            with os.fdopen(read) as pipe:
-                for name, ms in json.loads(pipe.read()):
-                    found[dag_file].setdefault(name, []).append(ms)
-            os.waitpid(pid, 0)
+            text = _in_fork(lambda out, dag_file=dag_file: _steps_child(dag_file, modules[dag_file], out))
+            for name, ms in json.loads(text):
+                found[dag_file].setdefault(name, []).append(ms)
     cache = "off" if sys.dont_write_bytecode else "on"
     print(
         f"CPU ms per step, median (best) of {rounds} forks; bytecode cache {cache}; load average {os.getloadavg()}"
