@@ -30,7 +30,7 @@ from airlake.curate import pieces
 from airlake.curate.blocks import BlockTyping, parse_csv_blocks, parse_json_blocks
 from airlake.curate.json_vector import json_schema
 from airlake.curate.parse import Reject, RowParser
-from airlake.curate.rawfile import Piece, arrived, local_size, raw_format
+from airlake.curate.rawfile import Piece, arrived, is_gzip, local_size, raw_format
 from airlake.curate.readers import CsvReader, JsonLinesReader, open_reader
 from airlake.curate.spill import PartitionSpill
 from airlake.curate.vector import VectorTyper
@@ -278,7 +278,7 @@ def parse_parts(tasks: Iterator[PartTask], workers: int) -> list[PartResult]:
     with pool:
         for task in tasks:
             if _cut(task):
-                gzipped = pieces.is_gzip(task.path)
+                gzipped = is_gzip(task.path)
                 target = pieces.piece_bytes(local_size(task.path), workers, gzipped=gzipped)
                 plans.append((task, [submit(piece) for piece in pieces.split_task(task, target)], True))
             else:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from airlake.curate.rawfile import Piece, gunzip, open_local, raw_format
+from airlake.curate.rawfile import Piece, gunzip, is_gzip, open_local, raw_format
 
 if TYPE_CHECKING:
     from airlake.contracts import Contract
@@ -202,11 +202,6 @@ def piece_bytes(size: int, workers: int, *, gzipped: bool) -> int:
     text = size * (GZIP_RATIO if gzipped else 1)
     share = -(-text // max(1, workers * PIECES_PER_WORKER))
     return max(PIECE_MIN_BYTES, min(PIECE_MAX_BYTES, share))
-
-
-def is_gzip(path: Path) -> bool:
-    with open_local(path) as probe:
-        return probe.read(2) == b"\x1f\x8b"
 
 
 def split_task(task: PartTask, target: int) -> Iterator[PartTask]:

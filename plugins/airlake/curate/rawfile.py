@@ -160,13 +160,16 @@ def gunzip(source: Path | BinaryIO) -> BinaryIO:
     return igzip.GzipFile(fileobj=source, mode="rb")  # type: ignore[return-value]
 
 
+def is_gzip(path: Path) -> bool:
+    """Whether a raw part's local copy is gzip by its first bytes (whatever its name says); one still
+    arriving is followed (:func:`open_local`)."""
+    with open_local(path) as probe:
+        return probe.read(2) == _GZIP_MAGIC
+
+
 def open_binary(path: Path) -> BinaryIO:
     """The file's bytes, gunzipped when its first bytes say gzip (whatever its name says)."""
-    with path.open("rb") as probe:
-        gzipped = probe.read(2) == _GZIP_MAGIC
-    if gzipped:
-        return gunzip(path)
-    return path.open("rb")
+    return gunzip(path) if is_gzip(path) else path.open("rb")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import gzip
 import logging
 import shutil
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airlake.curate.duck import LocalCompute
 from airlake.curate.inputs import download_checked
 from airlake.curate.parts import PART_SHIFT, RejectWriter
+from airlake.curate.rawfile import open_binary
 from airlake.curate.record import RawInput
 from airlake.curate.sql import to_duckdb
 from airlake.curate.versions import (
@@ -106,9 +106,7 @@ class LocalSqlCurate(SqlCurateEngine):
                 for values in batch.values():
                     values.clear()
 
-        with path.open("rb") as probe:
-            gzipped = probe.read(2) == b"\x1f\x8b"
-        with gzip.open(path, "rb") if gzipped else path.open("rb") as handle:
+        with open_binary(path) as handle:
             first = handle.read(3)
             head = b"" if first == codecs.BOM_UTF8 else first
             for number, line in enumerate(_prefixed(head, handle), start=1):
