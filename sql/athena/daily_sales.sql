@@ -1,7 +1,9 @@
 -- Daily sales of {{ ds }} per shipping country and currency: orders, revenue, revenue in EUR.
 -- Cancelled orders are left out of orders and revenue and counted apart.
 -- EUR conversion: fx_rates of the same day (base EUR, rate = units of the quote currency per EUR),
--- the latest publication of each rate winning; EUR converts at 1. No rate: revenue_eur is null.
+-- the latest publication of each rate winning; EUR converts at 1. A currency without a rate that day:
+-- revenue_eur is null (unknown, never 0), so the report can say which revenue it could not convert;
+-- when the rate is published, its fx_rates asset event rebuilds the day (dags/airlake_views.py).
 -- Every computed column is cast to its declared type: the view table's Glue types (on Athena and
 -- locally) are these.
 with fx as (
@@ -39,20 +41,21 @@ select
         coalesce(sum(case when o.status <> 'cancelled' then o.amount end), 0) as decimal(38, 2)
     ) as revenue,
     cast(
-        round(
-            coalesce(
-                sum(
-                    case
-                        when o.status <> 'cancelled'
-                            then
-                                cast(o.amount as double)
-                                / cast(case when o.currency = 'EUR' then 1 else fx.rate end as double)
-                    end
-                ),
-                0
-            ),
-            2
-        ) as double
+        case
+            when count_if(o.status <> 'cancelled') = 0 then 0
+            else
+                round(
+                    sum(
+                        case
+                            when o.status <> 'cancelled'
+                                then
+                                    cast(o.amount as double)
+                                    / cast(case when o.currency = 'EUR' then 1 else fx.rate end as double)
+                        end
+                    ),
+                    2
+                )
+        end as double
     ) as revenue_eur
 from day_orders as o
 left join fx

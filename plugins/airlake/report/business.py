@@ -80,12 +80,20 @@ def _number(value: Any) -> float:
     return 0 if value is None else value
 
 
+def unconverted_orders(country: Mapping[str, Any]) -> int:
+    """A country row's orders whose revenue is not in its ``revenue_eur`` (no FX rate on their day)."""
+    if country.get("revenue_eur") is None:
+        return int(_number(country.get("orders")))
+    return int(_number(country.get("orders_without_fx_rate")))
+
+
 def summarise(sections: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any] | None:
     """
     The week's totals from its sections; None when the views hold nothing for the week.
 
     Conversion is purchase sessions over product-view sessions, as ``funnel_daily`` defines it per day.
-    Revenue leaves out rows without an FX rate (``revenue_eur`` null) and says how many there were.
+    Revenue leaves out the orders that had no FX rate on their day (a country's ``orders_without_fx_rate``,
+    or all of its orders when its ``revenue_eur`` is null) and says how many orders and countries that was.
     """
     countries, funnel = sections.get("top_countries") or [], sections.get("funnel") or []
     if not countries and not funnel:
@@ -94,7 +102,8 @@ def summarise(sections: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, 
         "revenue_eur": round(sum(_number(r.get("revenue_eur")) for r in countries), 2),
         "orders": int(sum(_number(r.get("orders")) for r in countries)),
         "countries": len(countries),
-        "countries_without_fx_rate": sum(1 for r in countries if r.get("revenue_eur") is None),
+        "countries_without_fx_rate": sum(1 for r in countries if unconverted_orders(r)),
+        "orders_without_fx_rate": int(sum(unconverted_orders(r) for r in countries)),
         "days": len(funnel),
     }
     for step in FUNNEL_STEPS:

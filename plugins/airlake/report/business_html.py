@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from airlake.report.business import unconverted_orders
 from airlake.report.charts import bar_chart, column_chart, esc
 
 CURRENCY_SYMBOLS = {"EUR": "\u20ac", "USD": "$", "GBP": "\u00a3"}
@@ -68,6 +69,7 @@ header h1{font-size:1.7rem;margin:0}header p{margin:.3rem 0 0;color:#5a6577}
 section{background:#fff;border:1px solid #dfe3ea;border-radius:10px;padding:1.1rem 1.3rem;margin:1rem 0}
 section h2{font-size:1.2rem;margin:0 0 .2rem}section h3{font-size:.95rem;color:#3a4556;margin:1rem 0 .2rem}
 .meta{color:#5a6577;font-size:.85rem;margin:.2rem 0}
+.warn{background:#fff6e0;border:1px solid #e8c66a;border-radius:8px;color:#6b4a00;padding:.6rem .9rem;margin:.8rem 0}
 table{border-collapse:collapse;font-size:.9rem;margin:.8rem 0 .2rem;width:100%}
 th{font-weight:600;color:#3a4556;border-bottom:2px solid #dfe3ea}
 th,td{padding:.35rem .6rem;text-align:left;border-bottom:1px solid #eef0f4}
@@ -230,6 +232,21 @@ def _countries(report: Mapping[str, Any], currency: str) -> str:
     )
 
 
+def _fx_warning(report: Mapping[str, Any]) -> str:
+    """Says which countries' revenue leaves out orders without an FX rate (empty when none did)."""
+    missing = [(str(r["country"]), unconverted_orders(r)) for r in report["top_countries"]]
+    missing = [(country, count) for country, count in missing if count]
+    if not missing:
+        return ""
+    total = sum(count for _, count in missing)
+    who = ", ".join(f"{country} {fmt_int(count)}" for country, count in missing)
+    return (
+        f'<p class="warn" data-key="orders_without_fx_rate">Revenue is incomplete: {fmt_int(total)} '
+        f"order{'s' if total != 1 else ''} had no FX rate on their day and are counted in Orders but not in "
+        f"Revenue ({esc(who)}). A day is rebuilt when its rate is published.</p>"
+    )
+
+
 def _num(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -332,6 +349,7 @@ def render_page(report: Mapping[str, Any]) -> str:
         f"<header><h1>Business report</h1><p>{esc(_week_label(week_start, week_end))}</p>",
         f'<p class="meta">{esc(compared)}</p></header>' if compared else "</header>",
         f'<div class="cards">{cards}</div>' if summary else '<p class="meta">No data for this week.</p>',
+        _fx_warning(report),
         _countries(report, currency),
         _funnel(report, currency),
         _products(report, currency),

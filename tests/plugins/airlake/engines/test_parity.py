@@ -123,6 +123,7 @@ FILES = {
         "country": ("varchar", "column"),
         "orders": ("bigint", "sum of an integer type -> bigint"),
         "revenue_eur": ("double", "round(double, d) -> double"),
+        "orders_without_fx_rate": ("bigint", "sum of an integer type -> bigint"),
     },
     "reports/weekly_top_products": {
         "product_id": ("varchar", "column"),

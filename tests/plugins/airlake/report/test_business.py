@@ -242,7 +242,48 @@ def test_summarise_leaves_out_countries_without_an_fx_rate_and_counts_them() -> 
     )
     assert summary is not None
     assert (summary["revenue_eur"], summary["orders"], summary["countries_without_fx_rate"]) == (10.5, 5, 1)
+    assert summary["orders_without_fx_rate"] == 2  # a null revenue_eur: all of the country's orders
     assert summary["conversion_rate"] is None  # no product views: undefined, not 0
+
+
+def test_orders_without_an_fx_rate_are_left_out_of_revenue_counted_and_named_on_the_page() -> None:
+    views = demo_views((WEEK,))
+    unconverted = {"GB": 0, "CH": 0}
+    for row in views["daily_sales"]:
+        if row["country"] == "GB" and row["dt"] in ("2026-11-18", "2026-11-20"):
+            row["revenue_eur"] = None  # the view's value when GBP had no rate that day
+            unconverted["GB"] += row["orders"]
+    views["daily_sales"] += [
+        {"dt": dt, "country": "CH", "currency": "CHF", "orders": 2, "cancelled_orders": 0,
+         "revenue": 40, "revenue_eur": None}
+        for dt in ("2026-11-16", "2026-11-17")
+    ]  # fmt: skip
+    unconverted["CH"] = 4
+    converted = {c: r for c, (_o, r) in _expected_countries(
+        {"daily_sales": [r for r in views["daily_sales"] if r["revenue_eur"] is not None]}, WEEK
+    ).items()}  # fmt: skip
+
+    report = build_report(ViewEngine(views), render_sql, week_start=WEEK)
+
+    rows = {r["country"]: r for r in report["top_countries"]}
+    assert rows["GB"]["revenue_eur"] == pytest.approx(converted["GB"])  # the converted days only
+    assert rows["GB"]["orders_without_fx_rate"] == unconverted["GB"] > 0
+    swiss = rows["CH"]
+    assert (swiss["orders"], swiss["revenue_eur"], swiss["orders_without_fx_rate"]) == (4, None, 4)
+    assert report["top_countries"][-1]["country"] == "CH"  # unknown revenue sorts last, not first
+    assert all(r["orders_without_fx_rate"] == 0 for c, r in rows.items() if c not in unconverted)
+    summary = report["summary"]
+    assert summary["revenue_eur"] == pytest.approx(sum(converted.values()))
+    assert (summary["orders_without_fx_rate"], summary["countries_without_fx_rate"]) == (
+        unconverted["GB"] + 4,
+        2,
+    )
+    page = render_html(report)
+    warning = re.search(r'<p class="warn" data-key="orders_without_fx_rate">(.*?)</p>', page)
+    assert warning is not None
+    assert f"{unconverted['GB'] + 4} orders had no FX rate" in warning.group(1)
+    assert f"GB {unconverted['GB']}, CH 4" in warning.group(1)
+    assert 'class="warn"' not in render_html(demo_report())  # every rate there: no warning
 
 
 @pytest.mark.parametrize(
