@@ -66,6 +66,10 @@ class AirflowApi:
         ]
         return {run["dag_id"] for run in runs}
 
+    def queued_asset_events(self, dag_id: str) -> int:
+        """Asset events waiting for the scheduler to make ``dag_id``'s next run (its run does not exist yet)."""
+        return int(self.call("GET", f"/dags/{dag_id}/assets/queuedEvents")["total_entries"])
+
     def next_runs_after(self) -> dict[str, str | None]:
         """When the scheduler creates each DAG's next run (``next_dagrun_run_after``), in one request."""
         dags = self.call("GET", "/dags", params={"limit": 1000})["dags"]

@@ -116,7 +116,9 @@ def run_week(api: AirflowApi, dag_ids: list[str], days: list[date]) -> dict[str,
 
 
 def wait_for_views(api: AirflowApi, database: str, days: list[date], timeout: float = 600) -> None:
-    """The views are scheduled by the datasets' assets: wait until every day of the week is built."""
+    """The views are scheduled by the datasets' assets: wait until every day of the week is built and no
+    view has a run going or an asset event still queued for its next run (a day built from its orders
+    before its fx_rates arrived is rebuilt by that event's run: the answers must wait for it)."""
     glue = aws_client("glue")
     deadline = time.monotonic() + timeout
     while True:
@@ -129,11 +131,11 @@ def wait_for_views(api: AirflowApi, database: str, days: list[date], timeout: fl
             built = {p["Values"][0] for p in partitions}
             missing += [f"{view} {day}" for day in days if day.isoformat() not in built]
         active = api.active_dag_ids()
-        busy = [dag_id for dag_id in VIEW_DAGS if dag_id in active]
+        busy = [dag_id for dag_id in VIEW_DAGS if dag_id in active or api.queued_asset_events(dag_id)]
         if not missing and not busy:
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"views not built after {timeout:.0f} s: {', '.join(missing) or busy}")
+            raise RuntimeError(f"views not built after {timeout:.0f} s: {', '.join(missing or busy)}")
         time.sleep(POLL_SECONDS)
 
 

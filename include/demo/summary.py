@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from airlake.report.business import unconverted_orders
 from include.demo.publish import aws_client, pg_dsn
 
 DATASETS = ("orders", "clickstream", "products", "fx_rates", "payments")
@@ -107,8 +108,17 @@ def print_answers(bucket: str, week_start: date) -> None:
     top = report["top_countries"][:5]
     print(
         "\nTop countries by revenue (EUR, via fx_rates): "
-        + ", ".join(f"{r['country']} {r['revenue_eur']:,.2f}" for r in top)
+        + ", ".join(
+            f"{r['country']} {'no FX rate' if r['revenue_eur'] is None else format(r['revenue_eur'], ',.2f')}"
+            for r in top
+        )
     )
+    unconverted = {r["country"]: unconverted_orders(r) for r in report["top_countries"]}
+    if any(unconverted.values()):
+        print(
+            "WARNING: revenue leaves out orders without an FX rate on their day: "
+            + ", ".join(f"{country} {count}" for country, count in unconverted.items() if count)
+        )
     print(
         "Funnel conversion (purchase / product-view sessions) per day: "
         + ", ".join(f"{r['dt'][5:]} {float(r['conversion_rate'] or 0):.1%}" for r in report["funnel"])
