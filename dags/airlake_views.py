@@ -4,7 +4,8 @@
 One DAG per daily view of `sql/athena/` (Athena SQL; DuckDB over the Glue catalog locally). A view's
 DAG is scheduled on the **assets** of the curated datasets it reads, not on a clock: when a dataset
 run publishes partitions, its catalog task updates the asset `curated.<dataset>` with the days it
-changed, and the view is rebuilt for exactly those days (one mapped task per day), each as a new
+changed (for fx_rates also the rate dates they hold: a correction published a day later rebuilds the
+day it corrects), and the view is rebuilt for exactly those days (one mapped task per day), each as a new
 Parquet version under `analytics/<view>/dt=<day>/` published in Glue. Trigger one from the UI with
 **First day / Last day** to rebuild a range by hand.
 """
@@ -30,27 +31,30 @@ from airlake.assets import curated_asset, view_asset
 from airlake.operators.materialise import MaterialiseOperator
 from airlake.pipeline import check_params_once, interval_params, lake_dag_args, query_task_args
 
-DAILY_VIEWS: dict[str, tuple[str, ...]] = {
-    "daily_sales": ("orders", "fx_rates"),
-    "funnel_daily": ("clickstream",),
+DAILY_VIEWS: dict[str, dict[str, str]] = {
+    "daily_sales": {"orders": "dt", "fx_rates": "rate_date"},
+    "funnel_daily": {"clickstream": "dt"},
 }
-"""Each daily view and the datasets its SQL reads (a test checks this against the SQL)."""
+"""Each daily view, the datasets its SQL reads and, per dataset, the column that is the view's day (a
+test checks both against the SQL): ``dt``, the partition, or a date column such as fx_rates' ``rate_date``
+(a rate corrected a day later is published in the later partition but changes the earlier day)."""
 
 
 @task
-def days_to_build(**context: Any) -> list[str]:
-    """The days to rebuild: the params' range, else the days the triggering asset events published."""
-    from airlake.assets import partitions_of_events
+def days_to_build(day_columns: dict[str, str], **context: Any) -> list[str]:
+    """The days to rebuild: the params' range, else the days the triggering asset events changed."""
+    from airlake.assets import days_of_events
     from airlake.intervals import interval_dates, interval_of
 
     params = context.get("params") or {}
     if params.get("start_date"):
         interval = interval_of(context)
         return interval_dates(interval.start, interval.end)
-    return partitions_of_events(context.get("triggering_asset_events") or {})
+    return days_of_events(context.get("triggering_asset_events") or {}, day_columns)
 
 
-def view_dag(view: str, datasets: tuple[str, ...]) -> DAG:
+def view_dag(view: str, day_columns: dict[str, str]) -> DAG:
+    datasets = tuple(day_columns)
     with DAG(
         dag_id=f"view_{view}",
         description=f"Materialise the {view} view when {', '.join(datasets)} publish new partitions",
@@ -65,9 +69,9 @@ def view_dag(view: str, datasets: tuple[str, ...]) -> DAG:
             view=view,
             outlets=[view_asset(view)],
             **query_task_args(),
-        ).expand(ds=days_to_build())
+        ).expand(ds=days_to_build(day_columns))
     return check_params_once(dag)
 
 
-for _view, _datasets in DAILY_VIEWS.items():
-    globals()[f"view_{_view}"] = view_dag(_view, _datasets)
+for _view, _day_columns in DAILY_VIEWS.items():
+    globals()[f"view_{_view}"] = view_dag(_view, _day_columns)

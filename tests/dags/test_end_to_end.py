@@ -157,13 +157,23 @@ def test_shop_day_end_to_end(pipeline_env) -> None:
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    with create_session() as session:
-        extras = session.scalars(
-            select(AssetEvent.extra)
-            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetModel.uri == "x-airlake://curated/orders")
-        ).all()
-    assert any(DAY.isoformat() in (extra or {}).get("partitions", []) for extra in extras)
+    def extras_of(uri: str) -> list[dict[str, Any]]:
+        with create_session() as session:
+            return session.scalars(
+                select(AssetEvent.extra)
+                .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                .where(AssetModel.uri == uri)
+            ).all()
+
+    assert any(
+        DAY.isoformat() in (extra or {}).get("partitions", [])
+        for extra in extras_of("x-airlake://curated/orders")
+    )
+    # fx_rates' events also say which rate dates changed (daily_sales' day is rate_date)
+    assert any(
+        [DAY.isoformat(), DAY.isoformat()] in (extra or {}).get("dates", {}).get("rate_date", [])
+        for extra in extras_of("x-airlake://curated/fx_rates")
+    )
 
     for view in ("daily_sales", "funnel_daily"):
         run = run_dag_test(

@@ -39,6 +39,7 @@ from airlake.catalog.parquet import (
     S3TailFile,
     arrow_to_glue_type,
     check_parquet_schema,
+    date_ranges,
     read_parquet_metadata,
     read_parquet_schema,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "create_table",
     "curated_location",
     "current_location",
+    "date_ranges",
     "ensure_database",
     "ensure_table",
     "error_code",

@@ -173,3 +173,28 @@ def _read_footer(s3: Any, bucket: str, key: str, read: Callable[[Any], _T]) -> _
             return read(handle)
     except ClientError as exc:
         raise CatalogError(f"cannot read the Parquet footer of s3://{bucket}/{key}: {exc}") from exc
+
+
+def date_ranges(metadata: pq.FileMetaData, columns: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """
+    Per date column, the first and last day (ISO) of a file's values, from its row groups' statistics.
+
+    A consumer whose day is such a column (a view over ``fx_rates`` by ``rate_date``, where a partition
+    of published days also holds corrections of earlier days) learns which days a new file touches
+    without reading it. A column some row group has no statistics for is left out: unknown, not empty.
+    """
+    leaves = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
+    groups = [metadata.row_group(i) for i in range(metadata.num_row_groups)]
+    found: dict[str, tuple[str, str]] = {}
+    for name in set(columns) & set(leaves):
+        lows, highs, known = [], [], True
+        for group in groups:
+            stats = group.column(leaves[name]).statistics
+            if stats is not None and stats.has_min_max:
+                lows.append(stats.min)
+                highs.append(stats.max)
+            elif not (group.num_rows == 0 or (stats is not None and stats.null_count == group.num_rows)):
+                known = False  # values without statistics (only nulls or no rows need none)
+        if known and lows:
+            found[name] = (min(lows).isoformat(), max(highs).isoformat())
+    return found

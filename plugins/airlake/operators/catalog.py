@@ -117,9 +117,15 @@ class CatalogOperator(DatasetOperator):
             self.bucket, self.database, contract.name, partitions, published, region=region_of(self.hook)
         )
         changed = sorted({*published["created"], *(moved["dt"] for moved in published["updated"])})
-        for outlet in self.outlets:
-            # consumers (views) rebuild exactly the days this run changed
-            context["outlet_events"][outlet].extra = {"dataset": self.dataset, "partitions": changed}
+        if self.outlets:
+            # consumers (views) rebuild exactly the days this run changed: the partitions, and for a
+            # view whose day is a date column (fx_rates' rate_date), the days that column holds in them
+            extra = {"dataset": self.dataset, "partitions": changed}
+            dates = self._date_ranges(store, [p for p in partitions if p.dt in set(changed)], contract)
+            if dates:
+                extra["dates"] = dates
+            for outlet in self.outlets:
+                context["outlet_events"][outlet].extra = extra
         self.log.info(
             "Catalogued %s.%s (%s): %d partition(s) created, %d updated, %d unchanged; manifest %s",
             self.database,
@@ -162,6 +168,31 @@ class CatalogOperator(DatasetOperator):
                 self.log.info("Parquet schema of %s matches the Glue table", uri)
                 return uri
         return None
+
+    def _date_ranges(
+        self, store: LakeStore, partitions: Sequence[CuratedPartition], contract: Any
+    ) -> dict[str, list[list[str]]]:
+        """Per date column of the contract, the [first, last] days of each changed file's values (footer
+        statistics, one ranged GET a file); a column is left out when a file has no statistics for it."""
+        from airlake.catalog import date_ranges, read_parquet_metadata
+
+        columns = [
+            c.name for c in contract.columns if c.type == "date" and c.name != contract.partition_column
+        ]
+        if not columns:
+            return {}
+        ranges: dict[str, list[list[str]]] = {name: [] for name in columns}
+        for partition in partitions:
+            bucket = _bucket_of(partition.location, self.bucket)
+            for key in partition.files:
+                found = date_ranges(read_parquet_metadata(store.client, bucket, key), columns)
+                for name in list(ranges):
+                    if name in found:
+                        ranges[name].append(list(found[name]))
+                    elif partition.rows:
+                        self.log.warning("s3://%s/%s has no statistics for %s", bucket, key, name)
+                        del ranges[name]
+        return {name: sorted(map(list, {tuple(r) for r in spans})) for name, spans in ranges.items() if spans}
 
     def _run_crawler(self, contract: Any) -> str:
         """Create or update the dataset's crawler, start it, and wait when asked; its name."""

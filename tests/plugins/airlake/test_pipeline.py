@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import re
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
@@ -11,7 +12,7 @@ import pytest
 from airflow.sdk import Asset
 from airflow.sdk.definitions.param import ParamsDict
 
-from airlake.assets import curated_asset, partitions_of_events, view_asset
+from airlake.assets import curated_asset, days_of_events, view_asset
 from airlake.contracts import get_contract
 from airlake.intervals import IntervalParamError
 from airlake.pipeline import interval_params, plan_run
@@ -104,11 +105,38 @@ def test_plan_of_a_range() -> None:
 def test_asset_events_give_the_days_to_rebuild() -> None:
     orders, rates = curated_asset("orders"), curated_asset("fx_rates")
     events = {
-        orders: [SimpleNamespace(extra={"partitions": ["2026-11-20", "2026-11-19"]})],
-        rates: [SimpleNamespace(extra={"partitions": ["2026-11-20"]}), SimpleNamespace(extra={})],
+        orders: [SimpleNamespace(extra={"dataset": "orders", "partitions": ["2026-11-20", "2026-11-19"]})],
+        rates: [
+            SimpleNamespace(extra={"dataset": "fx_rates", "partitions": ["2026-11-20"]}),
+            SimpleNamespace(extra={}),
+        ],
     }
-    assert partitions_of_events(events) == ["2026-11-19", "2026-11-20"]
+    assert days_of_events(events) == ["2026-11-19", "2026-11-20"]
     assert isinstance(view_asset("daily_sales"), Asset)
+
+
+def test_a_dataset_whose_day_is_a_date_column_gives_the_days_that_column_holds() -> None:
+    correction = {  # published on 11-24 (partition 11-24): a new rate for 11-24 and a corrected one for 11-21
+        "dataset": "fx_rates",
+        "partitions": ["2026-11-24"],
+        "dates": {"rate_date": [["2026-11-21", "2026-11-21"], ["2026-11-24", "2026-11-24"]]},
+    }
+    orders = {
+        "dataset": "orders",
+        "partitions": ["2026-11-22"],
+        "dates": {"rate_date": [["2026-01-01", "2026-01-01"]]},
+    }
+    events = [SimpleNamespace(extra=correction), {"extra": orders}]
+    day_columns = {"orders": "dt", "fx_rates": "rate_date"}
+
+    assert days_of_events(events, day_columns) == ["2026-11-21", "2026-11-22", "2026-11-24"]
+    assert days_of_events(events) == ["2026-11-22", "2026-11-24"]  # by partition
+    spanning = {**correction, "dates": {"rate_date": [["2026-11-28", "2026-12-02"]]}}
+    assert days_of_events([SimpleNamespace(extra=spanning)], day_columns) == [
+        "2026-11-28", "2026-11-29", "2026-11-30", "2026-12-01", "2026-12-02"
+    ]  # fmt: skip
+    older = {"dataset": "fx_rates", "partitions": ["2026-11-24"]}  # an event without ranges: its partitions
+    assert days_of_events([SimpleNamespace(extra=older)], day_columns) == ["2026-11-24"]
 
 
 def test_views_are_scheduled_on_every_dataset_their_sql_reads() -> None:
@@ -116,9 +144,14 @@ def test_views_are_scheduled_on_every_dataset_their_sql_reads() -> None:
     from airlake.paths import sql_dir
 
     views = importlib.import_module("airlake_views")
-    for view, datasets in views.DAILY_VIEWS.items():
+    for view, day_columns in views.DAILY_VIEWS.items():
         sql = (sql_dir() / "athena" / f"{view}.sql").read_text().replace("{{ ds }}", "2026-11-20")
-        assert {name.split(".")[-1] for name in referenced_tables(sql, "airlake")} == set(datasets), view
+        datasets = set(day_columns)
+        assert {name.split(".")[-1] for name in referenced_tables(sql, "airlake")} == datasets, view
+        for dataset, column in day_columns.items():  # the view's day is this column: the SQL filters on it
+            assert re.search(rf"\b{column}\s*=\s*(date\s*)?'2026-11-20'", sql), (view, dataset, column)
+            contract = get_contract(dataset)
+            assert column == contract.partition_column or contract.column(column).type == "date"
         dag = getattr(views, f"view_{view}")
         assert {asset.name for asset in dag.timetable.asset_condition.objects} == {
             f"curated.{d}" for d in datasets

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
+from types import SimpleNamespace
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
+from airlake.assets import curated_asset
 from airlake.catalog import ParquetSchemaError, SchemaEvolutionError
 from airlake.contracts import get_contract
 from airlake.lake import manifest_key
@@ -16,8 +20,11 @@ from tests.plugins.airlake.catalog.catalog_helpers import (
     VERSION_1,
     VERSION_2,
     location,
+    parquet_bytes,
     partitions_of,
     retyped,
+    sample_table,
+    version_key,
     write_curate_run,
 )
 
@@ -211,3 +218,37 @@ def test_database_template_renders_from_the_variable(
         write_curate_run(lake, get_contract("orders"), RUN_1, DAYS, VERSION_1)
         assert _run(operator, RUN_1)["database"] == database
         assert set(partitions_of(glue, database, "orders")) == set(DAYS)
+
+
+def test_the_asset_event_names_the_changed_days_and_the_dates_their_files_hold(lake, database) -> None:
+    contract = get_contract("fx_rates")
+    days = ["2026-11-21", "2026-11-24"]
+    write_curate_run(lake, contract, RUN_1, days, VERSION_1)
+    rates = {  # 11-24's partition holds its own rates and a correction of 11-21's, published on 11-24
+        "2026-11-21": [dt.date(2026, 11, 21)] * 3,
+        "2026-11-24": [dt.date(2026, 11, 24), dt.date(2026, 11, 21), dt.date(2026, 11, 24)],
+    }
+    for day, rate_dates in rates.items():
+        table = sample_table(contract.arrow_schema())
+        table = table.set_column(table.schema.get_field_index("rate_date"), "rate_date", pa.array(rate_dates))
+        lake.put_bytes(version_key("fx_rates", day, VERSION_1), parquet_bytes(table))
+    asset = curated_asset("fx_rates")
+    events: defaultdict[Any, SimpleNamespace] = defaultdict(SimpleNamespace)
+    operator = CatalogOperator(
+        task_id="catalog", dataset="fx_rates", bucket=lake.bucket, database=database, outlets=[asset]
+    )
+
+    operator.execute({"run_id": RUN_1, "outlet_events": events})  # type: ignore[arg-type]
+
+    assert events[asset].extra == {
+        "dataset": "fx_rates",
+        "partitions": days,
+        "dates": {"rate_date": [["2026-11-21", "2026-11-21"], ["2026-11-21", "2026-11-24"]]},
+    }
+    operator.execute({"run_id": RUN_1, "outlet_events": events})  # a rerun changes nothing
+    assert events[asset].extra == {"dataset": "fx_rates", "partitions": []}
+
+    orders = curated_asset("orders")
+    write_curate_run(lake, get_contract("orders"), RUN_2, ["2026-11-22"], VERSION_2)
+    _operator(lake, database, outlets=[orders]).execute({"run_id": RUN_2, "outlet_events": events})  # type: ignore[arg-type]
+    assert events[orders].extra == {"dataset": "orders", "partitions": ["2026-11-22"]}  # no date columns
