@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pyarrow as pa
@@ -13,6 +14,7 @@ from airlake.catalog import (
     ParquetSchemaError,
     S3TailFile,
     check_parquet_schema,
+    date_ranges,
     read_parquet_metadata,
     read_parquet_schema,
     table_input,
@@ -129,3 +131,28 @@ def test_missing_file_is_a_clear_error(lake) -> None:
         read_parquet_schema(lake.client, lake.bucket, "nope.parquet")
     with pytest.raises(CatalogError, match=r"cannot read the Parquet footer of s3://.*/nope\.parquet"):
         read_parquet_metadata(lake.client, lake.bucket, "nope.parquet")
+
+
+def _footer(table: pa.Table, **options: object) -> pq.FileMetaData:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, row_group_size=2, **options)
+    buffer.seek(0)
+    return pq.read_metadata(buffer)
+
+
+def test_date_ranges_are_the_first_and_last_day_over_every_row_group() -> None:
+    days = [dt.date(2026, 11, 24), dt.date(2026, 11, 21), None, None, dt.date(2026, 11, 30)]
+    table = pa.table(
+        {
+            "nested": pa.array([{"rate_date": 1}] * 5),  # a leaf named like the column is not it
+            "rate_date": pa.array(days, pa.date32()),
+            "blank": pa.array([None] * 5, pa.date32()),
+        }
+    )
+    footer = _footer(table)
+    assert footer.num_row_groups == 3  # the middle one holds only nulls: no min/max, nothing to add
+
+    assert date_ranges(footer, ["rate_date", "blank", "absent"]) == {
+        "rate_date": ("2026-11-21", "2026-11-30")
+    }
+    assert date_ranges(_footer(table, write_statistics=False), ["rate_date"]) == {}  # unknown, not empty
