@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import abc
 import functools
-from collections.abc import Iterable, Iterator, Mapping
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from airlake.engines.pruning import PartitionSelection
+
+log = logging.getLogger(__name__)
 
 SQL_DIALECT = "trino"
 """sqlglot dialect of the Athena SQL in sql/athena (Athena engine v3 is Trino)."""
@@ -71,6 +75,23 @@ def split_s3_location(location: str) -> tuple[str, str]:
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     return bucket, prefix
+
+
+def in_background(name: str, function: Callable[..., Any], *args: Any) -> Future[Any]:
+    """``function(*args)`` in a daemon thread of its own, started now; its result (or error) in the
+    future. For work that waits (a round trip, DuckDB's open) while the caller does other work."""
+    import threading
+
+    done: Future[Any] = Future()
+
+    def target() -> None:
+        try:
+            done.set_result(function(*args))
+        except BaseException as exc:  # raised where the result is asked for
+            done.set_exception(exc)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return done
 
 
 def s3_client_of(store_or_client: Any) -> Any:
@@ -191,6 +212,32 @@ class CatalogSnapshot:
         self._tables: dict[str, dict[str, Any] | None] = {}
         self._partitions: dict[tuple[str, PartitionSelection | None], list[LivePartition]] = {}
         self._objects: dict[str, list[tuple[str, str, int]]] = {}
+        self._ahead: dict[tuple[str, PartitionSelection | None], Future[Any]] = {}
+
+    def prefetch(self, selections: Mapping[str, PartitionSelection | None]) -> None:
+        """
+        Ask Glue for the partitions of these selections, and S3 for the files of a single live
+        location, in the background: the selections a query makes when its tables are partitioned by
+        the lake's ``dt``, asked while the tables themselves are (their ``PartitionKeys`` say which
+        selections the query really makes). An answer serves only :meth:`partitions` of the same
+        table and selection in this snapshot; a failed one is asked again there (its error raised).
+        A table without a selection (every partition, or not partitioned by ``dt``) is not asked ahead.
+        """
+        for name, selection in selections.items():
+            key = (name, selection)
+            if selection is not None and key not in self._partitions and key not in self._ahead:
+                self._ahead[key] = in_background("airlake-catalog-ahead", self._partitions_and_files, *key)
+
+    def _partitions_and_files(
+        self, name: str, selection: PartitionSelection | None
+    ) -> tuple[list[LivePartition], dict[str, list[tuple[str, str, int]]]]:
+        database, _, table = name.partition(".")
+        partitions = live_partitions(self.glue, database, table, selection)
+        locations = [partition.location for partition in partitions if not partition.archived]
+        files = {}
+        if self.s3 is not None and len(locations) == 1:  # several: the engine lists them in parallel
+            files[locations[0]] = list(list_parquet_objects(self.s3, locations[0]))
+        return partitions, files
 
     def table(self, name: str) -> dict[str, Any] | None:
         """The Glue table ``database.table``; None when it does not exist."""
@@ -221,6 +268,15 @@ class CatalogSnapshot:
     def partitions(self, name: str, selection: PartitionSelection | None = None) -> list[LivePartition]:
         """:func:`live_partitions` of ``database.table`` (only the selection's, when given)."""
         key = (name, selection)
+        ahead = self._ahead.pop(key, None)
+        if ahead is not None and key not in self._partitions:
+            try:
+                self._partitions[key], files = ahead.result()
+            except Exception:  # asked again below, where its error is raised
+                log.debug("Partitions of %s asked ahead failed", name, exc_info=True)
+            else:
+                for location, objects in files.items():
+                    self._objects.setdefault(location, objects)
         if key not in self._partitions:
             database, _, table = name.partition(".")
             self._partitions[key] = live_partitions(self.glue, database, table, selection)
@@ -279,6 +335,9 @@ class QueryEngine(abc.ABC):
     """A boto3 Glue client (None: no catalog; pruning then assumes the lake's partition column ``dt``)."""
     s3: Any = None
     _catalog: tuple[str, CatalogSnapshot] | None = None
+    prefetch_partitions = False
+    """Ask for the partitions (and files) a query selects from ``dt`` while its tables are asked
+    (:meth:`CatalogSnapshot.prefetch`): for an engine that reads them right after."""
 
     @abc.abstractmethod
     def run(self, sql: str) -> pa.Table:
@@ -324,6 +383,10 @@ class QueryEngine(abc.ABC):
         keys = None
         if self.glue is not None:
             catalog = self.catalog(sql)
+            if self.prefetch_partitions:  # the selections on the lake's dt, asked while the tables are
+                catalog.prefetch(
+                    partition_selections(sql, self.database, connection=self.constants_connection())
+                )
             keys = {name: catalog.partition_key(name) for name in self.referenced_tables(sql)}
         return partition_selections(sql, self.database, keys=keys, connection=self.constants_connection())
 

@@ -27,6 +27,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from airlake.engines.base import (
     CatalogSnapshot,
     QueryEngine,
     QueryEngineError,
+    in_background,
     parse_query,
     s3_client_of,
 )
@@ -169,6 +171,41 @@ def _connection_config(memory_limit: str | None) -> dict[str, Any]:
     return config
 
 
+def _open_connection(memory_limit: str | None) -> duckdb.DuckDBPyConnection:
+    """The engine's DuckDB database: :func:`_connection_config` at the open, then the settings of
+    extensions the open loads: Athena computes in UTC (ICU); each Parquet footer is parsed once per
+    engine (DuckDB checks the file's modification time), not once by the registration's describe,
+    once by its view and once by the query (and again by each later query)."""
+    import duckdb
+
+    connection = duckdb.connect(config=_connection_config(memory_limit))
+    try:
+        connection.execute("set TimeZone = 'UTC'; set parquet_metadata_cache = true")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+class _OnFirstUse:
+    """The engine's connection for :mod:`airlake.engines.pruning`'s constants, waited for only when a
+    predicate needs DuckDB (most are string literals)."""
+
+    def __init__(self, engine: DuckDBEngine) -> None:
+        self._engine = engine
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return self._engine.connection.execute(*args, **kwargs)
+
+
+def _glue_columns(glue_table: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(``[(column, Glue type)]``, partition keys) of a Glue table."""
+    columns = [
+        (c["Name"], c["Type"]) for c in (glue_table.get("StorageDescriptor") or {}).get("Columns") or []
+    ]
+    return columns, [k["Name"] for k in glue_table.get("PartitionKeys") or []]
+
+
 def _hugeint_as_bigint(result: pa.Table, duckdb_types: list[str]) -> pa.Table:
     """DuckDB's 128-bit integers (Arrow decimal(38,0)) as bigint: Trino has no wider integer, and an
     integer aggregate it computes is a bigint (a value outside bigint raises, as Athena would)."""
@@ -194,6 +231,8 @@ class DuckDBEngine(QueryEngine):
         False reads every live partition of every table named.
     """
 
+    prefetch_partitions = True  # the view registers the selected partitions' files right after
+
     def __init__(
         self,
         glue: Any,
@@ -204,18 +243,18 @@ class DuckDBEngine(QueryEngine):
         memory_limit: str | None = None,
         prune_partitions: bool = True,
     ) -> None:
-        import duckdb
-
         self.glue = glue
         self.s3 = s3_client_of(s3)
         self.database = database
         self._own_cache = cache_dir is None
         self.cache_dir = Path(cache_dir or tempfile.mkdtemp(prefix="airlake-duckdb-"))
-        self.connection: duckdb.DuckDBPyConnection = duckdb.connect(config=_connection_config(memory_limit))
-        # settings of extensions (loaded by the open): Athena computes in UTC (ICU); each Parquet footer is
-        # parsed once per engine (DuckDB checks the file's modification time), not once by the
-        # registration's describe, once by its view and once by the query (and again by each later query)
-        self.connection.execute("set TimeZone = 'UTC'; set parquet_metadata_cache = true")
+        # a new DuckDB database costs ~15 ms of CPU (its built-in catalog) and is not needed before the
+        # query's Glue and S3 answers are in: it is opened by a thread of its own meanwhile (the round
+        # trips wait on the network) and waited for where it is first used (:attr:`connection`)
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._opening: Future[duckdb.DuckDBPyConnection] | None = in_background(
+            "airlake-duckdb-open", _open_connection, memory_limit
+        )
         self._schemas: set[str] = set()
         """Schemas created on the connection (a view's registration and its ``use`` share them)."""
         self.bytes_scanned = None
@@ -231,6 +270,15 @@ class DuckDBEngine(QueryEngine):
         self.archived_partitions: dict[str, list[str]] = {}
         """``database.table`` -> partitions left out of the last registration because they are archived."""
 
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The engine's DuckDB connection (:func:`_open_connection`), waited for on first use."""
+        if self._connection is None:
+            if self._opening is None:
+                raise QueryEngineError("the engine is closed")
+            self._connection = self._opening.result()
+        return self._connection
+
     # -- QueryEngine ------------------------------------------------------------------------------
 
     def run(self, sql: str) -> pa.Table:
@@ -244,13 +292,16 @@ class DuckDBEngine(QueryEngine):
     def _run(self, sql: str, catalog: CatalogSnapshot) -> pa.Table:
         tables = self.referenced_tables(sql)
         selections = self.partition_selections(sql)
-        for name in tables:
-            self.register(name, selections.get(name), catalog=catalog)
+        # typed from the tables' Glue columns before the views are registered: the typing's CPU overlaps
+        # the partitions' and files' round trips asked ahead (:meth:`CatalogSnapshot.prefetch`)
         schema: dict[str, dict[str, dict[str, str]]] = {}
         for name in tables:
             database, _, table = name.partition(".")
-            schema.setdefault(database, {})[table] = self._columns[name]
+            columns, keys = _glue_columns(catalog.existing_table(name))
+            schema.setdefault(database, {})[table] = {**dict(columns), **dict.fromkeys(keys, "string")}
         self.last_sql = athena_typed(sql, schema, self.database) or to_duckdb_sql(sql)
+        for name in tables:
+            self.register(name, selections.get(name), catalog=catalog)
         self._use(self.database)
         try:
             relation = self.connection.sql(self.last_sql)
@@ -268,7 +319,7 @@ class DuckDBEngine(QueryEngine):
         return self.catalog().live_bytes(tables, selections)
 
     def constants_connection(self) -> Any:
-        return self.connection
+        return _OnFirstUse(self)
 
     def partition_selections(self, sql: str) -> dict[str, PartitionSelection | None]:
         if not self.prune_partitions:
@@ -295,10 +346,7 @@ class DuckDBEngine(QueryEngine):
         catalog = catalog or CatalogSnapshot(self.glue, self.s3)
         database, _, table = name.partition(".")
         glue_table = catalog.existing_table(name)
-        columns = [
-            (c["Name"], c["Type"]) for c in (glue_table.get("StorageDescriptor") or {}).get("Columns") or []
-        ]
-        keys = [k["Name"] for k in glue_table.get("PartitionKeys") or []]
+        columns, keys = _glue_columns(glue_table)
         if len(keys) > 1:
             raise QueryEngineError(f"{name}: only tables with one partition key are supported, not {keys}")
         if keys:
@@ -406,9 +454,19 @@ class DuckDBEngine(QueryEngine):
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def close(self) -> None:
-        self.connection.close()
-        if self._own_cache:
-            shutil.rmtree(self.cache_dir, ignore_errors=True)
+        opening, self._opening = self._opening, None
+        try:
+            if self._connection is None and opening is not None:
+                try:
+                    self._connection = opening.result()
+                except Exception:  # never opened (its error raised at first use, if any): nothing to close
+                    log.debug("DuckDB database not opened", exc_info=True)
+            if self._connection is not None:
+                self._connection.close()
+        finally:
+            self._connection = None
+            if self._own_cache:
+                shutil.rmtree(self.cache_dir, ignore_errors=True)
 
     def __enter__(self) -> DuckDBEngine:
         return self

@@ -359,3 +359,27 @@ def test_archived_partitions_are_left_out_like_athena_and_named(
     assert engine.run("select count(*) as n from orders").column("n")[0].as_py() == sum(
         len(rows[d]) for d in days
     )
+
+
+def test_the_database_opened_meanwhile_is_the_engines_and_its_error_is_raised_at_first_use(
+    lake, glue, database
+) -> None:
+    import duckdb
+
+    from airlake.engines import QueryEngineError
+
+    with DuckDBEngine(glue, lake, database, memory_limit="1GB") as engine:
+        settings = dict(
+            engine.connection.execute(
+                "select name, value from duckdb_settings() where name in ('TimeZone', 'integer_division')"
+            ).fetchall()
+        )
+        assert engine.run("select 7 / 2 as q").to_pylist() == [{"q": 3}]  # Trino's integer division
+    assert settings == {"TimeZone": "UTC", "integer_division": "true"}
+    with pytest.raises(QueryEngineError, match="closed"):
+        engine.run("select 1 as one")
+
+    broken = DuckDBEngine(glue, lake, database, memory_limit="lots")
+    with pytest.raises(duckdb.Error, match="Memory"):
+        broken.run("select 1 as one")
+    broken.close()  # nothing was opened: nothing to close, and no second error

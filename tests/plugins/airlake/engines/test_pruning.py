@@ -245,3 +245,41 @@ def test_constant_predicates_are_computed_on_the_engines_connection(
         monkeypatch.setattr(duckdb, "connect", no_new_connection)
         engine.run(sql)  # its week bounds are constant expressions (date_trunc)
         assert engine.files_read[f"{database}.clickstream"] == 7  # pruned to the ISO week
+
+
+def test_partitions_asked_ahead_serve_only_their_selection(
+    lake, glue, database, history, monkeypatch
+) -> None:
+    import threading
+
+    import airlake.engines.base as base
+
+    name = f"{database}.clickstream"
+    day = PartitionSelection(((Constraint("=", (DS,)),),), "dt")
+    other = PartitionSelection(((Constraint("=", (HISTORY[0],)),),), "dt")
+    catalog = base.CatalogSnapshot(glue, lake)
+    calls = _count_calls(glue, lake.client)
+    catalog.prefetch({name: day})
+    assert [p.dt for p in catalog.partitions(name, other)] == [HISTORY[0]]  # not the one asked ahead
+    served = catalog.partitions(name, day)
+    files = catalog.objects(served[0].location)
+    assert calls == {"GetPartitions": 2, "ListObjectsV2": 1}  # the day's partition and files asked ahead only
+    assert [p.dt for p in served] == [DS]
+    assert [key for _bucket, key, _size in files] == [
+        o.key for o in lake.list(served[0].location.split("/", 3)[3])
+    ]
+
+    asked: list[str] = []
+    live_partitions = base.live_partitions
+
+    def fails_ahead(*args: Any) -> Any:
+        asked.append(threading.current_thread().name)
+        if len(asked) == 1:
+            raise base.QueryEngineError("Glue did not answer")
+        return live_partitions(*args)
+
+    monkeypatch.setattr(base, "live_partitions", fails_ahead)
+    again = base.CatalogSnapshot(glue, lake)
+    again.prefetch({name: day})
+    assert again.partitions(name, day) == served  # the failed answer asked again
+    assert asked == ["airlake-catalog-ahead", threading.main_thread().name]
