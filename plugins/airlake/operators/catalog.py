@@ -121,7 +121,7 @@ class CatalogOperator(DatasetOperator):
             # consumers (views) rebuild exactly the days this run changed: the partitions, and for a
             # view whose day is a date column (fx_rates' rate_date), the days that column holds in them
             extra = {"dataset": self.dataset, "partitions": changed}
-            dates = self._date_ranges(store, [p for p in partitions if p.dt in set(changed)], contract)
+            dates = self._date_ranges(store, [p for p in partitions if p.dt in extra["partitions"]], contract)
             if dates:
                 extra["dates"] = dates
             for outlet in self.outlets:
@@ -190,7 +190,12 @@ class CatalogOperator(DatasetOperator):
                     if name in found:
                         ranges[name].append(list(found[name]))
                     elif partition.rows:
-                        self.log.warning("s3://%s/%s has no statistics for %s", bucket, key, name)
+                        self.log.warning(
+                            "s3://%s/%s: no statistics (or only nulls) for %s: its events name partitions only",
+                            bucket,
+                            key,
+                            name,
+                        )
                         del ranges[name]
         return {name: sorted(map(list, {tuple(r) for r in spans})) for name, spans in ranges.items() if spans}
 
