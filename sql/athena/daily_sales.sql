@@ -18,6 +18,10 @@ with fx as (
     where
         base_currency = 'EUR'
         and rate_date = date '{{ ds }}'
+        -- a rate is published on its day or later (a correction), never before the day before: the
+        -- partitions from then on hold all its publications, so a day's view does not read the whole
+        -- history of rates (one published earlier would show as a missing rate, not a wrong one)
+        and dt >= cast(date(date '{{ ds }}' - interval '1' day) as varchar)
 ),
 
 day_orders as (

@@ -1,13 +1,15 @@
-"""sql/athena/daily_sales.sql when a day's FX rate is missing: revenue_eur is unknown (null), never 0,
-and the day converts once its rate is published (the rebuild its fx_rates asset event triggers)."""
+"""sql/athena/daily_sales.sql and its rates: a day's FX rate missing gives revenue_eur unknown (null),
+never 0, and the day converts once its rate is published (the rebuild its fx_rates asset event
+triggers); a day reads the rates published from the day before on, not the whole history."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from airlake.analytics import materialise_view
+from airlake.engines import check_scan_budget
 from airlake.engines.duckdb_engine import DuckDBEngine
 from airlake.sql_text import render_sql
 from tests.plugins.airlake.engines.conftest import curated
@@ -88,3 +90,45 @@ def test_a_currency_without_a_rate_that_day_has_no_eur_revenue_until_its_rate_ar
     assert {country: row for country, row in after.items() if country != "GB"} == {
         country: row for country, row in before.items() if country != "GB"
     }
+
+
+def test_a_day_reads_the_rates_published_from_the_day_before_on_not_the_whole_history(
+    lake, glue, database, curated
+) -> None:
+    day = date.fromisoformat(DS)
+
+    def published(rate_date: date, on: date, quote: str, rate: str) -> dict[str, Any]:
+        return {
+            **_rate(quote, rate),
+            "rate_date": rate_date,
+            "published_at": datetime.combine(on, NOON.time(), UTC),
+        }
+
+    history = {  # 30 days of earlier rates, which this day's view has no reason to read
+        (day - timedelta(days=back)).isoformat(): [
+            published(day - timedelta(days=back), day - timedelta(days=back), "USD", "1.30000000")
+        ]
+        for back in range(2, 32)
+    }
+    history[(day - timedelta(days=1)).isoformat()] = [
+        published(day, day - timedelta(days=1), "GBP", "0.80000000")
+    ]
+    history[DS] = [published(day, day, "USD", "1.10000000")]
+    history[(day + timedelta(days=3)).isoformat()] = [
+        published(day, day + timedelta(days=3), "USD", "1.00000000")
+    ]
+    curated.publish("orders", {DS: ORDERS}, "v1")
+    curated.publish("fx_rates", history, "v1")
+
+    with DuckDBEngine(glue, lake, database) as engine:
+        sales = _daily_sales(engine)
+        estimates = check_scan_budget(
+            engine, render_sql("athena/daily_sales.sql", ds=DS, params={}), limit_bytes=10**9
+        )
+    read = [dt for dt in history if dt >= (day - timedelta(days=1)).isoformat()]
+    assert estimates[f"{database}.fx_rates"] == sum(
+        obj.size for dt in read for obj in lake.list(f"curated/fx_rates/dt={dt}/")
+    )
+    assert len(read) == 3 < len(history)
+    assert sales["US"][3] == 165.0  # the correction published three days later wins
+    assert sales["GB"][3] == round(127 / 0.8, 2)  # published the day before the day it is for

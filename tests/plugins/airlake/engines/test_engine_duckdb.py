@@ -295,10 +295,15 @@ def test_bare_and_qualified_names_and_ctes_are_resolved(engine, shop) -> None:
 
 def test_scan_budget_refuses_a_query_over_too_small_a_limit(engine, shop, lake) -> None:
     sql = render_sql("athena/daily_sales.sql", ds=DS, params={})
-    live = {  # v0 of orders is not live; orders is read for dt = DS only, fx_rates whole (rate_date)
+    live = {  # v0 of orders is not live; orders is read for dt = DS only, fx_rates from the day before on
         "orders": sum(obj.size for obj in lake.list(f"curated/orders/dt={DS}/") if "/v=v1/" in obj.key),
-        "fx_rates": sum(obj.size for obj in lake.list("curated/fx_rates/") if "/v=v1/" in obj.key),
+        "fx_rates": sum(
+            obj.size
+            for obj in lake.list("curated/fx_rates/")
+            if "/v=v1/" in obj.key and obj.key.split("dt=")[1][:10] >= "2026-11-19"
+        ),
     }
+    assert len({obj.key.split("dt=")[1][:10] for obj in lake.list("curated/fx_rates/")}) == 3  # all read
 
     estimates = check_scan_budget(engine, sql, limit_bytes=10_000_000)
     assert estimates == {f"{engine.database}.{name}": size for name, size in live.items()}
