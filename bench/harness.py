@@ -86,6 +86,17 @@ def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def child_json(args: list[str], *, env: dict[str, str], what: str, cwd: Path | None = None) -> Any:
+    """Run ``[python, *args]`` to its end; the JSON of the last line it printed. A failed child stops
+    the bench with the tail of its stderr, named by ``what``."""
+    done = subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _rss(procs: list[psutil.Process]) -> int:
     total = 0
     for proc in procs:

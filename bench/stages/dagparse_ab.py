@@ -20,13 +20,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.harness import ROOT
+from bench.harness import ROOT, child_json
 
 CHILD = """\
 import json, os, sys, tempfile
@@ -71,17 +69,12 @@ def _env(tree: Path, bytecode: str, cache: Path) -> dict[str, str]:
 
 
 def parse_tree(tree: Path, case: str, parses: int, bytecode: str, cache: Path) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(tree), case, str(parses)],
+    return child_json(
+        ["-c", CHILD, str(tree), case, str(parses)],
         cwd=ROOT,
         env=_env(tree, bytecode, cache),
-        capture_output=True,
-        text=True,
-        check=False,
+        what=f"{tree} ({case})",
     )
-    if done.returncode != 0:
-        raise SystemExit(f"{tree} ({case}) failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,8 +24,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -109,20 +107,11 @@ def task_failed(context):
 
 def describe_dags(contracts_dir: Path) -> list[dict[str, Any]]:
     """The DAGs airlake_datasets.py makes with ``contracts_dir``, read in a subprocess."""
-    from bench.harness import worker_env
+    from bench.harness import child_json, worker_env
 
     env = worker_env({"AIRLAKE_CONTRACTS_DIR": str(contracts_dir)})
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "plugins"), str(ROOT), env.get("PYTHONPATH", "")])
-    done = subprocess.run(
-        [sys.executable, "-c", DESCRIBE, str(DATASETS)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"reading the DAGs of {DATASETS.name} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_json(["-c", DESCRIBE, str(DATASETS)], env=env, what=f"reading the DAGs of {DATASETS.name}")
 
 
 SHARED_PARAMS_HEADER = """\

@@ -22,12 +22,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from bench.harness import ROOT
+from bench.harness import ROOT, child_json
 from bench.stages.dagparse_ab import _env
 
 MODES = ("nothing", "modules", "modules+validator")
@@ -56,17 +54,12 @@ print(json.dumps({"cpu_ms": cpu, "dags": parsed["dags"], "modules": len(modules)
 
 
 def parse_with(dag_file: Path, mode: str, parses: int, bytecode: str, cache: Path) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(dag_file), mode, str(parses)],
+    return child_json(
+        ["-c", CHILD, str(dag_file), mode, str(parses)],
         cwd=ROOT,
         env=_env(ROOT, bytecode, cache),
-        capture_output=True,
-        text=True,
-        check=False,
+        what=f"{dag_file.name} ({mode})",
     )
-    if done.returncode != 0:
-        raise SystemExit(f"{dag_file.name} ({mode}) failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> None:
