@@ -49,6 +49,13 @@ _READ_BATCH_ROWS = 32 * 1024
 """Rows per batch read from DuckDB (the writer gathers them into row groups): smaller batches, less
 memory in flight per partition merged at once."""
 MAX_FILE_BYTES = 256 * 1024 * 1024
+DICTIONARY_PAGE_BYTES = 64 * 1024
+"""A column chunk whose dictionary outgrows this is written plain instead (Arrow's fallback, decided by
+the data, so the same rows still give the same bytes). Arrow's default, 1 MB, hashes ~28k values of a
+unique 36-character key per row group before giving up: measured on a 557k-row clickstream partition,
+the zstd write took 0.40-0.58 s of CPU and 19.9 MB by default, 0.30-0.42 s and 17.9 MB with 64 kB (ids,
+times and user ids turn plain after their first 64 kB; event types, platforms, app versions and the ~5k
+products per row group stay dictionaries)."""
 SOURCE_COLUMN = "_src"
 _EXISTING_FILE_STRIDE = 1 << 40  # orders rows of several existing files: file index, then row number
 
@@ -412,7 +419,12 @@ class ParquetPartWriter:
         if self._writer is None:
             self._path = self.out_dir / f"part-{len(self.parts):05d}.parquet"
             self._sink = pa.OSFile(str(self._path), "wb")
-            self._writer = pq.ParquetWriter(self._sink, self.schema, compression="zstd")
+            self._writer = pq.ParquetWriter(
+                self._sink,
+                self.schema,
+                compression="zstd",
+                dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES,
+            )
         return self._writer
 
     def _close_file(self) -> None:
