@@ -45,14 +45,19 @@ def merge(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     key = lambda m: (m["stage"], m["engine"], m["case"])  # noqa: E731
     replaced = {key(m) for m in new["measurements"]}
     merged = dict(new)
-    merged["measurements"] = [m for m in previous["measurements"] if key(m) not in replaced] + new[
-        "measurements"
-    ]
+    merged["measurements"] = [m for m in _stamped(previous) if key(m) not in replaced] + _stamped(new)
     merged["datasets"] = {**previous.get("datasets", {}), **new.get("datasets", {})}
     merged["notes"] = list(dict.fromkeys([*previous.get("notes", []), *new.get("notes", [])]))
     merged["runs"] = [*previous.get("runs", [_run_info(previous)]), _run_info(new)]
     merged["started_at"] = previous.get("started_at", new["started_at"])
     return merged
+
+
+def _stamped(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The measurements of ``results``, each with the start of the run that measured it (kept through
+    later merges: a run is listed as long as one of its measurements is)."""
+    started = results.get("started_at")
+    return [{**m, "run_started_at": m.get("run_started_at", started)} for m in results["measurements"]]
 
 
 def _run_info(results: dict[str, Any]) -> dict[str, Any]:
@@ -227,6 +232,7 @@ def render(results: dict[str, Any], analysis: str | None = None) -> str:
     kept = {m.get("run_started_at", results["started_at"]) for m in results["measurements"]}
     superseded = [run for run in runs if run.get("started_at") not in kept]
     runs = [run for run in runs if run.get("started_at") in kept]
+    repeats = results["method"]["repeat"] if len(runs) <= 1 else "each run's `--repeat` (below)"
     out = [
         f"# Airlake bench results ({results['started_at'][:10]})",
         "",
@@ -237,7 +243,7 @@ def render(results: dict[str, Any], analysis: str | None = None) -> str:
         f"- {versions}",
         "- Shared machine: other engineers' jobs ran at the same time, so timings are noisy; every run "
         "is repeated and the best (lowest wall time) is reported, with the worst beside it.",
-        f"- Repeats per measurement: {results['method']['repeat']}; {results['method']['reported_run']}.",
+        f"- Repeats per measurement: {repeats}; {results['method']['reported_run']}.",
         "- Peak memory: the largest resident set of the measured process tree (sampled every 20 ms, and "
         "the kernel's ru_maxrss), each run in its own process; moto and PostgreSQL are not counted.",
         "- Throughput: input bytes / wall seconds of the work only (imports and setup untimed); rows/s: "
