@@ -15,7 +15,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from airlake.curate.merge import RANGE_FILES_MIN_RANGES, PartitionMerger
+from airlake.curate.merge import (
+    DICTIONARY_PAGE_BYTES,
+    RANGE_FILES_MIN_RANGES,
+    ParquetPartWriter,
+    PartitionMerger,
+)
 from airlake.curate.spill import spill_schema
 from tests.plugins.airlake.curate.curate_helpers import make_contract
 
@@ -161,3 +166,26 @@ def test_merge_keeps_the_rows_of_the_window_query(
     assert comparable(rows) == comparable(expected.to_pylist())
     assert result.rows_new_kept == sum(expected.column("_src").to_pylist())
     assert result.rows == expected.num_rows < 380  # duplicates were dropped
+
+
+def test_a_column_of_unique_values_is_not_kept_in_a_big_dictionary(tmp_path: Path) -> None:
+    """A curated column chunk's dictionary stops at DICTIONARY_PAGE_BYTES (the rest of the chunk plain):
+    unique ids are not hashed into a 1 MB dictionary first; a column of a few values keeps its dictionary."""
+    import uuid
+
+    schema = pa.schema([("event_id", pa.string()), ("platform", pa.string())])
+    pick = random.Random(11)  # noqa: S311 (test data)
+    ids = [str(uuid.UUID(int=pick.getrandbits(128))) for _ in range(40_000)]  # 1.4 MB of unique ids
+    table = pa.table(
+        {"event_id": sorted(ids), "platform": [("web", "ios", "android")[i % 3] for i in range(40_000)]}
+    )
+    writer = ParquetPartWriter(tmp_path, schema, row_group_rows=40_000, max_file_bytes=1 << 30)
+    writer.write(table.to_batches()[0])
+    (part,) = writer.close()
+
+    group = pq.ParquetFile(part.path).metadata.row_group(0)
+    event_id, platform = group.column(0), group.column(1)
+    dictionary_bytes = event_id.data_page_offset - event_id.dictionary_page_offset
+    assert 0 < dictionary_bytes <= DICTIONARY_PAGE_BYTES
+    assert platform.has_dictionary_page and platform.total_compressed_size < 1_000
+    assert pq.read_table(part.path).column("event_id").to_pylist() == sorted(ids)
