@@ -268,8 +268,9 @@ def duckdb_source(path: str, fmt: str) -> str:
     return f"read_csv({quoted}, header = true, columns = {columns}, ignore_errors = true)"
 
 
-def duckdb_curate_sql(source: str) -> str:
-    """Typed, validated, de-duplicated events with their ``dt`` (the anchor's SELECT)."""
+def duckdb_curate_sql(source: str, *, deduplicate: bool = True) -> str:
+    """Typed, validated, de-duplicated events with their ``dt`` (the anchor's SELECT); with
+    ``deduplicate=False`` every copy of an event is kept (what the parse spills for the merge)."""
     events = ", ".join(f"'{value}'" for value in EVENT_TYPES)
     platforms = ", ".join(f"'{value}'" for value in PLATFORMS)
     return f"""
@@ -287,7 +288,7 @@ def duckdb_curate_sql(source: str) -> str:
         WHERE event_id IS NOT NULL AND session_id IS NOT NULL AND event_time IS NOT NULL
             AND event_type IN ({events}) AND platform IN ({platforms})
             AND (user_id_text IS NULL OR user_id IS NOT NULL)
-        QUALIFY row_number() OVER (PARTITION BY dt, event_id ORDER BY event_time) = 1
+        {"QUALIFY row_number() OVER (PARTITION BY dt, event_id ORDER BY event_time) = 1" if deduplicate else ""}
     """
 
 

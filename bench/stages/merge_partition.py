@@ -22,55 +22,39 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.generate import DEFAULT_SEED, EVENT_TYPES, PLATFORMS, dataset
+from bench.generate import DEFAULT_SEED, dataset
 from bench.harness import ROOT
 from bench.runner import parse_rows
-from bench.stages.curate import duckdb_source
+from bench.stages.curate import duckdb_curate_sql, duckdb_source
 
 
 def spill_of_busiest_day(csv: Path, folder: Path, pieces: int) -> tuple[str, list[Path]]:
-    """(the day, its spill files): the rows of the day with the most events, typed and checked."""
+    """(the day, its spill files): the rows of the day with the most events, typed and checked by the
+    DuckDB anchor's rules, duplicates kept, written by the parse's own spill (one per piece)."""
     import duckdb
-    import pyarrow.parquet as pq
 
     from airlake.contracts import get_contract
-    from airlake.curate.spill import spill_schema
+    from airlake.curate.spill import SEQ_COLUMN, PartitionSpill
 
-    schema = spill_schema(get_contract("clickstream").arrow_schema())
+    schema = get_contract("clickstream").arrow_schema()
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    events = ", ".join(f"'{value}'" for value in EVENT_TYPES)
-    platforms = ", ".join(f"'{value}'" for value in PLATFORMS)
+    rows_sql = duckdb_curate_sql(duckdb_source(str(csv), "csv"), deduplicate=False)
     con.execute(
-        "CREATE TEMP TABLE typed AS SELECT event_id, session_id, TRY_CAST(user_id AS BIGINT) AS user_id, "
-        "event_type, product_id, platform, TRY_CAST(event_time AS TIMESTAMPTZ) AS event_time, app_version, "
-        "row_number() OVER () AS _seq, "
-        f"user_id AS user_id_text FROM {duckdb_source(str(csv), 'csv')}"
+        f"CREATE TEMP TABLE typed AS SELECT *, row_number() OVER () AS {SEQ_COLUMN} FROM ({rows_sql})"
     )
-    checked = (
-        "event_id IS NOT NULL AND session_id IS NOT NULL AND event_time IS NOT NULL "
-        f"AND event_type IN ({events}) AND platform IN ({platforms}) "
-        "AND (user_id_text IS NULL OR user_id IS NOT NULL)"
-    )
-    day = con.execute(
-        f"SELECT strftime(event_time, '%Y-%m-%d') AS dt FROM typed WHERE {checked} "
-        "GROUP BY dt ORDER BY count(*) DESC, dt LIMIT 1"
-    ).fetchall()[0][0]
+    day = con.execute("SELECT dt FROM typed GROUP BY dt ORDER BY count(*) DESC, dt LIMIT 1").fetchall()[0][0]
     rows = con.sql(
-        f"SELECT * EXCLUDE (user_id_text) FROM typed WHERE {checked} "
-        f"AND strftime(event_time, '%Y-%m-%d') = '{day}' ORDER BY _seq"
+        f"SELECT * FROM typed WHERE dt = $day ORDER BY {SEQ_COLUMN}", params={"day": day}
     ).to_arrow_table()
-    rows = rows.select(schema.names).cast(schema)
     step = -(-rows.num_rows // pieces)
     files = []
     for index in range(pieces):
-        path = folder / f"dt={day}-{index:05d}.parquet"
-        with pq.ParquetWriter(
-            path, schema, compression="none", use_dictionary=False, write_statistics=False
-        ) as writer:
-            for batch in rows.slice(index * step, step).to_batches(max_chunksize=8192):
-                writer.write_batch(batch)
-        files.append(path)
+        spill = PartitionSpill(folder / f"piece-{index}", schema)
+        batches = rows.slice(index * step, step).select(spill.schema.names).cast(spill.schema)
+        for batch in batches.to_batches(max_chunksize=8192):
+            spill._writer(day).write_batch(batch)  # as vector.write_block writes a typed block
+        files += spill.close()[day]
     return day, files
 
 
